@@ -1,0 +1,65 @@
+"""What every aggregate of the ledger shares: explicit topics and message receipts.
+
+Events carry explicit topics (``TOPIC``), so renaming a class never breaks stored events.
+An event booked from an exchange message is :class:`Received`: it remembers the message's
+business key and content fingerprint, which makes a resubmission idempotent and a reused
+key with other content detectable.
+
+Each aggregate class sets ``Event = LedgerEvent`` in its body: the ``eventsourcing`` library
+otherwise defines a fresh base event class per aggregate and redefines nested events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
+
+from ledger.errors import ConflictError
+
+
+class LedgerEvent(AggregateEvent):
+    """Base of every event of the ledger."""
+
+
+class Received(LedgerEvent):
+    """An event booked from an exchange message, remembering the message's key and fingerprint."""
+
+    key: str
+    fingerprint: str
+
+    def apply(self, aggregate: Any) -> None:
+        """Record the receipt, then let the event change the aggregate."""
+        aggregate.receipts[self.key] = self.fingerprint
+        self.evolve(aggregate)
+
+    def evolve(self, aggregate: Any) -> None:
+        """Change the aggregate's state; events override this."""
+
+
+class Founded(Received, AggregateCreated):
+    """The first event of an aggregate made by a message."""
+
+    def apply(self, aggregate: Any) -> None:
+        """Start the receipts, then record this one."""
+        aggregate.receipts = {}
+        super().apply(aggregate)
+
+
+class LedgerAggregate(BaseAggregate[UUID]):
+    """Base of the ledger's aggregates: receipts of the messages that changed it."""
+
+    Event = LedgerEvent
+
+    if TYPE_CHECKING:  # state, annotated for readers; the library must not see it as fields
+        receipts: dict[str, str]
+
+    def already_received(self, key: str, fingerprint: str, field: str) -> bool:
+        """True if this message was booked before; refuse the same key with other content."""
+        booked = self.receipts.get(key)
+        if booked is None:
+            return False
+        if booked != fingerprint:
+            raise ConflictError(field, key)
+        return True

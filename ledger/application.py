@@ -1,0 +1,348 @@
+"""The service layer: book exchange messages, close periods, answer queries.
+
+``OutpatientPooling`` is an ``eventsourcing`` application whose store is chosen by the
+database URL (``ledger.store``). Messages are booked in batches, one transaction each: a
+refused message is reported and books nothing, and never takes another down with it. If
+another writer changed an aggregate the batch read, the batch is retried one message at a
+time. Read models are kept by ``projections`` in the same database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import IntegrityError
+
+from ledger import closing, handlers, settling
+from ledger.adjudication import Adjudication, adjudicate, result_record
+from ledger.claims import Settlement
+from ledger.errors import InputError, LedgerError, UnknownError
+from ledger.handlers import Services
+from ledger.ids import member_id, policy_version_id
+from ledger.institutions import Institution
+from ledger.members import Member
+from ledger.money import ZERO
+from ledger.parameters import Policy, PolicyLibrary, default_library
+from ledger.policy_versions import PolicyVersion
+from ledger.regions import Region
+from ledger.rules.facts import Claim, Context
+from ledger.rules.reader import Reader
+from ledger.store import Store
+from ledger.transcodings import DateAsISO
+from ledger.unit_of_work import AggregateCache, UnitOfWork
+from projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
+from projections.runner import EventSource, ProjectionRunner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from eventsourcing.persistence import JSONTranscoder
+    from sqlalchemy import Connection, Engine
+
+    from ledger.messages import Message
+
+BOOKED, PRESENT = "booked", "present"
+PERIOD_TYPES = ("month.closed", "year.closed")
+RETRIES = 5
+
+HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
+    "institution.registered": handlers.register_institution,
+    "member.enrolled": handlers.enrol_member,
+    "member.retired": handlers.retire_member,
+    "member.family_doctor_signed": handlers.sign_family_doctor,
+    "member.suspended": handlers.suspend_member,
+    "member.resumed": handlers.resume_member,
+    "member.admitted": handlers.admit_member,
+    "member.discharged": handlers.discharge_member,
+    "member.contribution_base_changed": handlers.change_contribution_base,
+    "member.transferred_out": handlers.transfer_out_member,
+    "member.deceased": handlers.record_death,
+    "account.used": handlers.use_account,
+    "prescription.issued": handlers.issue_prescription,
+    "budget.set": handlers.set_budget,
+    "institution.reviewed": handlers.review_institution,
+    "institution.assessed": closing.assess_institution,
+    "visit.settled": settling.settle_visit,
+    "purchase.settled": settling.settle_purchase,
+    "settlement.reversed": settling.reverse_settlement,
+}
+"""One handler per message type booked in batches; period runs are handled on their own."""
+
+Outcome = str | LedgerError
+"""``booked``, ``present`` (booked before, nothing done), or the error that refused the message."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A settlement re-adjudicated from its recorded facts, beside what was recorded."""
+
+    settlement: Settlement
+    adjudication: Adjudication
+    matches: bool
+
+
+class OutpatientPooling(Application[UUID]):
+    """The claims ledger of employee outpatient pooling."""
+
+    name = "yibao"
+    snapshotting_intervals = {Member: 100, Institution: 50, Region: 12}  # noqa: RUF012 - the library's class var
+    snapshot_class = Snapshot
+
+    def __init__(self, store: Store | None = None, *, library: PolicyLibrary | None = None,
+                 cache_size: int = 20_000, env: dict[str, str] | None = None) -> None:
+        self.store = store or Store.parse()
+        super().__init__(env={**self.store.event_store_env(), **(env or {})})
+        self.library = library or default_library()
+        self.cache = AggregateCache(cache_size)
+        self._engine: Engine | None = None
+        self._read_models: ProjectionRunner | None = None
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """The library's transcodings, plus effective dates."""
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of the read models (same database as the events)."""
+        if self._engine is None:
+            self._engine = self.store.engine()
+        return self._engine
+
+    @property
+    def read_models(self) -> ProjectionRunner:
+        """The projection runner over this application's log."""
+        if self._read_models is None:
+            self._read_models = ProjectionRunner(EventSource.of(self), self.engine)
+        return self._read_models
+
+    def close(self) -> None:
+        """Release the event store and the read models' connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+        super().close()
+
+    def services(self) -> Services:
+        """A fresh unit of work with the policy library, for one batch."""
+        return Services(UnitOfWork(self, self.cache), self.library)
+
+    # ---------------------------------------------------------------- booking
+
+    def book(self, messages: Sequence[Message]) -> list[Outcome]:
+        """Book a batch of messages in one transaction; one outcome per message."""
+        refused: dict[int, LedgerError] = {}
+        while True:
+            s = self.services()
+            outcomes: list[Outcome] = []
+            for i, msg in enumerate(messages):
+                if i in refused:
+                    outcomes.append(refused[i])
+                    continue
+                before = s.uow.pending()
+                try:
+                    outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
+                except LedgerError as e:
+                    if s.uow.pending() != before:
+                        # The handler changed something before refusing: start the batch over without it.
+                        refused[i] = e
+                        s.uow.abandon()
+                        break
+                    outcomes.append(e)
+            else:
+                try:
+                    s.uow.commit()
+                except IntegrityError:
+                    s.uow.abandon()
+                    self.cache.clear()
+                    return [refused[i] if i in refused else self.book_one(msg) for i, msg in enumerate(messages)]
+                return outcomes
+
+    def book_one(self, msg: Message) -> Outcome:
+        """Book one message in its own transaction, retrying when another writer got there first."""
+        if msg.type in PERIOD_TYPES:
+            return self.close_period(msg)
+        for _ in range(RETRIES):
+            s = self.services()
+            try:
+                booked = HANDLERS[msg.type](s, msg)
+                s.uow.commit()
+            except LedgerError as e:
+                s.uow.abandon()
+                return e
+            except IntegrityError:
+                s.uow.abandon()
+                self.cache.clear()
+                continue
+            return BOOKED if booked else PRESENT
+        return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
+
+    def close_period(self, msg: Message, *, refuse_repeat: bool = False) -> Outcome:
+        """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
+        run = closing.close_month if msg.type == "month.closed" else closing.close_year
+        try:
+            return BOOKED if run(self, msg, refuse_repeat=refuse_repeat) else PRESENT  # type: ignore[arg-type]
+        except LedgerError as e:
+            return e
+
+    def presettle(self, messages: Sequence[Message]) -> list[dict[str, Any] | LedgerError]:
+        """2206: adjudicate claims as settling would, in order, and book nothing."""
+        s = self.services()
+        out: list[dict[str, Any] | LedgerError] = []
+        for msg in messages:
+            if msg.type not in ("visit.settled", "purchase.settled"):
+                out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}"))
+                continue
+            try:
+                HANDLERS[msg.type](s, msg)
+            except LedgerError as e:
+                out.append(e)
+                continue
+            found = s.uow.get(Settlement, settling.settlement_key(msg.medins_setl_id))  # type: ignore[attr-defined]
+            assert found is not None
+            out.append(self.settlement_view(found))
+        s.uow.abandon()
+        return out
+
+    # ---------------------------------------------------------------- queries
+
+    def get_settlement(self, key: str) -> Settlement:
+        """A settlement by our ``setl_id`` or the sender's ``medins_setl_id``."""
+        found = self.services().uow.get(Settlement, settling.settlement_key(key))
+        if found is None:
+            raise UnknownError("key", "settlement", key)
+        return found
+
+    def policy_version(self, version: str) -> Policy:
+        """A policy version as the log recorded it."""
+        found = self.services().uow.get(PolicyVersion, policy_version_id(version))
+        if found is None:
+            raise UnknownError("policy_version", "policy version", version)
+        return Policy.from_record(found.record)
+
+    def explain(self, settlement: Settlement) -> Explanation:
+        """Re-adjudicate a settlement from its recorded claim, context and policy version."""
+        adj = adjudicate(Claim.from_record(settlement.claim), Context.from_record(settlement.context),
+                         self.policy_version(settlement.policy_version))
+        return Explanation(settlement, adj, result_record(adj) == settlement.result)
+
+    def settlement_view(self, settlement: Settlement) -> dict[str, Any]:
+        """The settlement as ``ledger settlement --json`` prints it (setlinfo at the top level)."""
+        explanation = self.explain(settlement)
+        adj = explanation.adjudication
+        result = settlement.result
+        return {
+            "setl_id": settlement.setl_id,
+            "medins_setl_id": settlement.medins_setl_id,
+            "psn_no": settlement.psn_no,
+            "fixmedins_code": settlement.fixmedins_code,
+            "admdvs": settlement.admdvs,
+            "mdtrt_id": settlement.mdtrt_id,
+            "rx_no": settlement.rx_no,
+            "kind": settlement.kind,
+            "date": settlement.service_date,
+            "setl_date": settlement.setl_date,
+            "status": "reversed" if settlement.reversed_on else "settled",
+            "reversed_on": settlement.reversed_on,
+            "adjustments": settlement.adjustments,
+            **{name: result[name] for name in (
+                "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
+                "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt", "acct_pay",
+                "psn_cash_pay", "balc")},
+            "refusal": None if result["refusal_code"] is None else {
+                "code": result["refusal_code"], "article": result["refusal_article"]},
+            "annual_cap": result["annual_cap"],
+            "setldetail": adj.setldetail() if explanation.matches else [],
+            "setl_proc_info": adj.setl_proc_info(),
+            "policy_version": settlement.policy_version,
+            "trace": [step.as_record() for step in adj.trace],
+            "lines": result["lines"],
+            "replay_matches": explanation.matches,
+        }
+
+    def _read(self) -> Connection:
+        self.read_models.catch_up()
+        return self.engine.connect()
+
+    def members_of(self, admdvs: str, on: str) -> list[str]:
+        """Members of a region on a date (from the roster)."""
+        with self.engine.connect() as conn:
+            return roster.members_of(conn, admdvs, on)
+
+    def pending_actuals(self, admdvs: str, through_day: str, through_position: int) -> list[dict[str, Any]]:
+        """Institutions' movements not yet prepaid (for closing a month)."""
+        with self.engine.connect() as conn:
+            return settlements.pending_actuals(conn, admdvs, through_day, through_position)
+
+    def known_position(self, known_at: str | None) -> int | None:
+        """A log position from ``--known-at`` (a position, or an ISO timestamp)."""
+        if known_at is None:
+            return None
+        if known_at.isdigit():
+            return int(known_at)
+        with self._read() as conn:
+            return chain.position_at(conn, known_at)
+
+    def _member_row(self, conn: Connection, psn_no: str) -> dict[str, Any]:
+        row = roster.member_row(conn, str(member_id(psn_no)))
+        if row is None:
+            raise UnknownError("psn_no", "member", psn_no)
+        return row
+
+    def balance(self, psn_no: str, as_of: date | None = None, known_at: str | None = None) -> dict[str, Any]:
+        """The personal-account balance, now, as of a date, or as known at a position."""
+        position = self.known_position(known_at)
+        with self._read() as conn:
+            self._member_row(conn, psn_no)
+            balc = accounts.balance(conn, str(member_id(psn_no)), as_of.isoformat() if as_of else None, position)
+        return {"psn_no": psn_no, "balc": balc, "as_of": as_of, "known_at": position}
+
+    def history(self, psn_no: str) -> list[dict[str, Any]]:
+        """The account's movements with the running balance."""
+        with self._read() as conn:
+            self._member_row(conn, psn_no)
+            return accounts.history(conn, str(member_id(psn_no)))
+
+    def cap(self, psn_no: str, year: int, as_of: date | None = None, known_at: str | None = None) -> dict[str, Any]:
+        """5206: the annual cap, what the pooling fund paid against it, and what remains."""
+        position = self.known_position(known_at)
+        on = as_of or date(year, 12, 31)
+        with self._read() as conn:
+            row = self._member_row(conn, psn_no)
+            mid = str(member_id(psn_no))
+            psn_type = roster.psn_type_on(conn, mid, on.isoformat(), position) or row["psn_type"]
+            used = caps.usage(conn, mid, year, as_of.isoformat() if as_of else None, position)
+        policy = self.library.policy_for(row["admdvs"], max(on, date.fromisoformat(row["enrolled_on"])))
+        cap = Reader(policy).amount("annual_cap_retired" if psn_type == "12" else "annual_cap_in_service")
+        return {"psn_no": psn_no, "year": year, "psn_type": psn_type, "cap": cap, "used": used["used"],
+                "remaining": max(cap - used["used"], ZERO), "deductible_paid": used["deductible_paid"],
+                "visits": used["visits"], "as_of": as_of, "known_at": position}
+
+    def prepayments(self, fixmedins_code: str, year: int, known_at: str | None = None) -> dict[str, Any]:
+        """The institution's monthly prepayment ledger for a year."""
+        position = self.known_position(known_at)
+        with self._read() as conn:
+            rows = prepayments.ledger_rows(conn, fixmedins_code, year, position)
+        return {"fixmedins_code": fixmedins_code, "year": year, "known_at": position, "rows": rows}
+
+    def clearing(self, admdvs: str, year: int) -> dict[str, Any]:
+        """The region's year-end clearing."""
+        with self._read() as conn:
+            found = clearing.region_clearing(conn, admdvs, year)
+        if found is None:
+            raise InputError("year", f"{year} is not cleared for region {admdvs}", code="not_cleared")
+        return found
+
+    def reconcile(self, fixmedins_code: str, month: str) -> dict[str, Any]:
+        """3201: an institution's totals for a month."""
+        with self._read() as conn:
+            return settlements.reconcile(conn, fixmedins_code, month)
+
+    def trial_balance(self) -> dict[str, Any]:
+        """The journal's trial balance."""
+        with self._read() as conn:
+            return journal.trial_balance(conn)

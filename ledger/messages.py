@@ -1,0 +1,525 @@
+"""Exchange messages (DESIGN.md §3): one JSON object per line, each with a ``type`` and a ``date``.
+
+The field names are the national medical insurance platform's wherever one exists, so a
+hospital system's engineers recognise them. These pydantic models are the contract: the
+JSON Schema that ``ledger schema`` prints is generated from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ledger.periods import parse_month
+
+
+def _exact(places: int, *, positive: bool = False):  # noqa: ANN202 - returns a validator
+    def check(value: Decimal) -> Decimal:
+        if not value.is_finite():
+            msg = "must be a finite number"
+            raise ValueError(msg)
+        if value < 0 or (positive and value == 0):
+            msg = "must be greater than zero" if positive else "must not be negative"
+            raise ValueError(msg)
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places:
+            msg = f"must have at most {places} decimal places"
+            raise ValueError(msg)
+        # One written form per value, so "6000.5" and "6000.50" are the same content.
+        if places == 2:
+            return value.quantize(Decimal("0.01"))
+        return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+    return check
+
+
+_Str = PlainSerializer(lambda v: str(v), return_type=str, when_used="json")
+Money = Annotated[Decimal, AfterValidator(_exact(2)), _Str]
+"""Yuan with at most two decimals, not negative."""
+Price = Annotated[Decimal, AfterValidator(_exact(6)), _Str]
+"""A unit price: the platform carries up to six decimals."""
+Quantity = Annotated[Decimal, AfterValidator(_exact(4, positive=True)), _Str]
+"""A quantity dispensed or billed: greater than zero, up to four decimals."""
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+Beneficiary = Literal["self", "spouse", "parent", "child", "other"]
+Purpose = Literal[
+    "medical",
+    "pharmacy",
+    "resident_contribution",
+    "supplementary_insurance",
+    "fitness",
+    "wellness",
+    "public_health",
+]
+Exclusion = Literal["health_checkup", "work_injury", "third_party", "public_health"]
+Category = Literal[
+    "city_level3_general",
+    "city_tcm",
+    "city_maternal_child",
+    "county_general",
+    "county_tcm",
+    "county_maternal_child",
+    "community_health_center",
+    "township_health_center",
+    "specialist",
+    "village_clinic",
+]
+
+
+class Message(BaseModel):
+    """Common shape: a ``type`` naming the fact, and the ``date`` it takes effect."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: str
+    date: date
+    """The message's effective (business) date."""
+
+    def key(self) -> str:
+        """The business key that makes the message idempotent."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A hash of the message's content: the same key with another fingerprint is refused."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class InstitutionRegistered(Message):
+    """A designated institution (定点医药机构): hospital or pharmacy, its level and designation."""
+
+    type: Literal["institution.registered"]
+    fixmedins_code: Code
+    fixmedins_name: str = ""
+    admdvs: Code
+    kind: Literal["hospital", "pharmacy"]
+    level: Literal[1, 2, 3] | None = None
+    """Hospital level: 1 = primary and below (基层), 2, 3. Pharmacies have none."""
+    pooling_designated: bool
+    """Designated for outpatient pooling (门诊统筹定点)."""
+    category: Category | None = None
+    """Jiaozuo's cost-baseline category (焦医保〔2024〕32号 四（一）1)."""
+    cost_history: dict[int, Money] | None = None
+    """Specialists: own outpatient cost per visit of past years, for the 1:2:7 baseline."""
+    covid_depressed_years: list[int] = []
+    """Years of ``cost_history`` depressed by COVID (the three-best-of-five rule)."""
+    provincial_class_average: Money | None = None
+    """The provincial average cost per visit of the class, the specialist baseline's cap."""
+
+    @model_validator(mode="after")
+    def _hospitals_have_levels(self) -> InstitutionRegistered:
+        if self.kind == "hospital" and self.level is None:
+            msg = "level: a hospital needs a level (1, 2 or 3)"
+            raise ValueError(msg)
+        if self.kind == "pharmacy" and self.level is not None:
+            msg = "level: a pharmacy has no level"
+            raise ValueError(msg)
+        return self
+
+    def key(self) -> str:  # noqa: D102
+        return self.fixmedins_code
+
+
+class MemberEnrolled(Message):
+    """A member joins the employee scheme of a region."""
+
+    type: Literal["member.enrolled"]
+    psn_no: Code
+    admdvs: Code
+    psn_type: Literal["11", "12"]
+    """11 in service (在职), 12 retired (退休)."""
+    contribution_base: Money
+    family_doctor_fixmedins_code: Code | None = None
+
+    def key(self) -> str:  # noqa: D102
+        return self.psn_no
+
+
+class _MemberFact(Message):
+    psn_no: Code
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.psn_no}/{self.type}/{self.date.isoformat()}"
+
+
+class MemberRetired(_MemberFact):
+    """Retirement processed (在职转退休) on ``date``; benefits switch from the next month."""
+
+    type: Literal["member.retired"]
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.psn_no}/{self.type}"
+
+
+class FamilyDoctorSigned(_MemberFact):
+    """A family-doctor contract (家庭医生签约) with a primary institution."""
+
+    type: Literal["member.family_doctor_signed"]
+    fixmedins_code: Code
+
+
+class MemberSuspended(_MemberFact):
+    """Benefits suspended (待遇暂停): arrears or a waiting period."""
+
+    type: Literal["member.suspended"]
+    reason: Literal["arrears", "waiting_period", "other"] = "arrears"
+
+
+class MemberResumed(_MemberFact):
+    """Benefits resumed after a suspension."""
+
+    type: Literal["member.resumed"]
+
+
+class MemberAdmitted(_MemberFact):
+    """Admitted to hospital: no outpatient pooling while admitted."""
+
+    type: Literal["member.admitted"]
+    fixmedins_code: Code
+
+
+class MemberDischarged(_MemberFact):
+    """Discharged from hospital."""
+
+    type: Literal["member.discharged"]
+
+
+class ContributionBaseChanged(_MemberFact):
+    """A new contribution base (缴费基数), from the month of ``date``."""
+
+    type: Literal["member.contribution_base_changed"]
+    contribution_base: Money
+
+
+class MemberTransferredOut(_MemberFact):
+    """Left the region (调离); the account balance is paid out (信政办〔2022〕23号 第十二条)."""
+
+    type: Literal["member.transferred_out"]
+    destination: str = ""
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.psn_no}/{self.type}"
+
+
+class MemberDeceased(_MemberFact):
+    """Death; the account balance passes to the recorded heir (第十二条)."""
+
+    type: Literal["member.deceased"]
+    heir: str = Field(min_length=1)
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.psn_no}/{self.type}"
+
+
+class BillItem(BaseModel):
+    """One bill line (费用明细)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    feedetl_sn: Code
+    med_list_codg: Code
+    name: str = ""
+    cnt: Quantity
+    pric: Price
+    pric_uplmt_amt: Price | None = None
+    """The payment standard (支付标准); the part of the price above it is self-paid."""
+    chrgitm_lv: Literal["01", "02", "03"]
+    """01 category A (甲), 02 category B (乙), 03 outside the catalog (丙)."""
+    exclusion: Exclusion | None = None
+    """A cost the pooling fund never pays (health check-up, work injury, …)."""
+
+
+def _unique_lines(items: list[BillItem]) -> list[BillItem]:
+    seen = set()
+    for item in items:
+        if item.feedetl_sn in seen:
+            msg = f"feedetl_sn {item.feedetl_sn} appears twice"
+            raise ValueError(msg)
+        seen.add(item.feedetl_sn)
+    return items
+
+
+Items = Annotated[list[BillItem], Field(min_length=1), AfterValidator(_unique_lines)]
+
+
+class _Claim(Message):
+    medins_setl_id: Code
+    psn_no: Code
+    fixmedins_code: Code
+    acct_used_flag: bool = False
+    items: Items
+    setl_date: date | None = None
+    """When the bill was settled, if later than ``date`` (a late upload)."""
+
+    def key(self) -> str:  # noqa: D102
+        return self.medins_setl_id
+
+    @model_validator(mode="after")
+    def _settled_after_service(self) -> _Claim:
+        if self.setl_date is not None and self.setl_date < self.date:
+            msg = "setl_date: a bill cannot be settled before the service date"
+            raise ValueError(msg)
+        return self
+
+
+class VisitSettled(_Claim):
+    """A visit's bill under a visit serial number ``mdtrt_id`` (2207)."""
+
+    type: Literal["visit.settled"]
+    mdtrt_id: Code
+    med_type: Literal["11", "13"] = "11"
+    """11 general outpatient, 13 emergency."""
+    exclusion: Exclusion | None = None
+    """The whole visit is a cost the pooling fund never pays (a health check-up, …)."""
+
+
+class PrescribedDrug(BaseModel):
+    """A drug on an e-prescription: how much, for how many days."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    med_list_codg: Code
+    cnt: Quantity
+    days: int = Field(gt=0)
+
+
+class PrescriptionIssued(Message):
+    """An e-prescription issued in a visit, flowing to any designated pharmacy."""
+
+    type: Literal["prescription.issued"]
+    rx_no: Code
+    mdtrt_id: Code
+    psn_no: Code
+    fixmedins_code: Code
+    med_type: Literal["11", "13"] = "11"
+    drugs: Annotated[list[PrescribedDrug], Field(min_length=1)]
+    chronic: bool = False
+    long_term: bool = False
+    """A long prescription for a listed chronic disease (up to 12 weeks)."""
+
+    def key(self) -> str:  # noqa: D102
+        return self.rx_no
+
+    @field_validator("drugs")
+    @classmethod
+    def _one_line_per_drug(cls, drugs: list[PrescribedDrug]) -> list[PrescribedDrug]:
+        codes = [d.med_list_codg for d in drugs]
+        if len(set(codes)) != len(codes):
+            msg = "a drug appears twice on the prescription"
+            raise ValueError(msg)
+        return drugs
+
+
+class PurchaseSettled(_Claim):
+    """A pharmacy bill on a prescription (定点零售药店购药)."""
+
+    type: Literal["purchase.settled"]
+    rx_no: Code
+    delivery_fee: Money = Decimal("0.00")
+    """A delivery fee (配送费): never paid by medical insurance."""
+    split_reason: str = ""
+    """Why the prescription is filled at more than one institution (Datong art. 13)."""
+
+
+class AccountUsed(Message):
+    """A personal-account payment outside a claim (family members, resident contributions)."""
+
+    type: Literal["account.used"]
+    psn_no: Code
+    amount: Annotated[Money, AfterValidator(_exact(2, positive=True))]
+    beneficiary: Beneficiary
+    purpose: Purpose
+    reference: Code
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.psn_no}/{self.reference}"
+
+
+class SettlementReversed(Message):
+    """A settlement undone (2208), by the sender's key or our ``setl_id``."""
+
+    type: Literal["settlement.reversed"]
+    medins_setl_id: Code | None = None
+    setl_id: Code | None = None
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _names_a_settlement(self) -> SettlementReversed:
+        if (self.medins_setl_id is None) == (self.setl_id is None):
+            msg = "medins_setl_id: give exactly one of medins_setl_id and setl_id"
+            raise ValueError(msg)
+        return self
+
+    def key(self) -> str:  # noqa: D102
+        return f"reversal/{self.medins_setl_id or self.setl_id}"
+
+
+class BudgetSet(Message):
+    """A region's annual outpatient pooling budget (总额预算)."""
+
+    type: Literal["budget.set"]
+    admdvs: Code
+    year: int = Field(ge=2000, le=2100)
+    amount: Money
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.admdvs}/{self.year}"
+
+
+class InstitutionAssessed(Message):
+    """The year-end assessment score that decides how much of the deposit is returned."""
+
+    type: Literal["institution.assessed"]
+    fixmedins_code: Code
+    year: int = Field(ge=2000, le=2100)
+    score: Annotated[Decimal, AfterValidator(_exact(2)), _Str, Field(le=100)]
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.fixmedins_code}/{self.year}"
+
+
+class InstitutionReviewed(Message):
+    """The overspend review (焦医保〔2024〕32号 六（一）): violating cost in the sampled visits."""
+
+    type: Literal["institution.reviewed"]
+    fixmedins_code: Code
+    year: int = Field(ge=2000, le=2100)
+    sampled_total: Annotated[Money, AfterValidator(_exact(2, positive=True))]
+    violation_amount: Money
+
+    @model_validator(mode="after")
+    def _violation_within_sample(self) -> InstitutionReviewed:
+        if self.violation_amount > self.sampled_total:
+            msg = "violation_amount: cannot exceed sampled_total"
+            raise ValueError(msg)
+        return self
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.fixmedins_code}/{self.year}"
+
+
+class MonthClosed(Message):
+    """Close a region's month: credit personal accounts and prepay institutions."""
+
+    type: Literal["month.closed"]
+    admdvs: Code
+    month: str
+
+    @field_validator("month")
+    @classmethod
+    def _is_month(cls, value: str) -> str:
+        parse_month(value)
+        return value
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.admdvs}/{self.month}"
+
+
+class YearClosed(Message):
+    """Close a region's year: clear every institution against what it was prepaid."""
+
+    type: Literal["year.closed"]
+    admdvs: Code
+    year: int = Field(ge=2000, le=2100)
+
+    def key(self) -> str:  # noqa: D102
+        return f"{self.admdvs}/{self.year}"
+
+
+AnyMessage = Annotated[
+    InstitutionRegistered
+    | MemberEnrolled
+    | MemberRetired
+    | FamilyDoctorSigned
+    | MemberSuspended
+    | MemberResumed
+    | MemberAdmitted
+    | MemberDischarged
+    | ContributionBaseChanged
+    | MemberTransferredOut
+    | MemberDeceased
+    | VisitSettled
+    | PrescriptionIssued
+    | PurchaseSettled
+    | AccountUsed
+    | SettlementReversed
+    | BudgetSet
+    | InstitutionAssessed
+    | InstitutionReviewed
+    | MonthClosed
+    | YearClosed,
+    Field(discriminator="type"),
+]
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
+    for m in AnyMessage.__origin__.__args__  # type: ignore[attr-defined]
+}
+
+_adapter: TypeAdapter[Any] = TypeAdapter(AnyMessage)
+
+
+class MessageError(ValueError):
+    """Raised when a line is not a valid message: names its type, field and reason."""
+
+    def __init__(self, type_: str, field: str, reason: str) -> None:
+        self.type = type_
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{type_}: {field}: {reason}")
+
+
+def parse_message(line: str | bytes) -> Message:
+    """Parse one JSON line into its message model, or raise :class:`MessageError`."""
+    try:
+        raw = json.loads(line, parse_float=Decimal)
+    except json.JSONDecodeError as e:
+        raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}") from None
+    except UnicodeDecodeError as e:
+        raise MessageError("-", "-", f"not UTF-8: byte {e.start}") from None
+    return validate_message(raw)
+
+
+def validate_message(raw: Any) -> Message:
+    """Validate a decoded JSON object as a message."""
+    if not isinstance(raw, dict):
+        raise MessageError("-", "-", "a message must be a JSON object")
+    type_ = raw.get("type")
+    if not isinstance(type_, str):
+        raise MessageError("-", "type", "missing: every message names its type")
+    if type_ not in MESSAGE_TYPES:
+        raise MessageError(type_, "type", f"unknown message type (known: {', '.join(MESSAGE_TYPES)})")
+    try:
+        return MESSAGE_TYPES[type_].model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        reason = first["msg"].removeprefix("Value error, ")
+        if ": " in reason and not loc:
+            loc, _, reason = reason.partition(": ")
+        raise MessageError(type_, loc or "-", reason) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of every message type (what ``ledger schema`` prints)."""
+    schema = _adapter.json_schema(mode="validation")
+    schema["title"] = "yibao-ledger exchange message"
+    return schema

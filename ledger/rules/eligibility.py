@@ -1,0 +1,95 @@
+"""When the pooling fund pays nothing (POLICY.md §5): each refusal with its reason code and article.
+
+A refused claim is still settled: the member pays it all, and the settlement records why.
+The checks run in the order below; the first that applies is the reason given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ledger.rules.facts import PURCHASE
+
+if TYPE_CHECKING:
+    from ledger.rules.facts import Claim, Context
+    from ledger.rules.reader import Reader
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the pooling fund pays nothing: a stable code and the article it rests on."""
+
+    code: str
+    article: str
+    reason: str
+
+
+def excluded_cost_jiaozuo_3(claim: Claim, p: Reader) -> Refusal | None:
+    """焦医保〔2024〕32号 三: health check-ups and other excluded costs.
+
+    「对于健康查体费用、应当从工伤保险基金中支付的、应当由第三人负担的、应当由公共卫生
+    负担的费用等不得纳入门诊统筹支付范围。」
+    """
+    if claim.exclusion is None:
+        return None
+    if p.has("excluded_cost_kinds"):
+        cited = p.cited("excluded_cost_kinds")
+        if claim.exclusion in cited.value:
+            return Refusal(f"excluded_{claim.exclusion}", cited.citation(), f"{claim.exclusion} 不纳入门诊统筹支付范围")
+    cited = p.cited("no_pooling_out_of_catalog")
+    return Refusal(f"excluded_{claim.exclusion}", cited.citation(), "不符合基本医疗保险基金支付范围")
+
+
+def hospitalised_xinyang_art19_2(ctx: Context, p: Reader) -> Refusal | None:
+    """信政办〔2022〕23号 第十九条（二）; 焦医保〔2024〕32号 三: no outpatient pooling while admitted.
+
+    「参保人员在住院期间发生的门诊医疗费用」，门诊统筹基金不予支付。
+    """
+    if not ctx.hospitalised or not p.flag("no_pooling_while_hospitalised"):
+        return None
+    return Refusal("hospitalised", p.cited("no_pooling_while_hospitalised").citation(), "住院期间发生的门诊费用")
+
+
+def suspended_xinyang_art19_3(ctx: Context, p: Reader) -> Refusal | None:
+    """信政办〔2022〕23号 第十九条（三）; 同医保办发〔2022〕1号 第二十五条（五）: benefits suspended.
+
+    「参保人员所在用人单位或个人待遇暂停期间发生的医疗费用」，门诊统筹基金不予支付。
+    """
+    if not ctx.suspended or not p.flag("no_pooling_while_suspended"):
+        return None
+    return Refusal("suspended", p.cited("no_pooling_while_suspended").citation(), "待遇暂停期间发生的费用")
+
+
+def undesignated_xinyang_art19_4(ctx: Context, p: Reader) -> Refusal | None:
+    """信政办〔2022〕23号 第十九条（四）; 同医保办发〔2022〕1号 第二十五条（一）: not a pooling institution.
+
+    「参保人员在非门诊统筹定点医药机构发生的门诊医疗费用」，门诊统筹基金不予支付。
+    """
+    if ctx.institution_designated or not p.flag("no_pooling_at_undesignated"):
+        return None
+    return Refusal("institution_not_designated", p.cited("no_pooling_at_undesignated").citation(), "非门诊统筹定点医药机构")
+
+
+def undesignated_prescriber_datong_art25_2(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:
+    """同医保办发〔2022〕1号 第二十五条（二）: the prescription must come from a pooling institution.
+
+    「未在门诊统筹定点医疗机构开具处方，直接在零售药店购药的」，门诊统筹基金不予支付。
+    """
+    if claim.kind != PURCHASE or ctx.prescriber_designated:
+        return None
+    if not p.flag("no_pooling_without_designated_prescription"):
+        return None
+    cited = p.cited("no_pooling_without_designated_prescription")
+    return Refusal("prescriber_not_designated", cited.citation(), "处方非门诊统筹定点医疗机构开具")
+
+
+def refusal(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:
+    """The first reason, in this order, why the pooling fund pays nothing; None if it pays."""
+    return (
+        excluded_cost_jiaozuo_3(claim, p)
+        or hospitalised_xinyang_art19_2(ctx, p)
+        or suspended_xinyang_art19_3(ctx, p)
+        or undesignated_xinyang_art19_4(ctx, p)
+        or undesignated_prescriber_datong_art25_2(claim, ctx, p)
+    )

@@ -1,0 +1,78 @@
+"""The facts a decision rests on: the claim as billed, and the member's state at that moment.
+
+Both are recorded with every settlement, so an auditor can re-adjudicate it from the log
+alone and get the same amounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from ledger.money import ZERO
+from ledger.rules.items import Line
+
+IN_SERVICE, RETIRED = "11", "12"
+VISIT, PURCHASE = "visit", "purchase"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A visit bill or a pharmacy purchase, as billed."""
+
+    kind: Literal["visit", "purchase"]
+    date: date
+    med_type: str
+    acct_used_flag: bool
+    lines: tuple[Line, ...]
+    delivery_fee: Decimal = ZERO
+    exclusion: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-ready form (Decimal and date are transcoded by the event store)."""
+        record = asdict(self)
+        record["lines"] = [asdict(line) for line in self.lines]
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Claim:
+        """Inverse of :meth:`as_record`."""
+        return cls(**{**record, "lines": tuple(Line(**line) for line in record["lines"])})
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the ledger knew of the member, the institution and the visit when it decided."""
+
+    psn_type: str
+    """Benefit type in force on the service date (the retirement switch applied)."""
+    institution_kind: Literal["hospital", "pharmacy"]
+    institution_level: int | None
+    institution_designated: bool
+    hospitalised: bool = False
+    suspended: bool = False
+    family_doctor_here: bool = False
+    """The member's contracted family doctor is at this (primary) institution."""
+    prescriber_level: int | None = None
+    prescriber_designated: bool | None = None
+    prescriber_family_doctor: bool = False
+    cap_used_before: Decimal = ZERO
+    """Pooling fund already paid this insured year, before this claim."""
+    balance_before: Decimal = ZERO
+    """Personal-account balance before this claim."""
+    deductible_paid_before: Decimal = ZERO
+    """Deductible already paid under the same visit serial number (Datong art. 21)."""
+    notes: tuple[str, ...] = field(default=())
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        record = asdict(self)
+        record["notes"] = list(self.notes)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Context:
+        """Inverse of :meth:`as_record`."""
+        return cls(**{**record, "notes": tuple(record.get("notes", ()))})

@@ -1,0 +1,110 @@
+"""Where the ledger lives: one database URL gives the event store and the read models.
+
+``--db`` or ``LEDGER_DB`` takes a file path or ``sqlite:///path`` (the embedded default,
+``./ledger.db``) or ``postgresql://user:password@host:port/dbname``. The events go through
+``eventsourcing``'s own recorder for that database (its SQLite and PostgreSQL modules), or
+through ``eventsourcing-sqlalchemy`` when ``LEDGER_EVENT_STORE=sqlalchemy``; the read
+models are SQLAlchemy tables in the same database.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine, create_engine, event
+
+from ledger.errors import LedgerError
+
+DEFAULT_DB = "./ledger.db"
+EVENT_STORES = ("core", "sqlalchemy")
+
+
+class StoreError(LedgerError):
+    """Raised when a database URL cannot be used."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """A parsed database location."""
+
+    url: str
+    kind: str
+    """``sqlite`` or ``postgresql``."""
+    path: str = ""
+    host: str = ""
+    port: str = ""
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+    event_store: str = "core"
+
+    @classmethod
+    def parse(cls, url: str | None = None, event_store: str | None = None) -> Store:
+        """Read ``url`` (or ``LEDGER_DB``, or the default file)."""
+        url = url or os.environ.get("LEDGER_DB") or DEFAULT_DB
+        event_store = event_store or os.environ.get("LEDGER_EVENT_STORE") or "core"
+        if event_store not in EVENT_STORES:
+            msg = f"LEDGER_EVENT_STORE must be one of {EVENT_STORES}, not {event_store!r}"
+            raise StoreError(msg)
+        if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            parts = urlsplit(url)
+            dbname = parts.path.lstrip("/")
+            if not dbname:
+                msg = f"{url}: name the database, postgresql://user@host:port/dbname"
+                raise StoreError(msg)
+            return cls(url=url, kind="postgresql", host=parts.hostname or "localhost", port=str(parts.port or 5432),
+                       user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
+                       dbname=dbname, event_store=event_store)
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+        elif "://" in url:
+            msg = f"{url}: give a file path, sqlite:///path or postgresql://…"
+            raise StoreError(msg)
+        else:
+            path = url
+        if path == ":memory:":
+            msg = "an in-memory SQLite database cannot be shared by the event store and the read models"
+            raise StoreError(msg)
+        return cls(url=url, kind="sqlite", path=str(Path(path)), event_store=event_store)
+
+    def event_store_env(self) -> dict[str, str]:
+        """The ``eventsourcing`` environment for this store."""
+        if self.event_store == "sqlalchemy":
+            return {"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": self.sqlalchemy_url()}
+        if self.kind == "sqlite":
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path,
+                    "SQLITE_LOCK_TIMEOUT": "30"}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": self.port,
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+
+    def sqlalchemy_url(self) -> str:
+        """The SQLAlchemy URL of the same database."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    def engine(self) -> Engine:
+        """A SQLAlchemy engine for the read models."""
+        if self.kind == "sqlite":
+            engine = create_engine(self.sqlalchemy_url(), connect_args={"timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _wal(dbapi_connection, _record) -> None:  # noqa: ANN001 - SQLAlchemy's hook signature
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+            return engine
+        return create_engine(self.sqlalchemy_url(), pool_pre_ping=True)

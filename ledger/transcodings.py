@@ -1,0 +1,22 @@
+"""Transcodings the event store needs beyond the library's own (DecimalAsStr, DatetimeAsISO)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from eventsourcing.persistence import Transcoding
+
+
+class DateAsISO(Transcoding):
+    """Transcoding that represents :class:`date` objects (effective dates) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        """``2024-03-20``."""
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        """Back to a date."""
+        return date.fromisoformat(data)

@@ -1,0 +1,150 @@
+"""What every read model shares: its tables, the events it follows, and batched writes.
+
+A view reads stored events as plain records (topic and decoded payload), never the
+ledger's classes: it depends on the stored format only, as any outside consumer would.
+Money is kept in integer fen, exact on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from sqlalchemy import Connection
+
+metadata = MetaData()
+
+positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+"""How far each view has read the log, written in the same transaction as its rows."""
+
+
+def fen(amount: Decimal | None) -> int | None:
+    """Yuan to integer fen, exactly."""
+    if amount is None:
+        return None
+    value = amount * 100
+    if value != value.to_integral_value():
+        msg = f"{amount} is not a whole number of fen"
+        raise ValueError(msg)
+    return int(value)
+
+
+def yuan(amount: int | None) -> Decimal | None:
+    """Integer fen back to yuan with two decimals."""
+    if amount is None:
+        return None
+    return (Decimal(amount) / 100).quantize(Decimal("0.01"))
+
+
+def money_column(name: str, *, nullable: bool = False) -> Column[Any]:
+    """An amount in integer fen."""
+    return Column(name, BigInteger, nullable=nullable)
+
+
+def date_column(name: str, *, nullable: bool = False, index: bool = False) -> Column[Any]:
+    """A date as ``YYYY-MM-DD`` text: sorts and compares as dates, identical on both databases."""
+    return Column(name, String(10), nullable=nullable, index=index)
+
+
+def position_column(*, primary_key: bool = False) -> Column[Any]:
+    """The log position an entry comes from."""
+    return Column("position", BigInteger, nullable=False, primary_key=primary_key, index=not primary_key)
+
+
+def counter_column(name: str) -> Column[Any]:
+    """A count (visits, settlements)."""
+    return Column(name, Integer, nullable=False, default=0)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored event as views see it."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    payload: dict[str, Any]
+
+    @property
+    def day(self) -> str:
+        """The event's effective date as text, where it has one."""
+        return iso(self.payload["day"])
+
+
+def iso(value: date | datetime | str) -> str:
+    """ISO text of a date (or a date already written as text)."""
+    return value if isinstance(value, str) else value.isoformat()
+
+
+class View(ABC):
+    """A read model: tables, the topics it follows, and how each event changes it."""
+
+    name: ClassVar[str]
+    """The view's name: the prefix of its tables and its key in ``projection_positions``."""
+    topics: ClassVar[tuple[str, ...]]
+    """The event topics it follows; an empty tuple follows every event."""
+    tables: ClassVar[tuple[Table, ...]]
+    rebuildable: ClassVar[bool] = True
+    """False for the log's seal (the hash chain), which a rebuild must never recompute."""
+
+    def begin(self, conn: Connection) -> None:
+        """Start a batch: forget anything buffered by a batch that did not commit."""
+
+    @abstractmethod
+    def process(self, conn: Connection, record: Record) -> None:
+        """Take one event into the batch (writes may be buffered until :meth:`flush`)."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write what the batch buffered."""
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows in one round trip."""
+    if rows:
+        conn.execute(table.insert(), list(rows))
+
+
+def upsert_add(conn: Connection, table: Table, keys: Sequence[str], rows: Iterable[dict[str, Any]],
+               added: Sequence[str]) -> None:
+    """Insert rows, or add their ``added`` columns to the row already there (SQLite and PostgreSQL)."""
+    rows = list(rows)
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in added},
+    )
+    conn.execute(statement, rows)
+
+
+def sum_by_key(rows: Iterable[dict[str, Any]], keys: Sequence[str], added: Sequence[str]) -> list[dict[str, Any]]:
+    """Fold rows with the same key into one (so a batch upserts each key once)."""
+    folded: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        current = folded.get(key)
+        if current is None:
+            folded[key] = dict(row)
+        else:
+            for name in added:
+                current[name] += row[name]
+    return list(folded.values())

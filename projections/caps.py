@@ -1,0 +1,98 @@
+"""Annual cap usage per member and year, shaped like the platform's 5206 cumulative figures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Integer, String, Table, and_, func, select
+
+from projections.base import (
+    Record,
+    View,
+    date_column,
+    fen,
+    insert_many,
+    metadata,
+    money_column,
+    position_column,
+    sum_by_key,
+    upsert_add,
+    yuan,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+caps_usage = Table(
+    "caps_usage",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    money_column("pooled"),
+    money_column("deductible"),
+    Column("visits", Integer, nullable=False),
+)
+
+caps_movements = Table(
+    "caps_movements",
+    metadata,
+    position_column(primary_key=True),
+    Column("member_id", String(36), nullable=False, index=True),
+    Column("year", Integer, nullable=False),
+    date_column("day"),
+    Column("setl_id", String(36), nullable=False),
+    Column("kind", String(12), nullable=False),
+    money_column("pooled"),
+    money_column("deductible"),
+    Column("visits", Integer, nullable=False),
+)
+
+P = "yibao:Member."
+MOVEMENTS = {
+    P + "SettlementCharged": ("settlement", "hifp_pay", "act_pay_dedc", 1),
+    P + "SettlementReleased": ("reversal", "hifp_pay", "act_pay_dedc", -1),
+    P + "SettlementAdjusted": ("adjustment", "hifp_delta", "dedc_delta", 0),
+}
+
+
+class CapsView(View):
+    """What the pooling fund paid each member each year, and the deductibles paid."""
+
+    name = "caps"
+    topics = tuple(MOVEMENTS)
+    tables = (caps_usage, caps_movements)
+
+    def __init__(self) -> None:
+        self._moves: list[dict[str, Any]] = []
+
+    def begin(self, conn: Connection) -> None:  # noqa: D102
+        self._moves = []
+
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
+        p = record.payload
+        kind, pooled, dedc, visits = MOVEMENTS[record.topic]
+        sign = -1 if visits < 0 else 1
+        self._moves.append({"position": record.position, "member_id": str(record.originator_id), "year": p["year"],
+                            "day": record.day, "setl_id": p["setl_id"], "kind": kind,
+                            "pooled": sign * fen(p[pooled]), "deductible": sign * fen(p[dedc]), "visits": visits})
+
+    def flush(self, conn: Connection) -> None:  # noqa: D102
+        insert_many(conn, caps_movements, self._moves)
+        usage = sum_by_key(({k: m[k] for k in ("member_id", "year", "pooled", "deductible", "visits")}
+                            for m in self._moves), ["member_id", "year"], ["pooled", "deductible", "visits"])
+        upsert_add(conn, caps_usage, ["member_id", "year"], usage, ["pooled", "deductible", "visits"])
+        self._moves = []
+
+
+def usage(conn: Connection, member_id: str, year: int, as_of: str | None = None,
+          known_at: int | None = None) -> dict[str, Any]:
+    """Pooling paid, deductible paid and visits in ``year``, as of a date and as known at a position."""
+    m = caps_movements.c
+    conditions = [m.member_id == member_id, m.year == year]
+    if as_of is not None:
+        conditions.append(m.day <= as_of)
+    if known_at is not None:
+        conditions.append(m.position <= known_at)
+    row = conn.execute(select(func.coalesce(func.sum(m.pooled), 0), func.coalesce(func.sum(m.deductible), 0),
+                              func.coalesce(func.sum(m.visits), 0)).where(and_(*conditions))).one()
+    return {"used": yuan(int(row[0])), "deductible_paid": yuan(int(row[1])), "visits": int(row[2])}

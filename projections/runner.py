@@ -1,0 +1,140 @@
+"""Feeds the event log to the read models, a batch at a time, exactly once.
+
+Each batch is one transaction: the views' rows and their positions in the log are written
+together, so a crash between batches loses nothing and repeats nothing. ``catch_up`` reads
+from the lowest position any view has reached; ``rebuild`` empties the rebuildable views
+and reads the whole log again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from tqdm import tqdm
+
+from projections.accounts import AccountsView
+from projections.base import Record, metadata, positions
+from projections.caps import CapsView
+from projections.chain import ChainView
+from projections.clearing import ClearingView
+from projections.journal import JournalView
+from projections.prepayments import PrepaymentsView
+from projections.roster import RosterView
+from projections.settlements import SettlementsView
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from eventsourcing.persistence import Notification
+    from sqlalchemy import Engine
+
+    from projections.base import View
+
+
+def all_views() -> list[View]:
+    """Every read model, the log's seal first."""
+    return [ChainView(), RosterView(), SettlementsView(), AccountsView(), CapsView(), PrepaymentsView(),
+            ClearingView(), JournalView()]
+
+
+class EventSource:
+    """Where the runner reads events: a notification reader and the decoder of their payloads."""
+
+    def __init__(self, select: Callable[[int, int], Sequence[Notification]], decode: Callable[[bytes], Any],
+                 head: Callable[[], int | None]) -> None:
+        self.select = select
+        self.decode = decode
+        self.head = head
+
+    @classmethod
+    def of(cls, app: Any) -> EventSource:
+        """The log of a running application."""
+        return cls(
+            select=lambda start, limit: app.recorder.select_notifications(start, limit),
+            decode=app.mapper.transcoder.decode,
+            head=app.recorder.max_notification_id,
+        )
+
+
+class ProjectionRunner:
+    """Keeps a set of views up to date with a log."""
+
+    def __init__(self, source: EventSource, engine: Engine, views: list[View] | None = None,
+                 batch_size: int = 2000) -> None:
+        self.source = source
+        self.engine = engine
+        self.views = views if views is not None else all_views()
+        self.batch_size = batch_size
+        self._ready = False
+
+    def setup(self) -> None:
+        """Create the tables (once) and a position for each view."""
+        if self._ready:
+            return
+        tables = [positions, *(t for v in self.views for t in v.tables)]
+        metadata.create_all(self.engine, tables=tables)
+        with self.engine.begin() as conn:
+            known = set(conn.scalars(select(positions.c.name)))
+            missing = [{"name": v.name, "position": 0} for v in self.views if v.name not in known]
+            if missing:
+                conn.execute(positions.insert(), missing)
+        self._ready = True
+
+    def positions(self) -> dict[str, int]:
+        """How far each view has read."""
+        self.setup()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(positions.c.name, positions.c.position)).all()
+        return {name: pos for name, pos in rows if name in {v.name for v in self.views}}
+
+    def catch_up(self, *, progress: bool = False, stop: int | None = None) -> int:
+        """Process every event the views have not seen (up to ``stop``); returns how many were read."""
+        self.setup()
+        done = self.positions()
+        start = min(done.values()) + 1
+        head = self.source.head() or 0
+        if stop is not None:
+            head = min(head, stop)
+        if start > head:
+            return 0
+        read = 0
+        with tqdm(total=head - start + 1, desc="projecting", unit="ev", disable=not progress,
+                  leave=False) as bar:
+            while start <= head:
+                notifications = [n for n in self.source.select(start, self.batch_size) if n.id <= head]
+                if not notifications:
+                    break
+                self._process_batch(notifications, done)
+                read += len(notifications)
+                bar.update(len(notifications))
+                start = notifications[-1].id + 1
+        return read
+
+    def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int]) -> None:
+        last = notifications[-1].id
+        decode = self.source.decode
+        with self.engine.begin() as conn:
+            for view in self.views:
+                view.begin(conn)
+            for n in notifications:
+                record = Record(n.id, n.originator_id, n.originator_version, n.topic, n.state, decode(n.state))
+                for view in self.views:
+                    if n.id > done[view.name] and (not view.topics or n.topic in view.topics):
+                        view.process(conn, record)
+            for view in self.views:
+                view.flush(conn)
+                if done[view.name] < last:
+                    conn.execute(update(positions).where(positions.c.name == view.name).values(position=last))
+                    done[view.name] = last
+
+    def rebuild(self, *, progress: bool = False) -> int:
+        """Empty the rebuildable views and read the whole log into them again."""
+        self.setup()
+        rebuilt = [v for v in self.views if v.rebuildable]
+        tables = [t for v in rebuilt for t in v.tables]
+        metadata.drop_all(self.engine, tables=tables)
+        metadata.create_all(self.engine, tables=tables)
+        with self.engine.begin() as conn:
+            conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt])).values(position=0))
+        return self.catch_up(progress=progress)
