@@ -42,7 +42,7 @@ class Settlement(LedgerAggregate):
         result: dict[str, Any]
         """The current result: the original, or the latest adjustment's."""
         deductible_pool: list[str] | None
-        """[fixmedins_code, mdtrt_id] of the visit whose deductible this bill shared, if any."""
+        """[fixmedins_code, mdtrt_id] of the visit whose deductible this bill counts toward, if any."""
         reversed_on: date | None
         adjustments: int
 
@@ -97,6 +97,7 @@ class Settlement(LedgerAggregate):
         TOPIC = "yibao:Settlement.Adjusted"
         day: date
         reason: str
+        claim: dict[str, Any]
         medins_setl_id: str
         psn_no: str
         fixmedins_code: str
@@ -134,7 +135,7 @@ class Settlement(LedgerAggregate):
                result: dict[str, Any]) -> dict[str, Decimal]:
         """Book a re-adjudication; returns the difference per amount (new − current)."""
         delta = {name: result[name] - self.result[name] for name in MONEY_FIELDS}
-        self.trigger_event(self.Adjusted, day=day, reason=reason, cause=cause, context=context,
+        self.trigger_event(self.Adjusted, day=day, reason=reason, cause=cause, claim=self.claim, context=context,
                            policy_version=policy_version, result=result, delta=delta, **self._identity())
         return delta
 

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.audit import AuditReport, export_log
+from ledger.audit import audit as run_audit
 from ledger.errors import InputError, LedgerError
 from ledger.ingest import describe, ingest_file
 from ledger.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
 from ledger.store import Store
+from ledger.whatif import whatif as run_whatif
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -351,3 +354,68 @@ def rebuild(ctx: click.Context, quiet: bool) -> None:
     with opened(ctx) as app:
         count = app.read_models.rebuild(progress=not quiet)
     click.echo(f"rebuilt the read models from {count} events")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def export(ctx: click.Context, file: str) -> None:
+    """Write the whole log to FILE as JSON lines, each hash-chained to the one before, then the chain head."""
+    with opened(ctx) as app:
+        count, head = export_log(app, file)
+    click.echo(f"exported {count} events to {file}; chain head {head}")
+
+
+@main.command("audit")
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False), help="Audit an export file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def audit_cmd(ctx: click.Context, source: str | None, as_json: bool, quiet: bool) -> None:
+    """Replay the log: chain, rebuild, re-adjudication, journal and read models; exit 1 on any difference."""
+    if source is not None:
+        report = run_audit(export=source, progress=not quiet)
+    else:
+        with opened(ctx) as app:
+            report = run_audit(app, progress=not quiet)
+    if as_json:
+        emit(report.as_dict())
+    else:
+        print_audit(report)
+    sys.exit(0 if report.ok else 1)
+
+
+def print_audit(report: AuditReport) -> None:
+    """The audit report for a person."""
+    click.echo(f"audit of {report.source}: {report.events} events, chain head {report.chain_head}")
+    click.echo(f"  settlements re-adjudicated: {report.settlements_replayed}")
+    click.echo(f"  journal: debits {report.journal.get('debit')}, credits {report.journal.get('credit')}")
+    for name, problems in report.checks.items():
+        click.echo(f"  {name:<16} {'ok' if not problems else 'DIFFERS'}")
+        for problem in problems:
+            click.echo(f"    - {problem}")
+    click.echo("audit passed" if report.ok else "audit FAILED")
+
+
+@main.command("whatif")
+@click.option("--policy", "reform", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A parameter file (the shape of ledger/policy/documents) with the reform's values.")
+@click.argument("admdvs")
+@click.argument("year", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def whatif_cmd(ctx: click.Context, reform: str, admdvs: str, year: int, as_json: bool) -> None:
+    """Replay a region's year under changed parameters; print the difference per institution, book nothing."""
+    with opened(ctx) as app:
+        result = run_whatif(app, reform, admdvs, year)
+    if as_json:
+        emit(result)
+        return
+    click.echo(f"{admdvs} {year} under {result['reform']}")
+    click.echo(f"{'institution':<14}{'n':>6}{'fund':>14}{'fund (what if)':>16}{'Δ fund':>12}{'Δ members':>12}")
+    for r in result["rows"]:
+        click.echo(f"{r['fixmedins_code']:<14}{r['settlements']:>6}{r['fund']:>14}{r['fund_whatif']:>16}"
+                   f"{r['fund_difference']:>12}{r['member_difference']:>12}")
+    t = result["totals"]
+    click.echo(f"{'total':<20}{t['fund']:>14}{t['fund_whatif']:>16}{t['fund_difference']:>12}"
+               f"{t['member_difference']:>12}")

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ledger.corrections import readjudicate, recredit
 from ledger.errors import InputError, PolicyNotInForceError, UnknownError
 from ledger.ids import institution_id, member_id, policy_version_id, prescription_id, region_id
 from ledger.institutions import Institution
 from ledger.members import Member
-from ledger.periods import first_of_month_after
+from ledger.periods import first_of_month_after, month_start
 from ledger.policy_versions import PolicyVersion
 from ledger.prescriptions import Prescription
 from ledger.regions import Region
@@ -127,13 +128,24 @@ def _member_for(s: Services, msg: m.Message) -> Member | None:
     return member
 
 
+def _backdated(s: Services, member: Member, msg: m.Message, since: date, *, credits: bool = False) -> None:
+    """A fact effective before what the ledger already booked: re-adjudicate, and re-credit, from ``since``."""
+    reason = f"{msg.type} effective {since.isoformat()} recorded later"
+    if member.settled_since(since):
+        readjudicate(s, member, since, cause=msg.key(), reason=reason)
+    if credits and any(month >= f"{since:%Y-%m}" for month in member.credited):
+        recredit(s, member, since, reason=reason)
+
+
 def retire_member(s: Services, msg: m.MemberRetired) -> bool:
     """member.retired: benefits switch from the month after (信政办〔2022〕23号 第六条、第十一条)."""
     member = _member_for(s, msg)
     if member is None:
         return False
     months = Reader(s.policy(member.admdvs, msg.date)).value("retirement_switch_months")
-    member.retire(msg.date, first_of_month_after(msg.date, int(months)), msg.key(), msg.fingerprint())
+    switch_on = first_of_month_after(msg.date, int(months))
+    member.retire(msg.date, switch_on, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, switch_on, credits=True)
     return True
 
 
@@ -144,6 +156,7 @@ def sign_family_doctor(s: Services, msg: m.FamilyDoctorSigned) -> bool:
         return False
     _family_doctor_institution(s, msg.fixmedins_code, member.admdvs, "fixmedins_code")
     member.sign_family_doctor(msg.date, msg.fixmedins_code, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
     return True
 
 
@@ -153,6 +166,7 @@ def suspend_member(s: Services, msg: m.MemberSuspended) -> bool:
     if member is None:
         return False
     member.suspend(msg.date, msg.reason, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date, credits=True)
     return True
 
 
@@ -162,6 +176,7 @@ def resume_member(s: Services, msg: m.MemberResumed) -> bool:
     if member is None:
         return False
     member.resume(msg.date, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date, credits=True)
     return True
 
 
@@ -172,6 +187,7 @@ def admit_member(s: Services, msg: m.MemberAdmitted) -> bool:
         return False
     s.institution(msg.fixmedins_code)
     member.admit(msg.date, msg.fixmedins_code, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
     return True
 
 
@@ -181,6 +197,7 @@ def discharge_member(s: Services, msg: m.MemberDischarged) -> bool:
     if member is None:
         return False
     member.discharge(msg.date, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
     return True
 
 
@@ -190,6 +207,7 @@ def change_contribution_base(s: Services, msg: m.ContributionBaseChanged) -> boo
     if member is None:
         return False
     member.change_base(msg.date, msg.contribution_base, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, month_start(f"{msg.date:%Y-%m}"), credits=True)
     return True
 
 

@@ -57,6 +57,8 @@ class Member(LedgerAggregate):
         """Pooling fund paid per insured year (calendar year, as a string key)."""
         credited: dict[str, Decimal]
         """Personal-account credit per month ``YYYY-MM``."""
+        credit_types: dict[str, str]
+        """The benefit type each month was credited as (which fund paid the credit)."""
         settlements: dict[str, dict[str, Any]]
         """Live settlements by ``setl_id``: date, year, pooling paid, account paid."""
 
@@ -81,7 +83,7 @@ class Member(LedgerAggregate):
             m.family_doctors = [[self.day, self.family_doctor]] if self.family_doctor else []
             m.suspensions, m.admissions, m.left = [], [], None
             m.balance = ZERO
-            m.cap_used, m.credited, m.settlements = {}, {}, {}
+            m.cap_used, m.credited, m.credit_types, m.settlements = {}, {}, {}, {}
 
     class Retired(Received):
         """Retirement processed; benefits switch on ``switch_on`` (信政办〔2022〕23号 第六条、第十一条)."""
@@ -192,6 +194,28 @@ class Member(LedgerAggregate):
 
         def apply(self, m: Member) -> None:
             m.credited[self.month] = m.credited.get(self.month, ZERO) + self.amount
+            m.credit_types[self.month] = self.psn_type
+            m.balance += self.amount
+
+    class CreditAdjusted(LedgerEvent):
+        """A month's credit corrected after a backdated fact (a base change, a retirement, a suspension)."""
+
+        TOPIC = "yibao:Member.CreditAdjusted"
+        day: date
+        month: str
+        amount: Decimal
+        """The change booked (negative takes back), never more than the balance holds."""
+        unrecovered: Decimal
+        """What a take-back could not recover because the balance was spent."""
+        psn_type: str
+        contribution_base: Decimal
+        policy_version: str
+        article: str
+        reason: str
+
+        def apply(self, m: Member) -> None:
+            m.credited[self.month] = m.credited.get(self.month, ZERO) + self.amount - self.unrecovered
+            m.credit_types[self.month] = self.psn_type
             m.balance += self.amount
 
     class AccountUsed(Received):
@@ -347,6 +371,14 @@ class Member(LedgerAggregate):
         self.trigger_event(self.AccountCredited, day=day, month=month, amount=amount, psn_type=psn_type,
                            contribution_base=contribution_base, policy_version=policy_version, article=article)
 
+    def adjust_credit(self, *, day: date, month: str, delta: Decimal, psn_type: str, contribution_base: Decimal,
+                      policy_version: str, article: str, reason: str) -> None:
+        """Correct a month's credit by ``delta``; a take-back stops at the balance."""
+        booked = max(delta, -self.balance)
+        self.trigger_event(self.CreditAdjusted, day=day, month=month, amount=booked, unrecovered=booked - delta,
+                           psn_type=psn_type, contribution_base=contribution_base, policy_version=policy_version,
+                           article=article, reason=reason)
+
     def use_account(self, *, day: date, amount: Decimal, beneficiary: str, purpose: str, reference: str,
                     article: str, key: str, fingerprint: str) -> None:
         """Pay ``amount`` from the account outside a claim; never below zero."""
@@ -431,6 +463,15 @@ class Member(LedgerAggregate):
     def cap_used_in(self, year: int) -> Decimal:
         """Pooling fund paid in ``year`` so far."""
         return self.cap_used.get(str(year), ZERO)
+
+    def cap_used_through(self, day: date) -> Decimal:
+        """Pooling fund paid for services of ``day``'s year dated up to ``day``: the cap is used in date order."""
+        return sum((e["hifp_pay"] for e in self.settlements.values()
+                    if e["year"] == day.year and e["date"] <= day), ZERO)
+
+    def settled_since(self, day: date) -> bool:
+        """Whether a live settlement is dated on or after ``day`` (a fact effective that day may change it)."""
+        return any(e["date"] >= day for e in self.settlements.values())
 
 
 def _open_on(intervals: list[list[Any]], day: date) -> bool:

@@ -7,11 +7,13 @@ and, for a purchase, the prescription (what was dispensed where).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger.adjudication import adjudicate, result_record
 from ledger.claims import Settlement
+from ledger.corrections import readjudicate
 from ledger.errors import InputError, UnknownError
 from ledger.ids import prescription_id, settlement_id, visit_id
 from ledger.money import ZERO
@@ -94,7 +96,7 @@ def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
         hospitalised=member.hospitalised_on(msg.date),
         suspended=member.suspended_on(msg.date),
         family_doctor_here=member.family_doctor_on(msg.date) == hospital.fixmedins_code,
-        cap_used_before=member.cap_used_in(msg.date.year),
+        cap_used_before=member.cap_used_through(msg.date),
         balance_before=member.balance,
         deductible_paid_before=visit.paid if visit else ZERO,
     )
@@ -138,7 +140,7 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
         prescriber_level=prescriber.level,
         prescriber_designated=prescriber.pooling_designated,
         prescriber_family_doctor=member.family_doctor_on(msg.date) == prescriber.fixmedins_code,
-        cap_used_before=member.cap_used_in(msg.date.year),
+        cap_used_before=member.cap_used_through(msg.date),
         balance_before=member.balance,
         deductible_paid_before=visit.paid if visit else ZERO,
     )
@@ -188,7 +190,7 @@ def _book(
         psn_no=member.psn_no, fixmedins_code=msg.fixmedins_code, admdvs=member.admdvs, mdtrt_id=mdtrt_id,
         rx_no=rx[0].rx_no if rx else None, day=msg.date, setl_date=msg.setl_date or msg.date,
         claim=claim.as_record(), context=ctx.as_record(), policy_version=policy.version,
-        result=result_record(adj), deductible_pool=list(pool) if pool and info["act_pay_dedc"] else None,
+        result=result_record(adj), deductible_pool=list(pool) if pool else None,
     )
     s.uow.add(settlement)
     member.charge_settlement(setl_id=settlement.setl_id, fixmedins_code=msg.fixmedins_code, day=msg.date,
@@ -200,6 +202,11 @@ def _book(
         visit.charge(settlement.setl_id, info["act_pay_dedc"])
     if rx is not None:
         rx[0].dispense(settlement.setl_id, msg.fixmedins_code, rx[1])  # type: ignore[arg-type]
+    later = msg.date + timedelta(days=1)
+    if member.settled_since(later):
+        # A bill dated before ones already booked (a late upload): the cap is used in date order.
+        readjudicate(s, member, later, cause=msg.key(),
+                     reason=f"{msg.medins_setl_id} dated {msg.date.isoformat()} settled after later bills")
 
 
 def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:
@@ -218,8 +225,8 @@ def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:
                               act_pay_dedc=dedc)
     if settlement.deductible_pool and dedc:
         visit = s.uow.get(Visit, visit_id(*settlement.deductible_pool))
-        if visit is not None:
-            visit.release(settlement.setl_id, dedc)
+        if visit is not None and settlement.setl_id in visit.charges:
+            visit.release(settlement.setl_id, visit.charges[settlement.setl_id])
     if settlement.rx_no:
         rx = s.uow.get(Prescription, prescription_id(settlement.rx_no))
         if rx is not None:

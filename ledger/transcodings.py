@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from eventsourcing.persistence import Transcoding
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
 
 
 class DateAsISO(Transcoding):
@@ -20,3 +20,11 @@ class DateAsISO(Transcoding):
     def decode(self, data: str) -> date:
         """Back to a date."""
         return date.fromisoformat(data)
+
+
+def make_transcoder() -> JSONTranscoder:
+    """The transcoder the ledger's events are stored with, for reading a log without the application."""
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
+    return transcoder

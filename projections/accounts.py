@@ -50,6 +50,7 @@ P = "yibao:Member."
 MOVEMENTS = {
     # topic: (kind, field with the amount, sign, field with the reference)
     P + "AccountCredited": ("credit", "amount", 1, "month"),
+    P + "CreditAdjusted": ("credit_adjustment", "amount", 1, "month"),
     P + "AccountUsed": ("use", "amount", -1, "reference"),
     P + "SettlementCharged": ("settlement", "acct_pay", -1, "setl_id"),
     P + "SettlementReleased": ("reversal", "acct_pay", 1, "setl_id"),

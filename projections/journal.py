@@ -72,8 +72,8 @@ def entries_for(topic: str, p: dict[str, Any]) -> list[Entry]:
         return _settlement_entries(p, -1, p["result"], f"冲销 {p['medins_setl_id']}")
     if kind == "Settlement.Adjusted":
         return _settlement_entries(p, 1, p["delta"], f"调整 {p['medins_setl_id']}：{p['reason']}")
-    if kind == "Member.AccountCredited":
-        memo = f"个人账户划入 {p['month']}"
+    if kind in ("Member.AccountCredited", "Member.CreditAdjusted"):
+        memo = f"个人账户划入 {p['month']}" + ("（调整）" if kind == "Member.CreditAdjusted" else "")
         if p["psn_type"] == "12":
             return [(ACCOUNT_BANK, POOLING_BANK, "", memo, p["amount"]),
                     (POOLING_TO_ACCOUNTS, ACCOUNT_INCOME_FROM_POOLING, "", memo, p["amount"])]
@@ -120,7 +120,7 @@ class JournalView(View):
     name = "journal"
     topics = (
         "yibao:Settlement.Settled", "yibao:Settlement.Reversed", "yibao:Settlement.Adjusted",
-        "yibao:Member.AccountCredited", "yibao:Member.AccountUsed", "yibao:Member.TransferredOut",
+        "yibao:Member.AccountCredited", "yibao:Member.CreditAdjusted", "yibao:Member.AccountUsed", "yibao:Member.TransferredOut",
         "yibao:Member.Deceased", "yibao:Region.MonthClosed", "yibao:Region.YearClosed",
         "yibao:Region.DepositReturned",
     )

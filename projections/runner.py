@@ -89,20 +89,25 @@ class ProjectionRunner:
         return {name: pos for name, pos in rows if name in {v.name for v in self.views}}
 
     def catch_up(self, *, progress: bool = False, stop: int | None = None) -> int:
-        """Process every event the views have not seen (up to ``stop``); returns how many were read."""
+        """Process every event the views have not seen (up to ``stop``); returns how many were read.
+
+        A source that cannot tell its head (an export being streamed) is read until it ends.
+        """
         self.setup()
         done = self.positions()
         start = min(done.values()) + 1
-        head = self.source.head() or 0
+        head = self.source.head()
         if stop is not None:
-            head = min(head, stop)
-        if start > head:
+            head = stop if head is None else min(head, stop)
+        if head is not None and start > head:
             return 0
         read = 0
-        with tqdm(total=head - start + 1, desc="projecting", unit="ev", disable=not progress,
-                  leave=False) as bar:
-            while start <= head:
-                notifications = [n for n in self.source.select(start, self.batch_size) if n.id <= head]
+        with tqdm(total=None if head is None else head - start + 1, desc="projecting", unit="ev",
+                  disable=not progress, leave=False) as bar:
+            while head is None or start <= head:
+                notifications = self.source.select(start, self.batch_size)
+                if head is not None:
+                    notifications = [n for n in notifications if n.id <= head]
                 if not notifications:
                     break
                 self._process_batch(notifications, done)

@@ -1,0 +1,279 @@
+"""Export the log and audit it: what a regulator runs to get the same numbers, or find why not.
+
+``export`` writes every stored event as a JSON line (position, stream, version, topic,
+recorded time, the chain's hash, and the stored payload verbatim, always last), then a line
+with the chain's head. ``audit`` reads the live store or such a file, on any machine:
+
+1. rebuilds every read model from the events alone into a scratch database, which also
+   recomputes the hash chain;
+2. re-adjudicates every settlement and adjustment under the policy version the log recorded
+   and compares each amount;
+3. checks that the journal's debits equal its credits;
+4. compares the recomputed chain with the sealed one (the live ``log_chain``, or the file's
+   hashes), naming the first position that differs: a changed, deleted or reordered event;
+5. for the live store, compares the rebuilt read models with the live ones, row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import JSONTranscoder, Notification
+from sqlalchemy import create_engine, select
+
+from ledger.adjudication import adjudicate, result_record
+from ledger.errors import LedgerError
+from ledger.parameters import Policy
+from ledger.rules.facts import Claim, Context
+from ledger.transcodings import make_transcoder
+from projections.base import Record, View
+from projections.chain import GENESIS, link, log_chain
+from projections.journal import trial_balance
+from projections.runner import EventSource, ProjectionRunner, all_views
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy import Connection, Engine, Table
+
+    from ledger.application import OutpatientPooling
+
+PAYLOAD_KEY = b',"payload":'
+MAX_PROBLEMS = 50
+
+
+def _timestamp(state: bytes) -> str:
+    return str(json.loads(state)["timestamp"]["_data_"])
+
+
+def export_log(app: OutpatientPooling, path: str, *, batch: int = 2000) -> tuple[int, str]:
+    """Write the whole log to ``path`` as JSON lines; returns the number of events and the chain head."""
+    head, count, start = GENESIS, 0, 1
+    with open(path, "wb") as out:
+        while True:
+            notifications = app.recorder.select_notifications(start, batch)
+            if not notifications:
+                break
+            for n in notifications:
+                head = link(head, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                prefix = json.dumps({"position": n.id, "originator_id": str(n.originator_id),
+                                     "originator_version": n.originator_version, "topic": n.topic,
+                                     "recorded_at": _timestamp(n.state), "hash": head}, ensure_ascii=False)
+                out.write(prefix[:-1].encode() + PAYLOAD_KEY + n.state + b"}\n")
+                count += 1
+            start = notifications[-1].id + 1
+        out.write(json.dumps({"chain_head": head, "events": count}).encode() + b"\n")
+    return count, head
+
+
+class ExportedLog:
+    """A log read back from an export file, streamed in order (the file's own hashes kept aside)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.hashes: dict[int, str] = {}
+        self.head: str | None = None
+        self.last = 0
+        self.problems: list[str] = []
+        self._lines = self._read()
+        self._pending: Notification | None = None
+
+    def _read(self) -> Iterator[Notification]:
+        with open(self.path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                line = raw.rstrip(b"\n")
+                if not line:
+                    continue
+                at = line.find(PAYLOAD_KEY)
+                if at < 0:
+                    tail = json.loads(line)
+                    self.head = tail.get("chain_head")
+                    continue
+                meta = json.loads(line[:at] + b"}")
+                position = int(meta["position"])
+                if position <= self.last:
+                    self.problems.append(f"{self.path}:{lineno}: position {position} out of order")
+                self.last = max(self.last, position)
+                self.hashes[position] = meta["hash"]
+                yield Notification(id=position, originator_id=UUID(meta["originator_id"]),
+                                   originator_version=int(meta["originator_version"]), topic=meta["topic"],
+                                   state=line[at + len(PAYLOAD_KEY):-1])
+
+    def select(self, start: int, limit: int) -> list[Notification]:
+        """The next ``limit`` events from ``start`` on (read in order, once)."""
+        out: list[Notification] = []
+        if self._pending is not None and self._pending.id >= start:
+            out.append(self._pending)
+        self._pending = None
+        for n in self._lines:
+            if n.id < start:
+                continue
+            if len(out) == limit:
+                self._pending = n
+                break
+            out.append(n)
+        return out
+
+
+class ReadjudicationView(View):
+    """Re-adjudicates every settlement and adjustment under the policy version the log recorded."""
+
+    name = "audit_readjudication"
+    topics = ("yibao:PolicyVersion.Recorded", "yibao:Settlement.Settled", "yibao:Settlement.Adjusted")
+    tables = ()
+
+    def __init__(self) -> None:
+        self.policies: dict[str, Policy] = {}
+        self.checked = 0
+        self.problems: list[str] = []
+
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102, ARG002
+        p = record.payload
+        if record.topic == "yibao:PolicyVersion.Recorded":
+            try:
+                self.policies[p["content_hash"]] = Policy.from_record(p["record"])
+            except LedgerError as e:
+                self._problem(f"position {record.position}: policy version {p['content_hash']}: {e}")
+            return
+        self.checked += 1
+        policy = self.policies.get(p["policy_version"])
+        if policy is None:
+            self._problem(f"position {record.position}: settlement {p['medins_setl_id']} uses policy "
+                          f"{p['policy_version']}, which the log does not hold")
+            return
+        try:
+            replayed = result_record(adjudicate(Claim.from_record(p["claim"]), Context.from_record(p["context"]),
+                                                policy))
+        except (LedgerError, KeyError, TypeError, ValueError) as e:
+            self._problem(f"position {record.position}: settlement {p['medins_setl_id']}: cannot replay: {e}")
+            return
+        for name, value in replayed.items():
+            if p["result"].get(name) != value:
+                self._problem(f"position {record.position}: settlement {p['medins_setl_id']}: {name} recorded "
+                              f"{p['result'].get(name)}, re-adjudicated {value}")
+
+    def _problem(self, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+
+
+@dataclass
+class AuditReport:
+    """What an audit found; ``ok`` only when every check passed."""
+
+    source: str
+    events: int = 0
+    chain_head: str = GENESIS
+    checks: dict[str, list[str]] = field(default_factory=dict)
+    settlements_replayed: int = 0
+    journal: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Every check passed."""
+        return not any(self.checks.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return {"ok": self.ok, "source": self.source, "events": self.events, "chain_head": self.chain_head,
+                "settlements_replayed": self.settlements_replayed,
+                "journal": {k: self.journal.get(k) for k in ("debit", "credit", "balanced")},
+                "checks": {name: {"ok": not problems, "problems": problems} for name, problems in self.checks.items()}}
+
+
+def audit(app: OutpatientPooling | None = None, *, export: str | None = None, progress: bool = False,
+          transcoder: JSONTranscoder | None = None) -> AuditReport:
+    """Audit the live store of ``app``, or the export file ``export``."""
+    scratch_dir = tempfile.mkdtemp(prefix="ledger-audit-")
+    scratch = create_engine(f"sqlite:///{Path(scratch_dir) / 'scratch.db'}")
+    try:
+        return _audit(app, export, scratch, progress, transcoder)
+    finally:
+        scratch.dispose()
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, progress: bool,
+           transcoder: JSONTranscoder | None) -> AuditReport:
+    replay = ReadjudicationView()
+    views: list[View] = [*all_views(), replay]
+    if export is not None:
+        log = ExportedLog(export)
+        source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
+        report = AuditReport(source=export)
+        report.events = ProjectionRunner(source, scratch, views).catch_up(progress=progress)
+        report.checks["file"] = log.problems
+        report.checks["chain"] = _compare_file_chain(scratch, log)
+    else:
+        assert app is not None
+        app.read_models.catch_up(progress=progress)
+        report = AuditReport(source=app.store.url)
+        runner = ProjectionRunner(EventSource.of(app), scratch, views)
+        report.events = runner.rebuild(progress=progress)
+        with app.engine.connect() as live, scratch.connect() as rebuilt:
+            report.checks["chain"] = _compare_chain(live, rebuilt)
+            report.checks["read_models"] = [
+                problem for view in all_views() if view.rebuildable for table in view.tables
+                for problem in _compare_table(table, live, rebuilt)
+            ]
+    with scratch.connect() as conn:
+        report.journal = trial_balance(conn)
+        report.chain_head = conn.execute(select(log_chain.c.hash).order_by(log_chain.c.position.desc())
+                                         .limit(1)).scalar() or GENESIS
+    report.checks["readjudication"] = replay.problems
+    report.checks["journal"] = [] if report.journal["balanced"] else [
+        f"debits {report.journal['debit']} differ from credits {report.journal['credit']}"]
+    report.settlements_replayed = replay.checked
+    return report
+
+
+def _compare_chain(live: Connection, rebuilt: Connection) -> list[str]:
+    """The sealed chain against the one recomputed from the events."""
+    problems: list[str] = []
+    sealed = live.execute(select(log_chain.c.position, log_chain.c.hash).order_by(log_chain.c.position))
+    fresh = rebuilt.execute(select(log_chain.c.position, log_chain.c.hash).order_by(log_chain.c.position))
+    for a, b in zip_longest(sealed, fresh):
+        if a == b:
+            continue
+        if b is None or (a is not None and a[0] < b[0]):
+            problems.append(f"position {a[0]}: sealed in the chain but missing from the log (deleted)")
+        elif a is None or b[0] < a[0]:
+            problems.append(f"position {b[0]}: in the log but not in the sealed chain (inserted)")
+        else:
+            problems.append(f"position {a[0]}: event differs from what was sealed (changed or reordered)")
+        break
+    return problems
+
+
+def _compare_file_chain(rebuilt: Engine, log: ExportedLog) -> list[str]:
+    """The file's hashes against the chain recomputed from its events."""
+    with rebuilt.connect() as conn:
+        fresh = dict(conn.execute(select(log_chain.c.position, log_chain.c.hash)).all())
+    for position in sorted(log.hashes):
+        if fresh.get(position) != log.hashes[position]:
+            return [f"position {position}: the record does not match its hash (changed, deleted or reordered)"]
+    last = fresh.get(max(fresh)) if fresh else GENESIS
+    if log.head is None:
+        return ["the file has no chain head line (truncated?)"]
+    if log.head != last:
+        return [f"the chain head {log.head} does not match the records ({last})"]
+    return []
+
+
+def _compare_table(table: Table, live: Connection, rebuilt: Connection) -> list[str]:
+    """Row-by-row comparison of a read-model table in primary-key order."""
+    order = list(table.primary_key.columns) or list(table.columns)
+    a = live.execute(select(table).order_by(*order))
+    b = rebuilt.execute(select(table).order_by(*order))
+    for i, (x, y) in enumerate(zip_longest(a, b)):
+        if tuple(x or ()) != tuple(y or ()):
+            return [f"{table.name}: row {i + 1} differs: live {tuple(x) if x else None}, "
+                    f"rebuilt {tuple(y) if y else None}"]
+    return []

@@ -1,0 +1,99 @@
+"""Stores for the tests: a SQLite file always, and PostgreSQL when a server is given.
+
+``LEDGER_TEST_POSTGRES_URL`` names a server (``postgresql://user@host:port/dbname``) on which
+each test gets a fresh database. Without it the PostgreSQL cases are skipped, unless
+``LEDGER_REQUIRE_POSTGRES=1`` (as CI sets), which turns a missing server into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ledger.application import OutpatientPooling
+from ledger.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "")
+REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
+
+
+def _admin_engine():  # noqa: ANN202
+    admin = Store.parse(POSTGRES_URL)
+    return create_engine(admin.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Store:  # noqa: ANN001
+    return Store.parse(str(tmp_path / "ledger.db"))
+
+
+@pytest.fixture
+def postgres_store() -> Iterator[Store]:
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("LEDGER_REQUIRE_POSTGRES=1 but LEDGER_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server (set LEDGER_TEST_POSTGRES_URL)")
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = Store.parse(POSTGRES_URL)
+    auth = base.user + (f":{base.password}" if base.password else "")
+    try:
+        yield Store.parse(f"postgresql://{auth}@{base.host}:{base.port}/{name}")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request) -> Store:  # noqa: ANN001
+    """Each test that takes ``store`` runs on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture
+def app(store: Store) -> Iterator[OutpatientPooling]:
+    application = OutpatientPooling(store)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_store: Store) -> Iterator[OutpatientPooling]:
+    """For tests about rules and flows that need no second database."""
+    application = OutpatientPooling(sqlite_store)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+_postgres_passed: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:  # noqa: ANN001
+    """Count the PostgreSQL cases that ran and passed."""
+    if report.when == "call" and report.passed and "postgres" in report.nodeid:
+        _postgres_passed.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    """Say how many PostgreSQL cases ran, so a CI log shows they were not skipped."""
+    terminalreporter.write_line(f"PostgreSQL cases passed: {len(_postgres_passed)}")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001, ARG001
+    """With LEDGER_REQUIRE_POSTGRES=1, a run in which no PostgreSQL case passed fails."""
+    if REQUIRE_POSTGRES and not _postgres_passed and session.testscollected:
+        session.exitstatus = 1
