@@ -227,7 +227,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
 
 
 def result_record(adj: Adjudication) -> dict[str, Any]:
-    """What a settlement event records of its adjudication (the trace is re-derived on demand)."""
+    """What a settlement event records of its adjudication (the trace and per-line splits are re-derived on demand)."""
     return {
         **adj.setlinfo,
         "annual_cap": adj.annual_cap,
@@ -236,5 +236,4 @@ def result_record(adj: Adjudication) -> dict[str, Any]:
         "deductible_shared": adj.deductible_shared,
         "refusal_code": adj.refusal_code,
         "refusal_article": adj.refusal_article,
-        "lines": [dict(line) for line in adj.lines],
     }

@@ -23,8 +23,7 @@ from ledger.adjudication import Adjudication, adjudicate, result_record
 from ledger.claims import Settlement
 from ledger.errors import InputError, LedgerError, UnknownError
 from ledger.handlers import Services
-from ledger.ids import member_id, policy_version_id
-from ledger.institutions import Institution
+from ledger.ids import institution_id, member_id, policy_version_id, prescription_id, settlement_id, visit_id
 from ledger.members import Member
 from ledger.money import ZERO
 from ledger.parameters import Policy, PolicyLibrary, default_library
@@ -33,7 +32,7 @@ from ledger.regions import Region
 from ledger.rules.facts import Claim, Context
 from ledger.rules.reader import Reader
 from ledger.store import Store
-from ledger.transcodings import DateAsISO
+from ledger.transcodings import make_transcoder
 from ledger.unit_of_work import AggregateCache, UnitOfWork
 from projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
 from projections.runner import EventSource, ProjectionRunner
@@ -74,6 +73,22 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
 """One handler per message type booked in batches; period runs are handled on their own."""
 
 Outcome = str | LedgerError
+
+
+def new_ids(msg: Message) -> list[UUID]:
+    """The aggregate ids a message may create: a batch asks the store about them all at once."""
+    if msg.type in ("visit.settled", "purchase.settled"):
+        ids = [settlement_id(msg.medins_setl_id)]  # type: ignore[attr-defined]
+        if msg.type == "visit.settled":
+            ids.append(visit_id(msg.fixmedins_code, msg.mdtrt_id))  # type: ignore[attr-defined]
+        return ids
+    if msg.type == "prescription.issued":
+        return [prescription_id(msg.rx_no)]  # type: ignore[attr-defined]
+    if msg.type == "member.enrolled":
+        return [member_id(msg.psn_no)]  # type: ignore[attr-defined]
+    if msg.type == "institution.registered":
+        return [institution_id(msg.fixmedins_code)]  # type: ignore[attr-defined]
+    return []
 """``booked``, ``present`` (booked before, nothing done), or the error that refused the message."""
 
 
@@ -90,7 +105,7 @@ class OutpatientPooling(Application[UUID]):
     """The claims ledger of employee outpatient pooling."""
 
     name = "yibao"
-    snapshotting_intervals = {Member: 100, Institution: 50, Region: 12}  # noqa: RUF012 - the library's class var
+    snapshotting_intervals = {Member: 100, Region: 12}  # noqa: RUF012 - the library's class var
     snapshot_class = Snapshot
 
     def __init__(self, store: Store | None = None, *, library: PolicyLibrary | None = None,
@@ -102,10 +117,9 @@ class OutpatientPooling(Application[UUID]):
         self._engine: Engine | None = None
         self._read_models: ProjectionRunner | None = None
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        """The library's transcodings, plus effective dates."""
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+    def construct_transcoder(self) -> JSONTranscoder:
+        """The library's JSON format, written with orjson, with effective dates added."""
+        return make_transcoder()
 
     @property
     def engine(self) -> Engine:
@@ -129,25 +143,27 @@ class OutpatientPooling(Application[UUID]):
 
     def services(self) -> Services:
         """A fresh unit of work with the policy library, for one batch."""
-        return Services(UnitOfWork(self, self.cache), self.library)
+        return Services(UnitOfWork(self, self.cache, tuple(self.snapshotting_intervals)), self.library)
 
     # ---------------------------------------------------------------- booking
 
     def book(self, messages: Sequence[Message]) -> list[Outcome]:
         """Book a batch of messages in one transaction; one outcome per message."""
         refused: dict[int, LedgerError] = {}
+        candidates = {i for msg in messages for i in new_ids(msg)}
         while True:
             s = self.services()
+            s.uow.prefetch(candidates)
             outcomes: list[Outcome] = []
             for i, msg in enumerate(messages):
                 if i in refused:
                     outcomes.append(refused[i])
                     continue
-                before = s.uow.pending()
+                s.uow.begin_message()
                 try:
                     outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
                 except LedgerError as e:
-                    if s.uow.pending() != before:
+                    if s.uow.message_changed_anything():
                         # The handler changed something before refusing: start the batch over without it.
                         refused[i] = e
                         s.uow.abandon()
@@ -260,7 +276,7 @@ class OutpatientPooling(Application[UUID]):
             "setl_proc_info": adj.setl_proc_info(),
             "policy_version": settlement.policy_version,
             "trace": [step.as_record() for step in adj.trace],
-            "lines": result["lines"],
+            "lines": [dict(line) for line in adj.lines],
             "replay_matches": explanation.matches,
         }
 
@@ -341,6 +357,11 @@ class OutpatientPooling(Application[UUID]):
         """3201: an institution's totals for a month."""
         with self._read() as conn:
             return settlements.reconcile(conn, fixmedins_code, month)
+
+    def region_totals(self, admdvs: str, year: int) -> dict[str, Any]:
+        """What a region's settlements of a year cost and who paid it, net of reversals and adjustments."""
+        with self._read() as conn:
+            return settlements.region_totals(conn, admdvs, year)
 
     def trial_balance(self) -> dict[str, Any]:
         """The journal's trial balance."""

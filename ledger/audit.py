@@ -135,7 +135,7 @@ class ReadjudicationView(View):
         self.problems: list[str] = []
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102, ARG002
-        p = record.payload
+        p = record.typed()
         if record.topic == "yibao:PolicyVersion.Recorded":
             try:
                 self.policies[p["content_hash"]] = Policy.from_record(p["record"])

@@ -11,6 +11,7 @@ import sys
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -419,3 +420,48 @@ def whatif_cmd(ctx: click.Context, reform: str, admdvs: str, year: int, as_json:
     t = result["totals"]
     click.echo(f"{'total':<20}{t['fund']:>14}{t['fund_whatif']:>16}{t['fund_difference']:>12}"
                f"{t['member_difference']:>12}")
+
+
+@main.command()
+@click.option("--admdvs", default="410200", show_default=True, help="The demo city's region.")
+@click.option("--members", default=200, show_default=True)
+@click.option("--year", default=2025, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--dir", "folder", default="demo", show_default=True, help="Where the city's messages are written.")
+@click.pass_context
+def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, folder: str) -> None:
+    """A demo city-year: generate, ingest and settle, close twelve months, clear the year, audit."""
+    from ledger.synthetic import CitySpec, write_city  # noqa: PLC0415 - only the demo needs the generator
+
+    spec = CitySpec(admdvs=admdvs, members=members, year=year, seed=seed)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    city = Path(folder) / f"city-{admdvs}-{year}-{seed}.jsonl"
+    lines = write_city(spec, city)
+    click.echo(f"1. generated {city}: {lines} messages ({members} members, {spec.hospitals} hospitals, "
+               f"{spec.pharmacies} pharmacies, {spec.months} months of {year})")
+    with opened(ctx) as app:
+        click.echo(f"2. ingesting into {app.store.url} …")
+        report = ingest_file(app, str(city), progress=True, errors_to=sys.stderr)
+        click.echo(f"   {report.summary()}; {app.recorder.max_notification_id()} events in the log")
+        totals = app.region_totals(admdvs, year)
+        click.echo(f"3. settled {totals['settlements']} claims ({totals['refused']} refused by the pooling rules): "
+                   f"total cost {totals['medfee']}, pooling fund {totals['fund']}, personal accounts "
+                   f"{totals['acct']}, cash {totals['cash']}")
+        click.echo("4. personal accounts and annual caps (5206) of a few members:")
+        for psn_no in app.members_of(admdvs, f"{year}-12-31")[:: max(1, members // 4)][:4]:
+            bal, cap_ = app.balance(psn_no), app.cap(psn_no, year)
+            click.echo(f"   {psn_no}: balance {bal['balc']}; {cap_['psn_type']} cap {cap_['cap']}, "
+                       f"used {cap_['used']}, remaining {cap_['remaining']}, {cap_['visits']} visits")
+        clearing_ = app.clearing(admdvs, year)
+        first = clearing_["rows"][0]["fixmedins_code"]
+        paid = app.prepayments(first, year)["rows"]
+        click.echo(f"5. monthly prepayments: {len(paid)} months closed; {first} was paid "
+                   f"{paid[-1]['cumulative_paid']} with {paid[-1]['cumulative_withheld']} withheld as deposit")
+        click.echo("6. year-end clearing:")
+        print_clearing(clearing_)
+        balance_ = app.trial_balance()
+        click.echo(f"7. journal: debits {balance_['debit']} = credits {balance_['credit']}")
+        click.echo("8. audit (replay of the whole log):")
+        result = run_audit(app)
+    print_audit(result)
+    sys.exit(0 if result.ok and not report.refused else 1)

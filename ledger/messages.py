@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -95,12 +96,17 @@ class Message(BaseModel):
         """The business key that makes the message idempotent."""
         raise NotImplementedError
 
-    def fingerprint(self) -> str:
-        """A hash of the message's content: the same key with another fingerprint is refused."""
+    @cached_property
+    def _fingerprint(self) -> str:
+        """Computed once per message: a handler may ask more than once."""
         canonical = json.dumps(
             self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def fingerprint(self) -> str:
+        """A hash of the message's content: the same key with another fingerprint is refused."""
+        return self._fingerprint
 
 
 class InstitutionRegistered(Message):
@@ -381,7 +387,7 @@ class BudgetSet(Message):
     amount: Money
 
     def key(self) -> str:  # noqa: D102
-        return f"{self.admdvs}/{self.year}"
+        return f"budget/{self.admdvs}/{self.year}"
 
 
 class InstitutionAssessed(Message):
@@ -430,7 +436,7 @@ class MonthClosed(Message):
         return value
 
     def key(self) -> str:  # noqa: D102
-        return f"{self.admdvs}/{self.month}"
+        return f"month/{self.admdvs}/{self.month}"
 
 
 class YearClosed(Message):
@@ -441,7 +447,7 @@ class YearClosed(Message):
     year: int = Field(ge=2000, le=2100)
 
     def key(self) -> str:  # noqa: D102
-        return f"{self.admdvs}/{self.year}"
+        return f"year/{self.admdvs}/{self.year}"
 
 
 AnyMessage = Annotated[

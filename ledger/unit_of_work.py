@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger.aggregate import LedgerAggregate
+from ledger.prefetch import existing_ids
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -45,15 +46,22 @@ class AggregateCache:
         """Forget everything (after another writer may have changed the store)."""
         self._items.clear()
 
+    def __contains__(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._items
+
 
 class UnitOfWork:
     """The aggregates one batch of messages reads and changes."""
 
-    def __init__(self, app: Application[UUID], cache: AggregateCache) -> None:
+    def __init__(self, app: Application[UUID], cache: AggregateCache,
+                 snapshotted: tuple[type[LedgerAggregate], ...] = ()) -> None:
         self.app = app
         self.cache = cache
+        self.snapshotted = snapshotted
+        """Aggregate types with snapshots; the others are replayed from their events alone."""
         self.aggregates: dict[UUID, LedgerAggregate] = {}
         self._missing: set[UUID] = set()
+        self._touched: dict[UUID, int] = {}
 
     def get(self, cls: type[TAgg], aggregate_id: UUID) -> TAgg | None:
         """The aggregate with ``aggregate_id``, or None if the store has none."""
@@ -61,27 +69,50 @@ class UnitOfWork:
         if found is None and aggregate_id not in self._missing:
             found = self.cache.take(aggregate_id)
             if found is None:
-                try:
-                    found = self.app.repository.get(aggregate_id)
-                except AggregateNotFoundError:
+                found = self._load(cls, aggregate_id)
+                if found is None:
                     self._missing.add(aggregate_id)
                     return None
             self.aggregates[aggregate_id] = found
         if found is None:
             return None
+        self._touched.setdefault(aggregate_id, len(found.pending_events))
         if not isinstance(found, cls):
             msg = f"aggregate {aggregate_id} is a {type(found).__name__}, not a {cls.__name__}"
             raise TypeError(msg)
         return found
 
+    def _load(self, cls: type[TAgg], aggregate_id: UUID) -> LedgerAggregate | None:
+        if issubclass(cls, self.snapshotted):
+            try:
+                return self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+        aggregate = None
+        for event in self.app.events.get(aggregate_id):
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        return aggregate
+
+    def prefetch(self, ids: set[UUID]) -> None:
+        """Ask the store once which of ``ids`` exist, so lookups of new ones cost no query."""
+        unknown = {i for i in ids if i not in self.aggregates and i not in self._missing and i not in self.cache}
+        found = existing_ids(self.app.recorder, unknown)
+        if found is not None:
+            self._missing.update(unknown - found)
+
     def add(self, aggregate: LedgerAggregate) -> None:
         """A new aggregate made in this unit of work."""
         self.aggregates[aggregate.id] = aggregate
         self._missing.discard(aggregate.id)
+        self._touched.setdefault(aggregate.id, 0)
 
-    def pending(self) -> int:
-        """How many events wait to be saved (to tell whether a refusal left any behind)."""
-        return sum(len(a.pending_events) for a in self.aggregates.values())
+    def begin_message(self) -> None:
+        """Start watching which aggregates the next message touches."""
+        self._touched = {}
+
+    def message_changed_anything(self) -> bool:
+        """Whether the message since :meth:`begin_message` left events pending (a refusal must not)."""
+        return any(len(self.aggregates[i].pending_events) != n for i, n in self._touched.items())
 
     def commit(self) -> int:
         """Save every pending event in one transaction; the aggregates go back to the cache."""

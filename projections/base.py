@@ -1,7 +1,9 @@
 """What every read model shares: its tables, the events it follows, and batched writes.
 
-A view reads stored events as plain records (topic and decoded payload), never the
-ledger's classes: it depends on the stored format only, as any outside consumer would.
+A view reads stored events as plain records (topic and the stored JSON, parsed), never the
+ledger's classes: it depends on the stored format only, as any outside consumer would. In
+that format a decimal is ``{"_type_": "decimal_str", "_data_": "12.50"}`` and a date
+``{"_type_": "date_iso", "_data_": "2024-03-20"}``; :func:`fen` and :func:`iso` read them.
 Money is kept in integer fen, exact on SQLite and PostgreSQL alike.
 """
 
@@ -18,7 +20,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from sqlalchemy import Connection
 
@@ -33,10 +35,12 @@ positions = Table(
 """How far each view has read the log, written in the same transaction as its rows."""
 
 
-def fen(amount: Decimal | None) -> int | None:
-    """Yuan to integer fen, exactly."""
+def fen(amount: Decimal | dict[str, str] | None) -> int | None:
+    """Yuan (a Decimal, or a stored decimal) to integer fen, exactly."""
     if amount is None:
         return None
+    if isinstance(amount, dict):
+        amount = Decimal(amount["_data_"])
     value = amount * 100
     if value != value.to_integral_value():
         msg = f"{amount} is not a whole number of fen"
@@ -73,7 +77,7 @@ def counter_column(name: str) -> Column[Any]:
 
 @dataclass(frozen=True)
 class Record:
-    """One stored event as views see it."""
+    """One stored event as views see it: its place in the log, and its stored JSON parsed."""
 
     position: int
     originator_id: UUID
@@ -81,6 +85,12 @@ class Record:
     topic: str
     state: bytes
     payload: dict[str, Any]
+    decode: Callable[[bytes], dict[str, Any]]
+    """The event store's own decoder, for a view that needs Python types (Decimal, date)."""
+
+    def typed(self) -> dict[str, Any]:
+        """The payload with Python types, decoded as the event store decodes it."""
+        return self.decode(self.state)
 
     @property
     def day(self) -> str:
@@ -88,9 +98,21 @@ class Record:
         return iso(self.payload["day"])
 
 
-def iso(value: date | datetime | str) -> str:
-    """ISO text of a date (or a date already written as text)."""
+def iso(value: date | datetime | str | dict[str, str]) -> str:
+    """ISO text of a date: a stored one, a date object, or text already."""
+    if isinstance(value, dict):
+        return value["_data_"]
     return value if isinstance(value, str) else value.isoformat()
+
+
+def decimal(value: Decimal | dict[str, str]) -> Decimal:
+    """A stored decimal as a Decimal."""
+    return Decimal(value["_data_"]) if isinstance(value, dict) else value
+
+
+def text(value: Any) -> str:
+    """A stored scalar as text (a decimal's digits, a date's ISO form)."""
+    return value["_data_"] if isinstance(value, dict) else str(value)
 
 
 class View(ABC):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, String, Table, and_, select
 
-from projections.base import Record, View, fen, insert_many, metadata, money_column, position_column, yuan
+from projections.base import Record, View, fen, insert_many, metadata, money_column, position_column, text, yuan
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -70,7 +70,7 @@ class ClearingView(View):
             c = clearing_results.c
             conn.execute(clearing_results.update().where(
                 c.admdvs == p["admdvs"], c.year == p["year"], c.fixmedins_code == p["fixmedins_code"]
-            ).values(deposit_returned=fen(p["returned"]), score=str(p["score"])))
+            ).values(deposit_returned=fen(p["returned"]), score=text(p["score"])))
             return
         summary = p["summary"]
         self._regions.append({
@@ -82,7 +82,7 @@ class ClearingView(View):
             self._rows.append({
                 "admdvs": p["admdvs"], "year": p["year"], "fixmedins_code": row["fixmedins_code"],
                 "position": record.position, "basis": row["basis"], "visits": row["visits"],
-                "score": None if row["score"] is None else str(row["score"]),
+                "score": None if row["score"] is None else text(row["score"]),
                 **{name: fen(row[name]) for name in ROW_MONEY},
             })
 

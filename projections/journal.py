@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, String, Table, func, select
 
-from projections.base import Record, View, date_column, fen, insert_many, metadata, money_column, position_column, yuan
+from projections.base import (
+    Record,
+    View,
+    date_column,
+    decimal,
+    fen,
+    insert_many,
+    metadata,
+    money_column,
+    position_column,
+    yuan,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -55,11 +66,11 @@ Entry = tuple[str, str, str, str, Decimal]
 """(debit account, credit account, sub-ledger key, memo, amount)."""
 
 
-def _settlement_entries(p: dict[str, Any], sign: int, amounts: dict[str, Decimal], memo: str) -> list[Entry]:
+def _settlement_entries(p: dict[str, Any], sign: int, amounts: dict[str, Any], memo: str) -> list[Entry]:
     expense = ACCOUNT_EXPENSE_PHARMACY if p["kind"] == "purchase" else ACCOUNT_EXPENSE_CLINIC
     return [
-        (POOLING_EXPENSE, PAYABLE, p["fixmedins_code"], memo, sign * amounts["hifp_pay"]),
-        (expense, ACCOUNT_BANK, p["fixmedins_code"], memo, sign * amounts["acct_pay"]),
+        (POOLING_EXPENSE, PAYABLE, p["fixmedins_code"], memo, sign * decimal(amounts["hifp_pay"])),
+        (expense, ACCOUNT_BANK, p["fixmedins_code"], memo, sign * decimal(amounts["acct_pay"])),
     ]
 
 
@@ -74,31 +85,33 @@ def entries_for(topic: str, p: dict[str, Any]) -> list[Entry]:
         return _settlement_entries(p, 1, p["delta"], f"调整 {p['medins_setl_id']}：{p['reason']}")
     if kind in ("Member.AccountCredited", "Member.CreditAdjusted"):
         memo = f"个人账户划入 {p['month']}" + ("（调整）" if kind == "Member.CreditAdjusted" else "")
+        amount = decimal(p["amount"])
         if p["psn_type"] == "12":
-            return [(ACCOUNT_BANK, POOLING_BANK, "", memo, p["amount"]),
-                    (POOLING_TO_ACCOUNTS, ACCOUNT_INCOME_FROM_POOLING, "", memo, p["amount"])]
-        return [(ACCOUNT_BANK, CONTRIBUTION_INCOME, "", memo, p["amount"])]
+            return [(ACCOUNT_BANK, POOLING_BANK, "", memo, amount),
+                    (POOLING_TO_ACCOUNTS, ACCOUNT_INCOME_FROM_POOLING, "", memo, amount)]
+        return [(ACCOUNT_BANK, CONTRIBUTION_INCOME, "", memo, amount)]
     if kind == "Member.AccountUsed":
         return [(ACCOUNT_EXPENSE_FAMILY, ACCOUNT_BANK, p["reference"], f"个人账户支付 {p['purpose']}",
-                 p["amount"])]
+                 decimal(p["amount"]))]
     if kind == "Member.TransferredOut":
-        return [(ACCOUNT_EXPENSE_TRANSFER, ACCOUNT_BANK, "", "调离转出个人账户结余", p["paid_out"])]
+        return [(ACCOUNT_EXPENSE_TRANSFER, ACCOUNT_BANK, "", "调离转出个人账户结余", decimal(p["paid_out"]))]
     if kind == "Member.Deceased":
-        return [(ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_BANK, "", f"个人账户继承：{p['heir']}", p["inherited"])]
+        return [(ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_BANK, "", f"个人账户继承：{p['heir']}",
+                 decimal(p["inherited"]))]
     if kind == "Region.MonthClosed":
         out: list[Entry] = []
         for row in p["payments"]:
             memo = f"月度预付 {p['month']}"
-            out.append((PAYABLE, POOLING_BANK, row["fixmedins_code"], memo, row["paid"]))
-            out.append((PAYABLE, DEPOSIT, row["fixmedins_code"], memo, row["withheld"]))
+            out.append((PAYABLE, POOLING_BANK, row["fixmedins_code"], memo, decimal(row["paid"])))
+            out.append((PAYABLE, DEPOSIT, row["fixmedins_code"], memo, decimal(row["withheld"])))
         return out
     if kind == "Region.YearClosed":
         out = []
         for row in p["rows"]:
             memo = f"年终清算 {p['year']}"
             code = row["fixmedins_code"]
-            out.append((POOLING_EXPENSE, PAYABLE, code, memo, row["final_amount"] - row["actual"]))
-            out.append((PAYABLE, POOLING_BANK, code, memo, row["due"]))
+            out.append((POOLING_EXPENSE, PAYABLE, code, memo, decimal(row["final_amount"]) - decimal(row["actual"])))
+            out.append((PAYABLE, POOLING_BANK, code, memo, decimal(row["due"])))
             out.extend(_deposit_entries(code, row["deposit_withheld"], row["deposit_returned"], memo))
         return out
     if kind == "Region.DepositReturned":
@@ -106,12 +119,13 @@ def entries_for(topic: str, p: dict[str, Any]) -> list[Entry]:
     return []
 
 
-def _deposit_entries(code: str, withheld: Decimal, returned: Decimal | None, memo: str) -> list[Entry]:
+def _deposit_entries(code: str, withheld: Any, returned: Any, memo: str) -> list[Entry]:
     """Returned deposit goes to the institution; the rest is kept by the fund."""
     if returned is None:
         return []
-    return [(DEPOSIT, POOLING_BANK, code, memo + " 返还", returned),
-            (DEPOSIT, POOLING_EXPENSE, code, memo + " 扣留", withheld - returned)]
+    back = decimal(returned)
+    return [(DEPOSIT, POOLING_BANK, code, memo + " 返还", back),
+            (DEPOSIT, POOLING_EXPENSE, code, memo + " 扣留", decimal(withheld) - back)]
 
 
 class JournalView(View):

@@ -165,3 +165,15 @@ def find(conn: Connection, setl_id: str | None = None, medins_setl_id: str | Non
     condition = c.setl_id == setl_id if setl_id else c.medins_setl_id == medins_setl_id
     row = conn.execute(select(settlements_index).where(condition)).mappings().first()
     return dict(row) if row else None
+
+
+def region_totals(conn: Connection, admdvs: str, year: int) -> dict[str, Any]:
+    """A region's settlements dated in ``year``: how many, refused by the pooling rules, and the money."""
+    m, i = settlements_movements.c, settlements_index.c
+    start, end = f"{year:04d}-01-01", f"{year:04d}-12-31"
+    rows = _totals(conn, m.admdvs, m.admdvs == admdvs, m.day >= start, m.day <= end)
+    refused = conn.execute(select(func.count()).where(i.admdvs == admdvs, i.day >= start, i.day <= end,
+                                                      i.status == "settled", i.refusal_code.is_not(None))).scalar()
+    totals = rows[0] if rows else {"count": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0), "cash": yuan(0)}
+    return {"admdvs": admdvs, "year": year, "settlements": totals["count"], "refused": int(refused or 0),
+            "medfee": totals["medfee"], "fund": totals["fund"], "acct": totals["acct"], "cash": totals["cash"]}

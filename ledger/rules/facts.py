@@ -6,7 +6,7 @@ alone and get the same amounts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -32,8 +32,8 @@ class Claim:
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready form (Decimal and date are transcoded by the event store)."""
-        record = asdict(self)
-        record["lines"] = [asdict(line) for line in self.lines]
+        record = dict(vars(self))
+        record["lines"] = [dict(vars(line)) for line in self.lines]
         return record
 
     @classmethod
@@ -68,7 +68,7 @@ class Context:
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready form."""
-        record = asdict(self)
+        record = dict(vars(self))
         record["notes"] = list(self.notes)
         return record
 

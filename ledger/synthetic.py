@@ -1,0 +1,1006 @@
+"""A deterministic synthetic city: one pooling region's exchange messages over some months.
+
+Why: benchmarks, demos and end-to-end tests need traffic at realistic volumes that the ledger
+accepts line for line. Hand-written fixtures never reach a million events, and random data the
+ledger refuses measures only the refusal path. So the generator keeps every fact inside the rules
+the ledger enforces, reading the limits (days supplied, prescription validity, deductibles, caps,
+account uses, payment scheme) from the same policy files: bills with catalog classes 甲/乙/丙 and
+payment standards, two bills under one visit serial number, e-prescriptions (normal, emergency,
+chronic 30 days, long-term 84 days) filled at pharmacies within their validity, sometimes in two
+purchases, reversals, retirements, suspensions, admissions (with an outpatient visit the pool
+refuses to pay), base changes, account uses the balance can cover, transfers and deaths, the
+institutions' assessments, and the month and year closes that pay the institutions.
+
+How: one seeded ``random.Random`` drives everything; no global state, no clock, no iteration over
+unordered sets, so the same :class:`CitySpec` gives byte-identical output. Each calendar year is
+planned before any of it is written, as compact records (a builder and its arguments, bucketed by
+month), so the region's annual budget can be sized from the year's claims before January closes
+(a month cannot close under Kaifeng's scheme without ``budget.set``) without holding a year of
+message dicts in memory. The months are then rendered in date order, each followed by its
+``month.closed``, and December by ``year.closed``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from bisect import bisect
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from itertools import accumulate
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ledger.errors import PolicyNotInForceError
+from ledger.money import FEN, ZERO, money_str
+from ledger.parameters import default_library
+from ledger.payments import JIAOZUO, KAIFENG
+from ledger.periods import month_end
+from ledger.rules.deductible import AS_LEVEL2, AS_PRESCRIBER
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from ledger.parameters import Policy
+
+Message = dict[str, Any]
+
+# ------------------------------------------------------------------------------------ the spec
+
+
+@dataclass(frozen=True)
+class CitySpec:
+    """What to generate: one region, its size, its period and the mix of behaviours.
+
+    The shares and rates are probabilities, not amounts; every amount is a ``Decimal``.
+    """
+
+    admdvs: str = "410200"
+    members: int = 200
+    hospitals: int = 6
+    pharmacies: int = 3
+    year: int = 2025
+    months: int = 12
+    seed: int = 7
+    visits_per_member_month: float = 0.6
+    start_month: int = 1
+    """The first month (1–12) of ``year``; Jiaozuo (410800) cannot start before 2024-08."""
+    share_retired: float = 0.25
+    share_chronic: float = 0.3
+    """Members with a chronic disease: more visits, 30- and 84-day prescriptions."""
+    share_family_doctor: float = 0.3
+    share_account_payers: float = 0.5
+    """Members who let their claims draw on the personal account (``acct_used_flag``)."""
+    share_late_enrolment: float = 0.05
+    """Members who join after the first month."""
+    target_usage: float = 0.95
+    """Where the budget aims the year's usage rate (actual pooled ÷ budget)."""
+
+    def __post_init__(self) -> None:
+        for name in ("members", "hospitals", "pharmacies", "months"):
+            if getattr(self, name) < 1:
+                msg = f"{name} must be at least 1"
+                raise ValueError(msg)
+        if not 1 <= self.start_month <= 12:
+            msg = "start_month must be 1–12"
+            raise ValueError(msg)
+        if not 0 < self.target_usage <= 2:
+            msg = "target_usage must be in (0, 2]"
+            raise ValueError(msg)
+
+    def periods(self) -> list[_Month]:
+        """The months generated, in order."""
+        index = self.year * 12 + self.start_month - 1
+        return [_Month.of(i // 12, i % 12 + 1) for i in range(index, index + self.months)]
+
+
+class _Month(NamedTuple):
+    key: str
+    year: int
+    number: int
+    start: date
+    end: date
+
+    @classmethod
+    def of(cls, year: int, number: int) -> _Month:
+        key = f"{year:04d}-{number:02d}"
+        return cls(key, year, number, date(year, number, 1), month_end(key))
+
+
+# ---------------------------------------------------------------------------- the catalog
+
+
+class _Item(NamedTuple):
+    """A catalog entry: a service, consumable or drug, with its price as written on bills."""
+
+    code: str
+    name: str
+    lv: str
+    pric: str
+    std: str | None
+    per_day: int
+    price: Decimal
+    scope: Decimal
+    """The unit amount that can be in policy scope: the lesser of price and standard; 0 for 丙."""
+
+
+def _item(code: str, name: str, lv: str, pric: str, std: str | None = None, per_day: int = 1) -> _Item:
+    price = Decimal(pric)
+    scope = ZERO if lv == "03" else min(price, Decimal(std)) if std else price
+    return _Item(code, name, lv, pric, std, per_day, price, scope)
+
+
+_CONSULTATION = {
+    3: _item("XB0101003", "普通门诊诊查费（三级）", "01", "12.00"),
+    2: _item("XB0101002", "普通门诊诊查费（二级）", "01", "8.00"),
+    1: _item("XB0101001", "一般诊疗费（基层）", "01", "10.00"),
+}
+_TESTS = (
+    _item("XC0201001", "血常规", "01", "20.00"),
+    _item("XC0201002", "尿常规", "01", "10.00"),
+    _item("XC0201003", "肝功能", "01", "60.00"),
+    _item("XC0201004", "血脂四项", "01", "45.00"),
+    _item("XC0201005", "糖化血红蛋白", "02", "65.00"),
+    _item("XC0201006", "C反应蛋白", "01", "25.00"),
+    _item("XD0301001", "常规心电图", "01", "25.00"),
+    _item("XD0301002", "胸部DR", "01", "90.00"),
+    _item("XD0301003", "腹部彩超", "02", "140.00"),
+    _item("XD0301004", "颈动脉彩超", "02", "180.00"),
+)
+_TREATMENTS = (
+    _item("XE0401001", "静脉输液", "01", "12.00"),
+    _item("XE0401002", "雾化吸入", "02", "15.00"),
+    _item("XE0401003", "普通针刺", "02", "35.00"),
+    _item("XE0401004", "推拿治疗", "02", "40.00"),
+    _item("XF0501001", "一次性输液器", "02", "8.50", "6.00"),
+    _item("XF0501002", "医用敷贴", "02", "3.20", "2.50"),
+)
+_SELF_PAID = (
+    _item("XZ0901001", "特需门诊诊查费", "03", "50.00"),
+    _item("XZ0901002", "医用冷敷贴", "03", "68.00"),
+    _item("XZ0901003", "口腔洁治", "03", "120.00"),
+    _item("XZ0901004", "辅酶Q10胶囊", "03", "1.50", per_day=2),
+)
+_ACUTE_DRUGS = (
+    _item("XJ01CAA0001", "阿莫西林胶囊", "01", "0.45", per_day=3),
+    _item("XJ01DDA0002", "头孢克肟分散片", "02", "2.80", "1.90", per_day=2),
+    _item("XJ01MAA0003", "左氧氟沙星片", "01", "1.20"),
+    _item("XM01AEA0004", "布洛芬缓释胶囊", "01", "0.60", per_day=2),
+    _item("ZA01BAL0005", "连花清瘟胶囊", "02", "0.95", per_day=6),
+    _item("XR05CBA0006", "盐酸氨溴索片", "01", "0.35", per_day=3),
+    _item("XA02BCA0007", "奥美拉唑肠溶胶囊", "01", "0.50", per_day=2),
+    _item("XA07BCA0008", "蒙脱石散", "01", "1.10", per_day=3),
+    _item("XA02BCE0009", "艾司奥美拉唑镁肠溶片", "02", "4.20", "2.30"),
+)
+_CHRONIC_DRUGS = (
+    _item("XA10BAA0101", "盐酸二甲双胍缓释片", "01", "0.60", per_day=2),
+    _item("XC08CAA0102", "苯磺酸氨氯地平片", "01", "0.90"),
+    _item("XC10AAA0103", "阿托伐他汀钙片", "01", "3.20", "1.80"),
+    _item("XC09CAV0104", "缬沙坦胶囊", "01", "2.40", "1.60"),
+    _item("XA10BBG0105", "格列美脲片", "02", "1.35"),
+    _item("XB01ACA0106", "阿司匹林肠溶片", "01", "0.25"),
+    _item("XC08CAN0107", "硝苯地平控释片", "02", "3.50", "2.20"),
+    _item("XC10AAR0108", "瑞舒伐他汀钙片", "02", "2.10", "1.30"),
+    _item("XC09CAI0109", "厄贝沙坦片", "01", "1.85"),
+    _item("XA10BFA0110", "阿卡波糖片", "02", "0.90", per_day=3),
+)
+
+Line = tuple[_Item, int]
+"""A bill line: the item and how many units."""
+
+# ---------------------------------------------------------------------- rates of behaviour
+# Probabilities per member-month, per visit, per bill or per prescription; tuned so a
+# 60-member year shows every kind of fact and a large city keeps realistic proportions.
+
+P_EMERGENCY = 0.04
+P_SECOND_BILL = 0.08
+P_LATE_UPLOAD = 0.01
+P_REVERSAL = 0.012
+P_RX_CHRONIC_MEMBER, P_RX_OTHER = 0.55, 0.2
+P_LONG_TERM = 0.25
+P_UNFILLED = 0.06
+P_SPLIT_SAME_PHARMACY, P_SPLIT_TWO_PHARMACIES = 0.12, 0.05
+P_DELIVERY = 0.12
+P_ACCOUNT_PAYS = 0.9
+P_ACCOUNT_USE = 0.03
+P_BASE_CHANGE_JULY = 0.3
+LIFE_EVENTS = (("retire", 0.004), ("suspend", 0.003), ("admit", 0.005), ("sign", 0.004),
+               ("transfer", 0.0012), ("die", 0.001))
+"""Rare facts: at most one a member-month; each year has at least one of each (see ``_top_up``)."""
+CHRONIC_ACTIVITY = 1.5
+"""Members with a chronic disease visit this many times the average."""
+FUND_SHARE = Decimal("0.55")
+"""The budget's rough estimate of the pooling fund's share of in-scope cost above the deductible: about
+half (the ratios run from 50 % at level 3 to 65 % for retirees at level 2 and below)."""
+MIN_ACCOUNT_USE = Decimal(20)
+
+_HOSPITAL_PROFILES = (
+    (3, "city_level3_general", "第一人民医院"),
+    (2, "specialist", "眼科医院"),
+    (1, "community_health_center", "东城社区卫生服务中心"),
+    (1, "township_health_center", "城郊乡卫生院"),
+    (2, "county_general", "县人民医院"),
+    (3, "city_tcm", "中医院"),
+    (1, "village_clinic", "李庄村卫生室"),
+    (2, "county_tcm", "县中医院"),
+    (3, "city_maternal_child", "妇幼保健院"),
+    (1, "community_health_center", "西城社区卫生服务中心"),
+    (2, "county_maternal_child", "县妇幼保健院"),
+    (1, "township_health_center", "河口镇卫生院"),
+)
+"""Level, Jiaozuo category and name of each hospital, in order (cycled beyond twelve)."""
+_HOSPITAL_WEIGHT = {3: 5, 2: 3, 1: 2}
+_PHARMACY_CHAINS = ("老百姓大药房", "大参林药房", "益丰大药房", "张仲景大药房", "国大药房", "海王星辰药房")
+_DISTRICTS = ("人民路店", "解放路店", "建设路店", "中山路店", "新华路店", "文化路店", "胜利路店")
+_ACCOUNT_USES = (("child", "resident_contribution"), ("parent", "resident_contribution"),
+                 ("spouse", "medical"), ("parent", "pharmacy"), ("child", "medical"),
+                 ("self", "supplementary_insurance"))
+_REVERSAL_REASONS = ("收费项目录入错误", "重复结算", "患者退费", "医保类别选择错误")
+_SPLIT_REASON = "药品缺货，剩余药品转其他药店配药"
+_DESTINATIONS = ("郑州市", "北京市", "上海市", "广州市", "洛阳市", "武汉市")
+_HEIRS = ("配偶", "子女", "父母")
+
+_SN = tuple(str(i) for i in range(64))
+_COUNT = tuple(str(i) for i in range(1000))
+
+# ---------------------------------------------------------------------------- the policy
+
+NEEDED = ("payment_scheme", "pharmacy_scheme", "rx_days_normal", "rx_days_emergency", "rx_days_chronic",
+          "rx_days_long_term", "rx_validity_days", "rx_validity_counts_issue_day", "deductible_level1",
+          "deductible_level2", "deductible_level3", "annual_cap_in_service", "annual_cap_retired",
+          "account_credit_rate_in_service", "account_credit_retired", "account_purposes_self",
+          "account_purposes_family", "account_family_beneficiaries", "account_forbidden_purposes",
+          "late_settlement_window_days", "retirement_switch_months", "account_transfer_out",
+          "account_inheritable")
+"""The parameters the generated facts rely on: each must be in force over the whole period."""
+
+
+class _Rules:
+    """The policy values the generator keeps its facts within, read from the ledger's policy files."""
+
+    def __init__(self, admdvs: str, months: list[_Month]) -> None:
+        self.library = default_library()
+        self.admdvs = admdvs
+        self._values: dict[tuple[str, date], Any] = {}
+        self._check(months)
+
+    def _check(self, months: list[_Month]) -> None:
+        if self.admdvs not in self.library.regions:
+            msg = f"no policy profile for region {self.admdvs} (known: {', '.join(self.library.regions_known())})"
+            raise ValueError(msg)
+        for month in months:
+            for day in (month.start, month.end):
+                missing = self._missing(day)
+                if missing:
+                    msg = (f"region {self.admdvs}: no policy in force on {day} gives {', '.join(missing)}; "
+                           f"start on or after {self._earliest(months[0])}")
+                    raise ValueError(msg)
+
+    def _missing(self, day: date) -> list[str]:
+        try:
+            policy = self.library.policy_for(self.admdvs, day)
+        except PolicyNotInForceError:
+            return ["anything"]
+        return [name for name in NEEDED if not policy.has(name)]
+
+    def _earliest(self, month: _Month) -> str:
+        index = month.year * 12 + month.number - 1
+        for i in range(index, index + 240):
+            candidate = _Month.of(i // 12, i % 12 + 1)
+            if not self._missing(candidate.start):
+                return candidate.key
+        return "(no month in the next twenty years)"
+
+    def policy(self, day: date) -> Policy:
+        """The policy in force on ``day``."""
+        return self.library.policy_for(self.admdvs, day)
+
+    def value(self, name: str, day: date) -> Any:
+        """A parameter's value on ``day`` (cached: the generator asks often)."""
+        key = (name, day)
+        found = self._values.get(key, self)
+        if found is self:
+            found = self._values[key] = self.policy(day).get(name).value
+        return found
+
+    def days_limit(self, kind: str, day: date) -> int:
+        """The most days a prescription of ``kind`` may supply (normal, emergency, chronic, long_term)."""
+        return int(self.value(f"rx_days_{kind}", day))
+
+    def validity(self, issued: date) -> date:
+        """The last day a prescription issued on ``issued`` can be filled."""
+        days = int(self.value("rx_validity_days", issued))
+        return issued + timedelta(days=days - (1 if self.value("rx_validity_counts_issue_day", issued) else 0))
+
+    def deductible(self, level: int, day: date) -> Decimal:
+        """The deductible of a visit at a hospital of ``level``."""
+        return self.value(f"deductible_level{level}", day)
+
+    def purchase_deductible(self, prescriber_level: int, paid_at_visit: Decimal, day: date) -> Decimal:
+        """The deductible a pharmacy purchase still meets, by the region's pharmacy scheme."""
+        scheme = self.value("pharmacy_scheme", day)
+        if scheme == AS_LEVEL2:
+            return self.deductible(2, day)
+        if scheme == AS_PRESCRIBER:
+            return self.deductible(prescriber_level, day)
+        return max(self.value("pharmacy_deductible", day) - paid_at_visit, ZERO)
+
+    def cap(self, retired: bool, day: date) -> Decimal:
+        """The member's annual pooling cap."""
+        return self.value("annual_cap_retired" if retired else "annual_cap_in_service", day)
+
+    def credit_floor(self, base: Decimal, day: date) -> Decimal:
+        """The least a month can credit the account: retired flat or in-service share of the base."""
+        in_service = (base * self.value("account_credit_rate_in_service", day)).quantize(FEN, ROUND_DOWN)
+        return min(in_service, self.value("account_credit_retired", day))
+
+    def account_uses(self, day: date) -> list[tuple[str, str]]:
+        """The (beneficiary, purpose) pairs of ``_ACCOUNT_USES`` the policy permits on ``day``."""
+        forbidden = self.value("account_forbidden_purposes", day)
+        family = self.value("account_family_beneficiaries", day)
+        allowed = []
+        for beneficiary, purpose in _ACCOUNT_USES:
+            if beneficiary == "self":
+                ok = purpose in self.value("account_purposes_self", day)
+            else:
+                ok = beneficiary in family and purpose in self.value("account_purposes_family", day)
+            if ok and purpose not in forbidden:
+                allowed.append((beneficiary, purpose))
+        return allowed
+
+    def scheme(self, day: date) -> str:
+        """The payment scheme for institutions in force on ``day``."""
+        return str(self.value("payment_scheme", day))
+
+
+# ----------------------------------------------------------------------------- the actors
+
+
+@dataclass(slots=True)
+class _Institution:
+    code: str
+    name: str
+    kind: str
+    level: int | None
+    category: str | None
+    settlements: int = 0
+    visits: int = 0
+
+    def next_settlement(self) -> str:
+        self.settlements += 1
+        return f"{self.code}-S{self.settlements:07d}"
+
+    def next_visit(self) -> str:
+        self.visits += 1
+        return f"{self.code}-V{self.visits:07d}"
+
+
+@dataclass(slots=True)
+class _Member:
+    psn_no: str
+    retired: bool
+    base: Decimal
+    chronic: bool
+    pays_by_account: bool
+    no_visit: float
+    """exp(−visit rate): the chance of a month without a visit (Poisson)."""
+    family_doctor: _Institution | None
+    pharmacy: _Institution
+    enrolled_on: date
+    last_day: date
+    """The last day a fact about the member may carry: the period's end, or the day before leaving."""
+    left: bool = False
+    busy_until: date = date.min
+    """The latest date of any fact planned for the member: a departure must come after it."""
+    admitted: tuple[date, date] | None = None
+    suspended: tuple[date, date] | None = None
+    balance_floor: Decimal = ZERO
+    """A balance the account is sure to hold, whatever the claims drew from it."""
+    fund_estimate: dict[int, Decimal] = field(default_factory=dict)
+
+    def in_hospital(self, day: date) -> bool:
+        return self.admitted is not None and self.admitted[0] <= day < self.admitted[1]
+
+    def suspended_on(self, day: date) -> bool:
+        return self.suspended is not None and self.suspended[0] <= day < self.suspended[1]
+
+
+Record = tuple[date, "Callable[..., Message]", tuple[Any, ...]]
+"""A planned message: its date, the function that builds it, and that function's arguments."""
+
+# --------------------------------------------------------------------------- the builders
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
+    out = []
+    for sn, (item, cnt) in enumerate(lines, 1):
+        line = {"feedetl_sn": _SN[sn], "med_list_codg": item.code, "name": item.name, "cnt": _COUNT[cnt],
+                "pric": item.pric, "chrgitm_lv": item.lv}
+        if item.std is not None:
+            line["pric_uplmt_amt"] = item.std
+        out.append(line)
+    return out
+
+
+def _registered(day: date, inst: _Institution, admdvs: str, extra: dict[str, Any]) -> Message:
+    msg = {"type": "institution.registered", "date": _iso(day), "fixmedins_code": inst.code,
+           "fixmedins_name": inst.name, "admdvs": admdvs, "kind": inst.kind, "pooling_designated": True}
+    if inst.level is not None:
+        msg["level"] = inst.level
+    msg.update(extra)
+    return msg
+
+
+def _enrolled(day: date, psn_no: str, admdvs: str, psn_type: str, base: str, family_doctor: str | None) -> Message:
+    msg = {"type": "member.enrolled", "date": _iso(day), "psn_no": psn_no, "admdvs": admdvs,
+           "psn_type": psn_type, "contribution_base": base}
+    if family_doctor is not None:
+        msg["family_doctor_fixmedins_code"] = family_doctor
+    return msg
+
+
+def _fact(day: date, type_: str, psn_no: str, extra: tuple[tuple[str, str], ...] = ()) -> Message:
+    msg = {"type": f"member.{type_}", "date": _iso(day), "psn_no": psn_no}
+    msg.update(extra)
+    return msg
+
+
+def _visit(day: date, setl: str, mdtrt: str, psn_no: str, code: str, med_type: str, acct: bool,
+           lines: tuple[Line, ...], setl_date: date | None) -> Message:
+    msg = {"type": "visit.settled", "date": _iso(day), "medins_setl_id": setl, "mdtrt_id": mdtrt,
+           "psn_no": psn_no, "fixmedins_code": code, "med_type": med_type, "acct_used_flag": acct,
+           "items": _lines(lines)}
+    if setl_date is not None:
+        msg["setl_date"] = _iso(setl_date)
+    return msg
+
+
+def _prescription(day: date, rx_no: str, mdtrt: str, psn_no: str, code: str, med_type: str,
+                  drugs: tuple[tuple[_Item, int, int], ...], chronic: bool, long_term: bool) -> Message:
+    return {"type": "prescription.issued", "date": _iso(day), "rx_no": rx_no, "mdtrt_id": mdtrt,
+            "psn_no": psn_no, "fixmedins_code": code, "med_type": med_type,
+            "drugs": [{"med_list_codg": d.code, "cnt": _COUNT[cnt], "days": days} for d, cnt, days in drugs],
+            "chronic": chronic, "long_term": long_term}
+
+
+def _purchase(day: date, setl: str, rx_no: str, psn_no: str, code: str, acct: bool, lines: tuple[Line, ...],
+              delivery_fee: str, split_reason: str) -> Message:
+    msg = {"type": "purchase.settled", "date": _iso(day), "medins_setl_id": setl, "rx_no": rx_no,
+           "psn_no": psn_no, "fixmedins_code": code, "acct_used_flag": acct, "items": _lines(lines),
+           "delivery_fee": delivery_fee}
+    if split_reason:
+        msg["split_reason"] = split_reason
+    return msg
+
+
+def _reversal(day: date, setl: str, reason: str) -> Message:
+    return {"type": "settlement.reversed", "date": _iso(day), "medins_setl_id": setl, "reason": reason}
+
+
+def _account_used(day: date, psn_no: str, amount: str, beneficiary: str, purpose: str, reference: str) -> Message:
+    return {"type": "account.used", "date": _iso(day), "psn_no": psn_no, "amount": amount,
+            "beneficiary": beneficiary, "purpose": purpose, "reference": reference}
+
+
+def _assessed(day: date, code: str, year: int, score: str) -> Message:
+    return {"type": "institution.assessed", "date": _iso(day), "fixmedins_code": code, "year": year,
+            "score": score}
+
+
+def _reviewed(day: date, code: str, year: int, sampled: str, violation: str) -> Message:
+    return {"type": "institution.reviewed", "date": _iso(day), "fixmedins_code": code, "year": year,
+            "sampled_total": sampled, "violation_amount": violation}
+
+
+def _totals(lines: tuple[Line, ...]) -> tuple[Decimal, Decimal]:
+    """A bill's total cost and the part that can be in policy scope."""
+    medfee = scope = ZERO
+    for item, cnt in lines:
+        medfee += item.price * cnt
+        scope += item.scope * cnt
+    return medfee, scope
+
+
+# ------------------------------------------------------------------------------- the city
+
+
+class _City:
+    """The simulation: institutions, members, and the months planned but not yet written."""
+
+    def __init__(self, spec: CitySpec) -> None:
+        self.spec = spec
+        self.months = spec.periods()
+        self.first_day, self.last_day = self.months[0].start, self.months[-1].end
+        self.rules = _Rules(spec.admdvs, self.months)
+        self.rng = random.Random(f"yibao-synthetic/{spec.admdvs}/{spec.seed}")
+        self.jiaozuo = any(self.rules.scheme(m.end) == JIAOZUO for m in self.months)
+        self.city_name = self.rules.library.regions[spec.admdvs].name
+        self.buckets: dict[str, list[Record]] = {m.key: [] for m in self.months}
+        self.fund_estimate: dict[int, Decimal] = {}
+        self.review_sample: dict[int, list[Decimal]] = {}
+        self.life_counts: dict[str, int] = {}
+        self.rx_serial = self.reference_serial = 0
+        self.hospitals = [self._hospital(i) for i in range(spec.hospitals)]
+        self.pharmacies = [self._pharmacy(i) for i in range(spec.pharmacies)]
+        self.primaries = [h for h in self.hospitals if h.level == 1]
+        self.inpatient = [h for h in self.hospitals if h.level and h.level > 1]
+        self.specialist = next((h for h in self.hospitals if h.category == "specialist"), None)
+        """The institution whose overspend is reviewed each year (Jiaozuo only)."""
+        self.hospital_weights = list(accumulate(_HOSPITAL_WEIGHT[h.level or 1] for h in self.hospitals))
+        self.members = [self._member(i) for i in range(1, spec.members + 1)]
+
+    # ------------------------------------------------------------------ actors
+
+    def _hospital(self, i: int) -> _Institution:
+        level, category, label = _HOSPITAL_PROFILES[i % len(_HOSPITAL_PROFILES)]
+        branch = i // len(_HOSPITAL_PROFILES)
+        name = f"{self.city_name}{label}" + (f"第{branch + 1}分院" if branch else "")
+        return _Institution(f"H{self.spec.admdvs}{i + 1:03d}", name, "hospital", level,
+                            category if self.jiaozuo else None)
+
+    def _pharmacy(self, i: int) -> _Institution:
+        chain = _PHARMACY_CHAINS[i % len(_PHARMACY_CHAINS)]
+        name = f"{chain}（{self.city_name}{_DISTRICTS[i % len(_DISTRICTS)]}）"
+        return _Institution(f"P{self.spec.admdvs}{i + 1:03d}", name, "pharmacy", None, None)
+
+    def _member(self, i: int) -> _Member:
+        spec, rng = self.spec, self.rng
+        chronic = rng.random() < spec.share_chronic
+        others = max(1 - CHRONIC_ACTIVITY * spec.share_chronic, 0.05) / max(1 - spec.share_chronic, 0.05)
+        rate = spec.visits_per_member_month * (CHRONIC_ACTIVITY if chronic else others)
+        family_doctor = None
+        if self.primaries and rng.random() < spec.share_family_doctor:
+            family_doctor = rng.choice(self.primaries)
+        enrolled_on = self.first_day
+        if len(self.months) > 1 and rng.random() < spec.share_late_enrolment:
+            month = self.months[rng.randrange(1, len(self.months))]
+            enrolled_on = _day(rng, month.start, month.end)
+        return _Member(
+            psn_no=f"M{spec.admdvs}{i:06d}", retired=rng.random() < spec.share_retired,
+            base=Decimal(rng.randrange(3000, 12001, 100)).quantize(FEN), chronic=chronic,
+            pays_by_account=rng.random() < spec.share_account_payers, no_visit=math.exp(-rate),
+            family_doctor=family_doctor, pharmacy=rng.choice(self.pharmacies), enrolled_on=enrolled_on,
+            last_day=self.last_day,
+        )
+
+    def _registration_extra(self, inst: _Institution) -> dict[str, Any]:
+        """Jiaozuo's category, and for a specialist its own cost history (四（一）1)."""
+        if inst.category is None:
+            return {}
+        extra: dict[str, Any] = {"category": inst.category}
+        if inst.category == "specialist":
+            first, last = self.months[0].year, self.months[-1].year
+            years = range(first - 5, last)
+            covid = [y for y in years if y in (2020, 2021, 2022)]
+            extra["cost_history"] = {
+                str(y): money_str(Decimal(self.rng.randrange(14000 if y in covid else 19000, 23000)) / 100)
+                for y in years
+            }
+            extra["covid_depressed_years"] = covid
+            extra["provincial_class_average"] = "235.00"
+        return extra
+
+    # ---------------------------------------------------------------- messages
+
+    def messages(self) -> Iterator[Message]:
+        """Every message of the city, in an order the ledger accepts."""
+        for inst in (*self.hospitals, *self.pharmacies):
+            yield _registered(self.first_day, inst, self.spec.admdvs, self._registration_extra(inst))
+        for m in self.members:
+            facts = (m.psn_no, self.spec.admdvs, "12" if m.retired else "11", money_str(m.base),
+                     m.family_doctor.code if m.family_doctor else None)
+            if m.enrolled_on == self.first_day:
+                yield _enrolled(m.enrolled_on, *facts)
+            else:
+                self._add_record(m.enrolled_on, _enrolled, facts)
+        for year in dict.fromkeys(m.year for m in self.months):
+            months = [m for m in self.months if m.year == year]
+            for month in months:
+                self._plan_month(month, top_up=month is months[len(months) // 2])
+            if any(self.rules.scheme(m.end) == KAIFENG for m in months):
+                yield self._budget(year, months[0].start)
+            for month in months:
+                yield from self._render(month)
+            if months[-1].number == 12:
+                yield {"type": "year.closed", "date": _iso(months[-1].end), "admdvs": self.spec.admdvs, "year": year}
+
+    def _render(self, month: _Month) -> Iterator[Message]:
+        bucket = self.buckets.pop(month.key)
+        bucket.sort(key=itemgetter(0))  # stable: same-day facts keep the order they were planned in
+        for day, build, args in bucket:
+            yield build(day, *args)
+        yield {"type": "month.closed", "date": _iso(month.end), "admdvs": self.spec.admdvs, "month": month.key}
+
+    def _budget(self, year: int, day: date) -> Message:
+        """The annual budget, sized so the estimated pooled total uses ``target_usage`` of it."""
+        estimate = self.fund_estimate.get(year, ZERO) / Decimal(str(self.spec.target_usage))
+        amount = max((estimate / 100).to_integral_value(ROUND_CEILING) * 100, Decimal(100))
+        return {"type": "budget.set", "date": _iso(day), "admdvs": self.spec.admdvs, "year": year,
+                "amount": money_str(amount)}
+
+    def _add_record(self, day: date, build: Callable[..., Message], args: tuple[Any, ...]) -> None:
+        self.buckets[f"{day.year:04d}-{day.month:02d}"].append((day, build, args))
+
+    def _add(self, m: _Member, day: date, build: Callable[..., Message], args: tuple[Any, ...]) -> None:
+        """Plan a fact about ``m``: it must fall while the member is present."""
+        if not m.enrolled_on <= day <= m.last_day:
+            msg = f"{m.psn_no}: {build.__name__} on {day} is outside {m.enrolled_on}..{m.last_day}"
+            raise AssertionError(msg)
+        if day > m.busy_until:
+            m.busy_until = day
+        self._add_record(day, build, args)
+
+    # ---------------------------------------------------------------- planning
+
+    def _plan_month(self, month: _Month, *, top_up: bool) -> None:
+        if top_up:
+            self._top_up(month)
+        for m in self.members:
+            if not m.left and m.enrolled_on <= month.end:
+                self._plan_member_month(m, month)
+        if month.number == 12:
+            self._plan_year_end(month)
+
+    def _plan_member_month(self, m: _Member, month: _Month) -> None:
+        rng = self.rng
+        lo = max(month.start, m.enrolled_on)
+        credit = self.rules.credit_floor(m.base, month.start)
+        if month.number == 7 and not m.retired and rng.random() < P_BASE_CHANGE_JULY:
+            self._change_base(m, lo, month.end)
+        u = rng.random()
+        for kind, rate in LIFE_EVENTS:
+            if u < rate:
+                self._life_event(kind, m, lo, month.end)
+                break
+            u -= rate
+        hi = min(month.end, m.last_day)
+        if lo <= hi:
+            self._plan_visits(m, lo, hi)
+            self._plan_account_use(m, lo, hi)
+        if m.last_day >= month.end and not m.suspended_on(month.end):
+            m.balance_floor += credit
+
+    def _top_up(self, month: _Month) -> None:
+        """Make sure each year shows every rare fact at least once, however small the city."""
+        for kind, _ in LIFE_EVENTS:
+            if self.life_counts.get(f"{month.year}/{kind}"):
+                continue
+            for _attempt in range(20):
+                m = self.rng.choice(self.members)
+                if not m.left and m.enrolled_on <= month.start and self._life_event(kind, m, month.start, month.end):
+                    break
+
+    # ------------------------------------------------------------- life events
+
+    def _life_event(self, kind: str, m: _Member, lo: date, hi: date) -> bool:
+        """Plan a rare fact if the member's state allows it; whether it was planned."""
+        hi = min(hi, m.last_day)
+        if lo > hi:
+            return False
+        planned = getattr(self, f"_{kind}")(m, lo, hi)
+        if planned:
+            key = f"{lo.year}/{kind}"
+            self.life_counts[key] = self.life_counts.get(key, 0) + 1
+        return planned
+
+    def _retire(self, m: _Member, lo: date, hi: date) -> bool:
+        if m.retired:
+            return False
+        m.retired = True
+        self._add(m, _day(self.rng, lo, hi), _fact, ("retired", m.psn_no))
+        return True
+
+    def _suspend(self, m: _Member, lo: date, hi: date) -> bool:
+        if m.suspended is not None and m.suspended[1] >= lo:
+            return False
+        start = _day(self.rng, lo, hi)
+        until = start + timedelta(days=self.rng.randint(15, 75))
+        reason = self.rng.choice(("arrears", "arrears", "waiting_period"))
+        self._add(m, start, _fact, ("suspended", m.psn_no, (("reason", reason),)))
+        if until <= m.last_day:
+            self._add(m, until, _fact, ("resumed", m.psn_no))
+            m.suspended = (start, until)
+        else:
+            m.suspended = (start, date.max)
+        return True
+
+    def _admit(self, m: _Member, lo: date, hi: date) -> bool:
+        if not self.inpatient or (m.admitted is not None and m.admitted[1] >= lo):
+            return False
+        rng = self.rng
+        start = _day(rng, lo, hi)
+        until = start + timedelta(days=rng.randint(3, 15))
+        hospital = rng.choice(self.inpatient)
+        self._add(m, start, _fact, ("admitted", m.psn_no, (("fixmedins_code", hospital.code),)))
+        if until <= m.last_day:
+            self._add(m, until, _fact, ("discharged", m.psn_no))
+            m.admitted = (start, until)
+        else:
+            m.admitted = (start, date.max)
+        if rng.random() < 0.6:  # an outpatient visit while in hospital: booked, not paid by the pool
+            self._plan_visit(m, _day(rng, start, min(until - timedelta(days=1), m.last_day)))
+        return True
+
+    def _sign(self, m: _Member, lo: date, hi: date) -> bool:
+        if m.family_doctor is not None or not self.primaries:
+            return False
+        m.family_doctor = self.rng.choice(self.primaries)
+        self._add(m, _day(self.rng, lo, hi), _fact,
+                  ("family_doctor_signed", m.psn_no, (("fixmedins_code", m.family_doctor.code),)))
+        return True
+
+    def _transfer(self, m: _Member, lo: date, hi: date) -> bool:
+        destination = self.rng.choice(_DESTINATIONS)
+        return self._leave(m, lo, hi, ("transferred_out", m.psn_no, (("destination", destination),)))
+
+    def _die(self, m: _Member, lo: date, hi: date) -> bool:
+        return self._leave(m, lo, hi, ("deceased", m.psn_no, (("heir", self.rng.choice(_HEIRS)),)))
+
+    def _leave(self, m: _Member, lo: date, hi: date, args: tuple[Any, ...]) -> bool:
+        """The member's last fact: after everything already planned for them."""
+        lo = max(lo, m.busy_until + timedelta(days=1))
+        if lo > hi:
+            return False
+        day = _day(self.rng, lo, hi)
+        self._add(m, day, _fact, args)
+        m.left, m.last_day = True, day - timedelta(days=1)
+        return True
+
+    def _change_base(self, m: _Member, lo: date, hi: date) -> None:
+        """The annual adjustment of the contribution base (from July), upwards by 2–8 %."""
+        if lo > min(hi, m.last_day):
+            return
+        raise_by = Decimal(self.rng.randint(102, 108)) / 100
+        m.base = (m.base * raise_by / 10).to_integral_value() * 10
+        m.base = m.base.quantize(FEN)
+        self._add(m, _day(self.rng, lo, min(hi, m.last_day)), _fact,
+                  ("contribution_base_changed", m.psn_no, (("contribution_base", money_str(m.base)),)))
+
+    # ------------------------------------------------------------------ visits
+
+    def _plan_visits(self, m: _Member, lo: date, hi: date) -> None:
+        rng = self.rng
+        count, p = 0, rng.random()
+        while p > m.no_visit:  # Poisson by Knuth's product of uniforms
+            count += 1
+            p *= rng.random()
+        for day in sorted(_day(rng, lo, hi) for _ in range(count)):
+            self._plan_visit(m, day)
+
+    def _choose_hospital(self, m: _Member) -> _Institution:
+        if m.family_doctor is not None and self.rng.random() < 0.6:
+            return m.family_doctor
+        return self.hospitals[bisect(self.hospital_weights, self.rng.random() * self.hospital_weights[-1])]
+
+    def _plan_visit(self, m: _Member, day: date) -> None:
+        """A visit: one or two bills under its serial number, maybe a prescription filled later."""
+        rng = self.rng
+        hospital = self._choose_hospital(m)
+        level = hospital.level or 1
+        emergency = level > 1 and rng.random() < P_EMERGENCY
+        med_type = "13" if emergency else "11"
+        mdtrt = hospital.next_visit()
+        rx_kind = self._rx_kind(m, emergency)
+        deductible = self.rules.deductible(level, day)
+        paid = self._bill(m, day, hospital, mdtrt, med_type, self._visit_lines(level, rx_kind is None, emergency, day),
+                          deductible)
+        if rng.random() < P_SECOND_BILL:
+            paid += self._bill(m, day, hospital, mdtrt, med_type, self._second_bill_lines(), deductible - paid)
+        if rx_kind is not None:
+            self._plan_prescription(m, day, hospital, mdtrt, med_type, rx_kind, paid)
+
+    def _rx_kind(self, m: _Member, emergency: bool) -> str | None:
+        rng = self.rng
+        if rng.random() >= (P_RX_CHRONIC_MEMBER if m.chronic else P_RX_OTHER):
+            return None
+        if emergency:
+            return "emergency"
+        if m.chronic and rng.random() < 0.8:
+            return "long_term" if rng.random() < P_LONG_TERM else "chronic"
+        return "normal"
+
+    def _visit_lines(self, level: int, with_drugs: bool, emergency: bool, day: date) -> tuple[Line, ...]:
+        """Consultation, some tests, maybe a treatment, drugs dispensed here, maybe a self-paid line."""
+        rng = self.rng
+        lines: list[Line] = [(_CONSULTATION[level], 1)]
+        lines += [(test, 1) for test in rng.sample(_TESTS, rng.choice((0, 1, 1, 2, 3)))]
+        if rng.random() < 0.25:
+            lines.append((rng.choice(_TREATMENTS), rng.randint(1, 3)))
+        if with_drugs:
+            limit = self.rules.days_limit("emergency" if emergency else "normal", day)
+            for drug in rng.sample(_ACUTE_DRUGS, rng.randint(1, 3)):
+                lines.append((drug, drug.per_day * rng.randint(min(3, limit), limit)))
+        if rng.random() < 0.15:
+            item = rng.choice(_SELF_PAID)
+            lines.append((item, item.per_day * (30 if item.per_day > 1 else 1)))
+        return tuple(lines)
+
+    def _second_bill_lines(self) -> tuple[Line, ...]:
+        rng = self.rng
+        lines: list[Line] = [(test, 1) for test in rng.sample(_TESTS, rng.randint(1, 2))]
+        if rng.random() < 0.5:
+            lines.append((rng.choice(_TREATMENTS), rng.randint(1, 2)))
+        return tuple(lines)
+
+    def _bill(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
+              lines: tuple[Line, ...], deductible: Decimal) -> Decimal:
+        """One ``visit.settled``; the deductible it is estimated to meet."""
+        rng = self.rng
+        setl = hospital.next_settlement()
+        acct = m.pays_by_account and rng.random() < P_ACCOUNT_PAYS
+        setl_date = None
+        if rng.random() < P_LATE_UPLOAD:
+            setl_date = min(day + timedelta(days=rng.randint(1, 5)), month_end(f"{day.year:04d}-{day.month:02d}"),
+                            self.last_day)
+            setl_date = setl_date if setl_date > day else None
+        self._add(m, day, _visit, (setl, mdtrt, m.psn_no, hospital.code, med_type, acct, lines, setl_date))
+        medfee, scope = _totals(lines)
+        if hospital is self.specialist:
+            self.review_sample.setdefault(day.year, []).append(medfee)
+        return self._settled(m, day, setl, medfee, scope, deductible, acct)
+
+    def _settled(self, m: _Member, day: date, setl: str, medfee: Decimal, scope: Decimal, deductible: Decimal,
+                 acct: bool) -> Decimal:
+        """Account for a claim: the balance it may draw, the fund it may cost, a possible reversal."""
+        if acct:
+            m.balance_floor = max(m.balance_floor - medfee, ZERO)
+        charged = min(scope, max(deductible, ZERO))
+        share = self._estimate(m, day, scope - charged)
+        if self.rng.random() < P_REVERSAL:
+            self._plan_reversal(m, day, setl, share)
+        return charged
+
+    def _estimate(self, m: _Member, day: date, above_deductible: Decimal) -> Decimal:
+        """The pooling fund's rough share of a claim, within the member's annual cap."""
+        if above_deductible <= 0 or m.in_hospital(day) or m.suspended_on(day):
+            return ZERO
+        used = m.fund_estimate.get(day.year, ZERO)
+        share = min(above_deductible * FUND_SHARE, max(self.rules.cap(m.retired, day) - used, ZERO))
+        m.fund_estimate[day.year] = used + share
+        self.fund_estimate[day.year] = self.fund_estimate.get(day.year, ZERO) + share
+        return share
+
+    def _plan_reversal(self, m: _Member, day: date, setl: str, share: Decimal) -> None:
+        rday = min(day + timedelta(days=self.rng.randint(0, 3)), m.last_day)
+        self._add(m, rday, _reversal, (setl, self.rng.choice(_REVERSAL_REASONS)))
+        if share:
+            m.fund_estimate[day.year] -= share
+            self.fund_estimate[day.year] -= share
+
+    # ----------------------------------------------------------- prescriptions
+
+    def _plan_prescription(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
+                           kind: str, paid: Decimal) -> None:
+        rng = self.rng
+        limit = self.rules.days_limit(kind, day)
+        if kind in ("chronic", "long_term"):
+            choices, days = _CHRONIC_DRUGS, rng.choice((limit, limit, limit - limit // 4))
+        else:
+            choices, days = _ACUTE_DRUGS, rng.randint(min(3, limit), limit)
+        drugs = tuple((d, d.per_day * days, days) for d in rng.sample(choices, rng.randint(1, 3)))
+        self.rx_serial += 1
+        rx_no = f"RX{self.spec.admdvs}{self.rx_serial:07d}"
+        chronic = kind in ("chronic", "long_term")
+        self._add(m, day, _prescription,
+                  (rx_no, mdtrt, m.psn_no, hospital.code, med_type, drugs, chronic, kind == "long_term"))
+        if rng.random() >= P_UNFILLED:
+            self._plan_purchases(m, day, rx_no, hospital.level or 1, drugs, paid)
+
+    def _plan_purchases(self, m: _Member, issued: date, rx_no: str, prescriber_level: int,
+                        drugs: tuple[tuple[_Item, int, int], ...], paid: Decimal) -> None:
+        """Fill the prescription within its validity: at once, in two halves, or at two pharmacies."""
+        rng = self.rng
+        last = min(self.rules.validity(issued), m.last_day)
+        first = _early_day(rng, issued, last)
+        lines = tuple((d, cnt) for d, cnt, _ in drugs)
+        u = rng.random()
+        if u < P_SPLIT_SAME_PHARMACY and all(cnt > 1 for _, cnt in lines):
+            fills = [(first, m.pharmacy, tuple((d, cnt // 2) for d, cnt in lines), ""),
+                     (_day(rng, first, last), m.pharmacy, tuple((d, cnt - cnt // 2) for d, cnt in lines), "")]
+        elif u < P_SPLIT_SAME_PHARMACY + P_SPLIT_TWO_PHARMACIES and len(lines) > 1 and len(self.pharmacies) > 1:
+            other = rng.choice([p for p in self.pharmacies if p is not m.pharmacy])
+            fills = [(first, m.pharmacy, lines[:1], ""), (_day(rng, first, last), other, lines[1:], _SPLIT_REASON)]
+        else:
+            fills = [(first, m.pharmacy, lines, "")]
+        for day, pharmacy, part, reason in fills:
+            paid += self._purchase(m, day, rx_no, prescriber_level, pharmacy, part, reason, paid)
+
+    def _purchase(self, m: _Member, day: date, rx_no: str, prescriber_level: int, pharmacy: _Institution,
+                  lines: tuple[Line, ...], reason: str, paid: Decimal) -> Decimal:
+        """One ``purchase.settled``; the deductible it is estimated to meet."""
+        rng = self.rng
+        setl = pharmacy.next_settlement()
+        acct = m.pays_by_account and rng.random() < P_ACCOUNT_PAYS
+        delivery = rng.choice(("5.00", "6.00", "8.00", "10.00")) if rng.random() < P_DELIVERY else "0.00"
+        self._add(m, day, _purchase, (setl, rx_no, m.psn_no, pharmacy.code, acct, lines, delivery, reason))
+        medfee, scope = _totals(lines)
+        deductible = self.rules.purchase_deductible(prescriber_level, paid, day)
+        return self._settled(m, day, setl, medfee + Decimal(delivery), scope, deductible, acct)
+
+    # ----------------------------------------------------------------- account
+
+    def _plan_account_use(self, m: _Member, lo: date, hi: date) -> None:
+        """A family member's bill or contribution paid from the account, well within its balance."""
+        rng = self.rng
+        if rng.random() >= P_ACCOUNT_USE or m.balance_floor < MIN_ACCOUNT_USE:
+            return
+        uses = self.rules.account_uses(lo)
+        if not uses:
+            return
+        beneficiary, purpose = rng.choice(uses)
+        amount = (m.balance_floor * rng.randint(20, 80) / 100).to_integral_value(ROUND_DOWN)
+        m.balance_floor -= amount
+        self.reference_serial += 1
+        reference = f"AU{self.spec.admdvs}{self.reference_serial:07d}"
+        self._add(m, _day(rng, lo, hi), _account_used,
+                  (m.psn_no, money_str(amount), beneficiary, purpose, reference))
+
+    # ---------------------------------------------------------------- year end
+
+    def _plan_year_end(self, month: _Month) -> None:
+        """Every institution assessed, and in Jiaozuo the specialist's overspend reviewed."""
+        rng = self.rng
+        day = min(date(month.year, 12, 20), self.last_day)
+        for inst in (*self.hospitals, *self.pharmacies):
+            score = Decimal(rng.randint(6500, 9900)).scaleb(-2)
+            self._add_record(day, _assessed, (inst.code, month.year, str(score)))
+        sample = sorted(self.review_sample.pop(month.year, []), reverse=True)[:100]
+        if self.jiaozuo and self.specialist is not None and sample:
+            sampled = sum(sample, ZERO)
+            violation = (sampled * rng.choice((0, 5, 12, 25, 65)) / 100).quantize(FEN)
+            self._add_record(day, _reviewed,
+                             (self.specialist.code, month.year, money_str(sampled), money_str(violation)))
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _day(rng: random.Random, lo: date, hi: date) -> date:
+    """A uniformly drawn day in [lo, hi]."""
+    span = (hi - lo).days
+    return lo + timedelta(days=int(rng.random() * (span + 1))) if span > 0 else lo
+
+
+def _early_day(rng: random.Random, lo: date, hi: date) -> date:
+    """A day in [lo, hi], most often near ``lo`` (prescriptions are filled soon after they are issued)."""
+    span = (hi - lo).days
+    return lo + timedelta(days=int(rng.random() ** 2 * (span + 1))) if span > 0 else lo
+
+
+# ------------------------------------------------------------------------------------- API
+
+
+def generate(spec: CitySpec) -> Iterator[Message]:
+    """The city's messages as JSON-ready dicts, in an order the ledger accepts.
+
+    Raises ``ValueError`` at once (not on the first ``next``) when the region has no policy in
+    force for some of the period, e.g. Jiaozuo before 2024-08.
+    """
+    return _City(spec).messages()
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""``json.dumps(message, ensure_ascii=False, separators=(",", ":"))``, without rebuilding the encoder."""
+
+
+def write_city(spec: CitySpec, path: str | Path) -> int:
+    """Write the city as JSONL to ``path``; the number of lines written."""
+    count = 0
+    chunk: list[str] = []
+    with open(path, "w", encoding="utf-8") as f:
+        for message in generate(spec):
+            chunk.append(_ENCODE(message))
+            count += 1
+            if len(chunk) == 10_000:
+                f.write("\n".join(chunk) + "\n")
+                chunk.clear()
+        if chunk:
+            f.write("\n".join(chunk) + "\n")
+    return count

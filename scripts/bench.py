@@ -1,0 +1,321 @@
+"""Benchmark a synthetic city-year against the bare event store, in one run, on one store.
+
+    python scripts/bench.py --events 100000            # SQLite files in a temporary folder
+    python scripts/bench.py --events 100000 --db postgresql://postgres@127.0.0.1:5432/postgres
+
+Phases (each in its own process, so its peak memory is its own):
+
+- floor: the bare ``eventsourcing`` application appends as many events, of the same sizes and
+  in transactions of the same number of events, as our ingest wrote; then reads them all
+  back and decodes them (``select_notifications`` + ``mapper.to_domain_event``);
+- sqlite3: raw ``executemany`` of the same rows into a bare table (SQLite only: the physical
+  reference);
+- ingest: ``ledger ingest`` of the city (parse, validate, adjudicate, book, and the read
+  models the month closes need); booking alone excludes the time spent projecting;
+- rebuild: every read model from zero;
+- audit: chain, rebuild into a scratch store, re-adjudication, journal, comparison;
+- queries: ``balance`` and ``cap`` latency over random members (p50, p99).
+
+Prints a table and, with ``--json FILE``, writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ledger.application import OutpatientPooling  # noqa: E402
+from ledger.audit import audit  # noqa: E402
+from ledger.ingest import ingest_file  # noqa: E402
+from ledger.store import Store  # noqa: E402
+from ledger.synthetic import CitySpec, write_city  # noqa: E402
+
+EVENTS_PER_MEMBER_YEAR = 26
+"""Roughly how many events one member brings in a year (visits, credits, purchases): sizes the city."""
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fresh_db(base: str, workdir: Path, name: str) -> str:
+    """A new empty database next to ``base``: a file for SQLite, a new database on the PostgreSQL server."""
+    if not base.startswith("postgres"):
+        return str(workdir / f"{name}.db")
+    from sqlalchemy import create_engine, text  # noqa: PLC0415
+
+    store = Store.parse(base)
+    dbname = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(store.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    engine.dispose()
+    auth = store.user + (f":{store.password}" if store.password else "")
+    return f"postgresql://{auth}@{store.host}:{store.port}/{dbname}"
+
+
+# ----------------------------------------------------------------------------- phases
+
+
+def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    app = OutpatientPooling(Store.parse(args.db))
+    lines = sum(1 for _ in open(args.file, "rb"))
+    started = time.perf_counter()
+    report = ingest_file(app, args.file, batch_size=args.batch)
+    elapsed = time.perf_counter() - started
+    projecting = app.read_models.seconds
+    events = app.recorder.max_notification_id() or 0
+    settlements = sum(1 for line in open(args.file, encoding="utf-8")
+                      if '"type":"visit.settled"' in line or '"type":"purchase.settled"' in line)
+    sizes = _event_sizes(app)
+    app.close()
+    booking = elapsed - projecting
+    return {"messages": lines, "refused": report.refused, "events": events, "settlements": settlements,
+            "seconds": elapsed, "booking_seconds": booking, "projecting_seconds": projecting,
+            "messages_per_s": lines / booking, "settlements_per_s": settlements / booking,
+            "events_per_s": events / booking, "events_per_s_with_projections": events / elapsed,
+            "events_per_transaction": events / max(1, _transactions(lines, args.batch)),
+            "mean_event_bytes": sum(sizes) / max(1, len(sizes)), "sizes": sizes, "peak_rss_mb": peak_rss_mb()}
+
+
+def _transactions(lines: int, batch: int) -> int:
+    return max(1, lines // batch)
+
+
+def _event_sizes(app: OutpatientPooling) -> list[int]:
+    """A sample of stored event sizes (bytes), so the floor appends events of the same sizes."""
+    sizes, start = [], 1
+    while len(sizes) < 20000:
+        notifications = app.recorder.select_notifications(start, 2000)
+        if not notifications:
+            break
+        sizes.extend(len(n.state) for n in notifications)
+        start = notifications[-1].id + 1
+    return sizes
+
+
+def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
+    from eventsourcing.application import Application  # noqa: PLC0415
+    from eventsourcing.domain import Aggregate  # noqa: PLC0415
+
+    class Note(Aggregate):
+        class Written(Aggregate.Event):
+            text: str
+
+            def apply(self, aggregate: Any) -> None:
+                aggregate.last = self.text
+
+    class Bare(Application[uuid.UUID]):
+        pass
+
+    spec = json.loads(Path(args.spec).read_text())
+    sizes, total, per_tx = spec["sizes"], spec["events"], max(1, round(spec["events_per_transaction"]))
+    rng = random.Random(1)
+    app = Bare(env=Store.parse(args.db).event_store_env())
+    overhead = 130  # the bare event's own fields (timestamp, topic of the text): sizes then match ours
+    written, started = 0, time.perf_counter()
+    while written < total:
+        batch = []
+        for _ in range(min(per_tx, total - written) // 3 or 1):
+            note = Note()
+            for _ in range(2):
+                note.trigger_event(Note.Written, text="x" * max(1, rng.choice(sizes) - overhead))
+            batch.append(note)
+        app.save(*batch)
+        written += sum(a.version for a in batch)
+    append = time.perf_counter() - started
+    started, read, start = time.perf_counter(), 0, 1
+    while True:
+        notifications = app.recorder.select_notifications(start, 2000)
+        if not notifications:
+            break
+        for n in notifications:
+            app.mapper.to_domain_event(n)
+        read += len(notifications)
+        start = notifications[-1].id + 1
+    decode = time.perf_counter() - started
+    mean_size = sum(len(n.state) for n in app.recorder.select_notifications(1, 5000)) / min(5000, written)
+    app.close()
+    return {"events": written, "append_events_per_s": written / append, "read_decode_events_per_s": read / decode,
+            "mean_event_bytes": mean_size, "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_sqlite3(args: argparse.Namespace) -> dict[str, Any]:
+    spec = json.loads(Path(args.spec).read_text())
+    rng = random.Random(1)
+    rows = [(uuid.uuid4().hex, 1, "topic", b"x" * rng.choice(spec["sizes"])) for _ in range(spec["events"])]
+    conn = sqlite3.connect(args.db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE events (originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+                 "PRIMARY KEY (originator_id, originator_version))")
+    per_tx = max(1, round(spec["events_per_transaction"]))
+    started = time.perf_counter()
+    for i in range(0, len(rows), per_tx):
+        with conn:
+            conn.executemany("INSERT INTO events VALUES (?,?,?,?)", rows[i:i + per_tx])
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return {"events": len(rows), "insert_events_per_s": len(rows) / elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_rebuild(args: argparse.Namespace) -> dict[str, Any]:
+    app = OutpatientPooling(Store.parse(args.db))
+    started = time.perf_counter()
+    count = app.read_models.rebuild()
+    elapsed = time.perf_counter() - started
+    app.close()
+    return {"events": count, "seconds": elapsed, "events_per_s": count / elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
+    app = OutpatientPooling(Store.parse(args.db))
+    started = time.perf_counter()
+    report = audit(app)
+    elapsed = time.perf_counter() - started
+    app.close()
+    return {"events": report.events, "ok": report.ok, "seconds": elapsed, "events_per_s": report.events / elapsed,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
+    app = OutpatientPooling(Store.parse(args.db))
+    with app.engine.connect() as conn:
+        from projections.roster import roster_members  # noqa: PLC0415
+        from sqlalchemy import select  # noqa: PLC0415
+
+        members = list(conn.scalars(select(roster_members.c.psn_no)))
+    rng = random.Random(3)
+    sample = [rng.choice(members) for _ in range(args.queries)]
+    year = CitySpec().year if not args.year else args.year
+    out: dict[str, Any] = {}
+    for name, ask in (("balance", lambda p: app.balance(p)), ("cap", lambda p: app.cap(p, year))):
+        times = []
+        for psn in sample:
+            started = time.perf_counter()
+            ask(psn)
+            times.append((time.perf_counter() - started) * 1000)
+        cuts = quantiles(times, n=100)
+        out[name] = {"p50_ms": cuts[49], "p99_ms": cuts[98]}
+    app.close()
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+PHASES = {"ingest": phase_ingest, "floor": phase_floor, "sqlite3": phase_sqlite3, "rebuild": phase_rebuild,
+          "audit": phase_audit, "queries": phase_queries}
+
+
+def run_phase(name: str, **options: Any) -> dict[str, Any]:
+    """Run a phase in a fresh process and return its figures."""
+    cmd = [sys.executable, __file__, "--phase", name]
+    for key, value in options.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="About how many events the city should make.")
+    parser.add_argument("--db", default="", help="PostgreSQL server URL; SQLite files when omitted.")
+    parser.add_argument("--admdvs", default="410200")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=200, help="Messages per transaction when ingesting.")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--json", dest="json_out", default="", help="Write the figures to this file.")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    parser.add_argument("--year", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(PHASES[args.phase](args)))
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    members = max(20, args.events // EVENTS_PER_MEMBER_YEAR)
+    spec = CitySpec(admdvs=args.admdvs, members=members, hospitals=max(4, members // 400),
+                    pharmacies=max(2, members // 1000), seed=args.seed)
+    city = workdir / "city.jsonl"
+    started = time.perf_counter()
+    lines = write_city(spec, city)
+    generated = time.perf_counter() - started
+    print(f"city: {members} members, {lines} messages ({lines / generated:,.0f} messages/s generated) in {workdir}")
+
+    db = fresh_db(args.db, workdir, "ledger")
+    results: dict[str, Any] = {"store": "postgresql" if args.db else "sqlite", "city": {
+        "admdvs": spec.admdvs, "members": members, "messages": lines}}
+    results["ingest"] = run_phase("ingest", db=db, file=city, batch=args.batch)
+    spec_file = workdir / "sizes.json"
+    spec_file.write_text(json.dumps({k: results["ingest"][k] for k in ("sizes", "events", "events_per_transaction")}))
+    del results["ingest"]["sizes"]
+    results["floor"] = run_phase("floor", db=fresh_db(args.db, workdir, "floor"), spec=spec_file)
+    if not args.db:
+        results["sqlite3"] = run_phase("sqlite3", db=workdir / "raw.db", spec=spec_file)
+    results["rebuild"] = run_phase("rebuild", db=db)
+    results["audit"] = run_phase("audit", db=db)
+    results["queries"] = run_phase("queries", db=db, queries=args.queries, year=spec.year)
+    ingest, floor, rebuild = results["ingest"], results["floor"], results["rebuild"]
+    results["ratios"] = {
+        "ingest_vs_floor_append": ingest["events_per_s"] / floor["append_events_per_s"],
+        "rebuild_vs_floor_read_decode": rebuild["events_per_s"] / floor["read_decode_events_per_s"],
+    }
+    print_table(results)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=2))
+    if os.environ.get("BENCH_KEEP") != "1" and not args.db:
+        for path in workdir.glob("*.db*"):
+            path.unlink()
+
+
+def print_table(r: dict[str, Any]) -> None:
+    i, f, rb, a, q = r["ingest"], r["floor"], r["rebuild"], r["audit"], r["queries"]
+    rows = [
+        ("bare eventsourcing append", f"{f['append_events_per_s']:,.0f} events/s", f"{f['peak_rss_mb']:.0f}"),
+        ("bare eventsourcing read+decode", f"{f['read_decode_events_per_s']:,.0f} events/s", ""),
+    ]
+    if "sqlite3" in r:
+        rows.append(("raw sqlite3 executemany", f"{r['sqlite3']['insert_events_per_s']:,.0f} events/s",
+                     f"{r['sqlite3']['peak_rss_mb']:.0f}"))
+    rows += [
+        ("ingest: booking", f"{i['events_per_s']:,.0f} events/s, {i['messages_per_s']:,.0f} msg/s, "
+                            f"{i['settlements_per_s']:,.0f} settlements/s", f"{i['peak_rss_mb']:.0f}"),
+        ("ingest: with read models", f"{i['events_per_s_with_projections']:,.0f} events/s ({i['seconds']:.1f} s)", ""),
+        ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s)", f"{rb['peak_rss_mb']:.0f}"),
+        ("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']})",
+         f"{a['peak_rss_mb']:.0f}"),
+        ("balance query", f"p50 {q['balance']['p50_ms']:.2f} ms, p99 {q['balance']['p99_ms']:.2f} ms",
+         f"{q['peak_rss_mb']:.0f}"),
+        ("cap query", f"p50 {q['cap']['p50_ms']:.2f} ms, p99 {q['cap']['p99_ms']:.2f} ms", ""),
+    ]
+    print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
+          f"({i['settlements']:,} settlements, {i['refused']} refused)")
+    print(f"{'phase':<32}{'rate':<64}{'peak RSS MiB':>12}")
+    for name, rate, rss in rows:
+        print(f"{name:<32}{rate:<64}{rss:>12}")
+    ratios = r["ratios"]
+    print(f"\ningest / bare append: {ratios['ingest_vs_floor_append']:.0%}   "
+          f"rebuild / bare read+decode: {ratios['rebuild_vs_floor_read_decode']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
