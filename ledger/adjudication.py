@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ledger.money import ZERO, money_str
-from ledger.rules.account import account_payment_datong_art22
+from ledger.rules.account import account_payment_datong_art22, not_for_account_xinyang_art10
 from ledger.rules.annual_cap import annual_cap_xinyang_art5_3, pooled_share, within_cap
 from ledger.rules.deductible import deductible_charged_datong_art21, deductible_standard
 from ledger.rules.eligibility import refusal
@@ -173,15 +173,17 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
         )
 
     psn_part = total - hifp
-    acct = account_payment_datong_art22(psn_part, delivery, ctx.balance_before, claim.acct_used_flag)
-    if delivery and claim.acct_used_flag:
-        p.cited("delivery_fee_excluded")
+    cash_only = ZERO
+    if claim.acct_used_flag:
+        cash_only = not_for_account_xinyang_art10(claim, {s.feedetl_sn: s.det_item_fee_sumamt for s in splits}, p)
+    acct = account_payment_datong_art22(psn_part, cash_only, ctx.balance_before, claim.acct_used_flag)
     cash = psn_part - acct
     balc = ctx.balance_before - acct
     step(
         "personal_account",
         f"个人负担{psn_part}元：个人账户支付{acct}元（余额{ctx.balance_before}元"
         + ("" if claim.acct_used_flag else "，未授权使用个人账户")
+        + (f"，其中{cash_only}元不得由个人账户支付" if cash_only else "")
         + f"），现金支付{cash}元",
         acct_pay=acct, psn_cash_pay=cash,
     )

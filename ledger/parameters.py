@@ -164,7 +164,7 @@ class Source(_Frozen):
     borrowed: tuple[str, ...] | None = None
     note: str = ""
     values_from: date | None = None
-    """For a borrowed document: its earliest value applies from this date (an assumption)."""
+    """For a borrowed document: its values apply from this date, earlier or later than their own (an assumption)."""
 
     @field_validator("borrowed")
     @classmethod
@@ -340,12 +340,14 @@ class PolicyLibrary:
 
     @staticmethod
     def _dated_values(source: Source, param: Parameter) -> dict[date, DatedValue | None]:
+        """A parameter's dated values as the source lends them: from ``values_from`` on, if given."""
         values = dict(param.values)
-        if source.values_from is not None and values:
-            first = min(values)
-            if source.values_from < first:
-                values[source.values_from] = values.pop(first)
-        return values
+        start = source.values_from
+        if start is None or not values:
+            return values
+        in_force = [d for d in values if d <= start]
+        opening = max(in_force) if in_force else min(values)
+        return {start: values[opening], **{d: v for d, v in values.items() if d > max(start, opening)}}
 
     def regions_known(self) -> list[str]:
         """The admdvs codes that have a profile."""

@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from itertools import accumulate
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.errors import PolicyNotInForceError
 from ledger.money import FEN, ZERO, money_str
@@ -41,12 +41,13 @@ from ledger.periods import month_end
 from ledger.rules.deductible import AS_LEVEL2, AS_PRESCRIBER
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from ledger.parameters import Policy
 
 Message = dict[str, Any]
+T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------ the spec
 
@@ -207,15 +208,24 @@ P_DELIVERY = 0.12
 P_ACCOUNT_PAYS = 0.9
 P_ACCOUNT_USE = 0.03
 P_BASE_CHANGE_JULY = 0.3
+P_VISIT_WHILE_ADMITTED = 0.6
+P_OWN_FAMILY_DOCTOR = 0.6
+P_RX_CHRONIC_KIND = 0.8
+P_TREATMENT, P_SELF_PAID = 0.25, 0.15
 LIFE_EVENTS = (("retire", 0.004), ("suspend", 0.003), ("admit", 0.005), ("sign", 0.004),
                ("transfer", 0.0012), ("die", 0.001))
 """Rare facts: at most one a member-month; each year has at least one of each (see ``_top_up``)."""
+LIFE_EVENT_RATE = sum(rate for _, rate in LIFE_EVENTS)
 CHRONIC_ACTIVITY = 1.5
 """Members with a chronic disease visit this many times the average."""
 FUND_SHARE = Decimal("0.55")
 """The budget's rough estimate of the pooling fund's share of in-scope cost above the deductible: about
 half (the ratios run from 50 % at level 3 to 65 % for retirees at level 2 and below)."""
 MIN_ACCOUNT_USE = Decimal(20)
+REVIEW_SAMPLE = 100
+"""The costliest visits sampled by an overspend review (焦医保〔2024〕32号 六（一）)."""
+COVID_YEARS = (2020, 2021, 2022)
+PROVINCIAL_SPECIALIST_AVERAGE = Decimal("235.00")
 
 _HOSPITAL_PROFILES = (
     (3, "city_level3_general", "第一人民医院"),
@@ -233,6 +243,8 @@ _HOSPITAL_PROFILES = (
 )
 """Level, Jiaozuo category and name of each hospital, in order (cycled beyond twelve)."""
 _HOSPITAL_WEIGHT = {3: 5, 2: 3, 1: 2}
+_TEST_COUNTS = {3: (0, 1, 1, 2, 3), 2: (0, 1, 1, 2, 2), 1: (0, 0, 0, 1, 1)}
+"""How many tests a visit orders, by hospital level: primary care orders few."""
 _PHARMACY_CHAINS = ("老百姓大药房", "大参林药房", "益丰大药房", "张仲景大药房", "国大药房", "海王星辰药房")
 _DISTRICTS = ("人民路店", "解放路店", "建设路店", "中山路店", "新华路店", "文化路店", "胜利路店")
 _ACCOUNT_USES = (("child", "resident_contribution"), ("parent", "resident_contribution"),
@@ -242,11 +254,14 @@ _REVERSAL_REASONS = ("收费项目录入错误", "重复结算", "患者退费",
 _SPLIT_REASON = "药品缺货，剩余药品转其他药店配药"
 _DESTINATIONS = ("郑州市", "北京市", "上海市", "广州市", "洛阳市", "武汉市")
 _HEIRS = ("配偶", "子女", "父母")
+_SUSPENSION_REASONS = ("arrears", "arrears", "waiting_period")
+_DELIVERY_FEES = ("5.00", "6.00", "8.00", "10.00")
+_VIOLATION_PERCENT = (0, 5, 12, 25, 65)
 
 _SN = tuple(str(i) for i in range(64))
 _COUNT = tuple(str(i) for i in range(1000))
 
-# ---------------------------------------------------------------------------- the policy
+# ----------------------------------------------------------------------------- the policy
 
 NEEDED = ("payment_scheme", "pharmacy_scheme", "rx_days_normal", "rx_days_emergency", "rx_days_chronic",
           "rx_days_long_term", "rx_validity_days", "rx_validity_counts_issue_day", "deductible_level1",
@@ -258,16 +273,78 @@ NEEDED = ("payment_scheme", "pharmacy_scheme", "rx_days_normal", "rx_days_emerge
 """The parameters the generated facts rely on: each must be in force over the whole period."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """The policy values one day's facts are kept within."""
+
+    scheme: str
+    days_limit: dict[str, int]
+    """The most days a prescription may supply: normal, emergency, chronic, long_term."""
+    fill_within: timedelta
+    """From the issue day to the last day a prescription can be filled."""
+    deductible: dict[int, Decimal]
+    pharmacy_scheme: str
+    pharmacy_deductible: Decimal
+    cap_in_service: Decimal
+    cap_retired: Decimal
+    credit_rate: Decimal
+    credit_retired: Decimal
+    account_uses: tuple[tuple[str, str], ...]
+    """The (beneficiary, purpose) pairs of ``_ACCOUNT_USES`` the policy permits."""
+
+    @classmethod
+    def of(cls, policy: Policy) -> _Terms:
+        def v(name: str) -> Any:
+            return policy.get(name).value
+
+        validity = int(v("rx_validity_days")) - (1 if v("rx_validity_counts_issue_day") else 0)
+        return cls(
+            scheme=str(v("payment_scheme")),
+            days_limit={k: int(v(f"rx_days_{k}")) for k in ("normal", "emergency", "chronic", "long_term")},
+            fill_within=timedelta(days=validity),
+            deductible={level: v(f"deductible_level{level}") for level in (1, 2, 3)},
+            pharmacy_scheme=str(v("pharmacy_scheme")),
+            pharmacy_deductible=v("pharmacy_deductible") if policy.has("pharmacy_deductible") else ZERO,
+            cap_in_service=v("annual_cap_in_service"), cap_retired=v("annual_cap_retired"),
+            credit_rate=v("account_credit_rate_in_service"), credit_retired=v("account_credit_retired"),
+            account_uses=tuple(use for use in _ACCOUNT_USES if _permitted(policy, *use)),
+        )
+
+    def purchase_deductible(self, prescriber_level: int, paid_at_visit: Decimal) -> Decimal:
+        """The deductible a pharmacy purchase still meets, by the region's pharmacy scheme."""
+        if self.pharmacy_scheme == AS_LEVEL2:
+            return self.deductible[2]
+        if self.pharmacy_scheme == AS_PRESCRIBER:
+            return self.deductible[prescriber_level]
+        return max(self.pharmacy_deductible - paid_at_visit, ZERO)
+
+    def credit_floor(self, base: Decimal) -> Decimal:
+        """The least a month credits the account, whichever of retired or in service applies."""
+        return min((base * self.credit_rate).quantize(FEN, ROUND_DOWN), self.credit_retired)
+
+
+def _permitted(policy: Policy, beneficiary: str, purpose: str) -> bool:
+    """Whether the personal account may pay ``purpose`` for ``beneficiary`` (信政办〔2022〕23号 第九条、第十条)."""
+    if purpose in policy.get("account_forbidden_purposes").value:
+        return False
+    if beneficiary == "self":
+        return purpose in policy.get("account_purposes_self").value
+    return (beneficiary in policy.get("account_family_beneficiaries").value
+            and purpose in policy.get("account_purposes_family").value)
+
+
 class _Rules:
-    """The policy values the generator keeps its facts within, read from the ledger's policy files."""
+    """The policy in force day by day, read from the ledger's own policy files."""
 
     def __init__(self, admdvs: str, months: list[_Month]) -> None:
         self.library = default_library()
         self.admdvs = admdvs
-        self._values: dict[tuple[str, date], Any] = {}
+        self._by_day: dict[date, _Terms] = {}
+        self._by_version: dict[str, _Terms] = {}
         self._check(months)
 
     def _check(self, months: list[_Month]) -> None:
+        """Refuse a period in which the region lacks a parameter the generated facts rely on."""
         if self.admdvs not in self.library.regions:
             msg = f"no policy profile for region {self.admdvs} (known: {', '.join(self.library.regions_known())})"
             raise ValueError(msg)
@@ -294,66 +371,59 @@ class _Rules:
                 return candidate.key
         return "(no month in the next twenty years)"
 
-    def policy(self, day: date) -> Policy:
-        """The policy in force on ``day``."""
-        return self.library.policy_for(self.admdvs, day)
+    def on(self, day: date) -> _Terms:
+        """The terms in force on ``day`` (cached: asked for every fact)."""
+        terms = self._by_day.get(day)
+        if terms is None:
+            policy = self.library.policy_for(self.admdvs, day)
+            terms = self._by_version.get(policy.version)
+            if terms is None:
+                terms = self._by_version[policy.version] = _Terms.of(policy)
+            self._by_day[day] = terms
+        return terms
 
-    def value(self, name: str, day: date) -> Any:
-        """A parameter's value on ``day`` (cached: the generator asks often)."""
-        key = (name, day)
-        found = self._values.get(key, self)
-        if found is self:
-            found = self._values[key] = self.policy(day).get(name).value
-        return found
 
-    def days_limit(self, kind: str, day: date) -> int:
-        """The most days a prescription of ``kind`` may supply (normal, emergency, chronic, long_term)."""
-        return int(self.value(f"rx_days_{kind}", day))
+# ------------------------------------------------------------------------------ the dice
 
-    def validity(self, issued: date) -> date:
-        """The last day a prescription issued on ``issued`` can be filled."""
-        days = int(self.value("rx_validity_days", issued))
-        return issued + timedelta(days=days - (1 if self.value("rx_validity_counts_issue_day", issued) else 0))
 
-    def deductible(self, level: int, day: date) -> Decimal:
-        """The deductible of a visit at a hospital of ``level``."""
-        return self.value(f"deductible_level{level}", day)
+class _Dice:
+    """Draws from one seeded ``random.Random``, through ``random()`` alone.
 
-    def purchase_deductible(self, prescriber_level: int, paid_at_visit: Decimal, day: date) -> Decimal:
-        """The deductible a pharmacy purchase still meets, by the region's pharmacy scheme."""
-        scheme = self.value("pharmacy_scheme", day)
-        if scheme == AS_LEVEL2:
-            return self.deductible(2, day)
-        if scheme == AS_PRESCRIBER:
-            return self.deductible(prescriber_level, day)
-        return max(self.value("pharmacy_deductible", day) - paid_at_visit, ZERO)
+    The library's ``choice``, ``randint`` and ``sample`` are several times slower than one
+    uniform draw, and the generator makes millions of them.
+    """
 
-    def cap(self, retired: bool, day: date) -> Decimal:
-        """The member's annual pooling cap."""
-        return self.value("annual_cap_retired" if retired else "annual_cap_in_service", day)
+    __slots__ = ("random",)
 
-    def credit_floor(self, base: Decimal, day: date) -> Decimal:
-        """The least a month can credit the account: retired flat or in-service share of the base."""
-        in_service = (base * self.value("account_credit_rate_in_service", day)).quantize(FEN, ROUND_DOWN)
-        return min(in_service, self.value("account_credit_retired", day))
+    def __init__(self, seed: str) -> None:
+        self.random = random.Random(seed).random
 
-    def account_uses(self, day: date) -> list[tuple[str, str]]:
-        """The (beneficiary, purpose) pairs of ``_ACCOUNT_USES`` the policy permits on ``day``."""
-        forbidden = self.value("account_forbidden_purposes", day)
-        family = self.value("account_family_beneficiaries", day)
-        allowed = []
-        for beneficiary, purpose in _ACCOUNT_USES:
-            if beneficiary == "self":
-                ok = purpose in self.value("account_purposes_self", day)
-            else:
-                ok = beneficiary in family and purpose in self.value("account_purposes_family", day)
-            if ok and purpose not in forbidden:
-                allowed.append((beneficiary, purpose))
-        return allowed
+    def chance(self, p: float) -> bool:
+        return self.random() < p
 
-    def scheme(self, day: date) -> str:
-        """The payment scheme for institutions in force on ``day``."""
-        return str(self.value("payment_scheme", day))
+    def between(self, lo: int, hi: int) -> int:
+        """An integer in [lo, hi]."""
+        return lo + int(self.random() * (hi - lo + 1))
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[int(self.random() * len(seq))]
+
+    def some(self, seq: Sequence[T], k: int) -> list[T]:
+        """``k`` distinct elements of ``seq`` (k much smaller than len(seq))."""
+        chosen: list[T] = []
+        while len(chosen) < k:
+            candidate = seq[int(self.random() * len(seq))]
+            if candidate not in chosen:
+                chosen.append(candidate)
+        return chosen
+
+    def day(self, lo: date, hi: date) -> date:
+        """A day in [lo, hi]."""
+        return lo + timedelta(days=int(self.random() * ((hi - lo).days + 1)))
+
+    def early_day(self, lo: date, hi: date) -> date:
+        """A day in [lo, hi], most often near ``lo``."""
+        return lo + timedelta(days=int(self.random() ** 2 * ((hi - lo).days + 1)))
 
 
 # ----------------------------------------------------------------------------- the actors
@@ -414,10 +484,6 @@ Record = tuple[date, "Callable[..., Message]", tuple[Any, ...]]
 # --------------------------------------------------------------------------- the builders
 
 
-def _iso(day: date) -> str:
-    return day.isoformat()
-
-
 def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
     out = []
     for sn, (item, cnt) in enumerate(lines, 1):
@@ -430,16 +496,17 @@ def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
 
 
 def _registered(day: date, inst: _Institution, admdvs: str, extra: dict[str, Any]) -> Message:
-    msg = {"type": "institution.registered", "date": _iso(day), "fixmedins_code": inst.code,
-           "fixmedins_name": inst.name, "admdvs": admdvs, "kind": inst.kind, "pooling_designated": True}
+    msg: Message = {"type": "institution.registered", "date": day.isoformat(), "fixmedins_code": inst.code,
+                    "fixmedins_name": inst.name, "admdvs": admdvs, "kind": inst.kind}
     if inst.level is not None:
         msg["level"] = inst.level
+    msg["pooling_designated"] = True
     msg.update(extra)
     return msg
 
 
 def _enrolled(day: date, psn_no: str, admdvs: str, psn_type: str, base: str, family_doctor: str | None) -> Message:
-    msg = {"type": "member.enrolled", "date": _iso(day), "psn_no": psn_no, "admdvs": admdvs,
+    msg = {"type": "member.enrolled", "date": day.isoformat(), "psn_no": psn_no, "admdvs": admdvs,
            "psn_type": psn_type, "contribution_base": base}
     if family_doctor is not None:
         msg["family_doctor_fixmedins_code"] = family_doctor
@@ -447,24 +514,24 @@ def _enrolled(day: date, psn_no: str, admdvs: str, psn_type: str, base: str, fam
 
 
 def _fact(day: date, type_: str, psn_no: str, extra: tuple[tuple[str, str], ...] = ()) -> Message:
-    msg = {"type": f"member.{type_}", "date": _iso(day), "psn_no": psn_no}
+    msg = {"type": f"member.{type_}", "date": day.isoformat(), "psn_no": psn_no}
     msg.update(extra)
     return msg
 
 
 def _visit(day: date, setl: str, mdtrt: str, psn_no: str, code: str, med_type: str, acct: bool,
            lines: tuple[Line, ...], setl_date: date | None) -> Message:
-    msg = {"type": "visit.settled", "date": _iso(day), "medins_setl_id": setl, "mdtrt_id": mdtrt,
+    msg = {"type": "visit.settled", "date": day.isoformat(), "medins_setl_id": setl, "mdtrt_id": mdtrt,
            "psn_no": psn_no, "fixmedins_code": code, "med_type": med_type, "acct_used_flag": acct,
            "items": _lines(lines)}
     if setl_date is not None:
-        msg["setl_date"] = _iso(setl_date)
+        msg["setl_date"] = setl_date.isoformat()
     return msg
 
 
 def _prescription(day: date, rx_no: str, mdtrt: str, psn_no: str, code: str, med_type: str,
                   drugs: tuple[tuple[_Item, int, int], ...], chronic: bool, long_term: bool) -> Message:
-    return {"type": "prescription.issued", "date": _iso(day), "rx_no": rx_no, "mdtrt_id": mdtrt,
+    return {"type": "prescription.issued", "date": day.isoformat(), "rx_no": rx_no, "mdtrt_id": mdtrt,
             "psn_no": psn_no, "fixmedins_code": code, "med_type": med_type,
             "drugs": [{"med_list_codg": d.code, "cnt": _COUNT[cnt], "days": days} for d, cnt, days in drugs],
             "chronic": chronic, "long_term": long_term}
@@ -472,7 +539,7 @@ def _prescription(day: date, rx_no: str, mdtrt: str, psn_no: str, code: str, med
 
 def _purchase(day: date, setl: str, rx_no: str, psn_no: str, code: str, acct: bool, lines: tuple[Line, ...],
               delivery_fee: str, split_reason: str) -> Message:
-    msg = {"type": "purchase.settled", "date": _iso(day), "medins_setl_id": setl, "rx_no": rx_no,
+    msg = {"type": "purchase.settled", "date": day.isoformat(), "medins_setl_id": setl, "rx_no": rx_no,
            "psn_no": psn_no, "fixmedins_code": code, "acct_used_flag": acct, "items": _lines(lines),
            "delivery_fee": delivery_fee}
     if split_reason:
@@ -481,21 +548,21 @@ def _purchase(day: date, setl: str, rx_no: str, psn_no: str, code: str, acct: bo
 
 
 def _reversal(day: date, setl: str, reason: str) -> Message:
-    return {"type": "settlement.reversed", "date": _iso(day), "medins_setl_id": setl, "reason": reason}
+    return {"type": "settlement.reversed", "date": day.isoformat(), "medins_setl_id": setl, "reason": reason}
 
 
 def _account_used(day: date, psn_no: str, amount: str, beneficiary: str, purpose: str, reference: str) -> Message:
-    return {"type": "account.used", "date": _iso(day), "psn_no": psn_no, "amount": amount,
+    return {"type": "account.used", "date": day.isoformat(), "psn_no": psn_no, "amount": amount,
             "beneficiary": beneficiary, "purpose": purpose, "reference": reference}
 
 
 def _assessed(day: date, code: str, year: int, score: str) -> Message:
-    return {"type": "institution.assessed", "date": _iso(day), "fixmedins_code": code, "year": year,
+    return {"type": "institution.assessed", "date": day.isoformat(), "fixmedins_code": code, "year": year,
             "score": score}
 
 
 def _reviewed(day: date, code: str, year: int, sampled: str, violation: str) -> Message:
-    return {"type": "institution.reviewed", "date": _iso(day), "fixmedins_code": code, "year": year,
+    return {"type": "institution.reviewed", "date": day.isoformat(), "fixmedins_code": code, "year": year,
             "sampled_total": sampled, "violation_amount": violation}
 
 
@@ -519,8 +586,8 @@ class _City:
         self.months = spec.periods()
         self.first_day, self.last_day = self.months[0].start, self.months[-1].end
         self.rules = _Rules(spec.admdvs, self.months)
-        self.rng = random.Random(f"yibao-synthetic/{spec.admdvs}/{spec.seed}")
-        self.jiaozuo = any(self.rules.scheme(m.end) == JIAOZUO for m in self.months)
+        self.dice = _Dice(f"yibao-synthetic/{spec.admdvs}/{spec.seed}")
+        self.jiaozuo = any(self.rules.on(m.end).scheme == JIAOZUO for m in self.months)
         self.city_name = self.rules.library.regions[spec.admdvs].name
         self.buckets: dict[str, list[Record]] = {m.key: [] for m in self.months}
         self.fund_estimate: dict[int, Decimal] = {}
@@ -530,7 +597,7 @@ class _City:
         self.hospitals = [self._hospital(i) for i in range(spec.hospitals)]
         self.pharmacies = [self._pharmacy(i) for i in range(spec.pharmacies)]
         self.primaries = [h for h in self.hospitals if h.level == 1]
-        self.inpatient = [h for h in self.hospitals if h.level and h.level > 1]
+        self.inpatient = [h for h in self.hospitals if h.level != 1]
         self.specialist = next((h for h in self.hospitals if h.category == "specialist"), None)
         """The institution whose overspend is reviewed each year (Jiaozuo only)."""
         self.hospital_weights = list(accumulate(_HOSPITAL_WEIGHT[h.level or 1] for h in self.hospitals))
@@ -551,40 +618,40 @@ class _City:
         return _Institution(f"P{self.spec.admdvs}{i + 1:03d}", name, "pharmacy", None, None)
 
     def _member(self, i: int) -> _Member:
-        spec, rng = self.spec, self.rng
-        chronic = rng.random() < spec.share_chronic
+        spec, dice = self.spec, self.dice
+        chronic = dice.chance(spec.share_chronic)
         others = max(1 - CHRONIC_ACTIVITY * spec.share_chronic, 0.05) / max(1 - spec.share_chronic, 0.05)
         rate = spec.visits_per_member_month * (CHRONIC_ACTIVITY if chronic else others)
         family_doctor = None
-        if self.primaries and rng.random() < spec.share_family_doctor:
-            family_doctor = rng.choice(self.primaries)
+        if self.primaries and dice.chance(spec.share_family_doctor):
+            family_doctor = dice.pick(self.primaries)
         enrolled_on = self.first_day
-        if len(self.months) > 1 and rng.random() < spec.share_late_enrolment:
-            month = self.months[rng.randrange(1, len(self.months))]
-            enrolled_on = _day(rng, month.start, month.end)
+        if len(self.months) > 1 and dice.chance(spec.share_late_enrolment):
+            month = self.months[dice.between(1, len(self.months) - 1)]
+            enrolled_on = dice.day(month.start, month.end)
         return _Member(
-            psn_no=f"M{spec.admdvs}{i:06d}", retired=rng.random() < spec.share_retired,
-            base=Decimal(rng.randrange(3000, 12001, 100)).quantize(FEN), chronic=chronic,
-            pays_by_account=rng.random() < spec.share_account_payers, no_visit=math.exp(-rate),
-            family_doctor=family_doctor, pharmacy=rng.choice(self.pharmacies), enrolled_on=enrolled_on,
+            psn_no=f"M{spec.admdvs}{i:06d}", retired=dice.chance(spec.share_retired),
+            base=Decimal(100 * dice.between(30, 120)).quantize(FEN), chronic=chronic,
+            pays_by_account=dice.chance(spec.share_account_payers), no_visit=math.exp(-rate),
+            family_doctor=family_doctor, pharmacy=dice.pick(self.pharmacies), enrolled_on=enrolled_on,
             last_day=self.last_day,
         )
 
     def _registration_extra(self, inst: _Institution) -> dict[str, Any]:
-        """Jiaozuo's category, and for a specialist its own cost history (四（一）1)."""
+        """Jiaozuo's category, and for a specialist its own cost per visit of past years (四（一）1)."""
         if inst.category is None:
             return {}
         extra: dict[str, Any] = {"category": inst.category}
         if inst.category == "specialist":
-            first, last = self.months[0].year, self.months[-1].year
-            years = range(first - 5, last)
-            covid = [y for y in years if y in (2020, 2021, 2022)]
+            years = range(self.months[0].year - 5, self.months[-1].year)
+            covid = [y for y in years if y in COVID_YEARS]
             extra["cost_history"] = {
-                str(y): money_str(Decimal(self.rng.randrange(14000 if y in covid else 19000, 23000)) / 100)
+                str(y): money_str(Decimal(self.dice.between(11000, 15000) if y in covid else
+                                          self.dice.between(15000, 17500)) / 100)
                 for y in years
             }
             extra["covid_depressed_years"] = covid
-            extra["provincial_class_average"] = "235.00"
+            extra["provincial_class_average"] = money_str(PROVINCIAL_SPECIALIST_AVERAGE)
         return extra
 
     # ---------------------------------------------------------------- messages
@@ -604,25 +671,26 @@ class _City:
             months = [m for m in self.months if m.year == year]
             for month in months:
                 self._plan_month(month, top_up=month is months[len(months) // 2])
-            if any(self.rules.scheme(m.end) == KAIFENG for m in months):
+            if any(self.rules.on(m.end).scheme == KAIFENG for m in months):
                 yield self._budget(year, months[0].start)
             for month in months:
                 yield from self._render(month)
             if months[-1].number == 12:
-                yield {"type": "year.closed", "date": _iso(months[-1].end), "admdvs": self.spec.admdvs, "year": year}
+                yield {"type": "year.closed", "date": months[-1].end.isoformat(), "admdvs": self.spec.admdvs,
+                       "year": year}
 
     def _render(self, month: _Month) -> Iterator[Message]:
         bucket = self.buckets.pop(month.key)
         bucket.sort(key=itemgetter(0))  # stable: same-day facts keep the order they were planned in
         for day, build, args in bucket:
             yield build(day, *args)
-        yield {"type": "month.closed", "date": _iso(month.end), "admdvs": self.spec.admdvs, "month": month.key}
+        yield {"type": "month.closed", "date": month.end.isoformat(), "admdvs": self.spec.admdvs, "month": month.key}
 
     def _budget(self, year: int, day: date) -> Message:
         """The annual budget, sized so the estimated pooled total uses ``target_usage`` of it."""
         estimate = self.fund_estimate.get(year, ZERO) / Decimal(str(self.spec.target_usage))
         amount = max((estimate / 100).to_integral_value(ROUND_CEILING) * 100, Decimal(100))
-        return {"type": "budget.set", "date": _iso(day), "admdvs": self.spec.admdvs, "year": year,
+        return {"type": "budget.set", "date": day.isoformat(), "admdvs": self.spec.admdvs, "year": year,
                 "amount": money_str(amount)}
 
     def _add_record(self, day: date, build: Callable[..., Message], args: tuple[Any, ...]) -> None:
@@ -649,17 +717,18 @@ class _City:
             self._plan_year_end(month)
 
     def _plan_member_month(self, m: _Member, month: _Month) -> None:
-        rng = self.rng
+        dice = self.dice
         lo = max(month.start, m.enrolled_on)
-        credit = self.rules.credit_floor(m.base, month.start)
-        if month.number == 7 and not m.retired and rng.random() < P_BASE_CHANGE_JULY:
+        credit = self.rules.on(month.end).credit_floor(m.base)
+        if month.number == 7 and not m.retired and dice.chance(P_BASE_CHANGE_JULY):
             self._change_base(m, lo, month.end)
-        u = rng.random()
-        for kind, rate in LIFE_EVENTS:
-            if u < rate:
-                self._life_event(kind, m, lo, month.end)
-                break
-            u -= rate
+        u = dice.random()
+        if u < LIFE_EVENT_RATE:
+            for kind, rate in LIFE_EVENTS:
+                if u < rate:
+                    self._life_event(kind, m, lo, month.end)
+                    break
+                u -= rate
         hi = min(month.end, m.last_day)
         if lo <= hi:
             self._plan_visits(m, lo, hi)
@@ -673,7 +742,7 @@ class _City:
             if self.life_counts.get(f"{month.year}/{kind}"):
                 continue
             for _attempt in range(20):
-                m = self.rng.choice(self.members)
+                m = self.dice.pick(self.members)
                 if not m.left and m.enrolled_on <= month.start and self._life_event(kind, m, month.start, month.end):
                     break
 
@@ -694,16 +763,16 @@ class _City:
         if m.retired:
             return False
         m.retired = True
-        self._add(m, _day(self.rng, lo, hi), _fact, ("retired", m.psn_no))
+        self._add(m, self.dice.day(lo, hi), _fact, ("retired", m.psn_no))
         return True
 
     def _suspend(self, m: _Member, lo: date, hi: date) -> bool:
         if m.suspended is not None and m.suspended[1] >= lo:
             return False
-        start = _day(self.rng, lo, hi)
-        until = start + timedelta(days=self.rng.randint(15, 75))
-        reason = self.rng.choice(("arrears", "arrears", "waiting_period"))
-        self._add(m, start, _fact, ("suspended", m.psn_no, (("reason", reason),)))
+        dice = self.dice
+        start = dice.day(lo, hi)
+        until = start + timedelta(days=dice.between(15, 75))
+        self._add(m, start, _fact, ("suspended", m.psn_no, (("reason", dice.pick(_SUSPENSION_REASONS)),)))
         if until <= m.last_day:
             self._add(m, until, _fact, ("resumed", m.psn_no))
             m.suspended = (start, until)
@@ -714,137 +783,138 @@ class _City:
     def _admit(self, m: _Member, lo: date, hi: date) -> bool:
         if not self.inpatient or (m.admitted is not None and m.admitted[1] >= lo):
             return False
-        rng = self.rng
-        start = _day(rng, lo, hi)
-        until = start + timedelta(days=rng.randint(3, 15))
-        hospital = rng.choice(self.inpatient)
-        self._add(m, start, _fact, ("admitted", m.psn_no, (("fixmedins_code", hospital.code),)))
+        dice = self.dice
+        start = dice.day(lo, hi)
+        until = start + timedelta(days=dice.between(3, 15))
+        self._add(m, start, _fact, ("admitted", m.psn_no, (("fixmedins_code", dice.pick(self.inpatient).code),)))
         if until <= m.last_day:
             self._add(m, until, _fact, ("discharged", m.psn_no))
             m.admitted = (start, until)
         else:
             m.admitted = (start, date.max)
-        if rng.random() < 0.6:  # an outpatient visit while in hospital: booked, not paid by the pool
-            self._plan_visit(m, _day(rng, start, min(until - timedelta(days=1), m.last_day)))
+        if dice.chance(P_VISIT_WHILE_ADMITTED):  # booked, but not paid by the pool
+            self._plan_visit(m, dice.day(start, min(until - timedelta(days=1), m.last_day)))
         return True
 
     def _sign(self, m: _Member, lo: date, hi: date) -> bool:
         if m.family_doctor is not None or not self.primaries:
             return False
-        m.family_doctor = self.rng.choice(self.primaries)
-        self._add(m, _day(self.rng, lo, hi), _fact,
+        m.family_doctor = self.dice.pick(self.primaries)
+        self._add(m, self.dice.day(lo, hi), _fact,
                   ("family_doctor_signed", m.psn_no, (("fixmedins_code", m.family_doctor.code),)))
         return True
 
     def _transfer(self, m: _Member, lo: date, hi: date) -> bool:
-        destination = self.rng.choice(_DESTINATIONS)
+        destination = self.dice.pick(_DESTINATIONS)
         return self._leave(m, lo, hi, ("transferred_out", m.psn_no, (("destination", destination),)))
 
     def _die(self, m: _Member, lo: date, hi: date) -> bool:
-        return self._leave(m, lo, hi, ("deceased", m.psn_no, (("heir", self.rng.choice(_HEIRS)),)))
+        return self._leave(m, lo, hi, ("deceased", m.psn_no, (("heir", self.dice.pick(_HEIRS)),)))
 
     def _leave(self, m: _Member, lo: date, hi: date, args: tuple[Any, ...]) -> bool:
         """The member's last fact: after everything already planned for them."""
         lo = max(lo, m.busy_until + timedelta(days=1))
         if lo > hi:
             return False
-        day = _day(self.rng, lo, hi)
+        day = self.dice.day(lo, hi)
         self._add(m, day, _fact, args)
         m.left, m.last_day = True, day - timedelta(days=1)
         return True
 
     def _change_base(self, m: _Member, lo: date, hi: date) -> None:
-        """The annual adjustment of the contribution base (from July), upwards by 2–8 %."""
-        if lo > min(hi, m.last_day):
+        """The yearly adjustment of the contribution base (from July), upwards by 2–8 %, to the 10 yuan."""
+        hi = min(hi, m.last_day)
+        if lo > hi:
             return
-        raise_by = Decimal(self.rng.randint(102, 108)) / 100
-        m.base = (m.base * raise_by / 10).to_integral_value() * 10
-        m.base = m.base.quantize(FEN)
-        self._add(m, _day(self.rng, lo, min(hi, m.last_day)), _fact,
+        raised = m.base * (100 + self.dice.between(2, 8)) / 1000
+        m.base = (raised.to_integral_value() * 10).quantize(FEN)
+        self._add(m, self.dice.day(lo, hi), _fact,
                   ("contribution_base_changed", m.psn_no, (("contribution_base", money_str(m.base)),)))
 
     # ------------------------------------------------------------------ visits
 
     def _plan_visits(self, m: _Member, lo: date, hi: date) -> None:
-        rng = self.rng
-        count, p = 0, rng.random()
-        while p > m.no_visit:  # Poisson by Knuth's product of uniforms
+        """The month's visits: a Poisson count (Knuth's product of uniforms), on sorted days."""
+        dice = self.dice
+        count, p = 0, dice.random()
+        while p > m.no_visit:
             count += 1
-            p *= rng.random()
-        for day in sorted(_day(rng, lo, hi) for _ in range(count)):
-            self._plan_visit(m, day)
+            p *= dice.random()
+        if count:
+            for day in sorted(dice.day(lo, hi) for _ in range(count)):
+                self._plan_visit(m, day)
 
     def _choose_hospital(self, m: _Member) -> _Institution:
-        if m.family_doctor is not None and self.rng.random() < 0.6:
+        if m.family_doctor is not None and self.dice.chance(P_OWN_FAMILY_DOCTOR):
             return m.family_doctor
-        return self.hospitals[bisect(self.hospital_weights, self.rng.random() * self.hospital_weights[-1])]
+        return self.hospitals[bisect(self.hospital_weights, self.dice.random() * self.hospital_weights[-1])]
 
     def _plan_visit(self, m: _Member, day: date) -> None:
         """A visit: one or two bills under its serial number, maybe a prescription filled later."""
-        rng = self.rng
+        dice, terms = self.dice, self.rules.on(day)
         hospital = self._choose_hospital(m)
         level = hospital.level or 1
-        emergency = level > 1 and rng.random() < P_EMERGENCY
+        emergency = level > 1 and dice.chance(P_EMERGENCY)
         med_type = "13" if emergency else "11"
         mdtrt = hospital.next_visit()
         rx_kind = self._rx_kind(m, emergency)
-        deductible = self.rules.deductible(level, day)
-        paid = self._bill(m, day, hospital, mdtrt, med_type, self._visit_lines(level, rx_kind is None, emergency, day),
-                          deductible)
-        if rng.random() < P_SECOND_BILL:
+        deductible = terms.deductible[level]
+        lines = self._visit_lines(level, rx_kind is None, terms.days_limit["emergency" if emergency else "normal"])
+        paid = self._bill(m, day, hospital, mdtrt, med_type, lines, deductible)
+        if dice.chance(P_SECOND_BILL):
             paid += self._bill(m, day, hospital, mdtrt, med_type, self._second_bill_lines(), deductible - paid)
         if rx_kind is not None:
             self._plan_prescription(m, day, hospital, mdtrt, med_type, rx_kind, paid)
 
     def _rx_kind(self, m: _Member, emergency: bool) -> str | None:
-        rng = self.rng
-        if rng.random() >= (P_RX_CHRONIC_MEMBER if m.chronic else P_RX_OTHER):
+        dice = self.dice
+        if not dice.chance(P_RX_CHRONIC_MEMBER if m.chronic else P_RX_OTHER):
             return None
         if emergency:
             return "emergency"
-        if m.chronic and rng.random() < 0.8:
-            return "long_term" if rng.random() < P_LONG_TERM else "chronic"
+        if m.chronic and dice.chance(P_RX_CHRONIC_KIND):
+            return "long_term" if dice.chance(P_LONG_TERM) else "chronic"
         return "normal"
 
-    def _visit_lines(self, level: int, with_drugs: bool, emergency: bool, day: date) -> tuple[Line, ...]:
+    def _visit_lines(self, level: int, with_drugs: bool, days_limit: int) -> tuple[Line, ...]:
         """Consultation, some tests, maybe a treatment, drugs dispensed here, maybe a self-paid line."""
-        rng = self.rng
+        dice = self.dice
         lines: list[Line] = [(_CONSULTATION[level], 1)]
-        lines += [(test, 1) for test in rng.sample(_TESTS, rng.choice((0, 1, 1, 2, 3)))]
-        if rng.random() < 0.25:
-            lines.append((rng.choice(_TREATMENTS), rng.randint(1, 3)))
+        lines += [(test, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
+        if dice.chance(P_TREATMENT):
+            lines.append((dice.pick(_TREATMENTS), dice.between(1, 3)))
         if with_drugs:
-            limit = self.rules.days_limit("emergency" if emergency else "normal", day)
-            for drug in rng.sample(_ACUTE_DRUGS, rng.randint(1, 3)):
-                lines.append((drug, drug.per_day * rng.randint(min(3, limit), limit)))
-        if rng.random() < 0.15:
-            item = rng.choice(_SELF_PAID)
+            for drug in dice.some(_ACUTE_DRUGS, dice.between(1, 3)):
+                lines.append((drug, drug.per_day * dice.between(min(3, days_limit), days_limit)))
+        if dice.chance(P_SELF_PAID):
+            item = dice.pick(_SELF_PAID)
             lines.append((item, item.per_day * (30 if item.per_day > 1 else 1)))
         return tuple(lines)
 
     def _second_bill_lines(self) -> tuple[Line, ...]:
-        rng = self.rng
-        lines: list[Line] = [(test, 1) for test in rng.sample(_TESTS, rng.randint(1, 2))]
-        if rng.random() < 0.5:
-            lines.append((rng.choice(_TREATMENTS), rng.randint(1, 2)))
+        dice = self.dice
+        lines: list[Line] = [(test, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
+        if dice.chance(0.5):
+            lines.append((dice.pick(_TREATMENTS), dice.between(1, 2)))
         return tuple(lines)
 
     def _bill(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
               lines: tuple[Line, ...], deductible: Decimal) -> Decimal:
         """One ``visit.settled``; the deductible it is estimated to meet."""
-        rng = self.rng
+        dice = self.dice
         setl = hospital.next_settlement()
-        acct = m.pays_by_account and rng.random() < P_ACCOUNT_PAYS
-        setl_date = None
-        if rng.random() < P_LATE_UPLOAD:
-            setl_date = min(day + timedelta(days=rng.randint(1, 5)), month_end(f"{day.year:04d}-{day.month:02d}"),
-                            self.last_day)
-            setl_date = setl_date if setl_date > day else None
+        acct = m.pays_by_account and dice.chance(P_ACCOUNT_PAYS)
+        setl_date = self._late_upload(day) if dice.chance(P_LATE_UPLOAD) else None
         self._add(m, day, _visit, (setl, mdtrt, m.psn_no, hospital.code, med_type, acct, lines, setl_date))
         medfee, scope = _totals(lines)
         if hospital is self.specialist:
             self.review_sample.setdefault(day.year, []).append(medfee)
         return self._settled(m, day, setl, medfee, scope, deductible, acct)
+
+    def _late_upload(self, day: date) -> date | None:
+        """A settlement a few days after the visit, within the month (焦医保〔2024〕32号 一（一）)."""
+        settled = min(day + timedelta(days=self.dice.between(1, 5)), month_end(f"{day:%Y-%m}"), self.last_day)
+        return settled if settled > day else None
 
     def _settled(self, m: _Member, day: date, setl: str, medfee: Decimal, scope: Decimal, deductible: Decimal,
                  acct: bool) -> Decimal:
@@ -853,7 +923,7 @@ class _City:
             m.balance_floor = max(m.balance_floor - medfee, ZERO)
         charged = min(scope, max(deductible, ZERO))
         share = self._estimate(m, day, scope - charged)
-        if self.rng.random() < P_REVERSAL:
+        if self.dice.chance(P_REVERSAL):
             self._plan_reversal(m, day, setl, share)
         return charged
 
@@ -861,15 +931,18 @@ class _City:
         """The pooling fund's rough share of a claim, within the member's annual cap."""
         if above_deductible <= 0 or m.in_hospital(day) or m.suspended_on(day):
             return ZERO
+        terms = self.rules.on(day)
         used = m.fund_estimate.get(day.year, ZERO)
-        share = min(above_deductible * FUND_SHARE, max(self.rules.cap(m.retired, day) - used, ZERO))
+        cap = terms.cap_retired if m.retired else terms.cap_in_service
+        share = min(above_deductible * FUND_SHARE, max(cap - used, ZERO))
         m.fund_estimate[day.year] = used + share
         self.fund_estimate[day.year] = self.fund_estimate.get(day.year, ZERO) + share
         return share
 
     def _plan_reversal(self, m: _Member, day: date, setl: str, share: Decimal) -> None:
-        rday = min(day + timedelta(days=self.rng.randint(0, 3)), m.last_day)
-        self._add(m, rday, _reversal, (setl, self.rng.choice(_REVERSAL_REASONS)))
+        """2208: the settlement undone a few days later; its estimated fund share with it."""
+        when = min(day + timedelta(days=self.dice.between(0, 3)), m.last_day)
+        self._add(m, when, _reversal, (setl, self.dice.pick(_REVERSAL_REASONS)))
         if share:
             m.fund_estimate[day.year] -= share
             self.fund_estimate[day.year] -= share
@@ -878,35 +951,39 @@ class _City:
 
     def _plan_prescription(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
                            kind: str, paid: Decimal) -> None:
-        rng = self.rng
-        limit = self.rules.days_limit(kind, day)
+        """An e-prescription within its days limit, usually filled at a pharmacy."""
+        dice = self.dice
+        limit = self.rules.on(day).days_limit[kind]
         if kind in ("chronic", "long_term"):
-            choices, days = _CHRONIC_DRUGS, rng.choice((limit, limit, limit - limit // 4))
+            choices, days = _CHRONIC_DRUGS, dice.pick((limit, limit, limit - limit // 4))
         else:
-            choices, days = _ACUTE_DRUGS, rng.randint(min(3, limit), limit)
-        drugs = tuple((d, d.per_day * days, days) for d in rng.sample(choices, rng.randint(1, 3)))
+            choices, days = _ACUTE_DRUGS, dice.between(min(3, limit), limit)
+        drugs = tuple((d, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
         self.rx_serial += 1
         rx_no = f"RX{self.spec.admdvs}{self.rx_serial:07d}"
         chronic = kind in ("chronic", "long_term")
         self._add(m, day, _prescription,
                   (rx_no, mdtrt, m.psn_no, hospital.code, med_type, drugs, chronic, kind == "long_term"))
-        if rng.random() >= P_UNFILLED:
+        if not dice.chance(P_UNFILLED):
             self._plan_purchases(m, day, rx_no, hospital.level or 1, drugs, paid)
 
     def _plan_purchases(self, m: _Member, issued: date, rx_no: str, prescriber_level: int,
                         drugs: tuple[tuple[_Item, int, int], ...], paid: Decimal) -> None:
-        """Fill the prescription within its validity: at once, in two halves, or at two pharmacies."""
-        rng = self.rng
-        last = min(self.rules.validity(issued), m.last_day)
-        first = _early_day(rng, issued, last)
+        """Fill the prescription within its validity: at once, in two halves, or at two pharmacies.
+
+        The same drug is never bought at two institutions (同医保办发〔2022〕1号 第十三条).
+        """
+        dice = self.dice
+        last = min(issued + self.rules.on(issued).fill_within, m.last_day)
+        first = dice.early_day(issued, last)
         lines = tuple((d, cnt) for d, cnt, _ in drugs)
-        u = rng.random()
+        u = dice.random()
         if u < P_SPLIT_SAME_PHARMACY and all(cnt > 1 for _, cnt in lines):
             fills = [(first, m.pharmacy, tuple((d, cnt // 2) for d, cnt in lines), ""),
-                     (_day(rng, first, last), m.pharmacy, tuple((d, cnt - cnt // 2) for d, cnt in lines), "")]
+                     (dice.day(first, last), m.pharmacy, tuple((d, cnt - cnt // 2) for d, cnt in lines), "")]
         elif u < P_SPLIT_SAME_PHARMACY + P_SPLIT_TWO_PHARMACIES and len(lines) > 1 and len(self.pharmacies) > 1:
-            other = rng.choice([p for p in self.pharmacies if p is not m.pharmacy])
-            fills = [(first, m.pharmacy, lines[:1], ""), (_day(rng, first, last), other, lines[1:], _SPLIT_REASON)]
+            other = dice.pick([p for p in self.pharmacies if p is not m.pharmacy])
+            fills = [(first, m.pharmacy, lines[:1], ""), (dice.day(first, last), other, lines[1:], _SPLIT_REASON)]
         else:
             fills = [(first, m.pharmacy, lines, "")]
         for day, pharmacy, part, reason in fills:
@@ -915,63 +992,47 @@ class _City:
     def _purchase(self, m: _Member, day: date, rx_no: str, prescriber_level: int, pharmacy: _Institution,
                   lines: tuple[Line, ...], reason: str, paid: Decimal) -> Decimal:
         """One ``purchase.settled``; the deductible it is estimated to meet."""
-        rng = self.rng
+        dice = self.dice
         setl = pharmacy.next_settlement()
-        acct = m.pays_by_account and rng.random() < P_ACCOUNT_PAYS
-        delivery = rng.choice(("5.00", "6.00", "8.00", "10.00")) if rng.random() < P_DELIVERY else "0.00"
+        acct = m.pays_by_account and dice.chance(P_ACCOUNT_PAYS)
+        delivery = dice.pick(_DELIVERY_FEES) if dice.chance(P_DELIVERY) else "0.00"
         self._add(m, day, _purchase, (setl, rx_no, m.psn_no, pharmacy.code, acct, lines, delivery, reason))
         medfee, scope = _totals(lines)
-        deductible = self.rules.purchase_deductible(prescriber_level, paid, day)
+        deductible = self.rules.on(day).purchase_deductible(prescriber_level, paid)
         return self._settled(m, day, setl, medfee + Decimal(delivery), scope, deductible, acct)
 
     # ----------------------------------------------------------------- account
 
     def _plan_account_use(self, m: _Member, lo: date, hi: date) -> None:
         """A family member's bill or contribution paid from the account, well within its balance."""
-        rng = self.rng
-        if rng.random() >= P_ACCOUNT_USE or m.balance_floor < MIN_ACCOUNT_USE:
+        dice = self.dice
+        if not dice.chance(P_ACCOUNT_USE) or m.balance_floor < MIN_ACCOUNT_USE:
             return
-        uses = self.rules.account_uses(lo)
+        uses = self.rules.on(lo).account_uses
         if not uses:
             return
-        beneficiary, purpose = rng.choice(uses)
-        amount = (m.balance_floor * rng.randint(20, 80) / 100).to_integral_value(ROUND_DOWN)
+        beneficiary, purpose = dice.pick(uses)
+        amount = (m.balance_floor * dice.between(20, 80) / 100).to_integral_value(ROUND_DOWN)
         m.balance_floor -= amount
         self.reference_serial += 1
         reference = f"AU{self.spec.admdvs}{self.reference_serial:07d}"
-        self._add(m, _day(rng, lo, hi), _account_used,
-                  (m.psn_no, money_str(amount), beneficiary, purpose, reference))
+        self._add(m, dice.day(lo, hi), _account_used, (m.psn_no, money_str(amount), beneficiary, purpose, reference))
 
     # ---------------------------------------------------------------- year end
 
     def _plan_year_end(self, month: _Month) -> None:
-        """Every institution assessed, and in Jiaozuo the specialist's overspend reviewed."""
-        rng = self.rng
-        day = min(date(month.year, 12, 20), self.last_day)
+        """Every institution assessed, and in Jiaozuo the specialist's overspend reviewed (六（一））."""
+        dice = self.dice
+        day = date(month.year, 12, 20)
         for inst in (*self.hospitals, *self.pharmacies):
-            score = Decimal(rng.randint(6500, 9900)).scaleb(-2)
+            score = Decimal(dice.between(7500, 9950)).scaleb(-2)
             self._add_record(day, _assessed, (inst.code, month.year, str(score)))
-        sample = sorted(self.review_sample.pop(month.year, []), reverse=True)[:100]
+        sample = sorted(self.review_sample.pop(month.year, []), reverse=True)[:REVIEW_SAMPLE]
         if self.jiaozuo and self.specialist is not None and sample:
             sampled = sum(sample, ZERO)
-            violation = (sampled * rng.choice((0, 5, 12, 25, 65)) / 100).quantize(FEN)
+            violation = (sampled * dice.pick(_VIOLATION_PERCENT) / 100).quantize(FEN)
             self._add_record(day, _reviewed,
                              (self.specialist.code, month.year, money_str(sampled), money_str(violation)))
-
-
-# ---------------------------------------------------------------------------------- helpers
-
-
-def _day(rng: random.Random, lo: date, hi: date) -> date:
-    """A uniformly drawn day in [lo, hi]."""
-    span = (hi - lo).days
-    return lo + timedelta(days=int(rng.random() * (span + 1))) if span > 0 else lo
-
-
-def _early_day(rng: random.Random, lo: date, hi: date) -> date:
-    """A day in [lo, hi], most often near ``lo`` (prescriptions are filled soon after they are issued)."""
-    span = (hi - lo).days
-    return lo + timedelta(days=int(rng.random() ** 2 * (span + 1))) if span > 0 else lo
 
 
 # ------------------------------------------------------------------------------------- API

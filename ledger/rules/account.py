@@ -10,6 +10,7 @@ from ledger.money import ZERO, round_fen
 from ledger.rules.facts import RETIRED
 
 if TYPE_CHECKING:
+    from ledger.rules.facts import Claim
     from ledger.rules.reader import Reader
 
 
@@ -30,12 +31,31 @@ def account_payment_datong_art22(
     """同医保办发〔2022〕1号 第二十二条: the member's part, from the account first, then cash.
 
     「个人自付部分由本人个人账户（或家庭共济账户）或现金支付」 — when the member allows it
-    (``acct_used_flag``), up to the balance. A delivery fee is not a medical cost (医保办发
-    〔2023〕4号 三（一）: 「配送费用不纳入医保支付范围」), so the account never pays it.
+    (``acct_used_flag``), up to the balance, except ``not_medical``: what
+    :func:`not_for_account_xinyang_art10` keeps for cash.
     """
     if not allowed:
         return ZERO
     return max(min(psn_part - not_medical, balance), ZERO)
+
+
+def not_for_account_xinyang_art10(claim: Claim, amounts: dict[str, Decimal], p: Reader) -> Decimal:
+    """信政办〔2022〕23号 第十条; 医保办发〔2023〕4号 三（一）: what the account may not pay in a claim.
+
+    「个人账户不得用于公共卫生费用、体育健身、养生保健消费等不属于基本医疗保险保障范围的支出。」
+    A public-health bill (or line) is paid in cash; so is a pharmacy's delivery fee
+    (「配送费用不纳入医保支付范围」). ``amounts`` maps each line's ``feedetl_sn`` to its amount.
+    """
+    excluded = ZERO
+    if claim.delivery_fee:
+        p.cited("delivery_fee_excluded")
+        excluded += claim.delivery_fee
+    if claim.exclusion is not None or any(line.exclusion for line in claim.lines):
+        forbidden = p.value("account_forbidden_purposes")
+        if claim.exclusion in forbidden:
+            return sum(amounts.values(), ZERO) + claim.delivery_fee
+        excluded += sum((amounts[line.feedetl_sn] for line in claim.lines if line.exclusion in forbidden), ZERO)
+    return excluded
 
 
 def check_use_xinyang_art9_10(beneficiary: str, purpose: str, p: Reader) -> str:

@@ -1,0 +1,1 @@
+"""Tests of the policy loader: dated, cited parameter files and region profiles."""

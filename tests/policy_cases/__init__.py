@@ -1,0 +1,1 @@
+"""Policy cases, one YAML file per source document (OpenFisca style), run by test_cases.py."""
