@@ -80,6 +80,7 @@ class Settlement(LedgerAggregate):
         TOPIC = "yibao:Settlement.Reversed"
         day: date
         reason: str
+        mdtrt_id: str
         medins_setl_id: str
         psn_no: str
         fixmedins_code: str
@@ -97,6 +98,7 @@ class Settlement(LedgerAggregate):
         TOPIC = "yibao:Settlement.Adjusted"
         day: date
         reason: str
+        mdtrt_id: str
         claim: dict[str, Any]
         medins_setl_id: str
         psn_no: str
@@ -142,4 +144,4 @@ class Settlement(LedgerAggregate):
     def _identity(self) -> dict[str, str]:
         """Who and where, repeated on each correction so readers of the log need no lookup."""
         return {"medins_setl_id": self.medins_setl_id, "psn_no": self.psn_no, "fixmedins_code": self.fixmedins_code,
-                "admdvs": self.admdvs, "kind": self.kind}
+                "admdvs": self.admdvs, "kind": self.kind, "mdtrt_id": self.mdtrt_id}

@@ -9,7 +9,7 @@ region recorded, and settles each institution's final amount against its prepaym
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ledger.clearing import (
@@ -69,7 +69,7 @@ def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bo
 
     app.read_models.catch_up()
     through = app.recorder.max_notification_id() or 0
-    actuals = [Actual(r["key"], r["count"], r["medfee"], r["fund"], r["acct"])
+    actuals = [Actual(r["key"], r["count"], r["visits"], r["medfee"], r["fund"], r["acct"])
                for r in app.pending_actuals(msg.admdvs, end.isoformat(), through)]
     reader = Reader(policy)
     if scheme == KAIFENG:
@@ -136,7 +136,7 @@ def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool
         if summary["budget"] is None:
             raise PeriodError("year", f"no budget.set for {msg.admdvs} {msg.year}", code="no_budget")
         result = clear_kaifeng_3_3({c: t["actual"] for c, t in totals.items()}, summary["budget"], reader)
-        summary["usage_rate"] = str(result.usage_rate.quantize(Decimal("0.000001")))
+        summary["usage_rate"] = str(result.usage_rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
         summary["tier"] = result.tier
         summary["sharing_ratio"] = None if result.sharing_ratio is None else str(result.sharing_ratio)
         finals = {c: (amount, result.tier) for c, amount in result.finals.items()}
@@ -149,7 +149,7 @@ def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool
         final, basis = finals[code]
         score = institution.assessments.get(str(msg.year))
         returned = round_fen(t["withheld"] * deposit_return_rate(score, reader)) if score is not None else None
-        rows.append({"fixmedins_code": code, "basis": basis, "visits": t["count"], "medfee": t["medfee"],
+        rows.append({"fixmedins_code": code, "basis": basis, "visits": t["visits"], "medfee": t["medfee"],
                      "actual": t["actual"], "final_amount": final, "prepaid": t["granted"],
                      "due": final - t["granted"], "deposit_withheld": t["withheld"], "deposit_returned": returned,
                      "score": score})
@@ -167,9 +167,9 @@ def _year_totals(region: Region, year: int) -> dict[str, dict[str, Any]]:
     totals: dict[str, dict[str, Any]] = {}
     for month in region.months_of(year):
         for row in region.months[month]["payments"]:
-            t = totals.setdefault(row["fixmedins_code"], {"count": 0, "medfee": ZERO, "actual": ZERO,
+            t = totals.setdefault(row["fixmedins_code"], {"visits": 0, "medfee": ZERO, "actual": ZERO,
                                                           "granted": ZERO, "withheld": ZERO})
-            t["count"] += row["count"]
+            t["visits"] += row["visits"]
             t["medfee"] += row["medfee"]
             t["actual"] += row["actual"]
             t["granted"] += row["paid"] + row["withheld"]
@@ -197,7 +197,7 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
         if category not in baselines:
             raise InputError("category", f"no baseline for category {category}", code="category_missing")
         baseline, how = baselines[category], category
-    final, basis = clear_jiaozuo_4_1(t["count"], t["medfee"], t["actual"], baseline, p,
+    final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
                                      institution.reviews.get(str(year)))
     return final, f"{how}: {basis}"
 
@@ -212,7 +212,8 @@ def assess_institution(s: Services, msg: m.InstitutionAssessed) -> bool:
     held = region.deposits.get(str(msg.year), {}).get(msg.fixmedins_code)
     institution.assess(msg.date, msg.year, msg.score, key, msg.fingerprint())
     if region.year_closed(msg.year) and held is not None and held["returned"] is None:
-        reader = Reader(s.policy(institution.admdvs, msg.date))
+        # The scale in force when the year was cleared, as the clearing itself would have used it.
+        reader = Reader(s.policy(institution.admdvs, month_end(f"{msg.year}-12")))
         rate = deposit_return_rate(msg.score, reader)
         region.return_deposit(day=msg.date, year=msg.year, fixmedins_code=msg.fixmedins_code, score=msg.score,
                               rate=rate, withheld=held["withheld"], returned=round_fen(held["withheld"] * rate),

@@ -21,10 +21,11 @@ KAIFENG, JIAOZUO = "kaifeng_global_budget", "jiaozuo_conditional_ffs"
 
 @dataclass(frozen=True)
 class Actual:
-    """An institution's month: settlements counted, total cost, pooling fund and account charged."""
+    """An institution's month: bills and visits counted, total cost, pooling fund and account charged."""
 
     fixmedins_code: str
     count: int
+    visits: int
     medfee: Decimal
     fund: Decimal
     acct: Decimal
@@ -43,7 +44,8 @@ class Prepayment:
     def as_record(self) -> dict[str, Any]:
         """The row recorded in ``Region.MonthClosed``."""
         a = self.actual
-        return {"fixmedins_code": a.fixmedins_code, "count": a.count, "medfee": a.medfee, "actual": a.fund,
+        return {"fixmedins_code": a.fixmedins_code, "count": a.count, "visits": a.visits, "medfee": a.medfee,
+                "actual": a.fund,
                 "acct": a.acct, "allocation": self.allocation, "paid": self.paid, "withheld": self.withheld}
 
 

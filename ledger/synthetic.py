@@ -13,11 +13,11 @@ institutions' assessments, and the month and year closes that pay the institutio
 
 How: one seeded ``random.Random`` drives everything; no global state, no clock, no iteration over
 unordered sets, so the same :class:`CitySpec` gives byte-identical output. Each calendar year is
-planned before any of it is written, as compact records (a builder and its arguments, bucketed by
-month), so the region's annual budget can be sized from the year's claims before January closes
-(a month cannot close under Kaifeng's scheme without ``budget.set``) without holding a year of
-message dicts in memory. The months are then rendered in date order, each followed by its
-``month.closed``, and December by ``year.closed``.
+planned before any of it is written, as compact records (a builder's name and its arguments,
+bucketed by month), so the region's annual budget can be sized from the year's claims before
+January closes (a month cannot close under Kaifeng's scheme without ``budget.set``) without
+holding a year of message dicts in memory. The months are then rendered in date order, each
+followed by its ``month.closed``, and December by ``year.closed``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import json
 import math
 import random
 from bisect import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
@@ -41,7 +42,7 @@ from ledger.periods import month_end
 from ledger.rules.deductible import AS_LEVEL2, AS_PRESCRIBER
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     from ledger.parameters import Policy
@@ -91,6 +92,14 @@ class CitySpec:
         if not 0 < self.target_usage <= 2:
             msg = "target_usage must be in (0, 2]"
             raise ValueError(msg)
+        if self.visits_per_member_month < 0:
+            msg = "visits_per_member_month must not be negative"
+            raise ValueError(msg)
+        for name in ("share_retired", "share_chronic", "share_family_doctor", "share_account_payers",
+                     "share_late_enrolment"):
+            if not 0 <= getattr(self, name) <= 1:
+                msg = f"{name} must be between 0 and 1"
+                raise ValueError(msg)
 
     def periods(self) -> list[_Month]:
         """The months generated, in order."""
@@ -117,6 +126,8 @@ class _Month(NamedTuple):
 class _Item(NamedTuple):
     """A catalog entry: a service, consumable or drug, with its price as written on bills."""
 
+    index: int
+    """Its place in ``_CATALOG``: bill lines refer to items by index (see ``Line``)."""
     code: str
     name: str
     lv: str
@@ -128,10 +139,16 @@ class _Item(NamedTuple):
     """The unit amount that can be in policy scope: the lesser of price and standard; 0 for 丙."""
 
 
+_CATALOG: list[_Item] = []
+"""Every item, in the order defined below (built once, at import)."""
+
+
 def _item(code: str, name: str, lv: str, pric: str, std: str | None = None, per_day: int = 1) -> _Item:
     price = Decimal(pric)
     scope = ZERO if lv == "03" else min(price, Decimal(std)) if std else price
-    return _Item(code, name, lv, pric, std, per_day, price, scope)
+    item = _Item(len(_CATALOG), code, name, lv, pric, std, per_day, price, scope)
+    _CATALOG.append(item)
+    return item
 
 
 _CONSULTATION = {
@@ -189,8 +206,13 @@ _CHRONIC_DRUGS = (
     _item("XA10BFA0110", "阿卡波糖片", "02", "0.90", per_day=3),
 )
 
-Line = tuple[_Item, int]
-"""A bill line: the item and how many units."""
+Line = tuple[int, int]
+"""A bill line: the item's index in ``_CATALOG`` and how many units.
+
+Plain ints, not the item itself: a year of planned bills is millions of tuples, and tuples of
+atoms drop out of the garbage collector's sight, where tuples holding items (a tuple subclass,
+never untracked) were walked by every full collection: a third of the generator's time.
+"""
 
 # ---------------------------------------------------------------------- rates of behaviour
 # Probabilities per member-month, per visit, per bill or per prescription; tuned so a
@@ -213,12 +235,12 @@ P_OWN_FAMILY_DOCTOR = 0.6
 P_RX_CHRONIC_KIND = 0.8
 P_TREATMENT, P_SELF_PAID = 0.25, 0.15
 LIFE_EVENTS = (("retire", 0.004), ("suspend", 0.003), ("admit", 0.005), ("sign", 0.004),
-               ("transfer", 0.0012), ("die", 0.001))
+               ("rebase", 0.002), ("transfer", 0.0012), ("die", 0.001))
 """Rare facts: at most one a member-month; each year has at least one of each (see ``_top_up``)."""
 LIFE_EVENT_RATE = sum(rate for _, rate in LIFE_EVENTS)
 CHRONIC_ACTIVITY = 1.5
 """Members with a chronic disease visit this many times the average."""
-FUND_SHARE = Decimal("0.55")
+FUND_SHARE = Decimal("0.53")
 """The budget's rough estimate of the pooling fund's share of in-scope cost above the deductible: about
 half (the ratios run from 50 % at level 3 to 65 % for retirees at level 2 and below)."""
 MIN_ACCOUNT_USE = Decimal(20)
@@ -346,7 +368,8 @@ class _Rules:
     def _check(self, months: list[_Month]) -> None:
         """Refuse a period in which the region lacks a parameter the generated facts rely on."""
         if self.admdvs not in self.library.regions:
-            msg = f"no policy profile for region {self.admdvs} (known: {', '.join(self.library.regions_known())})"
+            known = ", ".join(self.library.regions_known())
+            msg = f"no policy profile for region {self.admdvs} (known: {known})"
             raise ValueError(msg)
         for month in months:
             for day in (month.start, month.end):
@@ -478,15 +501,18 @@ class _Member:
         return self.suspended is not None and self.suspended[0] <= day < self.suspended[1]
 
 
-Record = tuple[date, "Callable[..., Message]", tuple[Any, ...]]
-"""A planned message: its date, the function that builds it, and that function's arguments."""
+Record = tuple[date, str, tuple[Any, ...]]
+"""A planned message: its date, the name of its builder in ``_BUILDERS``, the builder's arguments.
+
+Only atoms and tuples of atoms, so the garbage collector stops tracking a planned year."""
 
 # --------------------------------------------------------------------------- the builders
 
 
 def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
     out = []
-    for sn, (item, cnt) in enumerate(lines, 1):
+    for sn, (index, cnt) in enumerate(lines, 1):
+        item = _CATALOG[index]
         line = {"feedetl_sn": _SN[sn], "med_list_codg": item.code, "name": item.name, "cnt": _COUNT[cnt],
                 "pric": item.pric, "chrgitm_lv": item.lv}
         if item.std is not None:
@@ -505,7 +531,8 @@ def _registered(day: date, inst: _Institution, admdvs: str, extra: dict[str, Any
     return msg
 
 
-def _enrolled(day: date, psn_no: str, admdvs: str, psn_type: str, base: str, family_doctor: str | None) -> Message:
+def _enrolled(day: date, psn_no: str, admdvs: str, psn_type: str, base: str,
+              family_doctor: str | None) -> Message:
     msg = {"type": "member.enrolled", "date": day.isoformat(), "psn_no": psn_no, "admdvs": admdvs,
            "psn_type": psn_type, "contribution_base": base}
     if family_doctor is not None:
@@ -530,10 +557,11 @@ def _visit(day: date, setl: str, mdtrt: str, psn_no: str, code: str, med_type: s
 
 
 def _prescription(day: date, rx_no: str, mdtrt: str, psn_no: str, code: str, med_type: str,
-                  drugs: tuple[tuple[_Item, int, int], ...], chronic: bool, long_term: bool) -> Message:
+                  drugs: tuple[tuple[int, int, int], ...], chronic: bool, long_term: bool) -> Message:
     return {"type": "prescription.issued", "date": day.isoformat(), "rx_no": rx_no, "mdtrt_id": mdtrt,
             "psn_no": psn_no, "fixmedins_code": code, "med_type": med_type,
-            "drugs": [{"med_list_codg": d.code, "cnt": _COUNT[cnt], "days": days} for d, cnt, days in drugs],
+            "drugs": [{"med_list_codg": _CATALOG[i].code, "cnt": _COUNT[cnt], "days": days}
+                      for i, cnt, days in drugs],
             "chronic": chronic, "long_term": long_term}
 
 
@@ -551,7 +579,8 @@ def _reversal(day: date, setl: str, reason: str) -> Message:
     return {"type": "settlement.reversed", "date": day.isoformat(), "medins_setl_id": setl, "reason": reason}
 
 
-def _account_used(day: date, psn_no: str, amount: str, beneficiary: str, purpose: str, reference: str) -> Message:
+def _account_used(day: date, psn_no: str, amount: str, beneficiary: str, purpose: str,
+                  reference: str) -> Message:
     return {"type": "account.used", "date": day.isoformat(), "psn_no": psn_no, "amount": amount,
             "beneficiary": beneficiary, "purpose": purpose, "reference": reference}
 
@@ -566,10 +595,19 @@ def _reviewed(day: date, code: str, year: int, sampled: str, violation: str) -> 
             "sampled_total": sampled, "violation_amount": violation}
 
 
+_BUILDERS: dict[str, Callable[..., Message]] = {
+    "enrolled": _enrolled, "fact": _fact, "visit": _visit, "prescription": _prescription,
+    "purchase": _purchase, "reversal": _reversal, "account_used": _account_used, "assessed": _assessed,
+    "reviewed": _reviewed,
+}
+"""The builder each planned record names."""
+
+
 def _totals(lines: tuple[Line, ...]) -> tuple[Decimal, Decimal]:
     """A bill's total cost and the part that can be in policy scope."""
     medfee = scope = ZERO
-    for item, cnt in lines:
+    for index, cnt in lines:
+        item = _CATALOG[index]
         medfee += item.price * cnt
         scope += item.scope * cnt
     return medfee, scope
@@ -666,7 +704,7 @@ class _City:
             if m.enrolled_on == self.first_day:
                 yield _enrolled(m.enrolled_on, *facts)
             else:
-                self._add_record(m.enrolled_on, _enrolled, facts)
+                self._add_record(m.enrolled_on, "enrolled", facts)
         for year in dict.fromkeys(m.year for m in self.months):
             months = [m for m in self.months if m.year == year]
             for month in months:
@@ -682,9 +720,10 @@ class _City:
     def _render(self, month: _Month) -> Iterator[Message]:
         bucket = self.buckets.pop(month.key)
         bucket.sort(key=itemgetter(0))  # stable: same-day facts keep the order they were planned in
-        for day, build, args in bucket:
-            yield build(day, *args)
-        yield {"type": "month.closed", "date": month.end.isoformat(), "admdvs": self.spec.admdvs, "month": month.key}
+        for day, kind, args in bucket:
+            yield _BUILDERS[kind](day, *args)
+        yield {"type": "month.closed", "date": month.end.isoformat(), "admdvs": self.spec.admdvs,
+               "month": month.key}
 
     def _budget(self, year: int, day: date) -> Message:
         """The annual budget, sized so the estimated pooled total uses ``target_usage`` of it."""
@@ -693,17 +732,17 @@ class _City:
         return {"type": "budget.set", "date": day.isoformat(), "admdvs": self.spec.admdvs, "year": year,
                 "amount": money_str(amount)}
 
-    def _add_record(self, day: date, build: Callable[..., Message], args: tuple[Any, ...]) -> None:
-        self.buckets[f"{day.year:04d}-{day.month:02d}"].append((day, build, args))
+    def _add_record(self, day: date, kind: str, args: tuple[Any, ...]) -> None:
+        self.buckets[f"{day.year:04d}-{day.month:02d}"].append((day, kind, args))
 
-    def _add(self, m: _Member, day: date, build: Callable[..., Message], args: tuple[Any, ...]) -> None:
+    def _add(self, m: _Member, day: date, kind: str, args: tuple[Any, ...]) -> None:
         """Plan a fact about ``m``: it must fall while the member is present."""
         if not m.enrolled_on <= day <= m.last_day:
-            msg = f"{m.psn_no}: {build.__name__} on {day} is outside {m.enrolled_on}..{m.last_day}"
+            msg = f"{m.psn_no}: {kind} on {day} is outside {m.enrolled_on}..{m.last_day}"
             raise AssertionError(msg)
         if day > m.busy_until:
             m.busy_until = day
-        self._add_record(day, build, args)
+        self._add_record(day, kind, args)
 
     # ---------------------------------------------------------------- planning
 
@@ -720,8 +759,8 @@ class _City:
         dice = self.dice
         lo = max(month.start, m.enrolled_on)
         credit = self.rules.on(month.end).credit_floor(m.base)
-        if month.number == 7 and not m.retired and dice.chance(P_BASE_CHANGE_JULY):
-            self._change_base(m, lo, month.end)
+        if month.number == 7 and dice.chance(P_BASE_CHANGE_JULY):
+            self._life_event("rebase", m, lo, month.end)
         u = dice.random()
         if u < LIFE_EVENT_RATE:
             for kind, rate in LIFE_EVENTS:
@@ -743,7 +782,8 @@ class _City:
                 continue
             for _attempt in range(20):
                 m = self.dice.pick(self.members)
-                if not m.left and m.enrolled_on <= month.start and self._life_event(kind, m, month.start, month.end):
+                present = not m.left and m.enrolled_on <= month.start
+                if present and self._life_event(kind, m, month.start, month.end):
                     break
 
     # ------------------------------------------------------------- life events
@@ -763,7 +803,7 @@ class _City:
         if m.retired:
             return False
         m.retired = True
-        self._add(m, self.dice.day(lo, hi), _fact, ("retired", m.psn_no))
+        self._add(m, self.dice.day(lo, hi), "fact", ("retired", m.psn_no))
         return True
 
     def _suspend(self, m: _Member, lo: date, hi: date) -> bool:
@@ -772,9 +812,9 @@ class _City:
         dice = self.dice
         start = dice.day(lo, hi)
         until = start + timedelta(days=dice.between(15, 75))
-        self._add(m, start, _fact, ("suspended", m.psn_no, (("reason", dice.pick(_SUSPENSION_REASONS)),)))
+        self._add(m, start, "fact", ("suspended", m.psn_no, (("reason", dice.pick(_SUSPENSION_REASONS)),)))
         if until <= m.last_day:
-            self._add(m, until, _fact, ("resumed", m.psn_no))
+            self._add(m, until, "fact", ("resumed", m.psn_no))
             m.suspended = (start, until)
         else:
             m.suspended = (start, date.max)
@@ -786,9 +826,10 @@ class _City:
         dice = self.dice
         start = dice.day(lo, hi)
         until = start + timedelta(days=dice.between(3, 15))
-        self._add(m, start, _fact, ("admitted", m.psn_no, (("fixmedins_code", dice.pick(self.inpatient).code),)))
+        hospital = dice.pick(self.inpatient)
+        self._add(m, start, "fact", ("admitted", m.psn_no, (("fixmedins_code", hospital.code),)))
         if until <= m.last_day:
-            self._add(m, until, _fact, ("discharged", m.psn_no))
+            self._add(m, until, "fact", ("discharged", m.psn_no))
             m.admitted = (start, until)
         else:
             m.admitted = (start, date.max)
@@ -800,7 +841,7 @@ class _City:
         if m.family_doctor is not None or not self.primaries:
             return False
         m.family_doctor = self.dice.pick(self.primaries)
-        self._add(m, self.dice.day(lo, hi), _fact,
+        self._add(m, self.dice.day(lo, hi), "fact",
                   ("family_doctor_signed", m.psn_no, (("fixmedins_code", m.family_doctor.code),)))
         return True
 
@@ -817,19 +858,19 @@ class _City:
         if lo > hi:
             return False
         day = self.dice.day(lo, hi)
-        self._add(m, day, _fact, args)
+        self._add(m, day, "fact", args)
         m.left, m.last_day = True, day - timedelta(days=1)
         return True
 
-    def _change_base(self, m: _Member, lo: date, hi: date) -> None:
-        """The yearly adjustment of the contribution base (from July), upwards by 2–8 %, to the 10 yuan."""
-        hi = min(hi, m.last_day)
-        if lo > hi:
-            return
+    def _rebase(self, m: _Member, lo: date, hi: date) -> bool:
+        """A new contribution base, up 2–8 % to the 10 yuan: the yearly adjustment in July, or a correction."""
+        if m.retired or lo > hi:
+            return False
         raised = m.base * (100 + self.dice.between(2, 8)) / 1000
         m.base = (raised.to_integral_value() * 10).quantize(FEN)
-        self._add(m, self.dice.day(lo, hi), _fact,
+        self._add(m, self.dice.day(lo, hi), "fact",
                   ("contribution_base_changed", m.psn_no, (("contribution_base", money_str(m.base)),)))
+        return True
 
     # ------------------------------------------------------------------ visits
 
@@ -859,10 +900,12 @@ class _City:
         mdtrt = hospital.next_visit()
         rx_kind = self._rx_kind(m, emergency)
         deductible = terms.deductible[level]
-        lines = self._visit_lines(level, rx_kind is None, terms.days_limit["emergency" if emergency else "normal"])
+        days_limit = terms.days_limit["emergency" if emergency else "normal"]
+        lines = self._visit_lines(level, rx_kind is None, days_limit)
         paid = self._bill(m, day, hospital, mdtrt, med_type, lines, deductible)
         if dice.chance(P_SECOND_BILL):
-            paid += self._bill(m, day, hospital, mdtrt, med_type, self._second_bill_lines(), deductible - paid)
+            lines = self._second_bill_lines()
+            paid += self._bill(m, day, hospital, mdtrt, med_type, lines, deductible - paid)
         if rx_kind is not None:
             self._plan_prescription(m, day, hospital, mdtrt, med_type, rx_kind, paid)
 
@@ -879,23 +922,23 @@ class _City:
     def _visit_lines(self, level: int, with_drugs: bool, days_limit: int) -> tuple[Line, ...]:
         """Consultation, some tests, maybe a treatment, drugs dispensed here, maybe a self-paid line."""
         dice = self.dice
-        lines: list[Line] = [(_CONSULTATION[level], 1)]
-        lines += [(test, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
+        lines: list[Line] = [(_CONSULTATION[level].index, 1)]
+        lines += [(test.index, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
         if dice.chance(P_TREATMENT):
-            lines.append((dice.pick(_TREATMENTS), dice.between(1, 3)))
+            lines.append((dice.pick(_TREATMENTS).index, dice.between(1, 3)))
         if with_drugs:
             for drug in dice.some(_ACUTE_DRUGS, dice.between(1, 3)):
-                lines.append((drug, drug.per_day * dice.between(min(3, days_limit), days_limit)))
+                lines.append((drug.index, drug.per_day * dice.between(min(3, days_limit), days_limit)))
         if dice.chance(P_SELF_PAID):
             item = dice.pick(_SELF_PAID)
-            lines.append((item, item.per_day * (30 if item.per_day > 1 else 1)))
+            lines.append((item.index, item.per_day * (30 if item.per_day > 1 else 1)))
         return tuple(lines)
 
     def _second_bill_lines(self) -> tuple[Line, ...]:
         dice = self.dice
-        lines: list[Line] = [(test, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
+        lines: list[Line] = [(test.index, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
         if dice.chance(0.5):
-            lines.append((dice.pick(_TREATMENTS), dice.between(1, 2)))
+            lines.append((dice.pick(_TREATMENTS).index, dice.between(1, 2)))
         return tuple(lines)
 
     def _bill(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
@@ -905,7 +948,7 @@ class _City:
         setl = hospital.next_settlement()
         acct = m.pays_by_account and dice.chance(P_ACCOUNT_PAYS)
         setl_date = self._late_upload(day) if dice.chance(P_LATE_UPLOAD) else None
-        self._add(m, day, _visit, (setl, mdtrt, m.psn_no, hospital.code, med_type, acct, lines, setl_date))
+        self._add(m, day, "visit", (setl, mdtrt, m.psn_no, hospital.code, med_type, acct, lines, setl_date))
         medfee, scope = _totals(lines)
         if hospital is self.specialist:
             self.review_sample.setdefault(day.year, []).append(medfee)
@@ -942,7 +985,7 @@ class _City:
     def _plan_reversal(self, m: _Member, day: date, setl: str, share: Decimal) -> None:
         """2208: the settlement undone a few days later; its estimated fund share with it."""
         when = min(day + timedelta(days=self.dice.between(0, 3)), m.last_day)
-        self._add(m, when, _reversal, (setl, self.dice.pick(_REVERSAL_REASONS)))
+        self._add(m, when, "reversal", (setl, self.dice.pick(_REVERSAL_REASONS)))
         if share:
             m.fund_estimate[day.year] -= share
             self.fund_estimate[day.year] -= share
@@ -958,17 +1001,17 @@ class _City:
             choices, days = _CHRONIC_DRUGS, dice.pick((limit, limit, limit - limit // 4))
         else:
             choices, days = _ACUTE_DRUGS, dice.between(min(3, limit), limit)
-        drugs = tuple((d, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
+        drugs = tuple((d.index, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
         self.rx_serial += 1
         rx_no = f"RX{self.spec.admdvs}{self.rx_serial:07d}"
         chronic = kind in ("chronic", "long_term")
-        self._add(m, day, _prescription,
+        self._add(m, day, "prescription",
                   (rx_no, mdtrt, m.psn_no, hospital.code, med_type, drugs, chronic, kind == "long_term"))
         if not dice.chance(P_UNFILLED):
             self._plan_purchases(m, day, rx_no, hospital.level or 1, drugs, paid)
 
     def _plan_purchases(self, m: _Member, issued: date, rx_no: str, prescriber_level: int,
-                        drugs: tuple[tuple[_Item, int, int], ...], paid: Decimal) -> None:
+                        drugs: tuple[tuple[int, int, int], ...], paid: Decimal) -> None:
         """Fill the prescription within its validity: at once, in two halves, or at two pharmacies.
 
         The same drug is never bought at two institutions (同医保办发〔2022〕1号 第十三条).
@@ -979,11 +1022,14 @@ class _City:
         lines = tuple((d, cnt) for d, cnt, _ in drugs)
         u = dice.random()
         if u < P_SPLIT_SAME_PHARMACY and all(cnt > 1 for _, cnt in lines):
-            fills = [(first, m.pharmacy, tuple((d, cnt // 2) for d, cnt in lines), ""),
-                     (dice.day(first, last), m.pharmacy, tuple((d, cnt - cnt // 2) for d, cnt in lines), "")]
-        elif u < P_SPLIT_SAME_PHARMACY + P_SPLIT_TWO_PHARMACIES and len(lines) > 1 and len(self.pharmacies) > 1:
+            half = tuple((d, cnt // 2) for d, cnt in lines)
+            rest = tuple((d, cnt - cnt // 2) for d, cnt in lines)
+            fills = [(first, m.pharmacy, half, ""), (dice.day(first, last), m.pharmacy, rest, "")]
+        elif (u < P_SPLIT_SAME_PHARMACY + P_SPLIT_TWO_PHARMACIES and len(lines) > 1
+              and len(self.pharmacies) > 1):
             other = dice.pick([p for p in self.pharmacies if p is not m.pharmacy])
-            fills = [(first, m.pharmacy, lines[:1], ""), (dice.day(first, last), other, lines[1:], _SPLIT_REASON)]
+            second = dice.day(first, last)
+            fills = [(first, m.pharmacy, lines[:1], ""), (second, other, lines[1:], _SPLIT_REASON)]
         else:
             fills = [(first, m.pharmacy, lines, "")]
         for day, pharmacy, part, reason in fills:
@@ -996,7 +1042,7 @@ class _City:
         setl = pharmacy.next_settlement()
         acct = m.pays_by_account and dice.chance(P_ACCOUNT_PAYS)
         delivery = dice.pick(_DELIVERY_FEES) if dice.chance(P_DELIVERY) else "0.00"
-        self._add(m, day, _purchase, (setl, rx_no, m.psn_no, pharmacy.code, acct, lines, delivery, reason))
+        self._add(m, day, "purchase", (setl, rx_no, m.psn_no, pharmacy.code, acct, lines, delivery, reason))
         medfee, scope = _totals(lines)
         deductible = self.rules.on(day).purchase_deductible(prescriber_level, paid)
         return self._settled(m, day, setl, medfee + Decimal(delivery), scope, deductible, acct)
@@ -1016,7 +1062,8 @@ class _City:
         m.balance_floor -= amount
         self.reference_serial += 1
         reference = f"AU{self.spec.admdvs}{self.reference_serial:07d}"
-        self._add(m, dice.day(lo, hi), _account_used, (m.psn_no, money_str(amount), beneficiary, purpose, reference))
+        self._add(m, dice.day(lo, hi), "account_used",
+                  (m.psn_no, money_str(amount), beneficiary, purpose, reference))
 
     # ---------------------------------------------------------------- year end
 
@@ -1026,12 +1073,12 @@ class _City:
         day = date(month.year, 12, 20)
         for inst in (*self.hospitals, *self.pharmacies):
             score = Decimal(dice.between(7500, 9950)).scaleb(-2)
-            self._add_record(day, _assessed, (inst.code, month.year, str(score)))
+            self._add_record(day, "assessed", (inst.code, month.year, str(score)))
         sample = sorted(self.review_sample.pop(month.year, []), reverse=True)[:REVIEW_SAMPLE]
         if self.jiaozuo and self.specialist is not None and sample:
             sampled = sum(sample, ZERO)
             violation = (sampled * dice.pick(_VIOLATION_PERCENT) / 100).quantize(FEN)
-            self._add_record(day, _reviewed,
+            self._add_record(day, "reviewed",
                              (self.specialist.code, month.year, money_str(sampled), money_str(violation)))
 
 

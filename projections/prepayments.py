@@ -20,6 +20,7 @@ prepayments_ledger = Table(
     Column("scheme", String(40), nullable=False),
     position_column(),
     Column("count", Integer, nullable=False),
+    Column("visits", Integer, nullable=False),
     money_column("medfee"),
     money_column("actual"),
     money_column("allocation", nullable=True),
@@ -48,7 +49,7 @@ class PrepaymentsView(View):
         for row in p["payments"]:
             self._rows.append({
                 "fixmedins_code": row["fixmedins_code"], "month": p["month"], "admdvs": p["admdvs"],
-                "scheme": p["scheme"], "position": record.position, "count": row["count"],
+                "scheme": p["scheme"], "position": record.position, "count": row["count"], "visits": row["visits"],
                 "medfee": fen(row["medfee"]), "actual": fen(row["actual"]), "allocation": fen(row["allocation"]),
                 "paid": fen(row["paid"]), "withheld": fen(row["withheld"]),
             })
@@ -70,7 +71,8 @@ def ledger_rows(conn: Connection, fixmedins_code: str, year: int, known_at: int 
         paid += r["paid"]
         withheld += r["withheld"]
         out.append({
-            "month": r["month"], "scheme": r["scheme"], "count": r["count"], "medfee": yuan(r["medfee"]),
+            "month": r["month"], "scheme": r["scheme"], "count": r["count"], "visits": r["visits"],
+            "medfee": yuan(r["medfee"]),
             "actual": yuan(r["actual"]), "allocation": yuan(r["allocation"]), "paid": yuan(r["paid"]),
             "withheld": yuan(r["withheld"]), "cumulative_paid": yuan(paid), "cumulative_withheld": yuan(withheld),
             "position": r["position"],

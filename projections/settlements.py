@@ -37,6 +37,7 @@ settlements_index = Table(
     Column("fixmedins_code", String(64), nullable=False, index=True),
     Column("admdvs", String(16), nullable=False),
     Column("kind", String(10), nullable=False),
+    Column("mdtrt_id", String(64), nullable=False),
     date_column("day"),
     Column("status", String(10), nullable=False),
     Column("refusal_code", String(40), nullable=True),
@@ -53,6 +54,7 @@ settlements_movements = Table(
     date_column("day", index=True),
     Column("kind", String(10), nullable=False),
     Column("count", Integer, nullable=False),
+    Column("visits", Integer, nullable=False),
     money_column("medfee"),
     money_column("fund"),
     money_column("acct"),
@@ -66,6 +68,7 @@ ADJUSTED = "yibao:Settlement.Adjusted"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
 
 AMOUNTS = {"medfee": "medfee_sumamt", "fund": "fund_pay_sumamt", "acct": "acct_pay", "cash": "psn_cash_pay"}
+EMPTY = {"count": 0, "visits": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0), "cash": yuan(0)}
 
 
 class SettlementsView(View):
@@ -79,9 +82,23 @@ class SettlementsView(View):
         self._index: list[dict[str, Any]] = []
         self._moves: list[dict[str, Any]] = []
         self._reversed: list[dict[str, Any]] = []
+        self._live: dict[tuple[str, str], int] = {}
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._index, self._moves, self._reversed = [], [], []
+        self._index, self._moves, self._reversed, self._live = [], [], [], {}
+
+    def _visits(self, conn: Connection, p: dict[str, Any], change: int) -> int:
+        """A visit (人次) counts once however many bills it has: +1 for its first live bill, −1 after its last."""
+        key = (p["fixmedins_code"], p["mdtrt_id"])
+        live = self._live.get(key)
+        if live is None:
+            i = settlements_index.c
+            live = int(conn.execute(select(func.count()).where(
+                i.fixmedins_code == key[0], i.mdtrt_id == key[1], i.status == "settled")).scalar() or 0)
+        self._live[key] = live + change
+        if change > 0:
+            return 1 if live == 0 else 0
+        return -1 if live + change == 0 else 0
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.payload
@@ -98,17 +115,19 @@ class SettlementsView(View):
         if record.topic == SETTLED:
             self._index.append({"setl_id": sid, "medins_setl_id": p["medins_setl_id"], "psn_no": p["psn_no"],
                                 "fixmedins_code": p["fixmedins_code"], "admdvs": p["admdvs"], "kind": p["kind"],
-                                "day": record.day, "status": "settled", "refusal_code": p["result"]["refusal_code"],
-                                "position": record.position})
+                                "mdtrt_id": p["mdtrt_id"], "day": record.day, "status": "settled",
+                                "refusal_code": p["result"]["refusal_code"], "position": record.position})
             amounts, count = {col: fen(p["result"][name]) for col, name in AMOUNTS.items()}, 1
+            visits = self._visits(conn, p, 1)
         elif record.topic == REVERSED:
             self._reversed.append({"setl_id": sid})
             amounts, count = {col: -fen(p["result"][name]) for col, name in AMOUNTS.items()}, -1
+            visits = self._visits(conn, p, -1)
         else:
-            amounts, count = {col: fen(p["delta"][name]) for col, name in AMOUNTS.items()}, 0
+            amounts, count, visits = {col: fen(p["delta"][name]) for col, name in AMOUNTS.items()}, 0, 0
         self._moves.append({"position": record.position, "setl_id": sid, "fixmedins_code": p["fixmedins_code"],
                             "admdvs": p["admdvs"], "day": record.day, "kind": record.topic.rsplit(".", 1)[1].lower(),
-                            "count": count, "prepay_month": None, **amounts})
+                            "count": count, "visits": visits, "prepay_month": None, **amounts})
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, settlements_index, self._index)
@@ -122,15 +141,16 @@ class SettlementsView(View):
 def _totals(conn: Connection, group: Any, *conditions: Any) -> list[dict[str, Any]]:
     m = settlements_movements.c
     rows = conn.execute(
-        select(group, func.sum(m.count), func.sum(m.medfee), func.sum(m.fund), func.sum(m.acct), func.sum(m.cash))
+        select(group, func.sum(m.count), func.sum(m.medfee), func.sum(m.fund), func.sum(m.acct), func.sum(m.cash),
+               func.sum(m.visits))
         .where(and_(*conditions)).group_by(group).order_by(group)
     ).all()
     return [{"key": r[0], "count": int(r[1]), "medfee": yuan(int(r[2])), "fund": yuan(int(r[3])),
-             "acct": yuan(int(r[4])), "cash": yuan(int(r[5]))} for r in rows]
+             "acct": yuan(int(r[4])), "cash": yuan(int(r[5])), "visits": int(r[6])} for r in rows]
 
 
 def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_position: int) -> list[dict[str, Any]]:
-    """Per institution, what its movements not yet prepaid charged the funds (count, medfee, fund, acct)."""
+    """Per institution, what its movements not yet prepaid charged the funds (bills, visits, medfee, fund, acct)."""
     m = settlements_movements.c
     return _totals(conn, m.fixmedins_code, m.admdvs == admdvs, m.prepay_month.is_(None), m.day <= through_day,
                    m.position <= through_position)
@@ -145,13 +165,14 @@ def reconcile(conn: Connection, fixmedins_code: str, month: str) -> dict[str, An
                                                       m.day <= end, m.kind == "settled")).scalar()
     reversed_ = conn.execute(select(func.count()).where(m.fixmedins_code == fixmedins_code, m.day >= start,
                                                         m.day <= end, m.kind == "reversed")).scalar()
-    totals = rows[0] if rows else {"count": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0), "cash": yuan(0)}
+    totals = rows[0] if rows else EMPTY
     return {
         "fixmedins_code": fixmedins_code,
         "month": month,
         "setl_cnt": int(settled or 0),
         "revs_cnt": int(reversed_ or 0),
         "net_cnt": totals["count"],
+        "visit_cnt": totals["visits"],
         "medfee_sumamt": totals["medfee"],
         "fund_pay_sumamt": totals["fund"],
         "acct_pay": totals["acct"],
@@ -174,6 +195,6 @@ def region_totals(conn: Connection, admdvs: str, year: int) -> dict[str, Any]:
     rows = _totals(conn, m.admdvs, m.admdvs == admdvs, m.day >= start, m.day <= end)
     refused = conn.execute(select(func.count()).where(i.admdvs == admdvs, i.day >= start, i.day <= end,
                                                       i.status == "settled", i.refusal_code.is_not(None))).scalar()
-    totals = rows[0] if rows else {"count": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0), "cash": yuan(0)}
+    totals = rows[0] if rows else EMPTY
     return {"admdvs": admdvs, "year": year, "settlements": totals["count"], "refused": int(refused or 0),
             "medfee": totals["medfee"], "fund": totals["fund"], "acct": totals["acct"], "cash": totals["cash"]}
