@@ -10,7 +10,7 @@ time. Read models are kept by ``projections`` in the same database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -300,8 +300,16 @@ class OutpatientPooling(Application[UUID]):
             return None
         if known_at.isdigit():
             return int(known_at)
+        try:
+            moment = datetime.fromisoformat(known_at)
+        except ValueError:
+            raise InputError("known_at", f"{known_at!r} is neither a log position nor an ISO timestamp",
+                             code="bad_known_at") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
         with self._read() as conn:
-            return chain.position_at(conn, known_at)
+            # Recorded times are stored as UTC ISO text, which sorts as time does.
+            return chain.position_at(conn, moment.astimezone(UTC).isoformat(timespec="microseconds"))
 
     def _member_row(self, conn: Connection, psn_no: str) -> dict[str, Any]:
         row = roster.member_row(conn, str(member_id(psn_no)))

@@ -231,6 +231,10 @@ def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:
         rx = s.uow.get(Prescription, prescription_id(settlement.rx_no))
         if rx is not None:
             rx.reverse_dispensing(settlement.setl_id)
+    if member.settled_since(settlement.service_date):
+        # What the reversed bill used (cap, a visit's deductible) is free again for the bills after it.
+        readjudicate(s, member, settlement.service_date, cause=msg.key(),
+                     reason=f"{settlement.medins_setl_id} reversed on {msg.date.isoformat()}")
     return True
 
 
