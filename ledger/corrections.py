@@ -95,7 +95,7 @@ def _corrected_context(s: Services, member: Member, settlement: Settlement, clai
         "hospitalised": member.hospitalised_on(day),
         "suspended": member.suspended_on(day),
         "cap_used_before": used,
-        "balance_before": member.balance + member.settlements[settlement.setl_id]["acct_pay"],
+        "balance_before": member.spendable_on(day) + member.settlements[settlement.setl_id]["acct_pay"],
         "deductible_paid_before": deductible_before,
     }
     if claim.kind == PURCHASE and settlement.rx_no:

@@ -51,8 +51,10 @@ class Member(LedgerAggregate):
         admissions: list[list[Any]]
         """[from, until or None, fixmedins_code]: in hospital on from <= day < until."""
         left: list[Any] | None
-        """[date, "transferred_out" | "deceased"] once the member has left."""
+        """[date, "transferred_out" | "deceased", destination or heir] once the member has left."""
         balance: Decimal
+        movements: list[list[Any]]
+        """[effective date, amount] of every change to the balance, for the balance on a date."""
         cap_used: dict[str, Decimal]
         """Pooling fund paid per insured year (calendar year, as a string key)."""
         credited: dict[str, Decimal]
@@ -82,7 +84,7 @@ class Member(LedgerAggregate):
             m.bases = [[month_start(f"{self.day:%Y-%m}"), self.contribution_base]]
             m.family_doctors = [[self.day, self.family_doctor]] if self.family_doctor else []
             m.suspensions, m.admissions, m.left = [], [], None
-            m.balance = ZERO
+            m.balance, m.movements = ZERO, []
             m.cap_used, m.credited, m.credit_types, m.settlements = {}, {}, {}, {}
 
     class Retired(Received):
@@ -165,8 +167,8 @@ class Member(LedgerAggregate):
         paid_out: Decimal
 
         def evolve(self, m: Member) -> None:
-            m.left = [self.day, "transferred_out"]
-            m.balance -= self.paid_out
+            m.left = [self.day, "transferred_out", self.destination]
+            _move(m, self.day, -self.paid_out)
 
     class Deceased(Received):
         """Died; the balance ``inherited`` passes to ``heir`` (第十二条)."""
@@ -177,8 +179,8 @@ class Member(LedgerAggregate):
         inherited: Decimal
 
         def evolve(self, m: Member) -> None:
-            m.left = [self.day, "deceased"]
-            m.balance -= self.inherited
+            m.left = [self.day, "deceased", self.heir]
+            _move(m, self.day, -self.inherited)
 
     class AccountCredited(LedgerEvent):
         """The monthly personal-account credit (第八条), on closing ``month``."""
@@ -195,7 +197,7 @@ class Member(LedgerAggregate):
         def apply(self, m: Member) -> None:
             m.credited[self.month] = m.credited.get(self.month, ZERO) + self.amount
             m.credit_types[self.month] = self.psn_type
-            m.balance += self.amount
+            _move(m, self.day, self.amount)
 
     class CreditAdjusted(LedgerEvent):
         """A month's credit corrected after a backdated fact (a base change, a retirement, a suspension)."""
@@ -216,7 +218,19 @@ class Member(LedgerAggregate):
         def apply(self, m: Member) -> None:
             m.credited[self.month] = m.credited.get(self.month, ZERO) + self.amount - self.unrecovered
             m.credit_types[self.month] = self.psn_type
-            m.balance += self.amount
+            _move(m, self.day, self.amount)
+
+    class BalancePaidOut(LedgerEvent):
+        """Money that reached the account after the member left, paid out as the rest was (第十二条)."""
+
+        TOPIC = "yibao:Member.BalancePaidOut"
+        day: date
+        amount: Decimal
+        how: str
+        to: str
+
+        def apply(self, m: Member) -> None:
+            _move(m, self.day, -self.amount)
 
     class AccountUsed(Received):
         """A personal-account payment outside a claim (第九条)."""
@@ -230,7 +244,7 @@ class Member(LedgerAggregate):
         article: str
 
         def evolve(self, m: Member) -> None:
-            m.balance -= self.amount
+            _move(m, self.day, -self.amount)
 
     class SettlementCharged(LedgerEvent):
         """A settlement's pooling payment counted against the cap, its account payment debited."""
@@ -247,7 +261,7 @@ class Member(LedgerAggregate):
         def apply(self, m: Member) -> None:
             year = str(self.year)
             m.cap_used[year] = m.cap_used.get(year, ZERO) + self.hifp_pay
-            m.balance -= self.acct_pay
+            _move(m, self.day, -self.acct_pay)
             m.settlements[self.setl_id] = {
                 "date": self.day, "year": self.year, "hifp_pay": self.hifp_pay, "acct_pay": self.acct_pay,
             }
@@ -267,7 +281,7 @@ class Member(LedgerAggregate):
         def apply(self, m: Member) -> None:
             year = str(self.year)
             m.cap_used[year] = m.cap_used.get(year, ZERO) - self.hifp_pay
-            m.balance += self.acct_pay
+            _move(m, self.day, self.acct_pay)
             m.settlements.pop(self.setl_id, None)
 
     class SettlementAdjusted(LedgerEvent):
@@ -286,7 +300,7 @@ class Member(LedgerAggregate):
         def apply(self, m: Member) -> None:
             year = str(self.year)
             m.cap_used[year] = m.cap_used.get(year, ZERO) + self.hifp_delta
-            m.balance -= self.acct_delta
+            _move(m, self.day, -self.acct_delta)
             entry = m.settlements[self.setl_id]
             entry["hifp_pay"] += self.hifp_delta
             entry["acct_pay"] += self.acct_delta
@@ -370,6 +384,7 @@ class Member(LedgerAggregate):
             raise InputError("month", msg, code="already_credited")
         self.trigger_event(self.AccountCredited, day=day, month=month, amount=amount, psn_type=psn_type,
                            contribution_base=contribution_base, policy_version=policy_version, article=article)
+        self._pay_out_if_left(day)
 
     def adjust_credit(self, *, day: date, month: str, delta: Decimal, psn_type: str, contribution_base: Decimal,
                       policy_version: str, article: str, reason: str) -> None:
@@ -378,21 +393,23 @@ class Member(LedgerAggregate):
         self.trigger_event(self.CreditAdjusted, day=day, month=month, amount=booked, unrecovered=booked - delta,
                            psn_type=psn_type, contribution_base=contribution_base, policy_version=policy_version,
                            article=article, reason=reason)
+        self._pay_out_if_left(day)
 
     def use_account(self, *, day: date, amount: Decimal, beneficiary: str, purpose: str, reference: str,
                     article: str, key: str, fingerprint: str) -> None:
         """Pay ``amount`` from the account outside a claim; never below zero."""
         self.check_present(day)
-        if amount > self.balance:
-            raise InsufficientBalanceError("amount", amount, self.balance)
+        spendable = self.spendable_on(day)
+        if amount > spendable:
+            raise InsufficientBalanceError("amount", amount, spendable)
         self.trigger_event(self.AccountUsed, day=day, amount=amount, beneficiary=beneficiary, purpose=purpose,
                            reference=reference, article=article, key=key, fingerprint=fingerprint)
 
     def charge_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, hifp_pay: Decimal,
                           acct_pay: Decimal, act_pay_dedc: Decimal) -> None:
         """Count a settlement against the cap and debit its account payment."""
-        if acct_pay > self.balance:
-            raise InsufficientBalanceError("acct_used_flag", acct_pay, self.balance)
+        if acct_pay > self.spendable_on(day):
+            raise InsufficientBalanceError("acct_used_flag", acct_pay, self.spendable_on(day))
         self.trigger_event(self.SettlementCharged, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
                            year=day.year, hifp_pay=hifp_pay, acct_pay=acct_pay, act_pay_dedc=act_pay_dedc)
 
@@ -402,16 +419,24 @@ class Member(LedgerAggregate):
         self.trigger_event(self.SettlementReleased, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
                            year=entry["year"], hifp_pay=entry["hifp_pay"], acct_pay=entry["acct_pay"],
                            act_pay_dedc=act_pay_dedc)
+        self._pay_out_if_left(day)
 
     def adjust_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, hifp_delta: Decimal,
                           acct_delta: Decimal, dedc_delta: Decimal, reason: str) -> None:
         """Book a re-adjudicated settlement's difference."""
-        if acct_delta > self.balance:
-            raise InsufficientBalanceError("acct_pay", acct_delta, self.balance)
+        if acct_delta > self.spendable_on(day):
+            raise InsufficientBalanceError("acct_pay", acct_delta, self.spendable_on(day))
         entry = self.settlements[setl_id]
         self.trigger_event(self.SettlementAdjusted, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
                            year=entry["year"], hifp_delta=hifp_delta, acct_delta=acct_delta, dedc_delta=dedc_delta,
                            reason=reason)
+        self._pay_out_if_left(day)
+
+    def _pay_out_if_left(self, day: date) -> None:
+        """After the member left, whatever reaches the account follows the rest (第十二条)."""
+        if self.left is not None and self.balance > 0:
+            self.trigger_event(self.BalancePaidOut, day=max(day, self.left[0]), amount=self.balance,
+                               how=self.left[1], to=self.left[2])
 
     # ---------------------------------------------------------------- queries
 
@@ -460,6 +485,17 @@ class Member(LedgerAggregate):
         """Enrolled on ``day`` and not yet left."""
         return self.enrolled_on <= day and (self.left is None or day < self.left[0])
 
+    def spendable_on(self, day: date) -> Decimal:
+        """What the account can pay on ``day`` without its balance on that or any later date going below zero."""
+        dated = sorted(self.movements, key=lambda m: m[0])
+        on_day = sum((amount for when, amount in dated if when <= day), ZERO)
+        lowest, running = on_day, on_day
+        for when, amount in dated:
+            if when > day:
+                running += amount
+                lowest = min(lowest, running)
+        return max(lowest, ZERO)
+
     def cap_used_in(self, year: int) -> Decimal:
         """Pooling fund paid in ``year`` so far."""
         return self.cap_used.get(str(year), ZERO)
@@ -472,6 +508,13 @@ class Member(LedgerAggregate):
     def settled_since(self, day: date) -> bool:
         """Whether a live settlement is dated on or after ``day`` (a fact effective that day may change it)."""
         return any(e["date"] >= day for e in self.settlements.values())
+
+
+def _move(m: Member, day: date, amount: Decimal) -> None:
+    """Change the balance, remembering the change's effective date."""
+    m.balance += amount
+    if amount:
+        m.movements.append([day, amount])
 
 
 def _open_on(intervals: list[list[Any]], day: date) -> bool:

@@ -16,6 +16,7 @@ from eventsourcing.domain import AggregateCreated
 from ledger.aggregate import LedgerAggregate, LedgerEvent, Received
 from ledger.errors import PeriodError
 from ledger.ids import region_id
+from ledger.periods import next_month
 
 
 class Region(LedgerAggregate):
@@ -131,6 +132,9 @@ class Region(LedgerAggregate):
         later = [m for m in self.months if m > month]
         if later:
             raise PeriodError("month", f"{month} comes before {max(later)}, which is already closed",
+                              code="month_out_of_order")
+        if self.months and month != next_month(max(self.months)):
+            raise PeriodError("month", f"close {next_month(max(self.months))} before {month}",
                               code="month_out_of_order")
         if month[:4] in self.years:
             raise PeriodError("month", f"{month[:4]} is already cleared", code="year_closed")

@@ -97,7 +97,7 @@ def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
         suspended=member.suspended_on(msg.date),
         family_doctor_here=member.family_doctor_on(msg.date) == hospital.fixmedins_code,
         cap_used_before=member.cap_used_through(msg.date),
-        balance_before=member.balance,
+        balance_before=member.spendable_on(msg.date),
         deductible_paid_before=visit.paid if visit else ZERO,
     )
     adj = adjudicate(claim, ctx, policy)
@@ -141,7 +141,7 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
         prescriber_designated=prescriber.pooling_designated,
         prescriber_family_doctor=member.family_doctor_on(msg.date) == prescriber.fixmedins_code,
         cap_used_before=member.cap_used_through(msg.date),
-        balance_before=member.balance,
+        balance_before=member.spendable_on(msg.date),
         deductible_paid_before=visit.paid if visit else ZERO,
     )
     adj = adjudicate(claim, ctx, policy)

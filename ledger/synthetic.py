@@ -282,6 +282,11 @@ _VIOLATION_PERCENT = (0, 5, 12, 25, 65)
 
 _SN = tuple(str(i) for i in range(64))
 _COUNT = tuple(str(i) for i in range(1000))
+"""Quantities as written, made once."""
+
+
+def _qty(cnt: int) -> str:
+    return _COUNT[cnt] if cnt < len(_COUNT) else str(cnt)
 
 # ----------------------------------------------------------------------------- the policy
 
@@ -491,7 +496,11 @@ class _Member:
     admitted: tuple[date, date] | None = None
     suspended: tuple[date, date] | None = None
     balance_floor: Decimal = ZERO
-    """A balance the account is sure to hold, whatever the claims drew from it."""
+    """A balance the account is sure to hold: credits closed so far, less every account use and the
+    whole cost of every claim allowed to draw on the account (it draws at most that).
+
+    It may go below zero. Claims are planned ahead of their dates (a purchase next month), so
+    clamping at zero here would forget a debit that the ledger makes after a later credit."""
     fund_estimate: dict[int, Decimal] = field(default_factory=dict)
 
     def in_hospital(self, day: date) -> bool:
@@ -513,7 +522,7 @@ def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
     out = []
     for sn, (index, cnt) in enumerate(lines, 1):
         item = _CATALOG[index]
-        line = {"feedetl_sn": _SN[sn], "med_list_codg": item.code, "name": item.name, "cnt": _COUNT[cnt],
+        line = {"feedetl_sn": _SN[sn], "med_list_codg": item.code, "name": item.name, "cnt": _qty(cnt),
                 "pric": item.pric, "chrgitm_lv": item.lv}
         if item.std is not None:
             line["pric_uplmt_amt"] = item.std
@@ -560,7 +569,7 @@ def _prescription(day: date, rx_no: str, mdtrt: str, psn_no: str, code: str, med
                   drugs: tuple[tuple[int, int, int], ...], chronic: bool, long_term: bool) -> Message:
     return {"type": "prescription.issued", "date": day.isoformat(), "rx_no": rx_no, "mdtrt_id": mdtrt,
             "psn_no": psn_no, "fixmedins_code": code, "med_type": med_type,
-            "drugs": [{"med_list_codg": _CATALOG[i].code, "cnt": _COUNT[cnt], "days": days}
+            "drugs": [{"med_list_codg": _CATALOG[i].code, "cnt": _qty(cnt), "days": days}
                       for i, cnt, days in drugs],
             "chronic": chronic, "long_term": long_term}
 
@@ -863,7 +872,7 @@ class _City:
         return True
 
     def _rebase(self, m: _Member, lo: date, hi: date) -> bool:
-        """A new contribution base, up 2–8 % to the 10 yuan: the yearly adjustment in July, or a correction."""
+        """A new contribution base, 2–8 % up to the 10 yuan: the July adjustment, or a correction."""
         if m.retired or lo > hi:
             return False
         raised = m.base * (100 + self.dice.between(2, 8)) / 1000
@@ -963,7 +972,7 @@ class _City:
                  acct: bool) -> Decimal:
         """Account for a claim: the balance it may draw, the fund it may cost, a possible reversal."""
         if acct:
-            m.balance_floor = max(m.balance_floor - medfee, ZERO)
+            m.balance_floor -= medfee  # never clamped at zero: see ``_Member.balance_floor``
         charged = min(scope, max(deductible, ZERO))
         share = self._estimate(m, day, scope - charged)
         if self.dice.chance(P_REVERSAL):

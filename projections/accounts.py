@@ -57,6 +57,7 @@ MOVEMENTS = {
     P + "SettlementAdjusted": ("adjustment", "acct_delta", -1, "setl_id"),
     P + "TransferredOut": ("transfer_out", "paid_out", -1, "destination"),
     P + "Deceased": ("inheritance", "inherited", -1, "heir"),
+    P + "BalancePaidOut": ("paid_out", "amount", -1, "to"),
 }
 ENROLLED = P + "Enrolled"
 

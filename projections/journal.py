@@ -95,6 +95,9 @@ def entries_for(topic: str, p: dict[str, Any]) -> list[Entry]:
                  decimal(p["amount"]))]
     if kind == "Member.TransferredOut":
         return [(ACCOUNT_EXPENSE_TRANSFER, ACCOUNT_BANK, "", "调离转出个人账户结余", decimal(p["paid_out"]))]
+    if kind == "Member.BalancePaidOut":
+        account = ACCOUNT_EXPENSE_TRANSFER if p["how"] == "transferred_out" else ACCOUNT_EXPENSE_INHERITANCE
+        return [(account, ACCOUNT_BANK, "", f"离开后到账的个人账户资金：{p['to']}", decimal(p["amount"]))]
     if kind == "Member.Deceased":
         return [(ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_BANK, "", f"个人账户继承：{p['heir']}",
                  decimal(p["inherited"]))]
@@ -134,7 +137,7 @@ class JournalView(View):
     name = "journal"
     topics = (
         "yibao:Settlement.Settled", "yibao:Settlement.Reversed", "yibao:Settlement.Adjusted",
-        "yibao:Member.AccountCredited", "yibao:Member.CreditAdjusted", "yibao:Member.AccountUsed", "yibao:Member.TransferredOut",
+        "yibao:Member.AccountCredited", "yibao:Member.CreditAdjusted", "yibao:Member.AccountUsed", "yibao:Member.TransferredOut", "yibao:Member.BalancePaidOut",
         "yibao:Member.Deceased", "yibao:Region.MonthClosed", "yibao:Region.YearClosed",
         "yibao:Region.DepositReturned",
     )

@@ -491,7 +491,7 @@ def test_a_correction_to_a_year_already_cleared_flows_into_the_next_years_cleari
         (D("75.00"), D("75.00"), D("0.00"))]
 
     booked(app, admitted("N1", "2024-12-03", "J3"), visit("T2", "N2", "J3", "2025-01-10", item("250.00")),
-           month("2025-01", j), month("2025-12", j), year_closed(2025, j))
+           *(month(f"2025-{m:02d}", j) for m in range(1, 13)), year_closed(2025, j))
 
     assert _result(app, "T1")["hifp_pay"] == D("0.00")
     assert _prepaid(app, "J3", 2024) == [("2024-12", D("75.00"), D("71.25"), D("3.75"))]
@@ -516,7 +516,7 @@ def test_a_correction_to_a_year_already_cleared_flows_into_the_next_years_prepay
     cleared = app.clearing(XINYANG, 2024)
 
     booked(app, admitted("M1", "2024-12-03", "H3"), visit("S2", "M2", "H3", "2025-01-10", item("1050.00")),
-           month("2025-01"), month("2025-12"), year_closed(2025))
+           *(month(f"2025-{m:02d}") for m in range(1, 13)), year_closed(2025))
 
     assert [(r["final_amount"], r["due"]) for r in cleared["rows"]] == [(D("175.00"), D("0.00"))]
     assert app.clearing(XINYANG, 2024) == cleared

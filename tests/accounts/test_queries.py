@@ -1,0 +1,217 @@
+"""The account and cap queries: balance as of a date, 5206 cap figures, history, reversal.
+
+DESIGN.md §3: ``ledger balance`` gives ``psn_no``, ``balc``; ``ledger cap --year`` gives
+``psn_no``, ``year``, ``cap``, ``used``, ``remaining`` (the platform's 5206 cumulative
+figures); the history lists every movement with the running balance. A reversal (2208)
+gives back the cap and the account (Xinyang art. 5(三), art. 9).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ledger.application import PRESENT
+from ledger.errors import UnknownError
+from tests.accounts.helpers import (
+    D,
+    aggregate,
+    balc,
+    booked_ok,
+    closes,
+    movements,
+    reversed_,
+    use,
+    xinyang_region,
+)
+from tests.support import book, item, member, visit
+
+
+def _scenario(app):
+    """M1, base 6000.00, level-3 visits with consent to use the account.
+
+    01-31 credit +120.00 → 120.00
+    02-10 use for a parent −20.00 → 100.00
+    02-29 credit +120.00 → 220.00
+    03-12 visit 400.00: fund 175.00, part 225.00, account −220.00 → 0.00, cash 5.00
+    03-31 credit +120.00 → 120.00
+    """
+    booked_ok(
+        app,
+        *xinyang_region(),
+        member("M1"),
+        *closes("2024-01"),
+        use("M1", "20.00", "parent", "pharmacy", ref="R-1", day="2024-02-10"),
+        *closes("2024-02"),
+        visit("S1", "M1", "H3", "2024-03-12", item("400.00"), acct=True),
+        *closes("2024-03"),
+    )
+
+
+def test_art9_the_balance_answers_for_an_effective_date(app):
+    """Art. 9 balance carried over: the balance on each date is the movements dated up to it."""
+    _scenario(app)
+    expected = {
+        date(2024, 1, 30): "0.00",
+        date(2024, 1, 31): "120.00",
+        date(2024, 2, 9): "120.00",
+        date(2024, 2, 10): "100.00",
+        date(2024, 2, 29): "220.00",
+        date(2024, 3, 11): "220.00",
+        date(2024, 3, 12): "0.00",
+        date(2024, 3, 31): "120.00",
+        date(2024, 12, 31): "120.00",
+    }
+    assert {day: balc(app, "M1", as_of=day) for day in expected} == {
+        d: D(v) for d, v in expected.items()
+    }
+    now = app.balance("M1")
+    assert (now["psn_no"], now["balc"]) == ("M1", D("120.00"))
+
+
+def test_art9_the_history_lists_every_movement_with_its_running_balance(app):
+    _scenario(app)
+    assert movements(app, "M1") == [
+        ("credit", "2024-01-31", D("120.00"), D("120.00")),
+        ("use", "2024-02-10", D("-20.00"), D("100.00")),
+        ("credit", "2024-02-29", D("120.00"), D("220.00")),
+        ("settlement", "2024-03-12", D("-220.00"), D("0.00")),
+        ("credit", "2024-03-31", D("120.00"), D("120.00")),
+    ]
+    history = app.history("M1")
+    assert [h["reference"] for h in history][:2] == ["2024-01", "R-1"]
+    assert [h["position"] for h in history] == sorted(h["position"] for h in history)
+
+
+def test_art5_3_the_cap_query_gives_the_5206_figures(app):
+    """Art. 5(三), 5206: in service, cap 1500.00; the 03-12 visit used 175.00: 1325.00 left."""
+    _scenario(app)
+    cap = app.cap("M1", 2024)
+    assert {
+        k: cap[k]
+        for k in ("psn_no", "year", "cap", "used", "remaining", "deductible_paid", "visits")
+    } == {
+        "psn_no": "M1",
+        "year": 2024,
+        "cap": D("1500.00"),
+        "used": D("175.00"),
+        "remaining": D("1325.00"),
+        "deductible_paid": D("50.00"),
+        "visits": 1,
+    }
+    before = app.cap("M1", 2024, as_of=date(2024, 3, 11))
+    assert (before["used"], before["remaining"], before["visits"]) == (D("0.00"), D("1500.00"), 0)
+    other_year = app.cap("M1", 2025)
+    assert (other_year["used"], other_year["remaining"]) == (D("0.00"), D("1500.00"))
+
+
+def test_art5_3_the_remaining_cap_never_goes_below_zero(sqlite_app):
+    """Art. 5(三): 2850.00 pays 1400.00, 400.00 more only the 100.00 left, a third visit 0.00."""
+    app = sqlite_app
+    booked_ok(
+        app,
+        *xinyang_region(),
+        member("M1"),
+        visit("S1", "M1", "H3", "2024-03-10", item("2850.00")),
+        visit("S2", "M1", "H3", "2024-03-11", item("400.00")),
+        visit("S3", "M1", "H3", "2024-03-12", item("400.00")),
+    )
+    assert [app.get_settlement(s).result["hifp_pay"] for s in ("S1", "S2", "S3")] == [
+        D("1400.00"),
+        D("100.00"),
+        D("0.00"),
+    ]
+    cap = app.cap("M1", 2024)
+    assert (cap["used"], cap["remaining"], cap["visits"]) == (D("1500.00"), D("0.00"), 3)
+
+
+def test_2208_a_reversal_gives_back_the_cap_and_the_account(app):
+    """2208 on the 03-12 visit: the 175.00 of cap and the 220.00 the account paid come back."""
+    _scenario(app)
+    booked_ok(app, reversed_("S1", "2024-04-02"))
+
+    cap = app.cap("M1", 2024)
+    assert (cap["used"], cap["remaining"], cap["visits"], cap["deductible_paid"]) == (
+        D("0.00"),
+        D("1500.00"),
+        0,
+        D("0.00"),
+    )
+    assert movements(app, "M1")[-1] == ("reversal", "2024-04-02", D("220.00"), D("340.00"))
+    assert balc(app, "M1") == D("340.00")  # 120.00 + 220.00
+    assert aggregate(app, "M1").cap_used_in(2024) == D("0.00")
+    assert app.settlement_view(app.get_settlement("S1"))["status"] == "reversed"
+    assert app.trial_balance()["balanced"]
+
+    head = app.recorder.max_notification_id()
+    assert book(app, reversed_("S1", "2024-04-02")) == [PRESENT]
+    assert app.recorder.max_notification_id() == head
+
+
+def test_2208_the_cap_a_reversal_gives_back_can_be_used_again(sqlite_app):
+    """1400.00 reversed: a new 2850.00 visit pays 1400.00 again, not the 100.00 that was left."""
+    app = sqlite_app
+    booked_ok(
+        app,
+        *xinyang_region(),
+        member("M1"),
+        visit("S1", "M1", "H3", "2024-03-10", item("2850.00")),
+        reversed_("S1", "2024-03-11"),
+        visit("S2", "M1", "H3", "2024-03-12", item("2850.00")),
+    )
+    assert app.get_settlement("S2").result["hifp_pay"] == D("1400.00")
+    assert app.cap("M1", 2024)["remaining"] == D("100.00")
+
+
+def test_2208_a_reversal_frees_the_cap_for_the_bills_after_it(app):
+    """Art. 5(三) with 2208 and DESIGN §1: the cap is used in date order, so a reversal frees it.
+
+    03-10, 2850.00: (2850 − 50) × 50 % = 1400.00. 03-11, 400.00: share 175.00, but only
+    1500 − 1400 = 100.00 is left, so 100.00. S1 is reversed on 03-12: S2 is re-adjudicated
+    and pays its whole 175.00 (+75.00); used 175.00, remaining 1325.00.
+    """
+    booked_ok(
+        app,
+        *xinyang_region(),
+        member("M1"),
+        visit("S1", "M1", "H3", "2024-03-10", item("2850.00")),
+        visit("S2", "M1", "H3", "2024-03-11", item("400.00")),
+    )
+    assert app.get_settlement("S2").result["hifp_pay"] == D("100.00")
+
+    booked_ok(app, reversed_("S1", "2024-03-12"))
+
+    assert app.get_settlement("S2").result["hifp_pay"] == D("175.00")
+    cap = app.cap("M1", 2024)
+    assert (cap["used"], cap["remaining"], cap["visits"]) == (D("175.00"), D("1325.00"), 1)
+    assert aggregate(app, "M1").cap_used_in(2024) == D("175.00")
+    assert app.trial_balance()["balanced"]
+
+
+def test_queries_about_an_unknown_member_are_refused(sqlite_app):
+    """DESIGN.md §3 queries: an unknown ``psn_no`` is an error, not an empty account."""
+    app = sqlite_app
+    booked_ok(app, *xinyang_region())
+    with pytest.raises(UnknownError):
+        app.balance("M404")
+    with pytest.raises(UnknownError):
+        app.cap("M404", 2024)
+    with pytest.raises(UnknownError):
+        app.history("M404")
+
+
+def test_art9_a_backdated_use_may_not_overdraw_the_account_as_of_its_date(sqlite_app):
+    """POLICY.md §3 "the balance never goes negative", read through ``balance --as-of``.
+
+    January is closed (+120.00 dated 01-31). A use of 100.00 dated 01-15 arrives afterwards:
+    on 01-15 the account held 0.00. Accepting it makes the balance as of 01-15 −100.00; it
+    must be refused (insufficient balance on its date), leaving every as-of balance ≥ 0.
+    """
+    app = sqlite_app
+    booked_ok(app, *xinyang_region(), member("M1"), *closes("2024-01"))
+
+    book(app, use("M1", "100.00", "self", "medical", ref="R-1", day="2024-01-15"))
+
+    for day in (date(2024, 1, 15), date(2024, 1, 30), date(2024, 1, 31)):
+        assert balc(app, "M1", as_of=day) >= D("0.00"), day
