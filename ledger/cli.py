@@ -52,15 +52,17 @@ def fail(message: str) -> None:
 @contextmanager
 def opened(ctx: click.Context) -> Iterator[OutpatientPooling]:
     """The application on the chosen store; errors become one line and exit status 1."""
-    app = OutpatientPooling(Store.parse(ctx.obj["db"]))
+    app = None
     try:
+        app = OutpatientPooling(Store.parse(ctx.obj["db"]))
         yield app
     except InputError as e:
         fail(describe(e))
     except LedgerError as e:
         fail(str(e))
     finally:
-        app.close()
+        if app is not None:
+            app.close()
 
 
 @click.group()

@@ -18,7 +18,7 @@ from ledger.errors import InputError
 from ledger.ids import member_id
 from ledger.money import ZERO
 from ledger.periods import month_start
-from ledger.rules.facts import IN_SERVICE, RETIRED
+from ledger.rules.facts import RETIRED
 
 
 class InsufficientBalanceError(InputError):
@@ -450,7 +450,7 @@ class Member(LedgerAggregate):
 
     def benefit_type_on(self, day: date) -> str:
         """In service or retired for benefits on ``day`` (the switch date applied)."""
-        current = IN_SERVICE
+        current = self.psn_types[0][1]
         for since, psn_type in self.psn_types:
             if since <= day:
                 current = psn_type

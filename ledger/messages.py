@@ -29,13 +29,16 @@ from pydantic import (
 from ledger.periods import parse_month
 
 
-def _exact(places: int, *, positive: bool = False):  # noqa: ANN202 - returns a validator
+def _exact(places: int, *, limit: Decimal, positive: bool = False):  # noqa: ANN202 - returns a validator
     def check(value: Decimal) -> Decimal:
         if not value.is_finite():
             msg = "must be a finite number"
             raise ValueError(msg)
         if value < 0 or (positive and value == 0):
             msg = "must be greater than zero" if positive else "must not be negative"
+            raise ValueError(msg)
+        if value > limit:
+            msg = f"must not exceed {limit}"
             raise ValueError(msg)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -places:
@@ -49,12 +52,19 @@ def _exact(places: int, *, positive: bool = False):  # noqa: ANN202 - returns a 
     return check
 
 
+MAX_MONEY = Decimal("999999999999.99")
+"""A ceiling far above any real amount (a trillion yuan), so every sum fits the read models' integer fen."""
+MAX_PRICE = Decimal(10_000_000)
+MAX_QUANTITY = Decimal(100_000)
+"""A line is at most ten million yuan a unit times a hundred thousand units."""
+
+
 _Str = PlainSerializer(lambda v: str(v), return_type=str, when_used="json")
-Money = Annotated[Decimal, AfterValidator(_exact(2)), _Str]
+Money = Annotated[Decimal, AfterValidator(_exact(2, limit=MAX_MONEY)), _Str]
 """Yuan with at most two decimals, not negative."""
-Price = Annotated[Decimal, AfterValidator(_exact(6)), _Str]
+Price = Annotated[Decimal, AfterValidator(_exact(6, limit=MAX_PRICE)), _Str]
 """A unit price: the platform carries up to six decimals."""
-Quantity = Annotated[Decimal, AfterValidator(_exact(4, positive=True)), _Str]
+Quantity = Annotated[Decimal, AfterValidator(_exact(4, limit=MAX_QUANTITY, positive=True)), _Str]
 """A quantity dispensed or billed: greater than zero, up to four decimals."""
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -350,7 +360,7 @@ class AccountUsed(Message):
 
     type: Literal["account.used"]
     psn_no: Code
-    amount: Annotated[Money, AfterValidator(_exact(2, positive=True))]
+    amount: Annotated[Money, AfterValidator(_exact(2, limit=MAX_MONEY, positive=True))]
     beneficiary: Beneficiary
     purpose: Purpose
     reference: Code
@@ -396,7 +406,7 @@ class InstitutionAssessed(Message):
     type: Literal["institution.assessed"]
     fixmedins_code: Code
     year: int = Field(ge=2000, le=2100)
-    score: Annotated[Decimal, AfterValidator(_exact(2)), _Str, Field(le=100)]
+    score: Annotated[Decimal, AfterValidator(_exact(2, limit=Decimal(100))), _Str]
 
     def key(self) -> str:  # noqa: D102
         return f"{self.fixmedins_code}/{self.year}"
@@ -408,7 +418,7 @@ class InstitutionReviewed(Message):
     type: Literal["institution.reviewed"]
     fixmedins_code: Code
     year: int = Field(ge=2000, le=2100)
-    sampled_total: Annotated[Money, AfterValidator(_exact(2, positive=True))]
+    sampled_total: Annotated[Money, AfterValidator(_exact(2, limit=MAX_MONEY, positive=True))]
     violation_amount: Money
 
     @model_validator(mode="after")
@@ -496,7 +506,7 @@ class MessageError(ValueError):
 def parse_message(line: str | bytes) -> Message:
     """Parse one JSON line into its message model, or raise :class:`MessageError`."""
     try:
-        raw = json.loads(line, parse_float=Decimal)
+        raw = json.loads(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n"), parse_float=Decimal)
     except json.JSONDecodeError as e:
         raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}") from None
     except UnicodeDecodeError as e:

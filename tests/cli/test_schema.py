@@ -1,0 +1,53 @@
+"""``ledger schema``: the JSON Schema of the exchange messages, generated from the pydantic models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from ledger.cli import main
+from ledger.messages import MESSAGE_TYPES, json_schema
+
+
+def schema(*args: str):
+    result = CliRunner().invoke(main, ["schema", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_schema_names_every_message_type():
+    out = schema()
+    assert set(out["discriminator"]["mapping"]) == set(MESSAGE_TYPES)
+    assert len(MESSAGE_TYPES) == 21
+    assert out == json.loads(json.dumps(json_schema()))
+
+
+def test_schema_of_visit_settled():
+    out = schema("--type", "visit.settled")
+    assert out["properties"]["type"]["const"] == "visit.settled"
+    assert {"medins_setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "med_type", "acct_used_flag",
+            "items"} <= set(out["properties"])
+    assert {"type", "date", "medins_setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "items"} <= set(out["required"])
+
+
+@pytest.mark.parametrize("type_", sorted(MESSAGE_TYPES))
+def test_schema_of_each_type(type_):
+    out = schema("--type", type_)
+    assert out["properties"]["type"]["const"] == type_
+    assert "date" in out["required"]
+
+
+def test_schema_of_an_unknown_type():
+    result = CliRunner().invoke(main, ["schema", "--type", "member.promoted"])
+    assert result.exit_code == 2
+    assert "member.promoted" in result.stderr
+
+
+def test_schema_needs_no_store(tmp_path):
+    """Printing the schema opens no database."""
+    missing = tmp_path / "no" / "such" / "dir" / "ledger.db"
+    result = CliRunner().invoke(main, ["--db", str(missing), "schema"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert not missing.parent.exists()
