@@ -23,6 +23,8 @@ from ledger.rules.ratio import pooling_ratio
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ledger.parameters import Cited, Policy
     from ledger.rules.facts import Claim, Context
 
@@ -109,13 +111,17 @@ class Adjudication:
         return "\n".join(lines)
 
 
-def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
-    """Settle ``claim`` for a member in state ``ctx`` under ``policy``; pure and deterministic."""
+def adjudicate(claim: Claim, ctx: Context, policy: Policy, *, explain: bool = False) -> Adjudication:
+    """Settle ``claim`` for a member in state ``ctx`` under ``policy``; pure and deterministic.
+
+    With ``explain`` each step of the trace also carries its text (``setl_proc_info``); booking
+    leaves it out, since the trace is re-derived whenever someone asks.
+    """
     p = Reader(policy)
     steps: list[Step] = []
 
-    def step(rule: str, text: str, **amounts: Decimal) -> None:
-        steps.append(Step(rule, text, amounts, tuple(p.take())))
+    def step(rule: str, text: Callable[[], str], **amounts: Decimal) -> None:
+        steps.append(Step(rule, text() if explain else "", amounts, tuple(p.take())))
 
     # Steps 1–4: each line split into self-paid parts and the in-scope rest.
     splits = [split_line(line, p) for line in claim.lines]
@@ -129,7 +135,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
     inscp = sum((s.inscp_scp_amt for s in splits), ZERO)
     step(
         "items",
-        f"费用总额{total}元：全自费{fulamt}元（丙类、除外费用"
+        lambda: f"费用总额{total}元：全自费{fulamt}元（丙类、除外费用"
         + (f"、配送费{delivery}元" if delivery else "")
         + f"），超支付标准自付{overlmt}元，乙类先行自付{pre}元，政策范围内{inscp}元",
         medfee_sumamt=total, fulamt_ownpay_amt=fulamt, overlmt_selfpay=overlmt,
@@ -142,7 +148,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
         fulamt, overlmt, pre, inscp = total, ZERO, ZERO, ZERO
         std, shared, dedc, ratio, hifp = ZERO, False, ZERO, Decimal(0), ZERO
         cap = annual_cap_xinyang_art5_3(ctx.psn_type, p)
-        step("refusal", f"统筹基金不予支付：{refused.reason}，全部由个人负担", fulamt_ownpay_amt=total)
+        step("refusal", lambda: f"统筹基金不予支付：{refused.reason}，全部由个人负担", fulamt_ownpay_amt=total)
     else:
         ded = deductible_standard(claim, ctx, p)
         std, shared = ded.standard, ded.shared_with_prescriber
@@ -150,7 +156,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
         where = "与开具处方的就诊合并计算，" if shared else ""
         step(
             "deductible",
-            f"起付标准{std}元（{where}本次就诊此前已付{ctx.deductible_paid_before}元），本次计入起付线{dedc}元",
+            lambda: f"起付标准{std}元（{where}本次就诊此前已付{ctx.deductible_paid_before}元），本次计入起付线{dedc}元",
             act_pay_dedc=dedc,
         )
 
@@ -160,7 +166,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
         where = "定点零售药店" if claim.kind == PURCHASE else f"{ctx.institution_level}级医疗机构"
         step(
             "ratio",
-            f"{who}人员在{where}支付比例{ratio * 100:.0f}%：({inscp}−{dedc})×{ratio * 100:.0f}%＝{share}元",
+            lambda: f"{who}人员在{where}支付比例{ratio * 100:.0f}%：({inscp}−{dedc})×{ratio * 100:.0f}%＝{share}元",
             ratio=ratio, share=share,
         )
 
@@ -168,7 +174,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
         hifp = within_cap(share, cap, ctx.cap_used_before)
         step(
             "annual_cap",
-            f"年度支付限额{cap}元，此前已支付{ctx.cap_used_before}元，统筹基金支付{hifp}元",
+            lambda: f"年度支付限额{cap}元，此前已支付{ctx.cap_used_before}元，统筹基金支付{hifp}元",
             hifp_pay=hifp,
         )
 
@@ -181,7 +187,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy) -> Adjudication:
     balc = ctx.balance_before - acct
     step(
         "personal_account",
-        f"个人负担{psn_part}元：个人账户支付{acct}元（余额{ctx.balance_before}元"
+        lambda: f"个人负担{psn_part}元：个人账户支付{acct}元（余额{ctx.balance_before}元"
         + ("" if claim.acct_used_flag else "，未授权使用个人账户")
         + (f"，其中{cash_only}元不得由个人账户支付" if cash_only else "")
         + f"），现金支付{cash}元",

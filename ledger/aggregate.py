@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
+from eventsourcing.utils import resolve_topic
 
 from ledger.errors import ConflictError
 
@@ -38,7 +39,24 @@ class Received(LedgerEvent):
         """Change the aggregate's state; events override this."""
 
 
-class Founded(Received, AggregateCreated):
+class Created(LedgerEvent, AggregateCreated):
+    """The first event of an aggregate: its ``apply`` sets the whole initial state.
+
+    The library's own ``mutate`` for created events matches the event's attributes against
+    the aggregate's ``__init__`` signature on every call; the ledger's aggregates have no
+    ``__init__``, so it builds the object and applies the event directly.
+    """
+
+    def mutate(self, aggregate: Any) -> Any:
+        """Construct the aggregate from this event."""
+        assert aggregate is None
+        created = object.__new__(resolve_topic(self.originator_topic))
+        created.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+        self.apply(created)
+        return created
+
+
+class Founded(Received, Created):
     """The first event of an aggregate made by a message."""
 
     def apply(self, aggregate: Any) -> None:

@@ -65,6 +65,8 @@ class Settlement(LedgerAggregate):
         policy_version: str
         result: dict[str, Any]
         deductible_pool: list[str] | None
+        opens_visit: bool
+        """The first live bill under its visit serial number: the visit counts once (人次)."""
 
         def evolve(self, s: Settlement) -> None:
             for name in ("setl_id", "medins_setl_id", "kind", "psn_no", "fixmedins_code", "admdvs", "mdtrt_id",
@@ -81,6 +83,8 @@ class Settlement(LedgerAggregate):
         day: date
         reason: str
         mdtrt_id: str
+        closes_visit: bool
+        """No live bill is left under its visit serial number: the visit no longer counts."""
         medins_setl_id: str
         psn_no: str
         fixmedins_code: str
@@ -122,7 +126,7 @@ class Settlement(LedgerAggregate):
         return cls._create(cls.Settled, id=sid, setl_id=str(sid), medins_setl_id=medins_setl_id, key=key,
                            fingerprint=fingerprint, **facts)
 
-    def reverse(self, day: date, reason: str, key: str, fingerprint: str) -> None:
+    def reverse(self, day: date, reason: str, key: str, fingerprint: str, *, closes_visit: bool) -> None:
         """Undo this settlement, once."""
         if self.reversed_on is not None:
             raise InputError("medins_setl_id", f"{self.medins_setl_id} was already reversed on {self.reversed_on}",
@@ -131,7 +135,7 @@ class Settlement(LedgerAggregate):
             raise InputError("date", f"a reversal cannot precede the settlement's date {self.service_date}",
                              code="reversal_before_settlement")
         self.trigger_event(self.Reversed, day=day, reason=reason, result=self.result, key=key,
-                           fingerprint=fingerprint, **self._identity())
+                           fingerprint=fingerprint, closes_visit=closes_visit, **self._identity())
 
     def adjust(self, *, day: date, reason: str, cause: str, context: dict[str, Any], policy_version: str,
                result: dict[str, Any]) -> dict[str, Decimal]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 NAMESPACE = UUID("6f3a0c52-9d1e-5b8e-a7c4-2f1e0b9d4c31")
 
 
+@lru_cache(maxsize=200_000)
 def _id(kind: str, *key: object) -> UUID:
+    """A name-based UUID; remembered, since a batch asks for the same members and institutions often."""
     return uuid5(NAMESPACE, "/".join([kind, *(str(k) for k in key)]))
 
 

@@ -81,7 +81,7 @@ class Member(LedgerAggregate):
             m.psn_no, m.admdvs, m.enrolled_on = self.psn_no, self.admdvs, self.day
             m.psn_types = [[self.day, self.psn_type]]
             m.retired_on = self.day if self.psn_type == RETIRED else None
-            m.bases = [[month_start(f"{self.day:%Y-%m}"), self.contribution_base]]
+            m.bases = [[self.day.replace(day=1), self.contribution_base]]
             m.family_doctors = [[self.day, self.family_doctor]] if self.family_doctor else []
             m.suspensions, m.admissions, m.left = [], [], None
             m.balance, m.movements = ZERO, []
@@ -154,7 +154,7 @@ class Member(LedgerAggregate):
         contribution_base: Decimal
 
         def evolve(self, m: Member) -> None:
-            start = month_start(f"{self.day:%Y-%m}")
+            start = self.day.replace(day=1)
             kept = [b for b in m.bases if b[0] != start]
             m.bases = sorted([*kept, [start, self.contribution_base]], key=lambda x: x[0])
 
@@ -253,6 +253,7 @@ class Member(LedgerAggregate):
         day: date
         setl_id: str
         fixmedins_code: str
+        mdtrt_id: str
         year: int
         hifp_pay: Decimal
         acct_pay: Decimal
@@ -264,6 +265,7 @@ class Member(LedgerAggregate):
             _move(m, self.day, -self.acct_pay)
             m.settlements[self.setl_id] = {
                 "date": self.day, "year": self.year, "hifp_pay": self.hifp_pay, "acct_pay": self.acct_pay,
+                "visit": f"{self.fixmedins_code}/{self.mdtrt_id}",
             }
 
     class SettlementReleased(LedgerEvent):
@@ -405,13 +407,14 @@ class Member(LedgerAggregate):
         self.trigger_event(self.AccountUsed, day=day, amount=amount, beneficiary=beneficiary, purpose=purpose,
                            reference=reference, article=article, key=key, fingerprint=fingerprint)
 
-    def charge_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, hifp_pay: Decimal,
+    def charge_settlement(self, *, setl_id: str, fixmedins_code: str, mdtrt_id: str, day: date, hifp_pay: Decimal,
                           acct_pay: Decimal, act_pay_dedc: Decimal) -> None:
         """Count a settlement against the cap and debit its account payment."""
         if acct_pay > self.spendable_on(day):
             raise InsufficientBalanceError("acct_used_flag", acct_pay, self.spendable_on(day))
         self.trigger_event(self.SettlementCharged, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
-                           year=day.year, hifp_pay=hifp_pay, acct_pay=acct_pay, act_pay_dedc=act_pay_dedc)
+                           mdtrt_id=mdtrt_id, year=day.year, hifp_pay=hifp_pay, acct_pay=acct_pay,
+                           act_pay_dedc=act_pay_dedc)
 
     def release_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, act_pay_dedc: Decimal) -> None:
         """Give back what a reversed settlement used."""
@@ -504,6 +507,11 @@ class Member(LedgerAggregate):
         """Pooling fund paid for services of ``day``'s year dated up to ``day``: the cap is used in date order."""
         return sum((e["hifp_pay"] for e in self.settlements.values()
                     if e["year"] == day.year and e["date"] <= day), ZERO)
+
+    def visit_has_bills(self, fixmedins_code: str, mdtrt_id: str, *, besides: str = "") -> bool:
+        """Whether a live settlement (other than ``besides``) was billed under this visit serial number."""
+        visit = f"{fixmedins_code}/{mdtrt_id}"
+        return any(e["visit"] == visit for sid, e in self.settlements.items() if sid != besides)
 
     def settled_since(self, day: date) -> bool:
         """Whether a live settlement is dated on or after ``day`` (a fact effective that day may change it)."""

@@ -108,11 +108,12 @@ class Message(BaseModel):
 
     @cached_property
     def _fingerprint(self) -> str:
-        """Computed once per message: a handler may ask more than once."""
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        """Computed once per message: a handler may ask more than once.
+
+        The JSON of the validated model: fields in their declared order, amounts in one
+        written form, extra fields dropped, so the same content always hashes the same.
+        """
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
 
     def fingerprint(self) -> str:
         """A hash of the message's content: the same key with another fingerprint is refused."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import AggregateCreated
-
-from ledger.aggregate import LedgerAggregate, LedgerEvent
+from ledger.aggregate import Created, LedgerAggregate, LedgerEvent
 from ledger.ids import policy_version_id
 
 
@@ -20,7 +18,7 @@ class PolicyVersion(LedgerAggregate):
         content_hash: str
         record: dict[str, Any]
 
-    class Recorded(LedgerEvent, AggregateCreated):
+    class Recorded(Created):
         """First use of a policy version."""
 
         TOPIC = "yibao:PolicyVersion.Recorded"

@@ -11,9 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import AggregateCreated
-
-from ledger.aggregate import LedgerAggregate, LedgerEvent, Received
+from ledger.aggregate import Created, LedgerAggregate, LedgerEvent, Received
 from ledger.errors import PeriodError
 from ledger.ids import region_id
 from ledger.periods import next_month
@@ -35,7 +33,7 @@ class Region(LedgerAggregate):
         deposits: dict[str, dict[str, dict[str, Any]]]
         """Per year and institution: the deposit withheld, and what was returned (None: not yet)."""
 
-    class Opened(LedgerEvent, AggregateCreated):
+    class Opened(Created):
         """The region's first fact."""
 
         TOPIC = "yibao:Region.Opened"

@@ -185,15 +185,17 @@ def _book(
     """Book an adjudicated claim on every aggregate it changes."""
     s.record_policy(policy)
     info = adj.setlinfo
+    opens_visit = not member.visit_has_bills(msg.fixmedins_code, mdtrt_id)
     settlement = Settlement.settle(
         medins_setl_id=msg.medins_setl_id, key=msg.key(), fingerprint=msg.fingerprint(), kind=claim.kind,
         psn_no=member.psn_no, fixmedins_code=msg.fixmedins_code, admdvs=member.admdvs, mdtrt_id=mdtrt_id,
         rx_no=rx[0].rx_no if rx else None, day=msg.date, setl_date=msg.setl_date or msg.date,
         claim=claim.as_record(), context=ctx.as_record(), policy_version=policy.version,
-        result=result_record(adj), deductible_pool=list(pool) if pool else None,
+        result=result_record(adj), deductible_pool=list(pool) if pool else None, opens_visit=opens_visit,
     )
     s.uow.add(settlement)
-    member.charge_settlement(setl_id=settlement.setl_id, fixmedins_code=msg.fixmedins_code, day=msg.date,
+    member.charge_settlement(setl_id=settlement.setl_id, fixmedins_code=msg.fixmedins_code, mdtrt_id=mdtrt_id,
+                             day=msg.date,
                              hifp_pay=info["hifp_pay"], acct_pay=info["acct_pay"], act_pay_dedc=info["act_pay_dedc"])
     if pool is not None and info["act_pay_dedc"]:
         if visit is None:
@@ -219,7 +221,9 @@ def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:
     if settlement.already_received(msg.key(), msg.fingerprint(), field):
         return False
     member = s.member(settlement.psn_no)
-    settlement.reverse(msg.date, msg.reason, msg.key(), msg.fingerprint())
+    closes_visit = not member.visit_has_bills(settlement.fixmedins_code, settlement.mdtrt_id,
+                                              besides=settlement.setl_id)
+    settlement.reverse(msg.date, msg.reason, msg.key(), msg.fingerprint(), closes_visit=closes_visit)
     dedc = settlement.result["act_pay_dedc"]
     member.release_settlement(setl_id=settlement.setl_id, fixmedins_code=settlement.fixmedins_code, day=msg.date,
                               act_pay_dedc=dedc)

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from ledger.parameters import Policy
 
 Message = dict[str, Any]
+Chance = float
+"""A probability or a rate of events (never an amount: every amount is a ``Decimal``)."""
 T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------ the spec
@@ -67,18 +69,18 @@ class CitySpec:
     year: int = 2025
     months: int = 12
     seed: int = 7
-    visits_per_member_month: float = 0.6
+    visits_per_member_month: Chance = 0.6
     start_month: int = 1
     """The first month (1–12) of ``year``; Jiaozuo (410800) cannot start before 2024-08."""
-    share_retired: float = 0.25
-    share_chronic: float = 0.3
+    share_retired: Chance = 0.25
+    share_chronic: Chance = 0.3
     """Members with a chronic disease: more visits, 30- and 84-day prescriptions."""
-    share_family_doctor: float = 0.3
-    share_account_payers: float = 0.5
+    share_family_doctor: Chance = 0.3
+    share_account_payers: Chance = 0.5
     """Members who let their claims draw on the personal account (``acct_used_flag``)."""
-    share_late_enrolment: float = 0.05
+    share_late_enrolment: Chance = 0.05
     """Members who join after the first month."""
-    target_usage: float = 0.95
+    target_usage: Chance = 0.95
     """Where the budget aims the year's usage rate (actual pooled ÷ budget)."""
 
     def __post_init__(self) -> None:
@@ -426,7 +428,7 @@ class _Dice:
     def __init__(self, seed: str) -> None:
         self.random = random.Random(seed).random
 
-    def chance(self, p: float) -> bool:
+    def chance(self, p: Chance) -> bool:
         return self.random() < p
 
     def between(self, lo: int, hi: int) -> int:
@@ -483,7 +485,7 @@ class _Member:
     base: Decimal
     chronic: bool
     pays_by_account: bool
-    no_visit: float
+    no_visit: Chance
     """exp(−visit rate): the chance of a month without a visit (Poisson)."""
     family_doctor: _Institution | None
     pharmacy: _Institution

@@ -19,7 +19,7 @@ from ledger.aggregate import LedgerAggregate
 from ledger.prefetch import existing_ids
 
 if TYPE_CHECKING:
-    from eventsourcing.application import Application
+    from ledger.application import OutpatientPooling
 
 TAgg = TypeVar("TAgg", bound=LedgerAggregate)
 
@@ -53,7 +53,7 @@ class AggregateCache:
 class UnitOfWork:
     """The aggregates one batch of messages reads and changes."""
 
-    def __init__(self, app: Application[UUID], cache: AggregateCache,
+    def __init__(self, app: OutpatientPooling, cache: AggregateCache,
                  snapshotted: tuple[type[LedgerAggregate], ...] = ()) -> None:
         self.app = app
         self.cache = cache
@@ -119,7 +119,7 @@ class UnitOfWork:
         changed = [a for a in self.aggregates.values() if a.pending_events]
         count = sum(len(a.pending_events) for a in changed)
         if changed:
-            self.app.save(*changed)
+            self.app.save_changed(changed)
         for aggregate in self.aggregates.values():
             self.cache.put(aggregate)
         self.aggregates.clear()

@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 
 from decimal import Decimal
 
-from eventsourcing.domain import AggregateCreated
-
-from ledger.aggregate import LedgerAggregate, LedgerEvent
+from ledger.aggregate import Created, LedgerAggregate, LedgerEvent
 from ledger.ids import visit_id
 from ledger.money import ZERO
 
@@ -31,7 +29,7 @@ class Visit(LedgerAggregate):
         charges: dict[str, Decimal]
         """Deductible charged per settlement (``setl_id``)."""
 
-    class Opened(LedgerEvent, AggregateCreated):
+    class Opened(Created):
         """First deductible charged under this visit."""
 
         TOPIC = "yibao:Visit.Opened"

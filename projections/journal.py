@@ -49,18 +49,19 @@ CONTRIBUTION_INCOME = "基本医疗保险费收入—个人缴费划入个人账
 POOLING_TO_ACCOUNTS = "统筹基金支出—划入退休人员个人账户"
 ACCOUNT_INCOME_FROM_POOLING = "个人账户收入—统筹基金划入"
 
-journal_lines = Table(
-    "journal_lines",
+journal_entries = Table(
+    "journal_entries",
     metadata,
     position_column(primary_key=True),
-    Column("line", Integer, primary_key=True),
+    Column("entry", Integer, primary_key=True),
     date_column("day"),
-    Column("entry", String(120), nullable=False),
-    Column("account", String(60), nullable=False, index=True),
+    Column("memo", String(120), nullable=False),
+    Column("debit", String(60), nullable=False, index=True),
+    Column("credit", String(60), nullable=False, index=True),
     Column("sub", String(64), nullable=False),
-    money_column("debit"),
-    money_column("credit"),
+    money_column("amount"),
 )
+"""One row per entry: ``amount`` debited to one account and credited to another, so every entry balances."""
 
 Entry = tuple[str, str, str, str, Decimal]
 """(debit account, credit account, sub-ledger key, memo, amount)."""
@@ -132,16 +133,16 @@ def _deposit_entries(code: str, withheld: Any, returned: Any, memo: str) -> list
 
 
 class JournalView(View):
-    """Journal lines, two per entry (debit and credit)."""
+    """Journal entries, one row each (a debit account, a credit account, an amount)."""
 
     name = "journal"
     topics = (
         "yibao:Settlement.Settled", "yibao:Settlement.Reversed", "yibao:Settlement.Adjusted",
-        "yibao:Member.AccountCredited", "yibao:Member.CreditAdjusted", "yibao:Member.AccountUsed", "yibao:Member.TransferredOut", "yibao:Member.BalancePaidOut",
-        "yibao:Member.Deceased", "yibao:Region.MonthClosed", "yibao:Region.YearClosed",
-        "yibao:Region.DepositReturned",
+        "yibao:Member.AccountCredited", "yibao:Member.CreditAdjusted", "yibao:Member.AccountUsed",
+        "yibao:Member.TransferredOut", "yibao:Member.BalancePaidOut", "yibao:Member.Deceased",
+        "yibao:Region.MonthClosed", "yibao:Region.YearClosed", "yibao:Region.DepositReturned",
     )
-    tables = (journal_lines,)
+    tables = (journal_entries,)
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
@@ -150,31 +151,41 @@ class JournalView(View):
         self._rows = []
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
-        line = 0
+        number = 0
         for debit, credit, sub, memo, amount in entries_for(record.topic, record.payload):
             if not amount:
                 continue
             if amount < 0:
                 debit, credit, amount = credit, debit, -amount
-            cents = fen(amount)
-            for account, dr, cr in ((debit, cents, 0), (credit, 0, cents)):
-                line += 1
-                self._rows.append({"position": record.position, "line": line, "day": record.day, "entry": memo,
-                                   "account": account, "sub": sub, "debit": dr, "credit": cr})
+            number += 1
+            self._rows.append({"position": record.position, "entry": number, "day": record.day, "memo": memo,
+                               "debit": debit, "credit": credit, "sub": sub, "amount": fen(amount)})
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
-        insert_many(conn, journal_lines, self._rows)
+        insert_many(conn, journal_entries, self._rows)
         self._rows = []
 
 
 def trial_balance(conn: Connection) -> dict[str, Any]:
     """Debits and credits per account, and the totals (which must be equal)."""
-    c = journal_lines.c
-    rows = conn.execute(select(c.account, func.sum(c.debit), func.sum(c.credit)).group_by(c.account)
-                        .order_by(c.account)).all()
-    accounts = [{"account": a, "debit": yuan(int(d)), "credit": yuan(int(cr)), "balance": yuan(int(d) - int(cr))}
-                for a, d, cr in rows]
-    debit = sum(int(d) for _, d, _ in rows)
-    credit = sum(int(cr) for _, _, cr in rows)
+    c = journal_entries.c
+    debits = dict(conn.execute(select(c.debit, func.sum(c.amount)).group_by(c.debit)).all())
+    credits = dict(conn.execute(select(c.credit, func.sum(c.amount)).group_by(c.credit)).all())
+    accounts = []
+    for name in sorted(set(debits) | set(credits)):
+        dr, cr = int(debits.get(name) or 0), int(credits.get(name) or 0)
+        accounts.append({"account": name, "debit": yuan(dr), "credit": yuan(cr), "balance": yuan(dr - cr)})
+    debit = sum(int(v) for v in debits.values())
+    credit = sum(int(v) for v in credits.values())
     return {"accounts": accounts, "debit": yuan(debit), "credit": yuan(credit), "difference": yuan(debit - credit),
             "balanced": debit == credit}
+
+
+def balances_by_sub(conn: Connection, account: str) -> dict[str, Decimal]:
+    """One account's balance (debit − credit) per sub-ledger key (an institution, a reference)."""
+    c = journal_entries.c
+    out: dict[str, int] = {}
+    for side, sign in ((c.debit, 1), (c.credit, -1)):
+        for sub, amount in conn.execute(select(c.sub, func.sum(c.amount)).where(side == account).group_by(c.sub)):
+            out[sub] = out.get(sub, 0) + sign * int(amount)
+    return {sub: yuan(value) for sub, value in sorted(out.items())}  # type: ignore[misc]

@@ -68,7 +68,7 @@ class ProjectionRunner:
     """Keeps a set of views up to date with a log."""
 
     def __init__(self, source: EventSource, engine: Engine, views: list[View] | None = None,
-                 batch_size: int = 2000) -> None:
+                 batch_size: int = 5000) -> None:
         self.source = source
         self.engine = engine
         self.views = views if views is not None else all_views()

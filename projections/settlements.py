@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Integer, String, Table, and_, func, select
+from sqlalchemy import Column, Index, Integer, String, Table, and_, func, select
 
 from ledger.periods import month_end, month_start
 from projections.base import (
@@ -42,6 +42,7 @@ settlements_index = Table(
     Column("status", String(10), nullable=False),
     Column("refusal_code", String(40), nullable=True),
     position_column(),
+    Index("settlements_index_visit", "fixmedins_code", "mdtrt_id"),
 )
 
 settlements_movements = Table(
@@ -82,23 +83,9 @@ class SettlementsView(View):
         self._index: list[dict[str, Any]] = []
         self._moves: list[dict[str, Any]] = []
         self._reversed: list[dict[str, Any]] = []
-        self._live: dict[tuple[str, str], int] = {}
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._index, self._moves, self._reversed, self._live = [], [], [], {}
-
-    def _visits(self, conn: Connection, p: dict[str, Any], change: int) -> int:
-        """A visit (人次) counts once however many bills it has: +1 for its first live bill, −1 after its last."""
-        key = (p["fixmedins_code"], p["mdtrt_id"])
-        live = self._live.get(key)
-        if live is None:
-            i = settlements_index.c
-            live = int(conn.execute(select(func.count()).where(
-                i.fixmedins_code == key[0], i.mdtrt_id == key[1], i.status == "settled")).scalar() or 0)
-        self._live[key] = live + change
-        if change > 0:
-            return 1 if live == 0 else 0
-        return -1 if live + change == 0 else 0
+        self._index, self._moves, self._reversed = [], [], []
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.payload
@@ -118,11 +105,11 @@ class SettlementsView(View):
                                 "mdtrt_id": p["mdtrt_id"], "day": record.day, "status": "settled",
                                 "refusal_code": p["result"]["refusal_code"], "position": record.position})
             amounts, count = {col: fen(p["result"][name]) for col, name in AMOUNTS.items()}, 1
-            visits = self._visits(conn, p, 1)
+            visits = 1 if p["opens_visit"] else 0
         elif record.topic == REVERSED:
             self._reversed.append({"setl_id": sid})
             amounts, count = {col: -fen(p["result"][name]) for col, name in AMOUNTS.items()}, -1
-            visits = self._visits(conn, p, -1)
+            visits = -1 if p["closes_visit"] else 0
         else:
             amounts, count, visits = {col: fen(p["delta"][name]) for col, name in AMOUNTS.items()}, 0, 0
         self._moves.append({"position": record.position, "setl_id": sid, "fixmedins_code": p["fixmedins_code"],

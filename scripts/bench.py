@@ -45,7 +45,7 @@ from ledger.ingest import ingest_file  # noqa: E402
 from ledger.store import Store  # noqa: E402
 from ledger.synthetic import CitySpec, write_city  # noqa: E402
 
-EVENTS_PER_MEMBER_YEAR = 26
+EVENTS_PER_MEMBER_YEAR = 48
 """Roughly how many events one member brings in a year (visits, credits, purchases): sizes the city."""
 
 

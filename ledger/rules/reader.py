@@ -14,13 +14,13 @@ class Reader:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self._read: list[Cited] = []
+        self._read: dict[str, Cited] = {}
 
     def cited(self, name: str) -> Cited:
         """The cited value of ``name``, recorded as read."""
-        cited = self.policy.get(name)
-        if cited not in self._read:
-            self._read.append(cited)
+        cited = self._read.get(name)
+        if cited is None:
+            cited = self._read[name] = self.policy.get(name)
         return cited
 
     def value(self, name: str) -> Any:
@@ -45,5 +45,5 @@ class Reader:
 
     def take(self) -> list[Cited]:
         """What was read since the last call, in order."""
-        read, self._read = self._read, []
+        read, self._read = list(self._read.values()), {}
         return read

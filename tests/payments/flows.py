@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ledger.periods import month_end
-from projections.journal import journal_lines
+from projections.journal import balances_by_sub
 from projections.runner import all_views
 from tests.support import book, close_month, institution, item, member, pharmacy, prescription, purchase, visit
 
@@ -199,14 +199,9 @@ def balances(app: OutpatientPooling) -> dict[str, Decimal]:
 
 def journal_by_institution(app: OutpatientPooling, account: str) -> dict[str, Decimal]:
     """An account's balance per sub-ledger key (the institution), in yuan."""
-    c = journal_lines.c
     app.read_models.catch_up()
     with app.engine.connect() as conn:
-        rows = conn.execute(select(c.sub, c.debit, c.credit).where(c.account == account)).all()
-    out: dict[str, int] = {}
-    for sub, debit, credit in rows:
-        out[sub] = out.get(sub, 0) + int(debit) - int(credit)
-    return {sub: (Decimal(v) / 100).quantize(Decimal("0.01")) for sub, v in sorted(out.items())}
+        return balances_by_sub(conn, account)
 
 
 def assert_journal_balanced(app: OutpatientPooling) -> dict[str, Any]:

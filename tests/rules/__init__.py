@@ -109,8 +109,8 @@ def at_pharmacy(*, prescriber_level: int = 3, psn_type: str = IN_SERVICE, design
 
 
 def settle(claim: Claim, ctx: Context, admdvs: str = XINYANG) -> Adjudication:
-    """Adjudicate under the shipped policy of ``admdvs`` on the claim's date."""
-    return adjudicate(claim, ctx, policy(admdvs, claim.date))
+    """Adjudicate under the shipped policy of ``admdvs`` on the claim's date, with the explanation."""
+    return adjudicate(claim, ctx, policy(admdvs, claim.date), explain=True)
 
 
 def share_before_cap(adj: Adjudication) -> Decimal:
