@@ -103,7 +103,10 @@ class Store:
             def _wal(dbapi_connection, _record) -> None:  # noqa: ANN001 - SQLAlchemy's hook signature
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # Read models are rebuilt from the log, so a lost last batch costs nothing but a re-read.
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA cache_size=-65536")
+                cursor.execute("PRAGMA wal_autocheckpoint=16384")
                 cursor.close()
 
             return engine

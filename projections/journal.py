@@ -56,8 +56,8 @@ journal_entries = Table(
     Column("entry", Integer, primary_key=True),
     date_column("day"),
     Column("memo", String(120), nullable=False),
-    Column("debit", String(60), nullable=False, index=True),
-    Column("credit", String(60), nullable=False, index=True),
+    Column("debit", String(60), nullable=False),
+    Column("credit", String(60), nullable=False),
     Column("sub", String(64), nullable=False),
     money_column("amount"),
 )

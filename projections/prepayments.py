@@ -16,7 +16,7 @@ prepayments_ledger = Table(
     metadata,
     Column("fixmedins_code", String(64), primary_key=True),
     Column("month", String(7), primary_key=True),
-    Column("admdvs", String(16), nullable=False, index=True),
+    Column("admdvs", String(16), nullable=False),
     Column("scheme", String(40), nullable=False),
     position_column(),
     Column("count", Integer, nullable=False),

@@ -135,13 +135,19 @@ class ProjectionRunner:
     def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int]) -> None:
         last = notifications[-1].id
         parse, decode = self.source.parse, self.source.decode
+        readers: dict[str, list[View]] = {}
         with self.engine.begin() as conn:
             for view in self.views:
                 view.begin(conn)
             for n in notifications:
+                interested = readers.get(n.topic)
+                if interested is None:
+                    interested = readers[n.topic] = [v for v in self.views if not v.topics or n.topic in v.topics]
+                if not interested:
+                    continue
                 record = Record(n.id, n.originator_id, n.originator_version, n.topic, n.state, parse(n.state), decode)
-                for view in self.views:
-                    if n.id > done[view.name] and (not view.topics or n.topic in view.topics):
+                for view in interested:
+                    if n.id > done[view.name]:
                         view.process(conn, record)
             for view in self.views:
                 view.flush(conn)

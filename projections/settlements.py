@@ -33,8 +33,8 @@ settlements_index = Table(
     metadata,
     Column("setl_id", String(36), primary_key=True),
     Column("medins_setl_id", String(64), nullable=False, unique=True),
-    Column("psn_no", String(64), nullable=False, index=True),
-    Column("fixmedins_code", String(64), nullable=False, index=True),
+    Column("psn_no", String(64), nullable=False),
+    Column("fixmedins_code", String(64), nullable=False),
     Column("admdvs", String(16), nullable=False),
     Column("kind", String(10), nullable=False),
     Column("mdtrt_id", String(64), nullable=False),
@@ -42,17 +42,16 @@ settlements_index = Table(
     Column("status", String(10), nullable=False),
     Column("refusal_code", String(40), nullable=True),
     position_column(),
-    Index("settlements_index_visit", "fixmedins_code", "mdtrt_id"),
 )
 
 settlements_movements = Table(
     "settlements_movements",
     metadata,
     position_column(primary_key=True),
-    Column("setl_id", String(36), nullable=False, index=True),
-    Column("fixmedins_code", String(64), nullable=False, index=True),
-    Column("admdvs", String(16), nullable=False, index=True),
-    date_column("day", index=True),
+    Column("setl_id", String(36), nullable=False),
+    Column("fixmedins_code", String(64), nullable=False),
+    Column("admdvs", String(16), nullable=False),
+    date_column("day"),
     Column("kind", String(10), nullable=False),
     Column("count", Integer, nullable=False),
     Column("visits", Integer, nullable=False),
@@ -60,7 +59,10 @@ settlements_movements = Table(
     money_column("fund"),
     money_column("acct"),
     money_column("cash"),
-    Column("prepay_month", String(7), nullable=True, index=True),
+    Column("prepay_month", String(7), nullable=True),
+    # What the month close and the region's totals ask for, and the 3201 reconciliation.
+    Index("settlements_movements_pending", "admdvs", "prepay_month", "day"),
+    Index("settlements_movements_institution", "fixmedins_code", "day"),
 )
 
 SETTLED = "yibao:Settlement.Settled"
