@@ -9,6 +9,8 @@ time. Read models are kept by ``projections`` in the same database.
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,7 +50,8 @@ if TYPE_CHECKING:
 
 BOOKED, PRESENT = "booked", "present"
 PERIOD_TYPES = ("month.closed", "year.closed")
-RETRIES = 5
+RETRIES = 20
+"""Attempts of one message against writers that keep getting there first (each waits a little longer)."""
 
 HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
     "institution.registered": handlers.register_institution,
@@ -198,7 +201,7 @@ class OutpatientPooling(Application[UUID]):
         """Book one message in its own transaction, retrying when another writer got there first."""
         if msg.type in PERIOD_TYPES:
             return self.close_period(msg)
-        for _ in range(RETRIES):
+        for attempt in range(RETRIES):
             s = self.services()
             try:
                 booked = HANDLERS[msg.type](s, msg)
@@ -209,6 +212,7 @@ class OutpatientPooling(Application[UUID]):
             except IntegrityError:
                 s.uow.abandon()
                 self.cache.clear()
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             return BOOKED if booked else PRESENT
         return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")

@@ -134,7 +134,7 @@ class ReadjudicationView(View):
         self.checked = 0
         self.problems: list[str] = []
 
-    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102, ARG002
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.typed()
         if record.topic == "yibao:PolicyVersion.Recorded":
             try:

@@ -253,7 +253,7 @@ def _run_period(ctx: click.Context, raw: dict[str, Any]) -> None:
 @click.pass_context
 def close_month(ctx: click.Context, admdvs: str, month: str, day: str | None) -> None:
     """Close MONTH (YYYY-MM) for ADMDVS: credit accounts and prepay institutions."""
-    from ledger.periods import month_end  # noqa: PLC0415
+    from ledger.periods import month_end
 
     try:
         end = month_end(month)
@@ -335,8 +335,8 @@ def print_clearing(result: dict[str, Any]) -> None:
 @click.option("--trial-balance", is_flag=True, required=True, help="Debits and credits per account.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def journal_cmd(ctx: click.Context, trial_balance: bool, as_json: bool) -> None:  # noqa: ARG001
-    """The double-entry journal (Datong art. 27)."""
+def journal_cmd(ctx: click.Context, trial_balance: bool, as_json: bool) -> None:
+    """The double-entry journal (同医保办发〔2022〕1号 第二十七条): the trial balance."""
     with opened(ctx) as app:
         result = app.trial_balance()
     if as_json:
@@ -433,7 +433,7 @@ def whatif_cmd(ctx: click.Context, reform: str, admdvs: str, year: int, as_json:
 @click.pass_context
 def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, folder: str) -> None:
     """A demo city-year: generate, ingest and settle, close twelve months, clear the year, audit."""
-    from ledger.synthetic import CitySpec, write_city  # noqa: PLC0415 - only the demo needs the generator
+    from ledger.synthetic import CitySpec, write_city
 
     spec = CitySpec(admdvs=admdvs, members=members, year=year, seed=seed)
     Path(folder).mkdir(parents=True, exist_ok=True)

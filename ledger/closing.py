@@ -22,7 +22,7 @@ from ledger.errors import InputError, PeriodError
 from ledger.ids import member_id, region_id
 from ledger.members import Member
 from ledger.money import ZERO, round_fen
-from ledger.payments import JIAOZUO, KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
+from ledger.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
 from ledger.periods import month_end, month_start
 from ledger.regions import Region
 from ledger.rules.account import monthly_credit_xinyang_art8

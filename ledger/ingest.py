@@ -18,7 +18,7 @@ from ledger.errors import InputError, LedgerError
 from ledger.messages import MessageError, parse_message
 
 if TYPE_CHECKING:
-    from ledger.application import OutpatientPooling, Outcome
+    from ledger.application import Outcome, OutpatientPooling
     from ledger.messages import Message
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cached_property
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,7 +29,7 @@ from pydantic import (
 from ledger.periods import parse_month
 
 
-def _exact(places: int, *, limit: Decimal, positive: bool = False):  # noqa: ANN202 - returns a validator
+def _exact(places: int, *, limit: Decimal, positive: bool = False):
     def check(value: Decimal) -> Decimal:
         if not value.is_finite():
             msg = "must be a finite number"
@@ -173,7 +173,7 @@ class MemberEnrolled(Message):
 class _MemberFact(Message):
     psn_no: Code
 
-    def key(self) -> str:  # noqa: D102
+    def key(self) -> str:
         return f"{self.psn_no}/{self.type}/{self.date.isoformat()}"
 
 
@@ -286,7 +286,7 @@ class _Claim(Message):
     setl_date: date | None = None
     """When the bill was settled, if later than ``date`` (a late upload)."""
 
-    def key(self) -> str:  # noqa: D102
+    def key(self) -> str:
         return self.medins_setl_id
 
     @model_validator(mode="after")

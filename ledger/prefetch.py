@@ -36,7 +36,7 @@ def existing_ids(recorder: Recorder, ids: Collection[UUID]) -> set[UUID] | None:
             for i in range(0, len(wanted), CHUNK):
                 chunk = [u.hex for u in wanted[i:i + CHUNK]]
                 cursor.execute(
-                    f"SELECT originator_id FROM {recorder.events_table_name} "  # noqa: S608 - the recorder's own name
+                    f"SELECT originator_id FROM {recorder.events_table_name} "
                     f"WHERE originator_version = 1 AND originator_id IN ({','.join('?' * len(chunk))})",
                     chunk,
                 )

@@ -100,7 +100,7 @@ class Store:
             engine = create_engine(self.sqlalchemy_url(), connect_args={"timeout": 30})
 
             @event.listens_for(engine, "connect")
-            def _wal(dbapi_connection, _record) -> None:  # noqa: ANN001 - SQLAlchemy's hook signature
+            def _wal(dbapi_connection, _record) -> None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 # Read models are rebuilt from the log, so a lost last batch costs nothing but a re-read.

@@ -7,9 +7,8 @@ charges the prescribing visit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ledger.aggregate import Created, LedgerAggregate, LedgerEvent
 from ledger.ids import visit_id

@@ -58,7 +58,7 @@ def fresh_db(base: str, workdir: Path, name: str) -> str:
     """A new empty database next to ``base``: a file for SQLite, a new database on the PostgreSQL server."""
     if not base.startswith("postgres"):
         return str(workdir / f"{name}.db")
-    from sqlalchemy import create_engine, text  # noqa: PLC0415
+    from sqlalchemy import create_engine, text
 
     store = Store.parse(base)
     dbname = f"bench_{name}_{uuid.uuid4().hex[:8]}"
@@ -75,14 +75,15 @@ def fresh_db(base: str, workdir: Path, name: str) -> str:
 
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     app = OutpatientPooling(Store.parse(args.db))
-    lines = sum(1 for _ in open(args.file, "rb"))
+    with open(args.file, "rb") as f:
+        lines = sum(1 for _ in f)
     started = time.perf_counter()
     report = ingest_file(app, args.file, batch_size=args.batch)
     elapsed = time.perf_counter() - started
     projecting = app.read_models.seconds
     events = app.recorder.max_notification_id() or 0
-    settlements = sum(1 for line in open(args.file, encoding="utf-8")
-                      if '"type":"visit.settled"' in line or '"type":"purchase.settled"' in line)
+    with open(args.file, encoding="utf-8") as f:
+        settlements = sum(1 for line in f if '"type":"visit.settled"' in line or '"type":"purchase.settled"' in line)
     sizes = _event_sizes(app)
     app.close()
     booking = elapsed - projecting
@@ -111,8 +112,8 @@ def _event_sizes(app: OutpatientPooling) -> list[int]:
 
 
 def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
-    from eventsourcing.application import Application  # noqa: PLC0415
-    from eventsourcing.domain import Aggregate  # noqa: PLC0415
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate
 
     class Note(Aggregate):
         class Written(Aggregate.Event):
@@ -196,8 +197,9 @@ def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
 def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
     app = OutpatientPooling(Store.parse(args.db))
     with app.engine.connect() as conn:
-        from projections.roster import roster_members  # noqa: PLC0415
-        from sqlalchemy import select  # noqa: PLC0415
+        from sqlalchemy import select
+
+        from projections.roster import roster_members
 
         members = list(conn.scalars(select(roster_members.c.psn_no)))
     rng = random.Random(3)
@@ -300,7 +302,8 @@ def print_table(r: dict[str, Any]) -> None:
         ("ingest: booking", f"{i['events_per_s']:,.0f} events/s, {i['messages_per_s']:,.0f} msg/s, "
                             f"{i['settlements_per_s']:,.0f} settlements/s", f"{i['peak_rss_mb']:.0f}"),
         ("ingest: with read models", f"{i['events_per_s_with_projections']:,.0f} events/s ({i['seconds']:.1f} s)", ""),
-        ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s)", f"{rb['peak_rss_mb']:.0f}"),
+        ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s)",
+         f"{rb['peak_rss_mb']:.0f}"),
         ("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']})",
          f"{a['peak_rss_mb']:.0f}"),
         ("balance query", f"p50 {q['balance']['p50_ms']:.2f} ms, p99 {q['balance']['p99_ms']:.2f} ms",

@@ -24,13 +24,13 @@ POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
 
 
-def _admin_engine():  # noqa: ANN202
+def _admin_engine():
     admin = Store.parse(POSTGRES_URL)
     return create_engine(admin.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
 
 
 @pytest.fixture
-def sqlite_store(tmp_path) -> Store:  # noqa: ANN001
+def sqlite_store(tmp_path) -> Store:
     return Store.parse(str(tmp_path / "ledger.db"))
 
 
@@ -55,7 +55,7 @@ def postgres_store() -> Iterator[Store]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request) -> Store:  # noqa: ANN001
+def store(request) -> Store:
     """Each test that takes ``store`` runs on SQLite and on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_store")
 
@@ -82,18 +82,18 @@ def sqlite_app(sqlite_store: Store) -> Iterator[OutpatientPooling]:
 _postgres_passed: list[str] = []
 
 
-def pytest_runtest_logreport(report) -> None:  # noqa: ANN001
+def pytest_runtest_logreport(report) -> None:
     """Count the PostgreSQL cases that ran and passed."""
     if report.when == "call" and report.passed and "postgres" in report.nodeid:
         _postgres_passed.append(report.nodeid)
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter) -> None:
     """Say how many PostgreSQL cases ran, so a CI log shows they were not skipped."""
     terminalreporter.write_line(f"PostgreSQL cases passed: {len(_postgres_passed)}")
 
 
-def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001, ARG001
+def pytest_sessionfinish(session, exitstatus) -> None:
     """With LEDGER_REQUIRE_POSTGRES=1, a run in which no PostgreSQL case passed fails."""
     if REQUIRE_POSTGRES and not _postgres_passed and session.testscollected:
         session.exitstatus = 1

@@ -11,7 +11,7 @@ from ledger.messages import validate_message
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.application import OutpatientPooling, Outcome
+    from ledger.application import Outcome, OutpatientPooling
 
 _serial = count(1)
 

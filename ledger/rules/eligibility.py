@@ -68,7 +68,8 @@ def undesignated_xinyang_art19_4(ctx: Context, p: Reader) -> Refusal | None:
     """
     if ctx.institution_designated or not p.flag("no_pooling_at_undesignated"):
         return None
-    return Refusal("institution_not_designated", p.cited("no_pooling_at_undesignated").citation(), "非门诊统筹定点医药机构")
+    cited = p.cited("no_pooling_at_undesignated")
+    return Refusal("institution_not_designated", cited.citation(), "非门诊统筹定点医药机构")
 
 
 def undesignated_prescriber_datong_art25_2(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:

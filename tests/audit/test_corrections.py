@@ -8,8 +8,6 @@ is byte for byte what it was; and that the audit still passes.
 
 from __future__ import annotations
 
-import pytest
-
 from ledger.audit import audit
 from ledger.errors import InputError
 from ledger.ids import settlement_id

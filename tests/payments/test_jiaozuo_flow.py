@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from ledger.application import BOOKED, PRESENT
 from ledger.errors import InputError, PeriodError
 from ledger.messages import validate_message

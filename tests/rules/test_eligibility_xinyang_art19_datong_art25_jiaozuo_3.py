@@ -15,7 +15,6 @@ from datetime import date
 
 import pytest
 
-from ledger.errors import PolicyNotInForceError
 from ledger.rules.eligibility import (
     excluded_cost_jiaozuo_3,
     hospitalised_xinyang_art19_2,

@@ -13,7 +13,6 @@ from datetime import date
 
 import pytest
 
-from ledger.errors import PolicyNotInForceError
 from ledger.rules.items import (
     CLASS_A,
     CLASS_B,
