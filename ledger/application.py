@@ -27,6 +27,7 @@ from ledger.claims import Settlement
 from ledger.errors import InputError, LedgerError, UnknownError
 from ledger.handlers import Services
 from ledger.ids import institution_id, member_id, policy_version_id, prescription_id, settlement_id, visit_id
+from ledger.institutions import Institution
 from ledger.members import Member
 from ledger.money import ZERO
 from ledger.parameters import Policy, PolicyLibrary, default_library
@@ -109,15 +110,15 @@ class OutpatientPooling(Application[UUID]):
     """The claims ledger of employee outpatient pooling."""
 
     name = "yibao"
-    snapshotting_intervals = {Member: 100, Region: 12}  # noqa: RUF012 - the library's class var
+    snapshotting_intervals = {Member: 40, Region: 12}  # noqa: RUF012 - the library's class var
     snapshot_class = Snapshot
 
     def __init__(self, store: Store | None = None, *, library: PolicyLibrary | None = None,
-                 cache_size: int = 20_000, env: dict[str, str] | None = None) -> None:
+                 cache_size: int = 100_000, env: dict[str, str] | None = None) -> None:
         self.store = store or Store.parse()
         super().__init__(env={**self.store.event_store_env(), **(env or {})})
         self.library = library or default_library()
-        self.cache = AggregateCache(cache_size)
+        self.cache = AggregateCache(cache_size, (Member, Institution, Region, PolicyVersion))
         self._engine: Engine | None = None
         self._read_models: ProjectionRunner | None = None
 

@@ -25,10 +25,16 @@ TAgg = TypeVar("TAgg", bound=LedgerAggregate)
 
 
 class AggregateCache:
-    """Recently saved aggregates, least recently used dropped first."""
+    """Recently saved aggregates of the kinds read again and again, least recently used dropped first.
 
-    def __init__(self, maxsize: int) -> None:
+    Members, institutions, regions and policy versions are read by message after message; a
+    settlement, a visit or a prescription is read again seldom (a reversal, a second bill, a
+    purchase), and keeping them would push members out.
+    """
+
+    def __init__(self, maxsize: int, kinds: tuple[type[LedgerAggregate], ...]) -> None:
         self.maxsize = maxsize
+        self.kinds = kinds
         self._items: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
 
     def take(self, aggregate_id: UUID) -> LedgerAggregate | None:
@@ -36,7 +42,9 @@ class AggregateCache:
         return self._items.pop(aggregate_id, None)
 
     def put(self, aggregate: LedgerAggregate) -> None:
-        """Keep ``aggregate`` as the latest saved state of its id."""
+        """Keep ``aggregate`` as the latest saved state of its id, if it is of a kind worth keeping."""
+        if not isinstance(aggregate, self.kinds):
+            return
         self._items[aggregate.id] = aggregate
         self._items.move_to_end(aggregate.id)
         while len(self._items) > self.maxsize:

@@ -52,7 +52,7 @@ def _ingest_process(db: str, city: Path) -> subprocess.Popen:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_an_ingest_killed_at_random_points_and_run_again_books_everything_once(tmp_path, seed):
     city = tmp_path / "city.jsonl"
-    write_city(CitySpec(admdvs="410200", members=150, hospitals=4, pharmacies=2, months=4, seed=seed), city)
+    write_city(CitySpec(admdvs="410200", members=400, hospitals=4, pharmacies=2, months=6, seed=seed), city)
 
     reference = OutpatientPooling(Store.parse(str(tmp_path / "reference.db")))
     assert ingest_file(reference, str(city)).refused == 0
@@ -62,7 +62,7 @@ def test_an_ingest_killed_at_random_points_and_run_again_books_everything_once(t
     kills = 0
     for _ in range(4):
         process = _ingest_process(crashed_db, city)
-        time.sleep(rng.uniform(0.8, 3.0))
+        time.sleep(rng.uniform(0.6, 3.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
