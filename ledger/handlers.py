@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from functools import wraps
+from typing import TYPE_CHECKING, Any
 
 from ledger.corrections import readjudicate, recredit
 from ledger.errors import InputError, PolicyNotInForceError, UnknownError
 from ledger.ids import institution_id, member_id, policy_version_id, prescription_id, region_id
 from ledger.institutions import Institution
 from ledger.members import Member
-from ledger.periods import first_of_month_after, month_start
+from ledger.periods import first_of_month_after
 from ledger.policy_versions import PolicyVersion
 from ledger.prescriptions import Prescription
 from ledger.regions import Region
@@ -26,6 +27,8 @@ from ledger.rules.prescriptions import check_days_supplied, valid_through_datong
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ledger import messages as m
     from ledger.parameters import Policy, PolicyLibrary
     from ledger.unit_of_work import UnitOfWork
@@ -120,12 +123,18 @@ def enrol_member(s: Services, msg: m.MemberEnrolled) -> bool:
     return True
 
 
-def _member_for(s: Services, msg: m.Message) -> Member | None:
-    """The member a fact is about, or None when this very message was booked before."""
-    member = s.member(msg.psn_no)  # type: ignore[attr-defined]
-    if member.already_received(msg.key(), msg.fingerprint(), "psn_no"):
-        return None
-    return member
+def member_fact(change: Callable[[Services, Member, Any], None]) -> Callable[[Services, Any], bool]:
+    """A handler for a fact about one member: find the member, skip a resubmission, then ``change``."""
+
+    @wraps(change)
+    def handle(s: Services, msg: Any) -> bool:
+        member = s.member(msg.psn_no)
+        if member.already_received(msg.key(), msg.fingerprint(), "psn_no"):
+            return False
+        change(s, member, msg)
+        return True
+
+    return handle
 
 
 def _backdated(s: Services, member: Member, msg: m.Message, since: date, *, credits: bool = False) -> None:
@@ -137,109 +146,79 @@ def _backdated(s: Services, member: Member, msg: m.Message, since: date, *, cred
         recredit(s, member, since, reason=reason)
 
 
-def retire_member(s: Services, msg: m.MemberRetired) -> bool:
+@member_fact
+def retire_member(s: Services, member: Member, msg: m.MemberRetired) -> None:
     """member.retired: benefits switch from the month after (信政办〔2022〕23号 第六条、第十一条)."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     months = Reader(s.policy(member.admdvs, msg.date)).value("retirement_switch_months")
     switch_on = first_of_month_after(msg.date, int(months))
     member.retire(msg.date, switch_on, msg.key(), msg.fingerprint())
     _backdated(s, member, msg, switch_on, credits=True)
-    return True
 
 
-def sign_family_doctor(s: Services, msg: m.FamilyDoctorSigned) -> bool:
+@member_fact
+def sign_family_doctor(s: Services, member: Member, msg: m.FamilyDoctorSigned) -> None:
     """member.family_doctor_signed: a contract with a primary institution."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     _family_doctor_institution(s, msg.fixmedins_code, member.admdvs, "fixmedins_code")
     member.sign_family_doctor(msg.date, msg.fixmedins_code, msg.key(), msg.fingerprint())
     _backdated(s, member, msg, msg.date)
-    return True
 
 
-def suspend_member(s: Services, msg: m.MemberSuspended) -> bool:
+@member_fact
+def suspend_member(s: Services, member: Member, msg: m.MemberSuspended) -> None:
     """member.suspended: benefits suspended (arrears, waiting period)."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     member.suspend(msg.date, msg.reason, msg.key(), msg.fingerprint())
     _backdated(s, member, msg, msg.date, credits=True)
-    return True
 
 
-def resume_member(s: Services, msg: m.MemberResumed) -> bool:
+@member_fact
+def resume_member(s: Services, member: Member, msg: m.MemberResumed) -> None:
     """member.resumed: benefits resumed."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     member.resume(msg.date, msg.key(), msg.fingerprint())
     _backdated(s, member, msg, msg.date, credits=True)
-    return True
 
 
-def admit_member(s: Services, msg: m.MemberAdmitted) -> bool:
+@member_fact
+def admit_member(s: Services, member: Member, msg: m.MemberAdmitted) -> None:
     """member.admitted: in hospital from ``date``."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     s.institution(msg.fixmedins_code)
     member.admit(msg.date, msg.fixmedins_code, msg.key(), msg.fingerprint())
     _backdated(s, member, msg, msg.date)
-    return True
 
 
-def discharge_member(s: Services, msg: m.MemberDischarged) -> bool:
+@member_fact
+def discharge_member(s: Services, member: Member, msg: m.MemberDischarged) -> None:
     """member.discharged: out of hospital from ``date``."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     member.discharge(msg.date, msg.key(), msg.fingerprint())
     _backdated(s, member, msg, msg.date)
-    return True
 
 
-def change_contribution_base(s: Services, msg: m.ContributionBaseChanged) -> bool:
+@member_fact
+def change_contribution_base(s: Services, member: Member, msg: m.ContributionBaseChanged) -> None:
     """member.contribution_base_changed: a new base from the month of ``date``."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     member.change_base(msg.date, msg.contribution_base, msg.key(), msg.fingerprint())
-    _backdated(s, member, msg, month_start(f"{msg.date:%Y-%m}"), credits=True)
-    return True
+    _backdated(s, member, msg, msg.date.replace(day=1), credits=True)
 
 
-def transfer_out_member(s: Services, msg: m.MemberTransferredOut) -> bool:
+@member_fact
+def transfer_out_member(s: Services, member: Member, msg: m.MemberTransferredOut) -> None:
     """member.transferred_out: leaves the region; the balance is paid out (第十二条)."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     Reader(s.policy(member.admdvs, msg.date)).flag("account_transfer_out")
     member.transfer_out(msg.date, msg.destination, msg.key(), msg.fingerprint())
-    return True
 
 
-def record_death(s: Services, msg: m.MemberDeceased) -> bool:
+@member_fact
+def record_death(s: Services, member: Member, msg: m.MemberDeceased) -> None:
     """member.deceased: the balance passes to the heir (第十二条)."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     Reader(s.policy(member.admdvs, msg.date)).flag("account_inheritable")
     member.decease(msg.date, msg.heir, msg.key(), msg.fingerprint())
-    return True
 
 
-def use_account(s: Services, msg: m.AccountUsed) -> bool:
+@member_fact
+def use_account(s: Services, member: Member, msg: m.AccountUsed) -> None:
     """account.used: a permitted personal-account payment outside a claim (第九条、第十条)."""
-    member = _member_for(s, msg)
-    if member is None:
-        return False
     article = check_use_xinyang_art9_10(msg.beneficiary, msg.purpose, Reader(s.policy(member.admdvs, msg.date)))
     member.use_account(day=msg.date, amount=msg.amount, beneficiary=msg.beneficiary, purpose=msg.purpose,
                        reference=msg.reference, article=article, key=msg.key(), fingerprint=msg.fingerprint())
-    return True
 
 
 def issue_prescription(s: Services, msg: m.PrescriptionIssued) -> bool:
