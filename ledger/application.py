@@ -114,7 +114,7 @@ class OutpatientPooling(Application[UUID]):
     snapshot_class = Snapshot
 
     def __init__(self, store: Store | None = None, *, library: PolicyLibrary | None = None,
-                 cache_size: int = 100_000, env: dict[str, str] | None = None) -> None:
+                 cache_size: int = 50_000, env: dict[str, str] | None = None) -> None:
         self.store = store or Store.parse()
         super().__init__(env={**self.store.event_store_env(), **(env or {})})
         self.library = library or default_library()
