@@ -452,7 +452,8 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
         click.echo("4. personal accounts and annual caps (5206) of a few members:")
         for psn_no in app.members_of(admdvs, f"{year}-12-31")[:: max(1, members // 4)][:4]:
             bal, cap_ = app.balance(psn_no), app.cap(psn_no, year)
-            click.echo(f"   {psn_no}: balance {bal['balc']}; {cap_['psn_type']} cap {cap_['cap']}, "
+            who = "retired" if cap_["psn_type"] == "12" else "in service"
+            click.echo(f"   {psn_no}: balance {bal['balc']}; {who}, cap {cap_['cap']}, "
                        f"used {cap_['used']}, remaining {cap_['remaining']}, {cap_['visits']} visits")
         clearing_ = app.clearing(admdvs, year)
         first = clearing_["rows"][0]["fixmedins_code"]
