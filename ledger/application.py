@@ -116,7 +116,8 @@ class OutpatientPooling(Application[UUID]):
     def __init__(self, store: Store | None = None, *, library: PolicyLibrary | None = None,
                  cache_size: int = 50_000, env: dict[str, str] | None = None) -> None:
         self.store = store or Store.parse()
-        super().__init__(env={**self.store.event_store_env(), **(env or {})})
+        with self.store.schema_lock():
+            super().__init__(env={**self.store.event_store_env(), **(env or {})})
         self.library = library or default_library()
         self.cache = AggregateCache(cache_size, (Member, Institution, Region, PolicyVersion))
         self._engine: Engine | None = None
@@ -138,6 +139,8 @@ class OutpatientPooling(Application[UUID]):
         """The projection runner over this application's log."""
         if self._read_models is None:
             self._read_models = ProjectionRunner(EventSource.of(self), self.engine)
+            with self.store.schema_lock():
+                self._read_models.setup()
         return self._read_models
 
     def close(self) -> None:

@@ -10,15 +10,20 @@ models are SQLAlchemy tables in the same database.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 
 from ledger.errors import LedgerError
 
 DEFAULT_DB = "./ledger.db"
+SCHEMA_LOCK = 0x1ED6E8
+"""The PostgreSQL advisory lock key taken while the ledger creates its tables."""
 EVENT_STORES = ("core", "sqlalchemy")
 
 
@@ -93,6 +98,24 @@ class Store:
             return f"sqlite:///{self.path}"
         auth = self.user + (f":{self.password}" if self.password else "")
         return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held while tables are created, so processes starting together do not race.
+
+        On a new PostgreSQL database, concurrent ``CREATE TABLE IF NOT EXISTS`` collide in the
+        catalog ("tuple concurrently updated"); SQLite serialises them itself.
+        """
+        if self.kind != "postgresql":
+            yield
+            return
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password or None,
+                             dbname=self.dbname, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
     def engine(self) -> Engine:
         """A SQLAlchemy engine for the read models."""
