@@ -13,15 +13,6 @@ def round_fen(amount: Decimal) -> Decimal:
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def fen(amount: Decimal) -> Decimal:
-    """Express an exact amount with two decimals; refuse one that would need rounding."""
-    quantized = amount.quantize(FEN)
-    if quantized != amount:
-        msg = f"{amount} is not a whole number of fen"
-        raise ValueError(msg)
-    return quantized
-
-
 def money_str(amount: Decimal) -> str:
     """Render an amount for the exchange contract: a decimal string with two places."""
     return str(amount.quantize(FEN))

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 if TYPE_CHECKING:
@@ -78,11 +78,6 @@ def date_column(name: str, *, nullable: bool = False, index: bool = False) -> Co
 def position_column(*, primary_key: bool = False) -> Column[Any]:
     """The log position an entry comes from."""
     return Column("position", BigInteger, nullable=False, primary_key=primary_key, index=not primary_key)
-
-
-def counter_column(name: str) -> Column[Any]:
-    """A count (visits, settlements)."""
-    return Column(name, Integer, nullable=False, default=0)
 
 
 @dataclass(frozen=True)
