@@ -34,8 +34,8 @@ def sqlite_store(tmp_path) -> Store:
     return Store.parse(str(tmp_path / "ledger.db"))
 
 
-@pytest.fixture
-def postgres_store() -> Iterator[Store]:
+def fresh_postgres_database() -> Iterator[Store]:
+    """A new PostgreSQL database on the test server, dropped afterwards (or a skip without a server)."""
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:
             pytest.fail("LEDGER_REQUIRE_POSTGRES=1 but LEDGER_TEST_POSTGRES_URL is not set")
@@ -52,6 +52,11 @@ def postgres_store() -> Iterator[Store]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_store() -> Iterator[Store]:
+    yield from fresh_postgres_database()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,14 +8,12 @@ more than the checks.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
 
 from ledger.store import Store
-from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _admin_engine
+from tests.conftest import fresh_postgres_database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,19 +26,4 @@ def open_store(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     if kind == "sqlite":
         yield Store.parse(str(tmp_path_factory.mktemp("ledger") / "ledger.db"))
         return
-    if not POSTGRES_URL:
-        if REQUIRE_POSTGRES:
-            pytest.fail("LEDGER_REQUIRE_POSTGRES=1 but LEDGER_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server (set LEDGER_TEST_POSTGRES_URL)")
-    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = Store.parse(POSTGRES_URL)
-    auth = base.user + (f":{base.password}" if base.password else "")
-    try:
-        yield Store.parse(f"postgresql://{auth}@{base.host}:{base.port}/{name}")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_postgres_database()
