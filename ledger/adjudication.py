@@ -84,23 +84,7 @@ class Adjudication:
 
     def setldetail(self) -> list[dict[str, Any]]:
         """Rows per fund: the pooling fund (with the cap still payable) and the personal account."""
-        info = self.setlinfo
-        return [
-            {
-                "fund_pay_type": POOLING_FUND,
-                "fund_pay_type_name": "职工基本医疗保险统筹基金（门诊统筹）",
-                "inscp_scp_amt": info["inscp_scp_amt"],
-                "crt_payb_lmt_amt": self.cap_remaining,
-                "fund_payamt": info["hifp_pay"],
-            },
-            {
-                "fund_pay_type": PERSONAL_ACCOUNT,
-                "fund_pay_type_name": "职工基本医疗保险个人账户",
-                "inscp_scp_amt": info["inscp_scp_amt"],
-                "crt_payb_lmt_amt": None,
-                "fund_payamt": info["acct_pay"],
-            },
-        ]
+        return setldetail(result_record(self))
 
     def setl_proc_info(self) -> str:
         """The trace in words, one rule a line (the platform's ``setl_proc_info``)."""
@@ -245,3 +229,23 @@ def result_record(adj: Adjudication) -> dict[str, Any]:
         "refusal_code": adj.refusal_code,
         "refusal_article": adj.refusal_article,
     }
+
+
+def setldetail(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The 2207 ``setldetail`` rows of a recorded result: the pooling fund and the personal account."""
+    return [
+        {
+            "fund_pay_type": POOLING_FUND,
+            "fund_pay_type_name": "职工基本医疗保险统筹基金（门诊统筹）",
+            "inscp_scp_amt": result["inscp_scp_amt"],
+            "crt_payb_lmt_amt": result["crt_payb_lmt_amt"],
+            "fund_payamt": result["hifp_pay"],
+        },
+        {
+            "fund_pay_type": PERSONAL_ACCOUNT,
+            "fund_pay_type_name": "职工基本医疗保险个人账户",
+            "inscp_scp_amt": result["inscp_scp_amt"],
+            "crt_payb_lmt_amt": None,
+            "fund_payamt": result["acct_pay"],
+        },
+    ]

@@ -21,7 +21,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError
 
 from ledger import closing, handlers, settling
-from ledger.adjudication import Adjudication, adjudicate, result_record
+from ledger.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate, result_record, setldetail
 from ledger.aggregate import LedgerAggregate
 from ledger.claims import Settlement
 from ledger.errors import InputError, LedgerError, UnknownError
@@ -33,6 +33,7 @@ from ledger.money import ZERO
 from ledger.parameters import Policy, PolicyLibrary, default_library
 from ledger.policy_versions import PolicyVersion
 from ledger.regions import Region
+from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
 from ledger.rules.facts import Claim, Context
 from ledger.rules.reader import Reader
 from ledger.store import Store
@@ -78,6 +79,7 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
 """One handler per message type booked in batches; period runs are handled on their own."""
 
 Outcome = str | LedgerError
+"""``booked``, ``present`` (booked before, nothing done), or the error that refused the message."""
 
 
 def new_ids(msg: Message) -> list[UUID]:
@@ -94,7 +96,6 @@ def new_ids(msg: Message) -> list[UUID]:
     if msg.type == "institution.registered":
         return [institution_id(msg.fixmedins_code)]  # type: ignore[attr-defined]
     return []
-"""``booked``, ``present`` (booked before, nothing done), or the error that refused the message."""
 
 
 @dataclass(frozen=True)
@@ -289,14 +290,11 @@ class OutpatientPooling(Application[UUID]):
             "status": "reversed" if settlement.reversed_on else "settled",
             "reversed_on": settlement.reversed_on,
             "adjustments": settlement.adjustments,
-            **{name: result[name] for name in (
-                "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-                "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt", "acct_pay",
-                "psn_cash_pay", "balc")},
+            **{name: result[name] for name in SETLINFO_FIELDS},
             "refusal": None if result["refusal_code"] is None else {
                 "code": result["refusal_code"], "article": result["refusal_article"]},
             "annual_cap": result["annual_cap"],
-            "setldetail": adj.setldetail() if explanation.matches else [],
+            "setldetail": setldetail(result),
             "setl_proc_info": adj.setl_proc_info(),
             "policy_version": settlement.policy_version,
             "trace": [step.as_record() for step in adj.trace],
@@ -320,6 +318,11 @@ class OutpatientPooling(Application[UUID]):
 
     def known_position(self, known_at: str | None) -> int | None:
         """A log position from ``--known-at`` (a position, or an ISO timestamp)."""
+        with self._read() as conn:
+            return self._position(conn, known_at)
+
+    @staticmethod
+    def _position(conn: Connection, known_at: str | None) -> int | None:
         if known_at is None:
             return None
         if known_at.isdigit():
@@ -331,9 +334,8 @@ class OutpatientPooling(Application[UUID]):
                              code="bad_known_at") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        with self._read() as conn:
-            # Recorded times are stored as UTC ISO text, which sorts as time does.
-            return chain.position_at(conn, moment.astimezone(UTC).isoformat(timespec="microseconds"))
+        # Recorded times are stored as UTC ISO text, which sorts as time does.
+        return chain.position_at(conn, moment.astimezone(UTC).isoformat(timespec="microseconds"))
 
     def _member_row(self, conn: Connection, psn_no: str) -> dict[str, Any]:
         row = roster.member_row(conn, str(member_id(psn_no)))
@@ -343,8 +345,8 @@ class OutpatientPooling(Application[UUID]):
 
     def balance(self, psn_no: str, as_of: date | None = None, known_at: str | None = None) -> dict[str, Any]:
         """The personal-account balance, now, as of a date, or as known at a position."""
-        position = self.known_position(known_at)
         with self._read() as conn:
+            position = self._position(conn, known_at)
             self._member_row(conn, psn_no)
             balc = accounts.balance(conn, str(member_id(psn_no)), as_of.isoformat() if as_of else None, position)
         return {"psn_no": psn_no, "balc": balc, "as_of": as_of, "known_at": position}
@@ -357,23 +359,23 @@ class OutpatientPooling(Application[UUID]):
 
     def cap(self, psn_no: str, year: int, as_of: date | None = None, known_at: str | None = None) -> dict[str, Any]:
         """5206: the annual cap, what the pooling fund paid against it, and what remains."""
-        position = self.known_position(known_at)
         on = as_of or date(year, 12, 31)
         with self._read() as conn:
+            position = self._position(conn, known_at)
             row = self._member_row(conn, psn_no)
             mid = str(member_id(psn_no))
             psn_type = roster.psn_type_on(conn, mid, on.isoformat(), position) or row["psn_type"]
             used = caps.usage(conn, mid, year, as_of.isoformat() if as_of else None, position)
         policy = self.library.policy_for(row["admdvs"], max(on, date.fromisoformat(row["enrolled_on"])))
-        cap = Reader(policy).amount("annual_cap_retired" if psn_type == "12" else "annual_cap_in_service")
+        cap = annual_cap_xinyang_art5_3(psn_type, Reader(policy))
         return {"psn_no": psn_no, "year": year, "psn_type": psn_type, "cap": cap, "used": used["used"],
                 "remaining": max(cap - used["used"], ZERO), "deductible_paid": used["deductible_paid"],
                 "visits": used["visits"], "as_of": as_of, "known_at": position}
 
     def prepayments(self, fixmedins_code: str, year: int, known_at: str | None = None) -> dict[str, Any]:
         """The institution's monthly prepayment ledger for a year."""
-        position = self.known_position(known_at)
         with self._read() as conn:
+            position = self._position(conn, known_at)
             rows = prepayments.ledger_rows(conn, fixmedins_code, year, position)
         return {"fixmedins_code": fixmedins_code, "year": year, "known_at": position, "rows": rows}
 

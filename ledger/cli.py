@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ledger.adjudication import SETLINFO_FIELDS
 from ledger.application import BOOKED, PRESENT, OutpatientPooling
 from ledger.audit import AuditReport, export_log
 from ledger.audit import audit as run_audit
 from ledger.errors import InputError, LedgerError
 from ledger.ingest import describe, ingest_file
 from ledger.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
+from ledger.rules.facts import RETIRED
 from ledger.store import Store
 from ledger.whatif import whatif as run_whatif
 
@@ -134,9 +136,7 @@ def settlement(ctx: click.Context, key: str, as_json: bool) -> None:
         return
     click.echo(f"{view['medins_setl_id']}  setl_id {view['setl_id']}  {view['status']}")
     click.echo(f"{view['psn_no']} at {view['fixmedins_code']} on {view['date']}")
-    for name in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-                 "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt", "acct_pay",
-                 "psn_cash_pay", "balc"):
+    for name in SETLINFO_FIELDS:
         click.echo(f"  {name:<18} {view[name]}")
     if view["refusal"]:
         click.echo(f"  refused: {view['refusal']['code']} ({view['refusal']['article']})")
@@ -452,7 +452,7 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
         click.echo("4. personal accounts and annual caps (5206) of a few members:")
         for psn_no in app.members_of(admdvs, f"{year}-12-31")[:: max(1, members // 4)][:4]:
             bal, cap_ = app.balance(psn_no), app.cap(psn_no, year)
-            who = "retired" if cap_["psn_type"] == "12" else "in service"
+            who = "retired" if cap_["psn_type"] == RETIRED else "in service"
             click.echo(f"   {psn_no}: balance {bal['balc']}; {who}, cap {cap_['cap']}, "
                        f"used {cap_['used']}, remaining {cap_['remaining']}, {cap_['visits']} visits")
         clearing_ = app.clearing(admdvs, year)
