@@ -23,9 +23,8 @@ from ledger.ids import member_id, region_id
 from ledger.members import Member
 from ledger.money import ZERO, round_fen
 from ledger.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
-from ledger.periods import month_end, month_start
+from ledger.periods import month_end
 from ledger.regions import Region
-from ledger.rules.account import monthly_credit_xinyang_art8
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
@@ -89,29 +88,25 @@ def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bo
 
 def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy) -> dict[str, Any]:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month."""
-    start, end = month_start(msg.month), month_end(msg.month)
+    end = month_end(msg.month)
     app.read_models.catch_up()
     members = app.members_of(msg.admdvs, end.isoformat())
     reader = Reader(policy)
-    credit_while_suspended = reader.flag("account_credit_while_suspended")
     count, total = 0, ZERO
     for i in range(0, len(members), CREDIT_BATCH):
         s = app.services()
         for psn_no in members[i:i + CREDIT_BATCH]:
             member = s.uow.get(Member, member_id(psn_no))
-            if member is None or not member.active_at(end) or msg.month in member.credited:
+            if member is None or msg.month in member.credited:
                 continue
-            if member.suspended_on(end) and not credit_while_suspended:
+            due = member.credit_due(msg.month, reader)
+            if not due.amount:
                 continue
-            psn_type = member.benefit_type_on(start)
-            base = member.base_for(msg.month)
-            amount = monthly_credit_xinyang_art8(psn_type, base, reader)
-            article = reader.cited("account_credit_retired" if psn_type == "12" else
-                                   "account_credit_rate_in_service").citation()
-            member.credit_month(day=end, month=msg.month, amount=amount, psn_type=psn_type, contribution_base=base,
-                                policy_version=policy.version, article=article)
+            member.credit_month(day=end, month=msg.month, amount=due.amount, psn_type=due.psn_type,
+                                contribution_base=due.contribution_base, policy_version=policy.version,
+                                article=due.article)
             count += 1
-            total += amount
+            total += due.amount
         s.record_policy(policy)
         s.uow.commit()
     return {"members": count, "amount": total}

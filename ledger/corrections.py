@@ -22,10 +22,10 @@ from uuid import UUID
 from ledger.adjudication import adjudicate, result_record
 from ledger.claims import MONEY_FIELDS, Settlement
 from ledger.ids import prescription_id, visit_id
+from ledger.members import credit_article
 from ledger.money import ZERO
-from ledger.periods import month_end, month_key, month_start
+from ledger.periods import month_end, month_key
 from ledger.prescriptions import Prescription
-from ledger.rules.account import monthly_credit_xinyang_art8
 from ledger.rules.facts import PURCHASE, Claim, Context
 from ledger.rules.reader import Reader
 from ledger.visits import Visit
@@ -91,9 +91,7 @@ def _corrected_context(s: Services, member: Member, settlement: Settlement, clai
     recorded = Context.from_record(settlement.context)
     family_doctor = member.family_doctor_on(day)
     updates: dict[str, Any] = {
-        "psn_type": member.benefit_type_on(day),
-        "hospitalised": member.hospitalised_on(day),
-        "suspended": member.suspended_on(day),
+        **member.claim_facts(day),
         "cap_used_before": used,
         "balance_before": member.spendable_on(day) + member.settlements[settlement.setl_id]["acct_pay"],
         "deductible_paid_before": deductible_before,
@@ -116,29 +114,20 @@ def recredit(s: Services, member: Member, since: date, *, reason: str) -> int:
         end = month_end(month)
         policy = s.policy(member.admdvs, end)
         reader = Reader(policy)
-        psn_type = member.benefit_type_on(month_start(month))
-        base = member.base_for(month)
-        due = ZERO
-        if member.active_at(end) and not (member.suspended_on(end)
-                                          and not reader.flag("account_credit_while_suspended")):
-            due = monthly_credit_xinyang_art8(psn_type, base, reader)
+        due = member.credit_due(month, reader)
         credited = member.credited.get(month, ZERO)
-        if due == credited:
+        if due.amount == credited:
             continue
         s.record_policy(policy)
-        before = member.credit_types.get(month, psn_type)
-        if before != psn_type and credited:
+        before = member.credit_types.get(month, due.psn_type)
+        if before != due.psn_type and credited:
             # Credited as the other type: take that back from its fund, then credit from the right one.
-            member.adjust_credit(day=end, month=month, delta=-credited, psn_type=before, contribution_base=base,
-                                 policy_version=policy.version, article=_credit_article(reader, before),
-                                 reason=reason)
+            member.adjust_credit(day=end, month=month, delta=-credited, psn_type=before,
+                                 contribution_base=due.contribution_base, policy_version=policy.version,
+                                 article=credit_article(before, reader), reason=reason)
             credited = member.credited.get(month, ZERO)
-        member.adjust_credit(day=end, month=month, delta=due - credited, psn_type=psn_type,
-                             contribution_base=base, policy_version=policy.version,
-                             article=_credit_article(reader, psn_type), reason=reason)
+        member.adjust_credit(day=end, month=month, delta=due.amount - credited, psn_type=due.psn_type,
+                             contribution_base=due.contribution_base, policy_version=policy.version,
+                             article=due.article, reason=reason)
         changed += 1
     return changed
-
-
-def _credit_article(reader: Reader, psn_type: str) -> str:
-    return reader.cited("account_credit_retired" if psn_type == "12" else "account_credit_rate_in_service").citation()

@@ -9,16 +9,33 @@ late (a backdated admission) still lands on the right days.
 
 from __future__ import annotations
 
+from bisect import insort
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ledger.aggregate import Founded, LedgerAggregate, LedgerEvent, Received
 from ledger.errors import InputError
 from ledger.ids import member_id
 from ledger.money import ZERO
-from ledger.periods import month_start
+from ledger.periods import month_end, month_start
+from ledger.rules.account import monthly_credit_xinyang_art8
 from ledger.rules.facts import RETIRED
+
+if TYPE_CHECKING:
+    from ledger.rules.reader import Reader
+
+
+@dataclass(frozen=True)
+class MonthlyCredit:
+    """A month's personal-account credit and its basis."""
+
+    amount: Decimal
+    psn_type: str
+    contribution_base: Decimal
+    article: str
 
 
 class InsufficientBalanceError(InputError):
@@ -54,7 +71,7 @@ class Member(LedgerAggregate):
         """[date, "transferred_out" | "deceased", destination or heir] once the member has left."""
         balance: Decimal
         movements: list[list[Any]]
-        """[effective date, amount] of every change to the balance, for the balance on a date."""
+        """[effective date, amount] of every change to the balance, in date order, for the balance on a date."""
         cap_used: dict[str, Decimal]
         """Pooling fund paid per insured year (calendar year, as a string key)."""
         credited: dict[str, Decimal]
@@ -490,14 +507,32 @@ class Member(LedgerAggregate):
 
     def spendable_on(self, day: date) -> Decimal:
         """What the account can pay on ``day`` without its balance on that or any later date going below zero."""
-        dated = sorted(self.movements, key=lambda m: m[0])
-        on_day = sum((amount for when, amount in dated if when <= day), ZERO)
-        lowest, running = on_day, on_day
-        for when, amount in dated:
-            if when > day:
-                running += amount
+        running, lowest = ZERO, None
+        for when, amount in self.movements:
+            if when > day and lowest is None:
+                lowest = running
+            running += amount
+            if lowest is not None:
                 lowest = min(lowest, running)
-        return max(lowest, ZERO)
+        return max(running if lowest is None else lowest, ZERO)
+
+    def claim_facts(self, day: date) -> dict[str, Any]:
+        """What a claim on ``day`` needs of the member: benefit type, and whether in hospital or suspended."""
+        return {"psn_type": self.benefit_type_on(day), "hospitalised": self.hospitalised_on(day),
+                "suspended": self.suspended_on(day)}
+
+    def credit_due(self, month: str, p: Reader) -> MonthlyCredit:
+        """信政办〔2022〕23号 第八条、第十一条: the credit ``month`` owes this member (0.00 if none).
+
+        Members active at the month's end are credited for the month, as the type they had on
+        its first day (retirement switches the credit from the month after); not while benefits
+        are suspended at its end, unless the policy says so (an assumed reading).
+        """
+        start, end = month_start(month), month_end(month)
+        psn_type, base = self.benefit_type_on(start), self.base_for(month)
+        owed = self.active_at(end) and not (self.suspended_on(end) and not p.flag("account_credit_while_suspended"))
+        amount = monthly_credit_xinyang_art8(psn_type, base, p) if owed else ZERO
+        return MonthlyCredit(amount, psn_type, base, credit_article(psn_type, p))
 
     def cap_used_in(self, year: int) -> Decimal:
         """Pooling fund paid in ``year`` so far."""
@@ -518,11 +553,16 @@ class Member(LedgerAggregate):
         return any(e["date"] >= day for e in self.settlements.values())
 
 
+def credit_article(psn_type: str, p: Reader) -> str:
+    """The article a credit of ``psn_type`` rests on: 第八条（一） in service, 第八条（二） retired."""
+    return p.cited("account_credit_retired" if psn_type == RETIRED else "account_credit_rate_in_service").citation()
+
+
 def _move(m: Member, day: date, amount: Decimal) -> None:
-    """Change the balance, remembering the change's effective date."""
+    """Change the balance, remembering the change in date order (recording order within a day)."""
     m.balance += amount
     if amount:
-        m.movements.append([day, amount])
+        insort(m.movements, [day, amount], key=itemgetter(0))
 
 
 def _open_on(intervals: list[list[Any]], day: date) -> bool:

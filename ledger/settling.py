@@ -26,6 +26,8 @@ from ledger.rules.reader import Reader
 from ledger.visits import Visit
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from ledger import messages as m
     from ledger.adjudication import Adjudication
     from ledger.handlers import Services
@@ -89,12 +91,10 @@ def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
     claim = Claim(kind=VISIT, date=msg.date, med_type=msg.med_type, acct_used_flag=msg.acct_used_flag,
                   lines=_lines(msg), exclusion=msg.exclusion)
     ctx = Context(
-        psn_type=member.benefit_type_on(msg.date),
+        **member.claim_facts(msg.date),
         institution_kind="hospital",
         institution_level=hospital.level,
         institution_designated=hospital.pooling_designated,
-        hospitalised=member.hospitalised_on(msg.date),
-        suspended=member.suspended_on(msg.date),
         family_doctor_here=member.family_doctor_on(msg.date) == hospital.fixmedins_code,
         cap_used_before=member.cap_used_through(msg.date),
         balance_before=member.spendable_on(msg.date),
@@ -131,12 +131,10 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
     claim = Claim(kind=PURCHASE, date=msg.date, med_type="11", acct_used_flag=msg.acct_used_flag,
                   lines=_lines(msg), delivery_fee=msg.delivery_fee)
     ctx = Context(
-        psn_type=member.benefit_type_on(msg.date),
+        **member.claim_facts(msg.date),
         institution_kind="pharmacy",
         institution_level=None,
         institution_designated=pharmacy.pooling_designated,
-        hospitalised=member.hospitalised_on(msg.date),
-        suspended=member.suspended_on(msg.date),
         prescriber_level=prescriber.level,
         prescriber_designated=prescriber.pooling_designated,
         prescriber_family_doctor=member.family_doctor_on(msg.date) == prescriber.fixmedins_code,
@@ -150,9 +148,9 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
     return True
 
 
-def _check_dispensing(msg: m.PurchaseSettled, rx: Prescription, reader: Reader) -> dict[str, object]:
+def _check_dispensing(msg: m.PurchaseSettled, rx: Prescription, reader: Reader) -> dict[str, Decimal]:
     """Each line is a prescribed drug, within what is left, bought at one institution only."""
-    quantities: dict[str, object] = {}
+    quantities: dict[str, Decimal] = {}
     for i, item in enumerate(msg.items):
         field = f"items.{i}.med_list_codg"
         if item.med_list_codg not in rx.drugs:
@@ -160,7 +158,7 @@ def _check_dispensing(msg: m.PurchaseSettled, rx: Prescription, reader: Reader) 
                              code="rx_drug_not_prescribed")
         check_one_institution_datong_art13(item.med_list_codg, msg.fixmedins_code,
                                            rx.bought_at(item.med_list_codg), reader, field)
-        total = quantities.get(item.med_list_codg, 0) + item.cnt  # type: ignore[operator]
+        total = quantities.get(item.med_list_codg, ZERO) + item.cnt
         if total > rx.remaining(item.med_list_codg):
             raise InputError(f"items.{i}.cnt", f"{total} exceeds the {rx.remaining(item.med_list_codg)} "
                              f"left on prescription {rx.rx_no}", code="rx_quantity_exceeded")
@@ -180,7 +178,7 @@ def _book(
     mdtrt_id: str,
     pool: tuple[str, str] | None,
     visit: Visit | None,
-    rx: tuple[Prescription, dict[str, object]] | None,
+    rx: tuple[Prescription, dict[str, Decimal]] | None,
 ) -> None:
     """Book an adjudicated claim on every aggregate it changes."""
     s.record_policy(policy)
@@ -203,7 +201,7 @@ def _book(
             s.uow.add(visit)
         visit.charge(settlement.setl_id, info["act_pay_dedc"])
     if rx is not None:
-        rx[0].dispense(settlement.setl_id, msg.fixmedins_code, rx[1])  # type: ignore[arg-type]
+        rx[0].dispense(settlement.setl_id, msg.fixmedins_code, rx[1])
     later = msg.date + timedelta(days=1)
     if member.settled_since(later):
         # A bill dated before ones already booked (a late upload): the cap is used in date order.
