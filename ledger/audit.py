@@ -34,7 +34,7 @@ from ledger.parameters import Policy
 from ledger.rules.facts import Claim, Context
 from ledger.transcodings import make_transcoder
 from projections.base import Record, View
-from projections.chain import GENESIS, link, log_chain
+from projections.chain import GENESIS, head, link, log_chain
 from projections.journal import trial_balance
 from projections.runner import EventSource, ProjectionRunner, all_views
 
@@ -74,14 +74,18 @@ def export_log(app: OutpatientPooling, path: str, *, batch: int = 2000) -> tuple
 
 
 class ExportedLog:
-    """A log read back from an export file, streamed in order (the file's own hashes kept aside)."""
+    """A log read back from an export file, streamed in order, its hash chain checked as it is read."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.hashes: dict[int, str] = {}
         self.head: str | None = None
+        """The chain head the file's last line declares."""
+        self.link = GENESIS
+        """The chain recomputed over the records read so far."""
         self.last = 0
         self.problems: list[str] = []
+        self.broken_at: int | None = None
+        """The lowest position whose record does not match its hash (every one after a break differs)."""
         self._lines = self._read()
         self._pending: Notification | None = None
 
@@ -101,10 +105,23 @@ class ExportedLog:
                 if position <= self.last:
                     self.problems.append(f"{self.path}:{lineno}: position {position} out of order")
                 self.last = max(self.last, position)
-                self.hashes[position] = meta["hash"]
-                yield Notification(id=position, originator_id=UUID(meta["originator_id"]),
-                                   originator_version=int(meta["originator_version"]), topic=meta["topic"],
-                                   state=line[at + len(PAYLOAD_KEY):-1])
+                n = Notification(id=position, originator_id=UUID(meta["originator_id"]),
+                                 originator_version=int(meta["originator_version"]), topic=meta["topic"],
+                                 state=line[at + len(PAYLOAD_KEY):-1])
+                self.link = link(self.link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                if self.link != meta["hash"]:
+                    self.broken_at = position if self.broken_at is None else min(self.broken_at, position)
+                yield n
+
+    def chain_check(self) -> list[str]:
+        """After reading: the first record off its hash, or a head that does not close the chain."""
+        if self.broken_at is not None:
+            return [f"position {self.broken_at}: the record does not match its hash (changed, deleted or reordered)"]
+        if self.head is None:
+            return ["the file has no chain head line (truncated?)"]
+        if self.head != self.link:
+            return [f"the chain head {self.head} does not match the records ({self.link})"]
+        return []
 
     def select(self, start: int, limit: int) -> list[Notification]:
         """The next ``limit`` events from ``start`` on (read in order, once)."""
@@ -208,9 +225,12 @@ def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, p
         log = ExportedLog(export)
         source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
         report = AuditReport(source=export)
-        report.events = ProjectionRunner(source, scratch, views).catch_up(progress=progress)
+        # The file checks its own chain as it is read; the scratch store needs no second one.
+        rebuilt = [v for v in views if v.rebuildable]
+        report.events = ProjectionRunner(source, scratch, rebuilt).catch_up(progress=progress)
         report.checks["file"] = log.problems
-        report.checks["chain"] = _compare_file_chain(scratch, log)
+        report.checks["chain"] = log.chain_check()
+        report.chain_head = log.link
     else:
         assert app is not None
         app.read_models.catch_up(progress=progress)
@@ -223,10 +243,9 @@ def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, p
                 problem for view in all_views() if view.rebuildable for table in view.tables
                 for problem in _compare_table(table, live, rebuilt)
             ]
+            report.chain_head = head(rebuilt)[1]
     with scratch.connect() as conn:
         report.journal = trial_balance(conn)
-        report.chain_head = conn.execute(select(log_chain.c.hash).order_by(log_chain.c.position.desc())
-                                         .limit(1)).scalar() or GENESIS
     report.checks["readjudication"] = replay.problems
     report.checks["journal"] = [] if report.journal["balanced"] else [
         f"debits {report.journal['debit']} differ from credits {report.journal['credit']}"]
@@ -250,21 +269,6 @@ def _compare_chain(live: Connection, rebuilt: Connection) -> list[str]:
             problems.append(f"position {a[0]}: event differs from what was sealed (changed or reordered)")
         break
     return problems
-
-
-def _compare_file_chain(rebuilt: Engine, log: ExportedLog) -> list[str]:
-    """The file's hashes against the chain recomputed from its events."""
-    with rebuilt.connect() as conn:
-        fresh = dict(conn.execute(select(log_chain.c.position, log_chain.c.hash)).all())
-    for position in sorted(log.hashes):
-        if fresh.get(position) != log.hashes[position]:
-            return [f"position {position}: the record does not match its hash (changed, deleted or reordered)"]
-    last = fresh.get(max(fresh)) if fresh else GENESIS
-    if log.head is None:
-        return ["the file has no chain head line (truncated?)"]
-    if log.head != last:
-        return [f"the chain head {log.head} does not match the records ({last})"]
-    return []
 
 
 def _compare_table(table: Table, live: Connection, rebuilt: Connection) -> list[str]:
