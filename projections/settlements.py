@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, and_, func, select
+from sqlalchemy import Column, Index, Integer, String, Table, and_, case, func, select
 
 from ledger.periods import month_end, month_start
 from projections.base import (
@@ -71,7 +71,8 @@ ADJUSTED = "yibao:Settlement.Adjusted"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
 
 AMOUNTS = {"medfee": "medfee_sumamt", "fund": "fund_pay_sumamt", "acct": "acct_pay", "cash": "psn_cash_pay"}
-EMPTY = {"count": 0, "visits": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0), "cash": yuan(0)}
+EMPTY = {"count": 0, "visits": 0, "settled": 0, "reversed": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0),
+         "cash": yuan(0)}
 
 
 class SettlementsView(View):
@@ -131,11 +132,12 @@ def _totals(conn: Connection, group: Any, *conditions: Any) -> list[dict[str, An
     m = settlements_movements.c
     rows = conn.execute(
         select(group, func.sum(m.count), func.sum(m.medfee), func.sum(m.fund), func.sum(m.acct), func.sum(m.cash),
-               func.sum(m.visits))
+               func.sum(m.visits), func.sum(case((m.count > 0, 1), else_=0)), func.sum(case((m.count < 0, 1), else_=0)))
         .where(and_(*conditions)).group_by(group).order_by(group)
     ).all()
     return [{"key": r[0], "count": int(r[1]), "medfee": yuan(int(r[2])), "fund": yuan(int(r[3])),
-             "acct": yuan(int(r[4])), "cash": yuan(int(r[5])), "visits": int(r[6])} for r in rows]
+             "acct": yuan(int(r[4])), "cash": yuan(int(r[5])), "visits": int(r[6]), "settled": int(r[7]),
+             "reversed": int(r[8])} for r in rows]
 
 
 def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_position: int) -> list[dict[str, Any]]:
@@ -150,16 +152,12 @@ def reconcile(conn: Connection, fixmedins_code: str, month: str) -> dict[str, An
     m = settlements_movements.c
     start, end = month_start(month).isoformat(), month_end(month).isoformat()
     rows = _totals(conn, m.fixmedins_code, m.fixmedins_code == fixmedins_code, m.day >= start, m.day <= end)
-    settled = conn.execute(select(func.count()).where(m.fixmedins_code == fixmedins_code, m.day >= start,
-                                                      m.day <= end, m.kind == "settled")).scalar()
-    reversed_ = conn.execute(select(func.count()).where(m.fixmedins_code == fixmedins_code, m.day >= start,
-                                                        m.day <= end, m.kind == "reversed")).scalar()
     totals = rows[0] if rows else EMPTY
     return {
         "fixmedins_code": fixmedins_code,
         "month": month,
-        "setl_cnt": int(settled or 0),
-        "revs_cnt": int(reversed_ or 0),
+        "setl_cnt": totals["settled"],
+        "revs_cnt": totals["reversed"],
         "net_cnt": totals["count"],
         "visit_cnt": totals["visits"],
         "medfee_sumamt": totals["medfee"],

@@ -55,15 +55,6 @@ if TYPE_CHECKING:
 XINYANG = "411500"
 JIAOZUO = "410800"
 
-POOLING_EXPENSE = "统筹基金待遇支出—门诊统筹"
-POOLING_BANK = "统筹基金支出户存款"
-PAYABLE = "应付定点医药机构款—门诊统筹"
-DEPOSIT = "服务质量保证金"
-ACCOUNT_EXPENSE_CLINIC = "个人账户待遇支出—普通门诊支出"
-ACCOUNT_BANK = "个人账户支出户存款"
-CONTRIBUTION_INCOME = "基本医疗保险费收入—个人缴费划入个人账户"
-POOLING_TO_ACCOUNTS = "统筹基金支出—划入退休人员个人账户"
-ACCOUNT_INCOME_FROM_POOLING = "个人账户收入—统筹基金划入"
 
 
 def D(value: str) -> Decimal:

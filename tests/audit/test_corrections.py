@@ -11,17 +11,19 @@ from __future__ import annotations
 from ledger.audit import audit
 from ledger.errors import InputError
 from ledger.ids import settlement_id
-from tests.audit.city import (
+from projections.journal import (
     ACCOUNT_BANK,
     ACCOUNT_EXPENSE_CLINIC,
     ACCOUNT_INCOME_FROM_POOLING,
     CONTRIBUTION_INCOME,
     DEPOSIT,
-    JIAOZUO,
     PAYABLE,
     POOLING_BANK,
     POOLING_EXPENSE,
     POOLING_TO_ACCOUNTS,
+)
+from tests.audit.city import (
+    JIAOZUO,
     XINYANG,
     D,
     admitted,

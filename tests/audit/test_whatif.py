@@ -1,20 +1,6 @@
 """What if: a reform file replayed over a year gives the difference per institution and books nothing.
 
-The reform (a parameter file in the shape of ``ledger/policy/documents``) raises, from
-2024-01-01, the in-service annual cap 1500.00 → 2000.00 and the level-3 ratio 50 % → 55 %
-(信政办〔2022〕23号 第五条（二）（三） as they stand). The year in Xinyang 411500:
-
-| settlement | member | now | what if |
-|---|---|---|---|
-| A1 H3 03-10 400.00 | M1 in service | (400 − 50) × 50 % = 175.00 | × 55 % = 192.50 |
-| A2 H2 03-12 230.00 | M1 | (230 − 30) × 55 % = 110.00 | 110.00 (level 2 unchanged) |
-| A3 H3 04-01 3550.00 | M3 in service | 3500 × 50 % = 1750.00, cap 1500.00 | 3500 × 55 % = 1925.00 < 2000 |
-| A4 H3 05-01 400.00 | M2 retired | 350 × 60 % = 210.00 | 350 × 65 % = 227.50 |
-| A5 H2 06-01 130.00 | M1 | reversed: drops out | — |
-| A6 H2 07-01 400.00 | M4 | refused after a backdated admission from 06-30: 0.00 | 0.00 |
-
-H3: fund 175 + 1500 + 210 = 1885.00 → 192.50 + 1925 + 227.50 = 2345.00 (+460.00); members
-225 + 2050 + 190 = 2465.00 → 2005.00 (−460.00). H2: fund 110.00 both; members 120 + 400 = 520.00.
+The reform and the year, with each figure worked by hand, are in ``tests.audit.city.whatif_year``.
 """
 
 from __future__ import annotations

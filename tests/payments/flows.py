@@ -35,14 +35,6 @@ if TYPE_CHECKING:
 KAIFENG = "410200"
 JIAOZUO = "410800"
 
-POOLING_EXPENSE = "统筹基金待遇支出—门诊统筹"
-POOLING_BANK = "统筹基金支出户存款"
-PAYABLE = "应付定点医药机构款—门诊统筹"
-DEPOSIT = "服务质量保证金"
-ACCOUNT_EXPENSE_CLINIC = "个人账户待遇支出—普通门诊支出"
-ACCOUNT_BANK = "个人账户支出户存款"
-CONTRIBUTION_INCOME = "基本医疗保险费收入—个人缴费划入个人账户"
-
 
 # ---------------------------------------------------------------- message builders
 

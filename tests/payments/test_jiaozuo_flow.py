@@ -24,14 +24,9 @@ from decimal import Decimal
 from ledger.application import BOOKED, PRESENT
 from ledger.errors import InputError, PeriodError
 from ledger.messages import validate_message
+from projections.journal import ACCOUNT_BANK, CONTRIBUTION_INCOME, DEPOSIT, PAYABLE, POOLING_BANK, POOLING_EXPENSE
 from tests.payments.flows import (
-    ACCOUNT_BANK,
-    CONTRIBUTION_INCOME,
-    DEPOSIT,
     JIAOZUO,
-    PAYABLE,
-    POOLING_BANK,
-    POOLING_EXPENSE,
     assert_journal_balanced,
     assert_rebuild_equals_incremental,
     balances,

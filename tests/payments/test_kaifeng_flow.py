@@ -28,16 +28,18 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ledger.application import BOOKED
-from projections.settlements import settlements_movements
-from tests.payments.flows import (
+from projections.journal import (
     ACCOUNT_BANK,
     ACCOUNT_EXPENSE_CLINIC,
     CONTRIBUTION_INCOME,
     DEPOSIT,
-    KAIFENG,
     PAYABLE,
     POOLING_BANK,
     POOLING_EXPENSE,
+)
+from projections.settlements import settlements_movements
+from tests.payments.flows import (
+    KAIFENG,
     assert_journal_balanced,
     assert_rebuild_equals_incremental,
     balances,
