@@ -39,7 +39,7 @@ from projections.journal import trial_balance
 from projections.runner import EventSource, ProjectionRunner, all_views
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Connection, Engine, Table
 
@@ -83,6 +83,8 @@ class ExportedLog:
         self.link = GENESIS
         """The chain recomputed over the records read so far."""
         self.last = 0
+        self.records = 0
+        """How many event records the file held (every one is read for the chain)."""
         self.problems: list[str] = []
         self.broken_at: int | None = None
         """The lowest position whose record does not match its hash (every one after a break differs)."""
@@ -105,6 +107,7 @@ class ExportedLog:
                 if position <= self.last:
                     self.problems.append(f"{self.path}:{lineno}: position {position} out of order")
                 self.last = max(self.last, position)
+                self.records += 1
                 n = Notification(id=position, originator_id=UUID(meta["originator_id"]),
                                  originator_version=int(meta["originator_version"]), topic=meta["topic"],
                                  state=line[at + len(PAYLOAD_KEY):-1])
@@ -123,14 +126,17 @@ class ExportedLog:
             return [f"the chain head {self.head} does not match the records ({self.link})"]
         return []
 
-    def select(self, start: int, limit: int) -> list[Notification]:
-        """The next ``limit`` events from ``start`` on (read in order, once)."""
+    def select(self, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[Notification]:
+        """The next ``limit`` events from ``start`` on, through ``stop``, of ``topics`` (read in order, once).
+
+        Every line is still read: the chain is checked over all of them.
+        """
         out: list[Notification] = []
         if self._pending is not None and self._pending.id >= start:
             out.append(self._pending)
         self._pending = None
         for n in self._lines:
-            if n.id < start:
+            if n.id < start or (topics and n.topic not in topics) or (stop is not None and n.id > stop):
                 continue
             if len(out) == limit:
                 self._pending = n
@@ -227,7 +233,8 @@ def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, p
         report = AuditReport(source=export)
         # The file checks its own chain as it is read; the scratch store needs no second one.
         rebuilt = [v for v in views if v.rebuildable]
-        report.events = ProjectionRunner(source, scratch, rebuilt).catch_up(progress=progress)
+        ProjectionRunner(source, scratch, rebuilt).catch_up(progress=progress)
+        report.events = log.records
         report.checks["file"] = log.problems
         report.checks["chain"] = log.chain_check()
         report.chain_head = log.link

@@ -12,6 +12,7 @@ from sqlalchemy import Column, String, Table, and_, func, select
 
 from projections.base import (
     Record,
+    Totals,
     View,
     date_column,
     fen,
@@ -19,8 +20,6 @@ from projections.base import (
     metadata,
     money_column,
     position_column,
-    sum_by_key,
-    upsert_add,
     yuan,
 )
 
@@ -72,12 +71,14 @@ class AccountsView(View):
     def __init__(self) -> None:
         self._opened: list[dict[str, Any]] = []
         self._moves: list[dict[str, Any]] = []
+        self._balances = Totals(["member_id"], ["balc"])
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
         self._opened, self._moves = [], []
+        self._balances.clear()
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
-        member, p = str(record.originator_id), record.payload
+        member, p = record.originator_id, record.payload
         if record.topic == ENROLLED:
             self._opened.append({"member_id": member, "psn_no": p["psn_no"], "balc": 0})
             return
@@ -86,13 +87,12 @@ class AccountsView(View):
         if amount:
             self._moves.append({"position": record.position, "member_id": member, "day": record.day, "kind": kind,
                                 "amount": amount, "reference": str(p[ref])})
+            self._balances.add((member,), amount)
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, accounts_balances, self._opened)
         insert_many(conn, accounts_movements, self._moves)
-        deltas = sum_by_key(({"member_id": m["member_id"], "psn_no": "", "balc": m["amount"]} for m in self._moves),
-                            ["member_id"], ["balc"])
-        upsert_add(conn, accounts_balances, ["member_id"], deltas, ["balc"])
+        self._balances.upsert(conn, accounts_balances, psn_no="")
         self._opened, self._moves = [], []
 
 

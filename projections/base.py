@@ -15,7 +15,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +50,8 @@ def fen(amount: Decimal | dict[str, str] | None) -> int | None:
 
 def _fen_of_text(digits: str) -> int:
     """``"-12.50"`` to ``-1250`` without building a Decimal (the read models' hottest conversion)."""
+    if len(digits) > 3 and digits[-3] == ".":  # the stored form of a settled amount: two places
+        return int(digits[:-3] + digits[-2:])
     whole, _, part = digits.lstrip("-").partition(".")
     if len(part) > 2 or "E" in whole or "e" in whole:
         return fen(Decimal(digits))  # type: ignore[return-value]
@@ -80,12 +81,16 @@ def position_column(*, primary_key: bool = False) -> Column[Any]:
     return Column("position", BigInteger, nullable=False, primary_key=primary_key, index=not primary_key)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
-    """One stored event as views see it: its place in the log, and its stored JSON parsed."""
+    """One stored event as views see it: its place in the log, and its stored JSON parsed.
+
+    Made once per event read (slots, not frozen: a frozen dataclass pays for every field it sets).
+    """
 
     position: int
-    originator_id: UUID
+    originator_id: str
+    """As text (``8-4-4-4-12`` hex digits): the key the views store."""
     originator_version: int
     topic: str
     state: bytes
@@ -188,15 +193,30 @@ def _execute_many(conn: Connection, key: tuple[str, ...], build: Callable[[], An
     conn.exec_driver_sql(sql, params)
 
 
-def sum_by_key(rows: Iterable[dict[str, Any]], keys: Sequence[str], added: Sequence[str]) -> list[dict[str, Any]]:
-    """Fold rows with the same key into one (so a batch upserts each key once)."""
-    folded: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = tuple(row[k] for k in keys)
-        current = folded.get(key)
-        if current is None:
-            folded[key] = dict(row)
+class Totals:
+    """Amounts summed per key over a batch, so that the batch upserts each key once."""
+
+    def __init__(self, keys: Sequence[str], added: Sequence[str]) -> None:
+        self.keys = tuple(keys)
+        self.added = tuple(added)
+        self._sums: dict[tuple[Any, ...], list[int]] = {}
+
+    def add(self, key: tuple[Any, ...], *amounts: int) -> None:
+        """Add ``amounts`` (in the order of ``added``) to the sums of ``key``."""
+        sums = self._sums.get(key)
+        if sums is None:
+            self._sums[key] = list(amounts)
         else:
-            for name in added:
-                current[name] += row[name]
-    return list(folded.values())
+            for i, amount in enumerate(amounts):
+                sums[i] += amount
+
+    def upsert(self, conn: Connection, table: Table, **fixed: Any) -> None:
+        """Add the sums to ``table`` (``fixed`` fills the other columns of a new row), and start again."""
+        rows = [{**dict(zip(self.keys, key, strict=True)), **fixed, **dict(zip(self.added, sums, strict=True))}
+                for key, sums in self._sums.items()]
+        upsert_add(conn, table, self.keys, rows, self.added)
+        self._sums = {}
+
+    def clear(self) -> None:
+        """Forget the sums of a batch that did not commit."""
+        self._sums = {}

@@ -8,6 +8,7 @@ from sqlalchemy import Column, Integer, String, Table, and_, func, select
 
 from projections.base import (
     Record,
+    Totals,
     View,
     date_column,
     fen,
@@ -15,8 +16,6 @@ from projections.base import (
     metadata,
     money_column,
     position_column,
-    sum_by_key,
-    upsert_add,
     yuan,
 )
 
@@ -64,23 +63,25 @@ class CapsView(View):
 
     def __init__(self) -> None:
         self._moves: list[dict[str, Any]] = []
+        self._usage = Totals(["member_id", "year"], ["pooled", "deductible", "visits"])
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
         self._moves = []
+        self._usage.clear()
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.payload
         kind, pooled, dedc, visits = MOVEMENTS[record.topic]
         sign = -1 if visits < 0 else 1
-        self._moves.append({"position": record.position, "member_id": str(record.originator_id), "year": p["year"],
-                            "day": record.day, "setl_id": p["setl_id"], "kind": kind,
-                            "pooled": sign * fen(p[pooled]), "deductible": sign * fen(p[dedc]), "visits": visits})
+        row = {"position": record.position, "member_id": record.originator_id, "year": p["year"], "day": record.day,
+               "setl_id": p["setl_id"], "kind": kind, "pooled": sign * fen(p[pooled]),
+               "deductible": sign * fen(p[dedc]), "visits": visits}
+        self._moves.append(row)
+        self._usage.add((row["member_id"], row["year"]), row["pooled"], row["deductible"], visits)
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, caps_movements, self._moves)
-        usage = sum_by_key(({k: m[k] for k in ("member_id", "year", "pooled", "deductible", "visits")}
-                            for m in self._moves), ["member_id", "year"], ["pooled", "deductible", "visits"])
-        upsert_add(conn, caps_usage, ["member_id", "year"], usage, ["pooled", "deductible", "visits"])
+        self._usage.upsert(conn, caps_usage)
         self._moves = []
 
 

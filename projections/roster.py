@@ -55,7 +55,7 @@ class RosterView(View):
         self._members, self._types = [], []
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
-        p, member = record.payload, str(record.originator_id)
+        p, member = record.payload, record.originator_id
         if record.topic == ENROLLED:
             self._members.append({"member_id": member, "psn_no": p["psn_no"], "admdvs": p["admdvs"],
                                   "enrolled_on": record.day, "psn_type": p["psn_type"], "left_on": None,

@@ -21,6 +21,7 @@ from projections.caps import CapsView
 from projections.chain import ChainView
 from projections.clearing import ClearingView
 from projections.journal import JournalView
+from projections.log import log_reader
 from projections.prepayments import PrepaymentsView
 from projections.roster import RosterView
 from projections.settlements import SettlementsView
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from eventsourcing.persistence import Notification
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from projections.base import View
 
@@ -41,10 +42,15 @@ def all_views() -> list[View]:
 
 
 class EventSource:
-    """Where the runner reads events: a notification reader and the decoder of their payloads."""
+    """Where the runner reads events: a notification reader and the decoder of their payloads.
 
-    def __init__(self, select: Callable[[int, int], Sequence[Notification]], decode: Callable[[bytes], Any],
-                 head: Callable[[], int | None]) -> None:
+    ``select(start, limit, stop, topics)`` returns the events from position ``start`` on, up to
+    ``stop``, of the given topics only (all topics when empty): a rebuild reads only what its
+    views follow.
+    """
+
+    def __init__(self, select: Callable[[int, int, int | None, Sequence[str]], Sequence[Notification]],
+                 decode: Callable[[bytes], Any], head: Callable[[], int | None]) -> None:
         self.select = select
         self.decode = decode
         self.head = head
@@ -53,7 +59,7 @@ class EventSource:
     def of(cls, app: Any) -> EventSource:
         """The log of a running application."""
         return cls(
-            select=lambda start, limit: app.recorder.select_notifications(start, limit),
+            select=log_reader(app.recorder),
             decode=app.mapper.transcoder.decode,
             head=app.recorder.max_notification_id,
         )
@@ -100,6 +106,8 @@ class ProjectionRunner:
     def catch_up(self, *, progress: bool = False, stop: int | None = None) -> int:
         """Process every event the views have not seen (up to ``stop``); returns how many were read.
 
+        Events of topics none of the views behind follow are passed over in the query, uncounted.
+
         A source that cannot tell its head (an export being streamed) is read until it ends.
         """
         started = time.perf_counter()
@@ -117,23 +125,32 @@ class ProjectionRunner:
             head = stop if head is None else min(head, stop)
         if head is not None and start > head:
             return 0
+        topics = self._followed(done, start)
         read = 0
         with tqdm(total=None if head is None else head - start + 1, desc="projecting", unit="ev",
                   disable=not progress, leave=False) as bar:
             while head is None or start <= head:
-                notifications = self.source.select(start, self.batch_size)
-                if head is not None:
-                    notifications = [n for n in notifications if n.id <= head]
+                notifications = self.source.select(start, self.batch_size, head, topics)
                 if not notifications:
                     break
                 self._process_batch(notifications, done)
                 read += len(notifications)
-                bar.update(len(notifications))
+                bar.update(notifications[-1].id - start + 1)
                 start = notifications[-1].id + 1
+        if head is not None and start <= head:
+            # The last events are of topics no view follows: the views have still read them.
+            with self.engine.begin() as conn:
+                self._advance(conn, done, head)
         return read
 
+    def _followed(self, done: dict[str, int], start: int) -> list[str]:
+        """The topics worth reading from ``start``: those the views behind follow (all if one follows all)."""
+        behind = [v for v in self.views if done[v.name] < start]
+        if any(not v.topics for v in behind):
+            return []
+        return sorted({t for v in behind for t in v.topics})
+
     def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int]) -> None:
-        last = notifications[-1].id
         parse, decode = self.source.parse, self.source.decode
         readers: dict[str, list[View]] = {}
         with self.engine.begin() as conn:
@@ -145,15 +162,21 @@ class ProjectionRunner:
                     interested = readers[n.topic] = [v for v in self.views if not v.topics or n.topic in v.topics]
                 if not interested:
                     continue
-                record = Record(n.id, n.originator_id, n.originator_version, n.topic, n.state, parse(n.state), decode)
+                record = Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state,
+                                parse(n.state), decode)
                 for view in interested:
                     if n.id > done[view.name]:
                         view.process(conn, record)
             for view in self.views:
                 view.flush(conn)
-                if done[view.name] < last:
-                    conn.execute(update(positions).where(positions.c.name == view.name).values(position=last))
-                    done[view.name] = last
+            self._advance(conn, done, notifications[-1].id)
+
+    def _advance(self, conn: Connection, done: dict[str, int], last: int) -> None:
+        """Record that every view has read the log through ``last``."""
+        for view in self.views:
+            if done[view.name] < last:
+                conn.execute(update(positions).where(positions.c.name == view.name).values(position=last))
+                done[view.name] = last
 
     def rebuild(self, *, progress: bool = False) -> int:
         """Empty the rebuildable views and read the whole log into them again."""

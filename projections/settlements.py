@@ -101,7 +101,7 @@ class SettlementsView(View):
                 settlements_movements.c.position <= p["through_position"],
             ).values(prepay_month=p["month"]))
             return
-        sid = str(record.originator_id)
+        sid = record.originator_id
         if record.topic == SETTLED:
             self._index.append({"setl_id": sid, "medins_setl_id": p["medins_setl_id"], "psn_no": p["psn_no"],
                                 "fixmedins_code": p["fixmedins_code"], "admdvs": p["admdvs"], "kind": p["kind"],
