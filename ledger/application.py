@@ -32,6 +32,7 @@ from ledger.members import Member
 from ledger.money import ZERO
 from ledger.parameters import Policy, PolicyLibrary, default_library
 from ledger.policy_versions import PolicyVersion
+from ledger.prescriptions import Prescription
 from ledger.regions import Region
 from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
 from ledger.rules.facts import Claim, Context
@@ -120,7 +121,8 @@ class OutpatientPooling(Application[UUID]):
         with self.store.schema_lock():
             super().__init__(env={**self.store.event_store_env(), **(env or {})})
         self.library = library or default_library()
-        self.cache = AggregateCache(cache_size, (Member, Institution, Region, PolicyVersion))
+        self.cache = AggregateCache({Member: cache_size, Institution: cache_size, Region: cache_size,
+                                     PolicyVersion: cache_size, Prescription: cache_size // 5})
         self._engine: Engine | None = None
         self._read_models: ProjectionRunner | None = None
 

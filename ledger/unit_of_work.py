@@ -19,6 +19,8 @@ from ledger.aggregate import LedgerAggregate
 from ledger.prefetch import existing_ids
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ledger.application import OutpatientPooling
 
 TAgg = TypeVar("TAgg", bound=LedgerAggregate)
@@ -27,35 +29,43 @@ TAgg = TypeVar("TAgg", bound=LedgerAggregate)
 class AggregateCache:
     """Recently saved aggregates of the kinds read again and again, least recently used dropped first.
 
-    Members, institutions, regions and policy versions are read by message after message; a
-    settlement, a visit or a prescription is read again seldom (a reversal, a second bill, a
-    purchase), and keeping them would push members out.
+    Members, institutions, regions and policy versions are read by message after message, and
+    a prescription by the purchases that follow it, usually soon; each kind has its own
+    bound, so a run of prescriptions never pushes members out. A settlement or a visit is read
+    again seldom (a reversal, a second bill) and is not kept.
     """
 
-    def __init__(self, maxsize: int, kinds: tuple[type[LedgerAggregate], ...]) -> None:
-        self.maxsize = maxsize
-        self.kinds = kinds
-        self._items: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
+    def __init__(self, sizes: Mapping[type[LedgerAggregate], int]) -> None:
+        self.sizes = dict(sizes)
+        self._pools: dict[type[LedgerAggregate], OrderedDict[UUID, LedgerAggregate]] = {
+            kind: OrderedDict() for kind in self.sizes}
 
     def take(self, aggregate_id: UUID) -> LedgerAggregate | None:
         """Remove and return the cached aggregate, if any."""
-        return self._items.pop(aggregate_id, None)
+        for pool in self._pools.values():
+            found = pool.pop(aggregate_id, None)
+            if found is not None:
+                return found
+        return None
 
     def put(self, aggregate: LedgerAggregate) -> None:
         """Keep ``aggregate`` as the latest saved state of its id, if it is of a kind worth keeping."""
-        if not isinstance(aggregate, self.kinds):
+        kind = type(aggregate)
+        pool = self._pools.get(kind)
+        if pool is None:
             return
-        self._items[aggregate.id] = aggregate
-        self._items.move_to_end(aggregate.id)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
+        pool[aggregate.id] = aggregate
+        pool.move_to_end(aggregate.id)
+        while len(pool) > self.sizes[kind]:
+            pool.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything (after another writer may have changed the store)."""
-        self._items.clear()
+        for pool in self._pools.values():
+            pool.clear()
 
     def __contains__(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self._items
+        return any(aggregate_id in pool for pool in self._pools.values())
 
 
 class UnitOfWork:
