@@ -13,11 +13,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -115,11 +115,6 @@ def iso(value: date | datetime | str | dict[str, str]) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
 
-def decimal(value: Decimal | dict[str, str]) -> Decimal:
-    """A stored decimal as a Decimal."""
-    return Decimal(value["_data_"]) if isinstance(value, dict) else value
-
-
 def text(value: Any) -> str:
     """A stored scalar as text (a decimal's digits, a date's ISO form)."""
     return value["_data_"] if isinstance(value, dict) else str(value)
@@ -148,49 +143,70 @@ class View(ABC):
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows in one round trip (every column given in each row)."""
-    if rows:
-        _execute_many(conn, ("insert", table.name), lambda: table.insert(), rows)
+    """Insert rows (every column given in each row) in few round trips."""
+    _write(conn, table, rows)
 
 
 def upsert_add(conn: Connection, table: Table, keys: Sequence[str], rows: Iterable[dict[str, Any]],
                added: Sequence[str]) -> None:
-    """Insert rows, or add their ``added`` columns to the row already there (SQLite and PostgreSQL)."""
-    rows = list(rows)
+    """Insert rows, or add their ``added`` columns to the row with the same ``keys`` already there."""
+    _write(conn, table, list(rows), tuple(keys), tuple(added))
+
+
+def _write(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...] = (),
+           added: tuple[str, ...] = ()) -> None:
+    """Write rows straight to the driver, without SQLAlchemy's per-row processing (dearer than the insert).
+
+    SQLite, in process, takes them through ``executemany``. PostgreSQL takes them as one array
+    a column, unnested into rows by the server: psycopg's ``executemany`` costs a round trip a row.
+    """
     if not rows:
         return
+    names = tuple(c.name for c in table.columns)
+    pick = itemgetter(*names)
+    if conn.dialect.name == "postgresql" and not keys:
+        with conn.connection.cursor() as cursor, cursor.copy(_copy_statement(table.name, names)) as copy:
+            for row in rows:
+                copy.write_row(pick(row))
+    elif conn.dialect.name == "postgresql":
+        types = tuple(c.type.compile(dialect=conn.dialect) for c in table.columns)
+        columns = [list(values) for values in zip(*map(pick, rows), strict=True)]
+        conn.exec_driver_sql(_postgres_statement(table.name, names, types, keys, added), tuple(columns))
+    else:
+        conn.exec_driver_sql(_sqlite_statement(table.name, names, keys, added), [pick(row) for row in rows])
 
-    def build() -> Any:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        return statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: table.c[name] + statement.excluded[name] for name in added},
-        )
 
-    _execute_many(conn, ("upsert", table.name, *keys, *added), build, rows)
+def _q(name: str) -> str:
+    """A quoted name (the views' names are lower-case, so quoting never changes them)."""
+    return f'"{name}"'
 
 
-_compiled: dict[tuple[str, ...], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
+def _on_conflict(table: str, keys: tuple[str, ...], added: tuple[str, ...]) -> str:
+    if not keys:
+        return ""
+    return (f" ON CONFLICT ({','.join(map(_q, keys))}) DO UPDATE SET "
+            + ", ".join(f"{_q(a)} = {_q(table)}.{_q(a)} + excluded.{_q(a)}" for a in added))
 
 
-def _execute_many(conn: Connection, key: tuple[str, ...], build: Callable[[], Any],
-                  rows: Sequence[dict[str, Any]]) -> None:
-    """Run a statement for many rows through the driver's ``executemany``.
+@cache
+def _sqlite_statement(table: str, names: tuple[str, ...], keys: tuple[str, ...], added: tuple[str, ...]) -> str:
+    """One row's ``INSERT``, adding ``added`` on a conflict of ``keys``."""
+    return (f"INSERT INTO {_q(table)} ({','.join(map(_q, names))}) VALUES ({','.join('?' * len(names))})"
+            + _on_conflict(table, keys, added))
 
-    The statement is compiled once per dialect; the rows then go to the driver as they are,
-    without SQLAlchemy's per-row processing, which costs more than the insert itself.
-    """
-    cache_key = (conn.dialect.name, *key)
-    found = _compiled.get(cache_key)
-    if found is None:
-        compiled = build().compile(dialect=conn.dialect)
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        found = (str(compiled), itemgetter(*order) if order else None)
-        _compiled[cache_key] = found
-    sql, pick = found
-    params = [pick(row) for row in rows] if pick is not None else list(rows)
-    conn.exec_driver_sql(sql, params)
+
+@cache
+def _copy_statement(table: str, names: tuple[str, ...]) -> str:
+    return f"COPY {_q(table)} ({','.join(map(_q, names))}) FROM STDIN"
+
+
+@cache
+def _postgres_statement(table: str, names: tuple[str, ...], types: tuple[str, ...], keys: tuple[str, ...],
+                        added: tuple[str, ...]) -> str:
+    """Every row's ``INSERT`` from one array a column, adding ``added`` on a conflict of ``keys``."""
+    arrays = ", ".join(f"%b::{type_}[]" for type_ in types)
+    return (f"INSERT INTO {_q(table)} ({','.join(map(_q, names))}) SELECT * FROM unnest({arrays})"
+            + _on_conflict(table, keys, added))
 
 
 class Totals:

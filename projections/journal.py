@@ -23,7 +23,6 @@ from projections.base import (
     Record,
     View,
     date_column,
-    decimal,
     fen,
     insert_many,
     metadata,
@@ -63,15 +62,15 @@ journal_entries = Table(
 )
 """One row per entry: ``amount`` debited to one account and credited to another, so every entry balances."""
 
-Entry = tuple[str, str, str, str, Decimal]
-"""(debit account, credit account, sub-ledger key, memo, amount)."""
+Entry = tuple[str, str, str, str, int]
+"""(debit account, credit account, sub-ledger key, memo, amount in fen)."""
 
 
 def _settlement_entries(p: dict[str, Any], sign: int, amounts: dict[str, Any], memo: str) -> list[Entry]:
     expense = ACCOUNT_EXPENSE_PHARMACY if p["kind"] == "purchase" else ACCOUNT_EXPENSE_CLINIC
     return [
-        (POOLING_EXPENSE, PAYABLE, p["fixmedins_code"], memo, sign * decimal(amounts["hifp_pay"])),
-        (expense, ACCOUNT_BANK, p["fixmedins_code"], memo, sign * decimal(amounts["acct_pay"])),
+        (POOLING_EXPENSE, PAYABLE, p["fixmedins_code"], memo, sign * fen(amounts["hifp_pay"])),
+        (expense, ACCOUNT_BANK, p["fixmedins_code"], memo, sign * fen(amounts["acct_pay"])),
     ]
 
 
@@ -86,36 +85,36 @@ def entries_for(topic: str, p: dict[str, Any]) -> list[Entry]:
         return _settlement_entries(p, 1, p["delta"], f"调整 {p['medins_setl_id']}：{p['reason']}")
     if kind in ("Member.AccountCredited", "Member.CreditAdjusted"):
         memo = f"个人账户划入 {p['month']}" + ("（调整）" if kind == "Member.CreditAdjusted" else "")
-        amount = decimal(p["amount"])
+        amount = fen(p["amount"])
         if p["psn_type"] == "12":
             return [(ACCOUNT_BANK, POOLING_BANK, "", memo, amount),
                     (POOLING_TO_ACCOUNTS, ACCOUNT_INCOME_FROM_POOLING, "", memo, amount)]
         return [(ACCOUNT_BANK, CONTRIBUTION_INCOME, "", memo, amount)]
     if kind == "Member.AccountUsed":
         return [(ACCOUNT_EXPENSE_FAMILY, ACCOUNT_BANK, p["reference"], f"个人账户支付 {p['purpose']}",
-                 decimal(p["amount"]))]
+                 fen(p["amount"]))]
     if kind == "Member.TransferredOut":
-        return [(ACCOUNT_EXPENSE_TRANSFER, ACCOUNT_BANK, "", "调离转出个人账户结余", decimal(p["paid_out"]))]
+        return [(ACCOUNT_EXPENSE_TRANSFER, ACCOUNT_BANK, "", "调离转出个人账户结余", fen(p["paid_out"]))]
     if kind == "Member.BalancePaidOut":
         account = ACCOUNT_EXPENSE_TRANSFER if p["how"] == "transferred_out" else ACCOUNT_EXPENSE_INHERITANCE
-        return [(account, ACCOUNT_BANK, "", f"离开后到账的个人账户资金：{p['to']}", decimal(p["amount"]))]
+        return [(account, ACCOUNT_BANK, "", f"离开后到账的个人账户资金：{p['to']}", fen(p["amount"]))]
     if kind == "Member.Deceased":
         return [(ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_BANK, "", f"个人账户继承：{p['heir']}",
-                 decimal(p["inherited"]))]
+                 fen(p["inherited"]))]
     if kind == "Region.MonthClosed":
         out: list[Entry] = []
         for row in p["payments"]:
             memo = f"月度预付 {p['month']}"
-            out.append((PAYABLE, POOLING_BANK, row["fixmedins_code"], memo, decimal(row["paid"])))
-            out.append((PAYABLE, DEPOSIT, row["fixmedins_code"], memo, decimal(row["withheld"])))
+            out.append((PAYABLE, POOLING_BANK, row["fixmedins_code"], memo, fen(row["paid"])))
+            out.append((PAYABLE, DEPOSIT, row["fixmedins_code"], memo, fen(row["withheld"])))
         return out
     if kind == "Region.YearClosed":
         out = []
         for row in p["rows"]:
             memo = f"年终清算 {p['year']}"
             code = row["fixmedins_code"]
-            out.append((POOLING_EXPENSE, PAYABLE, code, memo, decimal(row["final_amount"]) - decimal(row["actual"])))
-            out.append((PAYABLE, POOLING_BANK, code, memo, decimal(row["due"])))
+            out.append((POOLING_EXPENSE, PAYABLE, code, memo, fen(row["final_amount"]) - fen(row["actual"])))
+            out.append((PAYABLE, POOLING_BANK, code, memo, fen(row["due"])))
             out.extend(_deposit_entries(code, row["deposit_withheld"], row["deposit_returned"], memo))
         return out
     if kind == "Region.DepositReturned":
@@ -127,9 +126,9 @@ def _deposit_entries(code: str, withheld: Any, returned: Any, memo: str) -> list
     """Returned deposit goes to the institution; the rest is kept by the fund."""
     if returned is None:
         return []
-    back = decimal(returned)
+    back = fen(returned)
     return [(DEPOSIT, POOLING_BANK, code, memo + " 返还", back),
-            (DEPOSIT, POOLING_EXPENSE, code, memo + " 扣留", decimal(withheld) - back)]
+            (DEPOSIT, POOLING_EXPENSE, code, memo + " 扣留", fen(withheld) - back)]
 
 
 class JournalView(View):
@@ -159,7 +158,7 @@ class JournalView(View):
                 debit, credit, amount = credit, debit, -amount
             number += 1
             self._rows.append({"position": record.position, "entry": number, "day": record.day, "memo": memo,
-                               "debit": debit, "credit": credit, "sub": sub, "amount": fen(amount)})
+                               "debit": debit, "credit": credit, "sub": sub, "amount": amount})
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, journal_entries, self._rows)

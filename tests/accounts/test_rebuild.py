@@ -7,6 +7,8 @@ pharmacy purchase with a delivery fee), a reversal, a transfer out and a death.
 
 from __future__ import annotations
 
+from sqlalchemy import inspect, text
+
 from ledger.application import OutpatientPooling
 from ledger.members import Member
 from tests.accounts.helpers import (
@@ -148,3 +150,26 @@ def test_a_rebuild_ending_on_events_no_view_follows_still_reads_the_whole_log(ap
 
     assert set(app.read_models.positions().values()) == {head}
     assert app.read_models.catch_up() == 0
+
+
+def _indexes(app) -> set[str]:
+    inspector = inspect(app.engine)
+    return {i["name"] for view in app.read_models.views for t in view.tables for i in inspector.get_indexes(t.name)}
+
+
+def test_a_rebuild_makes_the_indexes_last_and_a_start_makes_any_a_stopped_rebuild_left_out(app, store):
+    _everything(app)
+    expected = {i.name for view in app.read_models.views for t in view.tables for i in t.indexes}
+    app.read_models.rebuild()
+    assert expected <= _indexes(app)
+
+    # A rebuild killed before its last step leaves the tables without them; the next start makes them.
+    with app.engine.begin() as conn:
+        conn.execute(text('DROP INDEX "settlements_movements_pending"'))
+    assert "settlements_movements_pending" not in _indexes(app)
+    again = OutpatientPooling(store)
+    try:
+        again.read_models.catch_up()
+        assert expected <= _indexes(again)
+    finally:
+        again.close()
