@@ -184,13 +184,14 @@ class ProjectionRunner:
         """Empty the rebuildable views and read the whole log into them again.
 
         The tables' secondary indexes are made once the rows are in: building an index over a
-        table costs less than keeping it up to date row by row. (A rebuild stopped part-way is
-        left without them until :meth:`setup` makes them, at the next start.)
+        table costs less than keeping it up to date row by row. (An index marked
+        ``rebuild_reads`` stays: the views' own updates look rows up by it. A rebuild stopped
+        part-way is left without the others until :meth:`setup` makes them, at the next start.)
         """
         self.setup()
         rebuilt = [v for v in self.views if v.rebuildable]
         tables = [t for v in rebuilt for t in v.tables]
-        indexes = [i for t in tables for i in t.indexes]
+        indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
         metadata.drop_all(self.engine, tables=tables)
         metadata.create_all(self.engine, tables=tables)
         with self.engine.begin() as conn:
