@@ -95,17 +95,14 @@ class Record:
     topic: str
     state: bytes
     payload: dict[str, Any]
+    day: str | None
+    """The event's effective date as text, where it has one (read once: most views store it)."""
     decode: Callable[[bytes], dict[str, Any]]
     """The event store's own decoder, for a view that needs Python types (Decimal, date)."""
 
     def typed(self) -> dict[str, Any]:
         """The payload with Python types, decoded as the event store decodes it."""
         return self.decode(self.state)
-
-    @property
-    def day(self) -> str:
-        """The event's effective date as text, where it has one."""
-        return iso(self.payload["day"])
 
 
 def iso(value: date | datetime | str | dict[str, str]) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from tqdm import tqdm
 
 from projections.accounts import AccountsView
-from projections.base import Record, metadata, positions
+from projections.base import Record, iso, metadata, positions
 from projections.caps import CapsView
 from projections.chain import ChainView
 from projections.clearing import ClearingView
@@ -164,8 +164,10 @@ class ProjectionRunner:
                     interested = readers[n.topic] = [v for v in self.views if not v.topics or n.topic in v.topics]
                 if not interested:
                     continue
-                record = Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state,
-                                parse(n.state), decode)
+                payload = parse(n.state)
+                day = payload.get("day")
+                record = Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state, payload,
+                                None if day is None else iso(day), decode)
                 for view in interested:
                     if n.id > done[view.name]:
                         view.process(conn, record)
