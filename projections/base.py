@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table
+from sqlalchemy.dialects import postgresql
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -154,56 +155,44 @@ def _write(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys:
            added: tuple[str, ...] = ()) -> None:
     """Write rows straight to the driver, without SQLAlchemy's per-row processing (dearer than the insert).
 
-    SQLite, in process, takes them through ``executemany``. PostgreSQL takes them as one array
-    a column, unnested into rows by the server: psycopg's ``executemany`` costs a round trip a row.
+    SQLite, in process, takes them through ``executemany``. PostgreSQL takes plain inserts by
+    ``COPY``, and upserts as one array a column unnested by the server: psycopg's
+    ``executemany`` costs a round trip a row.
     """
     if not rows:
         return
-    names = tuple(c.name for c in table.columns)
-    pick = itemgetter(*names)
-    if conn.dialect.name == "postgresql" and not keys:
-        with conn.connection.cursor() as cursor, cursor.copy(_copy_statement(table.name, names)) as copy:
+    how, statement, pick = _plan(table, conn.dialect.name, keys, added)
+    if how == "copy":
+        with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(pick(row))
-    elif conn.dialect.name == "postgresql":
-        types = tuple(c.type.compile(dialect=conn.dialect) for c in table.columns)
-        columns = [list(values) for values in zip(*map(pick, rows), strict=True)]
-        conn.exec_driver_sql(_postgres_statement(table.name, names, types, keys, added), tuple(columns))
+    elif how == "unnest":
+        conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*map(pick, rows), strict=True)))
     else:
-        conn.exec_driver_sql(_sqlite_statement(table.name, names, keys, added), [pick(row) for row in rows])
+        conn.exec_driver_sql(statement, [pick(row) for row in rows])
+
+
+@cache
+def _plan(table: Table, dialect: str, keys: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, str, Any]:
+    """How a table's rows are written on ``dialect`` (``copy``, ``unnest`` or ``executemany``), made once."""
+    names = tuple(c.name for c in table.columns)
+    columns = f"{_q(table.name)} ({','.join(map(_q, names))})"
+    conflict = "" if not keys else (
+        f" ON CONFLICT ({','.join(map(_q, keys))}) DO UPDATE SET "
+        + ", ".join(f"{_q(a)} = {_q(table.name)}.{_q(a)} + excluded.{_q(a)}" for a in added))
+    pick = itemgetter(*names)
+    if dialect == "postgresql" and not keys:
+        return "copy", f"COPY {columns} FROM STDIN", pick
+    if dialect == "postgresql":
+        types = (c.type.compile(dialect=postgresql.dialect()) for c in table.columns)
+        arrays = ", ".join(f"%b::{type_}[]" for type_ in types)
+        return "unnest", f"INSERT INTO {columns} SELECT * FROM unnest({arrays}){conflict}", pick
+    return "executemany", f"INSERT INTO {columns} VALUES ({','.join('?' * len(names))}){conflict}", pick
 
 
 def _q(name: str) -> str:
     """A quoted name (the views' names are lower-case, so quoting never changes them)."""
     return f'"{name}"'
-
-
-def _on_conflict(table: str, keys: tuple[str, ...], added: tuple[str, ...]) -> str:
-    if not keys:
-        return ""
-    return (f" ON CONFLICT ({','.join(map(_q, keys))}) DO UPDATE SET "
-            + ", ".join(f"{_q(a)} = {_q(table)}.{_q(a)} + excluded.{_q(a)}" for a in added))
-
-
-@cache
-def _sqlite_statement(table: str, names: tuple[str, ...], keys: tuple[str, ...], added: tuple[str, ...]) -> str:
-    """One row's ``INSERT``, adding ``added`` on a conflict of ``keys``."""
-    return (f"INSERT INTO {_q(table)} ({','.join(map(_q, names))}) VALUES ({','.join('?' * len(names))})"
-            + _on_conflict(table, keys, added))
-
-
-@cache
-def _copy_statement(table: str, names: tuple[str, ...]) -> str:
-    return f"COPY {_q(table)} ({','.join(map(_q, names))}) FROM STDIN"
-
-
-@cache
-def _postgres_statement(table: str, names: tuple[str, ...], types: tuple[str, ...], keys: tuple[str, ...],
-                        added: tuple[str, ...]) -> str:
-    """Every row's ``INSERT`` from one array a column, adding ``added`` on a conflict of ``keys``."""
-    arrays = ", ".join(f"%b::{type_}[]" for type_ in types)
-    return (f"INSERT INTO {_q(table)} ({','.join(map(_q, names))}) SELECT * FROM unnest({arrays})"
-            + _on_conflict(table, keys, added))
 
 
 class Totals:

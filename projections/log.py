@@ -10,15 +10,12 @@ falls back on ``select_notifications``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
 
 
 class LogRow(NamedTuple):
@@ -35,53 +32,45 @@ SQLITE_UUID_TEXT = ("substr(originator_id,1,8)||'-'||substr(originator_id,9,4)||
                     "||'-'||substr(originator_id,17,4)||'-'||substr(originator_id,21)")
 """The SQLite recorder stores a UUID as 32 hex digits; this gives its usual dashed form."""
 
+Select = Callable[[int, int, int | None, Sequence[str]], Sequence[Any]]
 
-def log_reader(recorder: Any) -> Callable[[int, int, int | None, Sequence[str]], Sequence[Any]]:
+
+def log_reader(recorder: Any) -> Select:
     """``select(start, limit, stop, topics)``: events from ``start`` through ``stop`` of ``topics`` (all if empty)."""
     if isinstance(recorder, SQLiteApplicationRecorder):
-        return _sqlite(recorder)
+        def sqlite(statement: str, params: list[Any]) -> list[Any]:
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall()
+
+        return _reader(f"SELECT rowid, {SQLITE_UUID_TEXT}, originator_version, topic, state "
+                       f"FROM {recorder.events_table_name}", "rowid", "?", sqlite)
     if isinstance(recorder, PostgresApplicationRecorder):
-        return _postgres(recorder)
+        def postgres(statement: str, params: list[Any]) -> list[Any]:
+            with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(statement, params, prepare=True)  # type: ignore[call-overload]
+                return cursor.fetchall()
+
+        table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        return _reader(f"SELECT notification_id, originator_id::text, originator_version, topic, state FROM {table}",
+                       "notification_id", "%s", postgres)
     return lambda start, limit, stop=None, topics=(): recorder.select_notifications(
         start, limit, stop=stop, topics=topics)
 
 
-def _sqlite(recorder: SQLiteApplicationRecorder) -> Callable[..., list[LogRow]]:
-    columns = f"SELECT rowid, {SQLITE_UUID_TEXT}, originator_version, topic, state FROM {recorder.events_table_name}"
+def _reader(columns: str, position: str, mark: str, run: Callable[[str, list[Any]], list[Any]]) -> Select:
+    """The query of either recorder: ``position`` names its log position column, ``mark`` its placeholder."""
 
     def select(start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[LogRow]:
-        statement, params = columns + " WHERE rowid >= ?", [start]
+        statement, params = f"{columns} WHERE {position} >= {mark}", [start]
         if stop is not None:
-            statement += " AND rowid <= ?"
+            statement += f" AND {position} <= {mark}"
             params.append(stop)
         if topics:
-            statement += f" AND topic IN ({','.join('?' * len(topics))})"
+            statement += f" AND topic IN ({','.join([mark] * len(topics))})"
             params.extend(topics)
-        statement += " ORDER BY rowid LIMIT ?"
+        statement += f" ORDER BY {position} LIMIT {mark}"
         params.append(limit)
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, params)
-            return [LogRow(*row) for row in cursor.fetchall()]
-
-    return select
-
-
-def _postgres(recorder: PostgresApplicationRecorder) -> Callable[..., list[LogRow]]:
-    table = Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
-    columns = SQL("SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{}")
-
-    def select(start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[LogRow]:
-        statement, params = columns.format(*table) + SQL(" WHERE notification_id >= %s"), [start]
-        if stop is not None:
-            statement += SQL(" AND notification_id <= %s")
-            params.append(stop)
-        if topics:
-            statement += SQL(" AND topic = ANY(%s)")
-            params.append(list(topics))
-        statement += SQL(" ORDER BY notification_id LIMIT %s")
-        params.append(limit)
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, params, prepare=True)
-            return [LogRow(*row) for row in cursor.fetchall()]
+        return [LogRow(*row) for row in run(statement, params)]
 
     return select
