@@ -79,7 +79,9 @@ class Adjudication:
     refusal_code: str | None
     refusal_article: str | None
     lines: tuple[dict[str, Any], ...]
+    """The per-line splits (only when explaining)."""
     trace: tuple[Step, ...] = field(repr=False)
+    """The rules applied, in order (only when explaining)."""
     policy_version: str = ""
 
     def setldetail(self) -> list[dict[str, Any]]:
@@ -98,14 +100,16 @@ class Adjudication:
 def adjudicate(claim: Claim, ctx: Context, policy: Policy, *, explain: bool = False) -> Adjudication:
     """Settle ``claim`` for a member in state ``ctx`` under ``policy``; pure and deterministic.
 
-    With ``explain`` each step of the trace also carries its text (``setl_proc_info``); booking
-    leaves it out, since the trace is re-derived whenever someone asks.
+    With ``explain`` the result carries the trace (each step's text, amounts and parameters:
+    ``setl_proc_info``) and the per-line splits. Booking, the audit's replay and what-if leave
+    both out: a settlement records neither, and they are re-derived whenever someone asks.
     """
     p = Reader(policy)
     steps: list[Step] = []
 
     def step(rule: str, text: Callable[[], str], **amounts: Decimal) -> None:
-        steps.append(Step(rule, text() if explain else "", amounts, tuple(p.take())))
+        if explain:
+            steps.append(Step(rule, text(), amounts, tuple(p.take())))
 
     # Steps 1–4: each line split into self-paid parts and the in-scope rest.
     splits = [split_line(line, p) for line in claim.lines]
@@ -193,7 +197,7 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy, *, explain: bool = Fa
         "psn_cash_pay": cash,
         "balc": balc,
     }
-    lines = tuple(
+    lines = () if not explain else tuple(
         {
             "feedetl_sn": s.feedetl_sn,
             "det_item_fee_sumamt": s.det_item_fee_sumamt,

@@ -507,6 +507,8 @@ class Member(LedgerAggregate):
 
     def spendable_on(self, day: date) -> Decimal:
         """What the account can pay on ``day`` without its balance on that or any later date going below zero."""
+        if not self.movements or self.movements[-1][0] <= day:
+            return max(self.balance, ZERO)  # nothing dated later: the balance is the sum of the movements
         running, lowest = ZERO, None
         for when, amount in self.movements:
             if when > day and lowest is None:

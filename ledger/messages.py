@@ -19,7 +19,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -59,12 +58,11 @@ MAX_QUANTITY = Decimal(100_000)
 """A line is at most ten million yuan a unit times a hundred thousand units."""
 
 
-_Str = PlainSerializer(lambda v: str(v), return_type=str, when_used="json")
-Money = Annotated[Decimal, AfterValidator(_exact(2, limit=MAX_MONEY)), _Str]
+Money = Annotated[Decimal, AfterValidator(_exact(2, limit=MAX_MONEY))]
 """Yuan with at most two decimals, not negative."""
-Price = Annotated[Decimal, AfterValidator(_exact(6, limit=MAX_PRICE)), _Str]
+Price = Annotated[Decimal, AfterValidator(_exact(6, limit=MAX_PRICE))]
 """A unit price: the platform carries up to six decimals."""
-Quantity = Annotated[Decimal, AfterValidator(_exact(4, limit=MAX_QUANTITY, positive=True)), _Str]
+Quantity = Annotated[Decimal, AfterValidator(_exact(4, limit=MAX_QUANTITY, positive=True))]
 """A quantity dispensed or billed: greater than zero, up to four decimals."""
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -407,7 +405,7 @@ class InstitutionAssessed(Message):
     type: Literal["institution.assessed"]
     fixmedins_code: Code
     year: int = Field(ge=2000, le=2100)
-    score: Annotated[Decimal, AfterValidator(_exact(2, limit=Decimal(100))), _Str]
+    score: Annotated[Decimal, AfterValidator(_exact(2, limit=Decimal(100)))]
 
     def key(self) -> str:  # noqa: D102
         return f"{self.fixmedins_code}/{self.year}"

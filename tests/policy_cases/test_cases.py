@@ -139,7 +139,7 @@ def test_policy_case(document, case):
         with pytest.raises(error, match=case.get("error_match")):
             adjudicate(claim, ctx, default_library().policy_for(case["region"], day))
         return
-    adj = adjudicate(claim, ctx, default_library().policy_for(case["region"], day))
+    adj = adjudicate(claim, ctx, default_library().policy_for(case["region"], day), explain=True)
     got = {name: OUTPUTS[name](adj) for name in case["output"]}
     want = {name: _expected(value) for name, value in case["output"].items()}
     assert got == want, f"{document}: {case['name']} ({case['article']})"

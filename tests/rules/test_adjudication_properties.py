@@ -120,7 +120,7 @@ def test_members_part_is_total_minus_fund_and_is_paid_by_account_and_cash_design
 @given(cases())
 def test_no_amount_is_negative_and_every_amount_is_whole_fen(case):
     claim, ctx, admdvs = case
-    adj = adjudicate(claim, ctx, policy(admdvs))
+    adj = adjudicate(claim, ctx, policy(admdvs), explain=True)
     for name in SETLINFO_FIELDS:
         value = adj.setlinfo[name]
         assert value >= 0, name
@@ -138,7 +138,7 @@ def test_no_amount_is_negative_and_every_amount_is_whole_fen(case):
 @given(cases())
 def test_line_splits_add_up_to_the_settlement_totals(case):
     claim, ctx, admdvs = case
-    adj = adjudicate(claim, ctx, policy(admdvs))
+    adj = adjudicate(claim, ctx, policy(admdvs), explain=True)
     info = adj.setlinfo
     assert sum((ln["det_item_fee_sumamt"] for ln in adj.lines), ZERO) + claim.delivery_fee == info["medfee_sumamt"]
     for name in ("overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"):
@@ -200,7 +200,7 @@ def test_account_pays_at_most_its_balance_and_never_the_delivery_fee_datong_art2
     Never the delivery fee (医保办发〔2023〕4号 三（一）) nor a public-health cost (信政办〔2022〕23号 第十条).
     """
     claim, ctx, admdvs = case
-    adj = adjudicate(claim, ctx, policy(admdvs))
+    adj = adjudicate(claim, ctx, policy(admdvs), explain=True)
     info = adj.setlinfo
     assert info["acct_pay"] <= ctx.balance_before
     assert info["balc"] == ctx.balance_before - info["acct_pay"]
@@ -222,10 +222,11 @@ def test_adjudication_is_deterministic_and_replays_from_its_records(case):
     """Same inputs, same result; and the same after recording claim, context and policy (audit replay)."""
     claim, ctx, admdvs = case
     pol = policy(admdvs)
-    first = adjudicate(claim, ctx, pol)
-    assert adjudicate(claim, ctx, pol) == first
+    first = adjudicate(claim, ctx, pol, explain=True)
+    assert adjudicate(claim, ctx, pol, explain=True) == first
+    assert adjudicate(claim, ctx, pol).setlinfo == first.setlinfo
     replayed = adjudicate(Claim.from_record(claim.as_record()), Context.from_record(ctx.as_record()),
-                          Policy.from_record(pol.as_record()))
+                          Policy.from_record(pol.as_record()), explain=True)
     assert replayed.setlinfo == first.setlinfo
     assert replayed.lines == first.lines
     assert replayed.policy_version == first.policy_version == pol.version
