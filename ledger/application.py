@@ -153,18 +153,29 @@ class OutpatientPooling(Application[UUID]):
         super().close()
 
     def save_changed(self, aggregates: list[LedgerAggregate]) -> None:
-        """Save the aggregates' pending events in one transaction, snapshots as the library takes them.
+        """Save the aggregates' pending events in one transaction, then their snapshots in one more.
 
         ``Application.save`` would first ask of every object whether it is a domain event, an
         ``isinstance`` test against a runtime protocol that costs more than encoding the event;
         a unit of work only ever saves aggregates, so it collects their events directly.
+
+        An aggregate whose new events pass a multiple of its snapshotting interval is
+        snapshotted as it stands in memory, at its latest version (a snapshot of any version
+        serves the repository). The library would read each one back from the store at the
+        multiple itself and save each snapshot in a transaction of its own.
         """
         processing = ProcessingEvent[UUID]()
+        crossed: list[LedgerAggregate] = []
         for aggregate in aggregates:
-            processing.events.extend(aggregate.collect_events())
+            events = aggregate.collect_events()
+            processing.events.extend(events)
             processing.aggregates[aggregate.id] = aggregate
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval and aggregate.version // interval > (aggregate.version - len(events)) // interval:
+                crossed.append(aggregate)
         recordings = self._record(processing)
-        self._take_snapshots(processing)
+        if crossed and self.snapshots is not None:
+            self.snapshots.put([self.snapshot_class.take(a) for a in crossed])
         self._notify(recordings)
 
     def services(self) -> Services:

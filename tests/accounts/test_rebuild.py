@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 
 from ledger.application import OutpatientPooling
 from ledger.members import Member
+from ledger.messages import validate_message
 from tests.accounts.helpers import (
     D,
     aggregate,
@@ -135,6 +136,35 @@ def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(s
         assert reloaded.balance == D("118.90") == balc(app, "M1")
         assert reloaded.cap_used_in(2024) == D("175.00")
         assert reloaded.credited == {"2024-01": D("120.00")}
+    finally:
+        fresh.close()
+
+
+def test_design_a_batch_passing_two_snapshot_intervals_takes_one_snapshot_of_its_last_version(sqlite_app):
+    """A batch's uses take the member from version 4 past 40 and 80: one snapshot, at the version saved.
+
+    120.00 credited, then 100 uses of 0.10 in one batch: 120.00 − 10.00 = 110.00.
+    """
+    app = sqlite_app
+    booked_ok(app, *xinyang_region(), member("M1"), *closes("2024-01"))
+    before = aggregate(app, "M1").version
+    uses = [validate_message(use("M1", "0.10", "self", "pharmacy", ref=f"R-{n}", day="2024-02-02"))
+            for n in range(100)]
+    assert set(app.book(uses)) == {"booked"}
+
+    member_id = aggregate(app, "M1").id
+    interval = OutpatientPooling.snapshotting_intervals[Member]
+    assert before < interval and before + 100 > 2 * interval
+    assert [s.originator_version for s in app.snapshots.get(member_id)] == [before + 100]
+    fresh = OutpatientPooling(app.store)
+    try:
+        reloaded = fresh.repository.get(member_id)
+        assert reloaded.version == before + 100
+        assert reloaded.balance == D("110.00")
+        replayed = None
+        for stored in app.events.get(member_id):  # from the events alone, no snapshot
+            replayed = stored.mutate(replayed)
+        assert vars(reloaded) == vars(replayed)
     finally:
         fresh.close()
 
