@@ -59,18 +59,35 @@ def log_reader(recorder: Any) -> Select:
 
 
 def _reader(columns: str, position: str, mark: str, run: Callable[[str, list[Any]], list[Any]]) -> Select:
-    """The query of either recorder: ``position`` names its log position column, ``mark`` its placeholder."""
+    """The query of either recorder: ``position`` names its log position column, ``mark`` its placeholder.
 
-    def select(start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[LogRow]:
-        statement, params = f"{columns} WHERE {position} >= {mark}", [start]
-        if stop is not None:
+    With a ``stop``, the log is read in windows of ``limit`` positions, each query bounded on
+    both sides. Asked for everything from ``start`` to the head, PostgreSQL's planner (its
+    statistics lagging a log just written) chose to fetch and sort the whole rest of the log
+    for each batch: a rebuild of 0.1M events spent 1.6 s in those sorts, and every batch
+    cost more than the one before.
+    """
+
+    def query(lower: int, upper: int | None, topics: Sequence[str], limit: int) -> list[LogRow]:
+        statement, params = f"{columns} WHERE {position} >= {mark}", [lower]
+        if upper is not None:
             statement += f" AND {position} <= {mark}"
-            params.append(stop)
+            params.append(upper)
         if topics:
             statement += f" AND topic IN ({','.join([mark] * len(topics))})"
             params.extend(topics)
         statement += f" ORDER BY {position} LIMIT {mark}"
         params.append(limit)
         return [LogRow(*row) for row in run(statement, params)]
+
+    def select(start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[LogRow]:
+        if stop is None:
+            return query(start, None, topics, limit)
+        rows: list[LogRow] = []
+        while start <= stop and len(rows) < limit:
+            upper = min(stop, start + limit - 1)
+            rows += query(start, upper, topics, limit - len(rows))
+            start = upper + 1
+        return rows
 
     return select

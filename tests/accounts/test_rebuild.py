@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 from ledger.application import OutpatientPooling
 from ledger.members import Member
 from ledger.messages import validate_message
+from projections.log import log_reader
 from tests.accounts.helpers import (
     D,
     aggregate,
@@ -203,3 +204,24 @@ def test_a_rebuild_makes_the_indexes_last_and_a_start_makes_any_a_stopped_rebuil
         assert expected <= _indexes(again)
     finally:
         again.close()
+
+
+def test_the_log_read_in_windows_gives_the_followed_events_in_order_whatever_the_batch(app):
+    """Reading ``start``..``stop`` a few positions a query gives what one filter over the whole log gives."""
+    booked_ok(app, *xinyang_region(), member("M1"), member("M2"), *closes("2024-01"),
+              visit("S1", "M1", "H3", "2024-02-01", item("400.00")), suspended("M2", "2024-02-03"),
+              visit("S2", "M2", "H3", "2024-02-04", item("90.00")), resumed("M2", "2024-02-10"))
+    head = app.recorder.max_notification_id()
+    everything = app.recorder.select_notifications(1, head)
+    topics = ("yibao:Member.SettlementCharged", "yibao:Region.MonthClosed")
+    wanted = [n.id for n in everything if n.topic in topics]
+    select = log_reader(app.recorder)
+    for limit in (1, 2, 3, 7, head):
+        got, start = [], 1
+        while rows := select(start, limit, head, topics):
+            assert len(rows) <= limit
+            got += [r.id for r in rows]
+            start = rows[-1].id + 1
+        assert got == wanted, limit
+    assert [r.id for r in select(3, head, head - 2, ())] == [n.id for n in everything[2:-2]]
+
