@@ -128,7 +128,10 @@ class Store:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 # Read models are rebuilt from the log, so a lost last batch costs nothing but a re-read.
                 cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA cache_size=-65536")
+                # 8 MiB of pages a connection. SQLite's sorter, which makes the indexes at the end
+                # of a rebuild, may take as much again. A rebuild of 1M events peaked at 196 MiB
+                # with 64 MiB, at 110 MiB with 8 MiB, in the same CPU time (within the noise).
+                cursor.execute("PRAGMA cache_size=-8192")
                 cursor.execute("PRAGMA wal_autocheckpoint=16384")
                 cursor.close()
 
