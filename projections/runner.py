@@ -9,6 +9,7 @@ and reads the whole log again.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,7 +28,7 @@ from projections.roster import RosterView
 from projections.settlements import SettlementsView
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from eventsourcing.persistence import Notification
     from sqlalchemy import Connection, Engine, Table
@@ -46,14 +47,18 @@ class EventSource:
 
     ``select(start, limit, stop, topics)`` returns the events from position ``start`` on, up to
     ``stop``, of the given topics only (all topics when empty): a rebuild reads only what its
-    views follow.
+    views follow. ``read_ahead``: reading waits mostly on a database server, so the next batch
+    is read while the last is processed. (On SQLite, in process, making the rows holds the
+    interpreter: a rebuild of the 0.1M city took 3.3 s reading in place, 3.6-3.8 s reading ahead;
+    on PostgreSQL 4.4-4.6 s in place, 3.8-3.9 s ahead.)
     """
 
     def __init__(self, select: Callable[[int, int, int | None, Sequence[str]], Sequence[Notification]],
-                 decode: Callable[[bytes], Any], head: Callable[[], int | None]) -> None:
+                 decode: Callable[[bytes], Any], head: Callable[[], int | None], *, read_ahead: bool = False) -> None:
         self.select = select
         self.decode = decode
         self.head = head
+        self.read_ahead = read_ahead
 
     @classmethod
     def of(cls, app: Any) -> EventSource:
@@ -62,6 +67,7 @@ class EventSource:
             select=log_reader(app.recorder),
             decode=app.mapper.transcoder.decode,
             head=app.recorder.max_notification_id,
+            read_ahead=app.store.kind == "postgresql",
         )
 
     @staticmethod
@@ -130,10 +136,7 @@ class ProjectionRunner:
         read = 0
         with tqdm(total=None if head is None else head - start + 1, desc="projecting", unit="ev",
                   disable=not progress, leave=False) as bar:
-            while head is None or start <= head:
-                notifications = self.source.select(start, self.batch_size, head, topics)
-                if not notifications:
-                    break
+            for notifications in self._batches(start, head, topics):
                 self._process_batch(notifications, done)
                 read += len(notifications)
                 bar.update(notifications[-1].id - start + 1)
@@ -143,6 +146,29 @@ class ProjectionRunner:
             with self.engine.begin() as conn:
                 self._advance(conn, done, head)
         return read
+
+    def _batches(self, start: int, head: int | None, topics: list[str]) -> Iterator[Sequence[Notification]]:
+        """The batches from ``start`` through ``head``; from a server, each read while the one before is processed.
+
+        A catch-up of at most one batch (a query's, a booking's) reads in place: a thread would
+        cost more than it saves.
+        """
+        def read(position: int) -> Sequence[Notification]:
+            return self.source.select(position, self.batch_size, head, topics)
+
+        if not self.source.read_ahead or (head is not None and head - start < self.batch_size):
+            while (head is None or start <= head) and (notifications := read(start)):
+                yield notifications
+                start = notifications[-1].id + 1
+            return
+        end: Future[Sequence[Notification]] = Future()
+        end.set_result(())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projections-reader") as reader:
+            ahead = reader.submit(read, start)
+            while notifications := ahead.result():
+                last = notifications[-1].id
+                ahead = reader.submit(read, last + 1) if head is None or last < head else end
+                yield notifications
 
     def _followed(self, done: dict[str, int], start: int) -> list[str]:
         """The topics worth reading from ``start``: those the views behind follow (all if one follows all)."""
