@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Integer, String, Table, and_, func, select
+from sqlalchemy import Column, Index, Integer, String, Table, and_, func, select
 
 from projections.base import (
     Record,
@@ -36,7 +36,7 @@ caps_movements = Table(
     "caps_movements",
     metadata,
     position_column(primary_key=True),
-    Column("member_id", String(36), nullable=False, index=True),
+    Column("member_id", String(36), nullable=False),
     Column("year", Integer, nullable=False),
     date_column("day"),
     Column("setl_id", String(36), nullable=False),
@@ -44,6 +44,8 @@ caps_movements = Table(
     money_column("pooled"),
     money_column("deductible"),
     Column("visits", Integer, nullable=False),
+    # A rebuild keeps it: a reversal looks up the date of the charge it gives back.
+    Index("ix_caps_movements_member_id", "member_id", info={"rebuild_reads": True}),
 )
 
 P = "yibao:Member."
@@ -63,26 +65,49 @@ class CapsView(View):
 
     def __init__(self) -> None:
         self._moves: list[dict[str, Any]] = []
+        self._charged: dict[str, str] = {}
+        """The service date of each settlement charged in this batch."""
         self._usage = Totals(["member_id", "year"], ["pooled", "deductible", "visits"])
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._moves = []
+        self._moves, self._charged = [], {}
         self._usage.clear()
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.payload
         kind, pooled, dedc, visits = MOVEMENTS[record.topic]
         sign = -1 if visits < 0 else 1
-        row = {"position": record.position, "member_id": record.originator_id, "year": p["year"], "day": record.day,
+        day = record.day
+        if kind == "settlement":
+            self._charged[p["setl_id"]] = day  # type: ignore[assignment]
+        elif kind == "reversal":
+            day = self._charged_on(conn, record.originator_id, p["setl_id"]) or day
+        row = {"position": record.position, "member_id": record.originator_id, "year": p["year"], "day": day,
                "setl_id": p["setl_id"], "kind": kind, "pooled": sign * fen(p[pooled]),
                "deductible": sign * fen(p[dedc]), "visits": visits}
         self._moves.append(row)
         self._usage.add((row["member_id"], row["year"]), row["pooled"], row["deductible"], visits)
 
+    def _charged_on(self, conn: Connection, member_id: str, setl_id: str) -> str | None:
+        """信政办〔2022〕23号 第五条（三）, DESIGN.md §1: a reversal gives the cap back as of the bill's own date.
+
+        The cap is used in service-date order: the member's later bills, re-adjudicated when
+        one before them is reversed, are adjusted as of their own dates, so the reversed
+        bill's use must leave as of its date too. Dated on the reversal, a reversal booked
+        in a later month left the cap as of the months between both used by the reversed
+        bill and given to the later ones: more than the cap.
+        """
+        day = self._charged.get(setl_id)
+        if day is not None:
+            return day
+        m = caps_movements.c
+        return conn.execute(select(m.day).where(m.member_id == member_id, m.setl_id == setl_id,
+                                                m.kind == "settlement").order_by(m.position.desc()).limit(1)).scalar()
+
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, caps_movements, self._moves)
         self._usage.upsert(conn, caps_usage)
-        self._moves = []
+        self._moves, self._charged = [], {}
 
 
 def usage(conn: Connection, member_id: str, year: int, as_of: str | None = None,

@@ -215,3 +215,32 @@ def test_art9_a_backdated_use_may_not_overdraw_the_account_as_of_its_date(sqlite
 
     for day in (date(2024, 1, 15), date(2024, 1, 30), date(2024, 1, 31)):
         assert balc(app, "M1", as_of=day) >= D("0.00"), day
+
+
+def test_2208_a_reversal_in_a_later_month_gives_back_the_cap_as_of_the_bill_it_reverses(app):
+    """Art. 5(三) with 2208 and DESIGN §1: the cap as of a date never exceeds the cap, whenever a reversal comes.
+
+    As above, but S1 is reversed on 04-02, after March ended. S2 is re-adjudicated (+75.00,
+    dated 03-11, its own date), so S1's 1400.00 must also be given back as of S1's own date
+    (03-10), as the member aggregate counts it: as of 03-31 the fund paid 175.00, not
+    1400.00 + 100.00 + 75.00 = 1575.00 (more than the 1500.00 cap).
+    """
+    booked_ok(
+        app,
+        *xinyang_region(),
+        member("M1"),
+        visit("S1", "M1", "H3", "2024-03-10", item("2850.00")),
+        visit("S2", "M1", "H3", "2024-03-11", item("400.00")),
+    )
+    before = app.recorder.max_notification_id()
+    booked_ok(app, reversed_("S1", "2024-04-02"))
+    assert app.get_settlement("S2").result["hifp_pay"] == D("175.00")
+    member_ = aggregate(app, "M1")
+    for day, used in [(date(2024, 3, 9), "0.00"), (date(2024, 3, 10), "0.00"), (date(2024, 3, 31), "175.00"),
+                      (date(2024, 4, 30), "175.00")]:
+        cap = app.cap("M1", 2024, as_of=day)
+        assert (day, cap["used"]) == (day, D(used))
+        assert cap["used"] == member_.cap_used_through(day)
+        assert cap["used"] <= cap["cap"]
+    # As known before the reversal, S1 and the capped S2 stand: 1400.00 + 100.00.
+    assert app.cap("M1", 2024, as_of=date(2024, 3, 31), known_at=str(before))["used"] == D("1500.00")
