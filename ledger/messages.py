@@ -502,23 +502,10 @@ class MessageError(ValueError):
         super().__init__(f"{type_}: {field}: {reason}")
 
 
-_JSON = json.JSONDecoder(parse_float=Decimal)
-"""Numbers with a fraction parse as exact Decimals. Made once: ``json.loads`` with an option makes one a call."""
-
-
-def _loads(line: str | bytes) -> Any:
-    """What ``json.loads(line, parse_float=Decimal)`` gives, bytes decoded as it decodes them."""
-    if isinstance(line, str):
-        if line.startswith("\ufeff"):
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
-        return _JSON.decode(line)
-    return _JSON.decode(line.decode(json.detect_encoding(line), "surrogatepass"))
-
-
 def parse_message(line: str | bytes) -> Message:
     """Parse one JSON line into its message model, or raise :class:`MessageError`."""
     try:
-        raw = _loads(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n"))
+        raw = json.loads(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n"), parse_float=Decimal)
     except json.JSONDecodeError as e:
         raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}") from None
     except UnicodeDecodeError as e:
