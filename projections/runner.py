@@ -9,7 +9,7 @@ and reads the whole log again.
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -161,13 +161,14 @@ class ProjectionRunner:
                 yield notifications
                 start = notifications[-1].id + 1
             return
-        end: Future[Sequence[Notification]] = Future()
-        end.set_result(())
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projections-reader") as reader:
             ahead = reader.submit(read, start)
             while notifications := ahead.result():
                 last = notifications[-1].id
-                ahead = reader.submit(read, last + 1) if head is None or last < head else end
+                if head is not None and last >= head:
+                    yield notifications
+                    return
+                ahead = reader.submit(read, last + 1)
                 yield notifications
 
     def _followed(self, done: dict[str, int], start: int) -> list[str]:

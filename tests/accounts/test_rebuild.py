@@ -241,4 +241,3 @@ def test_the_log_read_in_windows_gives_the_followed_events_in_order_whatever_the
             start = rows[-1].id + 1
         assert got == wanted, limit
     assert [r.id for r in select(3, head, head - 2, ())] == [n.id for n in everything[2:-2]]
-
