@@ -289,6 +289,7 @@ class Member(LedgerAggregate):
         """A reversed settlement gives back its cap use and its account payment."""
 
         TOPIC = "yibao:Member.SettlementReleased"
+        class_version = 2
         day: date
         setl_id: str
         fixmedins_code: str
@@ -296,6 +297,16 @@ class Member(LedgerAggregate):
         hifp_pay: Decimal
         acct_pay: Decimal
         act_pay_dedc: Decimal
+        charged_on: date | None
+        """The reversed settlement's service date: its cap use is given back as of that day (第五条（三）).
+
+        None in an event stored before version 2, which did not say it.
+        """
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 did not carry the reversed settlement's date."""
+            state["charged_on"] = None
 
         def apply(self, m: Member) -> None:
             year = str(self.year)
@@ -438,7 +449,7 @@ class Member(LedgerAggregate):
         entry = self.settlements[setl_id]
         self.trigger_event(self.SettlementReleased, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
                            year=entry["year"], hifp_pay=entry["hifp_pay"], acct_pay=entry["acct_pay"],
-                           act_pay_dedc=act_pay_dedc)
+                           act_pay_dedc=act_pay_dedc, charged_on=entry["date"])
         self._pay_out_if_left(day)
 
     def adjust_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, hifp_delta: Decimal,

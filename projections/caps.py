@@ -13,6 +13,7 @@ from projections.base import (
     date_column,
     fen,
     insert_many,
+    iso,
     metadata,
     money_column,
     position_column,
@@ -44,9 +45,10 @@ caps_movements = Table(
     money_column("pooled"),
     money_column("deductible"),
     Column("visits", Integer, nullable=False),
-    # A rebuild keeps it: a reversal looks up the date of the charge it gives back.
-    Index("ix_caps_movements_member_id", "member_id", info={"rebuild_reads": True}),
 )
+by_member = Index("ix_caps_movements_member_id", caps_movements.c.member_id)
+"""For the cap queries. A rebuild makes it last; only a reversal stored before it carried its
+bill's date needs it earlier (:meth:`CapsView._looked_up`), and makes it then."""
 
 P = "yibao:Member."
 MOVEMENTS = {
@@ -66,11 +68,13 @@ class CapsView(View):
     def __init__(self) -> None:
         self._moves: list[dict[str, Any]] = []
         self._charged: dict[str, str] = {}
-        """The service date of each settlement charged in this batch."""
+        """The service date of each settlement charged in this batch (for a reversal of version 1)."""
+        self._indexed = False
+        """Whether this batch has made sure of the member index (a rebuild drops it, a rollback may too)."""
         self._usage = Totals(["member_id", "year"], ["pooled", "deductible", "visits"])
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._moves, self._charged = [], {}
+        self._moves, self._charged, self._indexed = [], {}, False
         self._usage.clear()
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
@@ -81,14 +85,14 @@ class CapsView(View):
         if kind == "settlement":
             self._charged[p["setl_id"]] = day  # type: ignore[assignment]
         elif kind == "reversal":
-            day = self._charged_on(conn, record.originator_id, p["setl_id"]) or day
+            day = self._charged_on(conn, record) or day
         row = {"position": record.position, "member_id": record.originator_id, "year": p["year"], "day": day,
                "setl_id": p["setl_id"], "kind": kind, "pooled": sign * fen(p[pooled]),
                "deductible": sign * fen(p[dedc]), "visits": visits}
         self._moves.append(row)
         self._usage.add((row["member_id"], row["year"]), row["pooled"], row["deductible"], visits)
 
-    def _charged_on(self, conn: Connection, member_id: str, setl_id: str) -> str | None:
+    def _charged_on(self, conn: Connection, record: Record) -> str | None:
         """信政办〔2022〕23号 第五条（三）, DESIGN.md §1: a reversal gives the cap back as of the bill's own date.
 
         The cap is used in service-date order: the member's later bills, re-adjudicated when
@@ -96,10 +100,22 @@ class CapsView(View):
         bill's use must leave as of its date too. Dated on the reversal, a reversal booked
         in a later month left the cap as of the months between both used by the reversed
         bill and given to the later ones: more than the cap.
+
+        The event says that date (``charged_on``, from class version 2). One stored before
+        takes the date of the charge: from this batch, or from the table.
         """
-        day = self._charged.get(setl_id)
-        if day is not None:
-            return day
+        p = record.payload
+        charged_on = p.get("charged_on")
+        if charged_on is not None:
+            return iso(charged_on)
+        day = self._charged.get(p["setl_id"])
+        return day if day is not None else self._looked_up(conn, record.originator_id, p["setl_id"])
+
+    def _looked_up(self, conn: Connection, member_id: str, setl_id: str) -> str | None:
+        """The date of a settlement charged in an earlier batch, by the member index (made first if missing)."""
+        if not self._indexed:
+            by_member.create(conn, checkfirst=True)
+            self._indexed = True
         m = caps_movements.c
         return conn.execute(select(m.day).where(m.member_id == member_id, m.setl_id == setl_id,
                                                 m.kind == "settlement").order_by(m.position.desc()).limit(1)).scalar()

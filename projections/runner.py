@@ -213,8 +213,10 @@ class ProjectionRunner:
 
         The tables' secondary indexes are made once the rows are in: building an index over a
         table costs less than keeping it up to date row by row. (An index marked
-        ``rebuild_reads`` stays: the views' own updates look rows up by it. A rebuild stopped
-        part-way is left without the others until :meth:`setup` makes them, at the next start.)
+        ``rebuild_reads`` stays: the views' own updates look rows up by it. A view may also
+        make one of the others itself, part-way, if an old event needs it: so the last step
+        makes those still missing. A rebuild stopped part-way is left without the others until
+        :meth:`setup` makes them, at the next start.)
         """
         self.setup()
         rebuilt = [v for v in self.views if v.rebuildable]
@@ -228,8 +230,7 @@ class ProjectionRunner:
             conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt])).values(position=0))
         read = self.catch_up(progress=progress)
         with self.engine.begin() as conn:
-            for index in indexes:
-                index.create(conn)
+            _make_missing_indexes(conn, tables)
         return read
 
 
@@ -241,7 +242,7 @@ INDEX_NAMES = {
 
 
 def _make_missing_indexes(conn: Connection, tables: Sequence[Table]) -> None:
-    """Make the tables' indexes that a rebuild stopped part-way left out; at start-up, so one query."""
+    """Make the tables' indexes that are missing (at start-up, those a rebuild stopped part-way left out), one query."""
     present = set(conn.exec_driver_sql(INDEX_NAMES[conn.dialect.name]).scalars())
     for index in (i for t in tables for i in t.indexes):
         if index.name not in present:

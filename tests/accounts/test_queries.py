@@ -10,21 +10,30 @@ from __future__ import annotations
 
 from datetime import date
 
+import orjson
 import pytest
+from sqlalchemy import inspect
 
-from ledger.application import PRESENT
+from ledger.application import BOOKED, PRESENT
 from ledger.errors import UnknownError
+from ledger.ids import member_id
+from ledger.members import Member
+from projections.caps import CapsView
+from projections.runner import EventSource, ProjectionRunner
 from tests.accounts.helpers import (
     D,
     aggregate,
     balc,
     booked_ok,
     closes,
+    dump_read_models,
+    message,
     movements,
     reversed_,
     use,
     xinyang_region,
 )
+from tests.audit.city import overwrite_state, positions_of, stored_state
 from tests.support import book, item, member, visit
 
 
@@ -217,6 +226,28 @@ def test_art9_a_backdated_use_may_not_overdraw_the_account_as_of_its_date(sqlite
         assert balc(app, "M1", as_of=day) >= D("0.00"), day
 
 
+def _two_bills_in_march(app):
+    """S1 03-10, 2850.00: (2850 − 50) × 50 % = 1400.00; S2 03-11, 400.00: share 175.00, capped at the 100.00 left."""
+    booked_ok(
+        app,
+        *xinyang_region(),
+        member("M1"),
+        visit("S1", "M1", "H3", "2024-03-10", item("2850.00")),
+        visit("S2", "M1", "H3", "2024-03-11", item("400.00")),
+    )
+
+
+def _assert_s1_gives_the_cap_back_as_of_03_10(app):
+    """After S1's reversal on 04-02 and S2's re-adjudication (+75.00 as of 03-11): 175.00 used from 03-11 on."""
+    member_ = aggregate(app, "M1")
+    for day, used in [(date(2024, 3, 9), "0.00"), (date(2024, 3, 10), "0.00"), (date(2024, 3, 31), "175.00"),
+                      (date(2024, 4, 30), "175.00")]:
+        cap = app.cap("M1", 2024, as_of=day)
+        assert (day, cap["used"]) == (day, D(used))
+        assert cap["used"] == member_.cap_used_through(day)
+        assert cap["used"] <= cap["cap"]
+
+
 def test_2208_a_reversal_in_a_later_month_gives_back_the_cap_as_of_the_bill_it_reverses(app):
     """Art. 5(三) with 2208 and DESIGN §1: the cap as of a date never exceeds the cap, whenever a reversal comes.
 
@@ -225,22 +256,110 @@ def test_2208_a_reversal_in_a_later_month_gives_back_the_cap_as_of_the_bill_it_r
     (03-10), as the member aggregate counts it: as of 03-31 the fund paid 175.00, not
     1400.00 + 100.00 + 75.00 = 1575.00 (more than the 1500.00 cap).
     """
-    booked_ok(
-        app,
-        *xinyang_region(),
-        member("M1"),
-        visit("S1", "M1", "H3", "2024-03-10", item("2850.00")),
-        visit("S2", "M1", "H3", "2024-03-11", item("400.00")),
-    )
+    _two_bills_in_march(app)
     before = app.recorder.max_notification_id()
     booked_ok(app, reversed_("S1", "2024-04-02"))
     assert app.get_settlement("S2").result["hifp_pay"] == D("175.00")
-    member_ = aggregate(app, "M1")
-    for day, used in [(date(2024, 3, 9), "0.00"), (date(2024, 3, 10), "0.00"), (date(2024, 3, 31), "175.00"),
-                      (date(2024, 4, 30), "175.00")]:
-        cap = app.cap("M1", 2024, as_of=day)
-        assert (day, cap["used"]) == (day, D(used))
-        assert cap["used"] == member_.cap_used_through(day)
-        assert cap["used"] <= cap["cap"]
+    _assert_s1_gives_the_cap_back_as_of_03_10(app)
     # As known before the reversal, S1 and the capped S2 stand: 1400.00 + 100.00.
     assert app.cap("M1", 2024, as_of=date(2024, 3, 31), known_at=str(before))["used"] == D("1500.00")
+
+
+RELEASED = "yibao:Member.SettlementReleased"
+S1_SERVICE_DATE = {"_type_": "date_iso", "_data_": "2024-03-10"}
+"""S1's 03-10 as the store writes a date (``ledger.transcodings.DateAsISO``)."""
+MEMBER_INDEX = "ix_caps_movements_member_id"
+
+
+def _released(app) -> Member.SettlementReleased:
+    """M1's one release, decoded (and upcast) by the event store from what is stored now."""
+    [released] = [e for e in app.events.get(member_id("M1")) if isinstance(e, Member.SettlementReleased)]
+    return released
+
+
+def _watch_the_member_index(monkeypatch) -> list[bool]:
+    """Whether ``ix_caps_movements_member_id`` exists as the caps view writes each batch, in batch order."""
+    present: list[bool] = []
+    flush = CapsView.flush
+
+    def watched(view, conn):
+        present.append(MEMBER_INDEX in {i["name"] for i in inspect(conn).get_indexes("caps_movements")})
+        flush(view, conn)
+
+    monkeypatch.setattr(CapsView, "flush", watched)
+    return present
+
+
+def _member_index_exists(app) -> bool:
+    return MEMBER_INDEX in {i["name"] for i in inspect(app.engine).get_indexes("caps_movements")}
+
+
+def test_2208_a_release_carries_the_service_date_of_the_bill_it_reverses(app):
+    """Art. 5(三): ``SettlementReleased`` (class version 2) says S1's 03-10, beside its own 04-02 and S1's 1400.00."""
+    _two_bills_in_march(app)
+    booked_ok(app, reversed_("S1", "2024-04-02"))
+
+    released = _released(app)
+    assert (released.day, released.charged_on, released.hifp_pay) == (date(2024, 4, 2), date(2024, 3, 10),
+                                                                      D("1400.00"))
+    [position] = positions_of(app, RELEASED)
+    stored = orjson.loads(stored_state(app, position))
+    assert (stored["class_version"], stored["charged_on"]) == (2, S1_SERVICE_DATE)
+
+
+def test_2208_a_release_stored_before_it_carried_the_date_still_gives_the_cap_back_as_of_the_bill(app, monkeypatch):
+    """Art. 5(三), DESIGN §1 (upcasters; a rebuild gives what incremental processing gave): a version-1 release.
+
+    The reversal is booked, and its stored event rewritten as version 1 wrote it (no
+    ``charged_on``, no class version) before the read models read it. It decodes with
+    ``charged_on`` None, the member still counts 175.00 as of 03-31, and the caps view dates
+    the 1400.00 given back on S1's 03-10 from S1's charge: read from its table (S1 was
+    projected in an earlier batch) incrementally; in a rebuild from the batch, or, in
+    batches of one event, from the table again, its member index made on demand.
+    """
+    _two_bills_in_march(app)
+    assert app.book([message(reversed_("S1", "2024-04-02"))]) == [BOOKED]
+    [position] = positions_of(app, RELEASED)
+    state = orjson.loads(stored_state(app, position))
+    assert (state.pop("class_version"), state.pop("charged_on")) == (2, S1_SERVICE_DATE)
+    overwrite_state(app, position, orjson.dumps(state))
+    assert (_released(app).charged_on, _released(app).hifp_pay) == (None, D("1400.00"))
+
+    _assert_s1_gives_the_cap_back_as_of_03_10(app)  # incremental: the queries catch up first
+    incremental = dump_read_models(app)
+
+    app.read_models.rebuild()
+    assert dump_read_models(app) == incremental
+    present = _watch_the_member_index(monkeypatch)
+    ProjectionRunner(EventSource.of(app), app.engine, batch_size=1).rebuild()
+    assert dump_read_models(app) == incremental
+    # Dropped for the rebuild, made by the release's batch: every batch after has it, and so does the end.
+    made = present.index(True)
+    assert 0 < made < len(present) - 1
+    assert all(present[made:])
+    assert _member_index_exists(app)
+    _assert_s1_gives_the_cap_back_as_of_03_10(app)
+
+
+def test_2208_a_rebuild_of_releases_that_carry_their_date_looks_nothing_up_and_makes_the_member_index_last(
+        app, monkeypatch):
+    """DESIGN §1 (projections are disposable), in batches of one event so that S1's charge is never in the release's.
+
+    The release says S1's 03-10 itself: the rebuild reads nothing back from ``caps_movements``
+    and writes every batch without the member index, made once the rows are in.
+    """
+    _two_bills_in_march(app)
+    booked_ok(app, reversed_("S1", "2024-04-02"))
+    incremental = dump_read_models(app)
+
+    def looked_up(*_):
+        raise AssertionError("a release of version 2 looked up its bill's date")
+
+    monkeypatch.setattr(CapsView, "_looked_up", looked_up)
+    present = _watch_the_member_index(monkeypatch)
+    ProjectionRunner(EventSource.of(app), app.engine, batch_size=1).rebuild()
+
+    assert present and not any(present)
+    assert _member_index_exists(app)
+    assert dump_read_models(app) == incremental
+    _assert_s1_gives_the_cap_back_as_of_03_10(app)
