@@ -29,6 +29,7 @@ from eventsourcing.persistence import JSONTranscoder, Notification
 from sqlalchemy import create_engine, event, select
 
 from ledger.adjudication import adjudicate, result_record
+from ledger.collector import batch_collection
 from ledger.errors import LedgerError
 from ledger.parameters import Policy
 from ledger.rules.facts import Claim, Context
@@ -211,6 +212,7 @@ class AuditReport:
                 "checks": {name: {"ok": not problems, "problems": problems} for name, problems in self.checks.items()}}
 
 
+@batch_collection()
 def audit(app: OutpatientPooling | None = None, *, export: str | None = None, progress: bool = False,
           transcoder: JSONTranscoder | None = None) -> AuditReport:
     """Audit the live store of ``app``, or the export file ``export``."""

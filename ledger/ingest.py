@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from tqdm import tqdm
 
 from ledger.application import BOOKED, PERIOD_TYPES, PRESENT
+from ledger.collector import batch_collection
 from ledger.errors import InputError, LedgerError
 from ledger.messages import MessageError, parse_message
 
@@ -46,6 +47,7 @@ def describe(error: LedgerError) -> str:
     return f"-: {error}"
 
 
+@batch_collection()
 def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, progress: bool = False,
                 errors_to: TextIO | None = None) -> IngestReport:
     """Book every line of ``path``; report refused lines to ``errors_to`` as they happen."""

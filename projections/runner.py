@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import select, update
 from tqdm import tqdm
 
+from ledger.collector import batch_collection
 from projections.accounts import AccountsView
 from projections.base import Record, iso, metadata, positions
 from projections.caps import CapsView
@@ -208,6 +209,7 @@ class ProjectionRunner:
                 conn.execute(update(positions).where(positions.c.name == view.name).values(position=last))
                 done[view.name] = last
 
+    @batch_collection()
     def rebuild(self, *, progress: bool = False) -> int:
         """Empty the rebuildable views and read the whole log into them again.
 

@@ -1,0 +1,39 @@
+"""The batch runs collect garbage less often, and leave the collector as they found it."""
+
+import gc
+from types import SimpleNamespace
+
+import pytest
+
+from ledger.collector import BATCH_THRESHOLDS, batch_collection
+from ledger.ingest import ingest_file
+from ledger.messages import MessageError
+
+
+def test_batch_thresholds_inside_and_the_previous_ones_after():
+    before = gc.get_threshold()
+    with batch_collection():
+        assert gc.get_threshold() == BATCH_THRESHOLDS
+    assert gc.get_threshold() == before
+
+
+def test_thresholds_come_back_when_the_run_fails():
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), batch_collection():
+        raise RuntimeError
+    assert gc.get_threshold() == before
+
+
+def test_ingest_runs_at_the_batch_thresholds(tmp_path, monkeypatch):
+    seen = []
+
+    def parse(raw):
+        seen.append(gc.get_threshold())
+        raise MessageError("-", "-", "refused for the test")
+
+    monkeypatch.setattr("ledger.ingest.parse_message", parse)
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"type": "member.enrolled"}\n')
+    app = SimpleNamespace(read_models=SimpleNamespace(catch_up=lambda progress: 0))
+    report = ingest_file(app, str(path))  # type: ignore[arg-type]
+    assert (seen, report.refused) == ([BATCH_THRESHOLDS], 1)
