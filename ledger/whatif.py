@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.adjudication import adjudicate
+from ledger.collector import batch_collection
 from ledger.money import ZERO
 from ledger.parameters import load_policy_file
 from ledger.rules.facts import Claim, Context
@@ -36,6 +37,7 @@ class _Replayed:
     member_whatif: Decimal
 
 
+@batch_collection()
 def whatif(app: OutpatientPooling, reform: str, admdvs: str, year: int, *, batch: int = 2000) -> dict[str, Any]:
     """The fund's and the members' difference per institution if ``reform`` had applied in ``year``."""
     overrides = load_policy_file(Path(reform))
