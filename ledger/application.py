@@ -160,7 +160,7 @@ class OutpatientPooling(Application[UUID]):
         a unit of work only ever saves aggregates, so it collects their events directly. They go
         straight to the recorder: the library's event store would also wrap each one and its
         notification in a ``Recording`` for ``Application._notify``, a hook this application
-        leaves empty (about 4 % of an ingest's booking).
+        leaves empty (2.5 % of an ingest's instructions).
 
         An aggregate whose new events pass a multiple of its snapshotting interval is
         snapshotted as it stands in memory, at its latest version (a snapshot of any version

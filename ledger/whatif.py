@@ -45,12 +45,8 @@ def whatif(app: OutpatientPooling, reform: str, admdvs: str, year: int, *, batch
     source = EventSource.of(app)
     used: dict[str, Decimal] = {}
     replayed: dict[str, _Replayed] = {}
-    start, head = 1, source.head() or 0
-    while start <= head:
-        # Only the settlements' events, each query bounded by the head (projections/log.py says why).
-        notifications = source.select(start, batch, head, TOPICS)
-        if not notifications:
-            break
+    # Only the settlements' events, up to the head as it stands when the what-if starts.
+    for notifications in source.batches(1, source.head() or 0, TOPICS, batch):
         for n in notifications:
             p = source.decode(n.state)
             if p["admdvs"] != admdvs:
@@ -76,7 +72,6 @@ def whatif(app: OutpatientPooling, reform: str, admdvs: str, year: int, *, batch
             replayed[setl_id] = _Replayed(p["fixmedins_code"], member, p["result"]["fund_pay_sumamt"],
                                           p["result"]["psn_part_amt"], result["fund_pay_sumamt"],
                                           result["psn_part_amt"])
-        start = notifications[-1].id + 1
     return _report(overrides.document.number, admdvs, year, replayed.values())
 
 

@@ -67,14 +67,12 @@ class CapsView(View):
 
     def __init__(self) -> None:
         self._moves: list[dict[str, Any]] = []
-        self._charged: dict[str, str] = {}
-        """The service date of each settlement charged in this batch (for a reversal of version 1)."""
         self._indexed = False
         """Whether this batch has made sure of the member index (a rebuild drops it, a rollback may too)."""
         self._usage = Totals(["member_id", "year"], ["pooled", "deductible", "visits"])
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._moves, self._charged, self._indexed = [], {}, False
+        self._moves, self._indexed = [], False
         self._usage.clear()
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
@@ -82,9 +80,7 @@ class CapsView(View):
         kind, pooled, dedc, visits = MOVEMENTS[record.topic]
         sign = -1 if visits < 0 else 1
         day = record.day
-        if kind == "settlement":
-            self._charged[p["setl_id"]] = day  # type: ignore[assignment]
-        elif kind == "reversal":
+        if kind == "reversal":
             day = self._charged_on(conn, record) or day
         row = {"position": record.position, "member_id": record.originator_id, "year": p["year"], "day": day,
                "setl_id": p["setl_id"], "kind": kind, "pooled": sign * fen(p[pooled]),
@@ -102,14 +98,15 @@ class CapsView(View):
         bill and given to the later ones: more than the cap.
 
         The event says that date (``charged_on``, from class version 2). One stored before
-        takes the date of the charge: from this batch, or from the table.
+        takes the date of the charge: from this batch's rows not yet written, or from the table.
         """
         p = record.payload
         charged_on = p.get("charged_on")
         if charged_on is not None:
             return iso(charged_on)
-        day = self._charged.get(p["setl_id"])
-        return day if day is not None else self._looked_up(conn, record.originator_id, p["setl_id"])
+        setl_id = p["setl_id"]
+        pending = (m["day"] for m in reversed(self._moves) if m["setl_id"] == setl_id and m["kind"] == "settlement")
+        return next(pending, None) or self._looked_up(conn, record.originator_id, setl_id)
 
     def _looked_up(self, conn: Connection, member_id: str, setl_id: str) -> str | None:
         """The date of a settlement charged in an earlier batch, by the member index (made first if missing)."""
@@ -123,7 +120,7 @@ class CapsView(View):
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, caps_movements, self._moves)
         self._usage.upsert(conn, caps_usage)
-        self._moves, self._charged = [], {}
+        self._moves = []
 
 
 def usage(conn: Connection, member_id: str, year: int, as_of: str | None = None,

@@ -71,6 +71,32 @@ class EventSource:
             read_ahead=app.store.kind == "postgresql",
         )
 
+    def batches(self, start: int, head: int | None, topics: Sequence[str], size: int,
+                ) -> Iterator[Sequence[Notification]]:
+        """The events from ``start`` through ``head`` (to the end if None), ``size`` at a time.
+
+        With ``read_ahead`` each batch is read while the one before is processed; a read of at
+        most one batch (a query's catch-up, a booking's) reads in place: a thread would cost
+        more than it saves.
+        """
+        def read(position: int) -> Sequence[Notification]:
+            return self.select(position, size, head, topics)
+
+        if not self.read_ahead or (head is not None and head - start < size):
+            while (head is None or start <= head) and (notifications := read(start)):
+                yield notifications
+                start = notifications[-1].id + 1
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as reader:
+            ahead = reader.submit(read, start)
+            while notifications := ahead.result():
+                last = notifications[-1].id
+                if head is not None and last >= head:
+                    yield notifications
+                    return
+                ahead = reader.submit(read, last + 1)
+                yield notifications
+
     @staticmethod
     def parse(state: bytes) -> dict[str, Any]:
         """The stored JSON as plain data (what views read; ``decode`` gives Python types)."""
@@ -137,7 +163,7 @@ class ProjectionRunner:
         read = 0
         with tqdm(total=None if head is None else head - start + 1, desc="projecting", unit="ev",
                   disable=not progress, leave=False) as bar:
-            for notifications in self._batches(start, head, topics):
+            for notifications in self.source.batches(start, head, topics, self.batch_size):
                 self._process_batch(notifications, done)
                 read += len(notifications)
                 bar.update(notifications[-1].id - start + 1)
@@ -147,30 +173,6 @@ class ProjectionRunner:
             with self.engine.begin() as conn:
                 self._advance(conn, done, head)
         return read
-
-    def _batches(self, start: int, head: int | None, topics: list[str]) -> Iterator[Sequence[Notification]]:
-        """The batches from ``start`` through ``head``; from a server, each read while the one before is processed.
-
-        A catch-up of at most one batch (a query's, a booking's) reads in place: a thread would
-        cost more than it saves.
-        """
-        def read(position: int) -> Sequence[Notification]:
-            return self.source.select(position, self.batch_size, head, topics)
-
-        if not self.source.read_ahead or (head is not None and head - start < self.batch_size):
-            while (head is None or start <= head) and (notifications := read(start)):
-                yield notifications
-                start = notifications[-1].id + 1
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projections-reader") as reader:
-            ahead = reader.submit(read, start)
-            while notifications := ahead.result():
-                last = notifications[-1].id
-                if head is not None and last >= head:
-                    yield notifications
-                    return
-                ahead = reader.submit(read, last + 1)
-                yield notifications
 
     def _followed(self, done: dict[str, int], start: int) -> list[str]:
         """The topics worth reading from ``start``: those the views behind follow (all if one follows all)."""
