@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from tqdm import tqdm
 
 from ledger.application import BOOKED, PERIOD_TYPES, PRESENT
+from ledger.checkpoints import wal_checkpoints
 from ledger.collector import batch_collection
 from ledger.errors import InputError, LedgerError
 from ledger.messages import MessageError, parse_message
@@ -72,8 +73,9 @@ def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, pro
                 note(lineno, msg.type, outcome)
             batch.clear()
 
-    with open(path, "rb") as f, tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="ingesting",
-                                     disable=not progress, leave=False) as bar:
+    with wal_checkpoints(app.engine), open(path, "rb") as f, tqdm(
+            total=os.path.getsize(path), unit="B", unit_scale=True, desc="ingesting", disable=not progress,
+            leave=False) as bar:
         for lineno, raw in enumerate(f, 1):
             bar.update(len(raw))
             if not raw.strip():
@@ -96,5 +98,5 @@ def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, pro
             if len(batch) >= batch_size:
                 flush()
         flush()
-    app.read_models.catch_up(progress=progress)
+        app.read_models.catch_up(progress=progress)
     return report

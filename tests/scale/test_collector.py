@@ -4,6 +4,7 @@ import gc
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import create_engine
 
 from ledger.collector import BATCH_THRESHOLDS, batch_collection
 from ledger.ingest import ingest_file
@@ -34,6 +35,6 @@ def test_ingest_runs_at_the_batch_thresholds(tmp_path, monkeypatch):
     monkeypatch.setattr("ledger.ingest.parse_message", parse)
     path = tmp_path / "one.jsonl"
     path.write_text('{"type": "member.enrolled"}\n')
-    app = SimpleNamespace(read_models=SimpleNamespace(catch_up=lambda progress: 0))
+    app = SimpleNamespace(read_models=SimpleNamespace(catch_up=lambda progress: 0), engine=create_engine("sqlite://"))
     report = ingest_file(app, str(path))  # type: ignore[arg-type]
     assert (seen, report.refused) == ([BATCH_THRESHOLDS], 1)

@@ -1,0 +1,68 @@
+"""SQLite's write-ahead log, copied back into the database file by a thread of its own.
+
+In WAL mode a commit appends its pages to the log and syncs the log. Once the log holds
+1,000 pages (SQLite's ``wal_autocheckpoint``), the connection that commits next also copies
+the log back into the database file and syncs that, before its commit returns: at 100,000
+events, an ingest's booking waited 3.8 to 5.5 s of 21 to 25 s in its commits, the bare
+library 3.2 s of 11.6 s. During a batch run a second connection, on a thread, checkpoints
+every few hundredths of a second instead, while the ingest goes on with its Python work
+(``sqlite3`` lets go of the GIL while SQLite runs). A commit that still passes the threshold
+finds the pages already copied. Measured at 100,000 events, interleaved: the booking's
+commits 3.8 to 5.5 s without, 1.9 to 2.2 s with; the same CPU time, the read models' time
+unchanged.
+
+Durability is unchanged: every commit is still synced to the log before it returns, and a
+checkpoint only moves committed pages, in a way SQLite keeps safe against a crash. A
+PASSIVE checkpoint never waits on a reader or a writer; if the thread cannot checkpoint at
+all, the writers' own checkpoints go on as before.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy import Engine
+
+CHECKPOINT_EVERY = 0.05
+"""Seconds between checkpoints: a batch of 200 messages takes a tenth of a second or more to book."""
+
+
+@contextmanager
+def wal_checkpoints(engine: Engine, every: float = CHECKPOINT_EVERY) -> Iterator[None]:
+    """Checkpoint the SQLite database of ``engine`` on a thread while the block runs (no-op elsewhere)."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or not Path(path).exists():
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=_checkpoint_until, args=(Path(path), every, stop), name="wal-checkpoints",
+                              daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _checkpoint_until(path: Path, every: float, stop: threading.Event) -> None:
+    """PASSIVE checkpoints every ``every`` seconds until ``stop``; on any error, leave them to the writers."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    except sqlite3.Error:
+        return
+    try:
+        while not stop.wait(every):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
