@@ -286,11 +286,12 @@ def main() -> None:
     for _ in range(args.repeat):
         remove_files(args.db, workdir, "ledger.db")
         db = fresh_db(args.db, workdir, "ledger")
-        results.update(measure_round(args, db, city, workdir))
-        results["rounds"].append(results["ratios"])
+        round_ = measure_round(args, db, city, workdir)
+        results.update(round_)
+        results["rounds"].append(round_)
     results["audit"] = run_phase("audit", db=db)
     results["queries"] = run_phase("queries", db=db, queries=args.queries, year=spec.year)
-    results["ratios"] = {key: median(r[key] for r in results["rounds"]) for key in results["ratios"]}
+    results["ratios"] = {key: median(r["ratios"][key] for r in results["rounds"]) for key in results["ratios"]}
     print_table(results)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
@@ -354,8 +355,10 @@ def print_table(r: dict[str, Any]) -> None:
     if len(r["rounds"]) > 1:
         print("\nrounds (the table shows the last):")
         for i, rr in enumerate(r["rounds"], 1):
-            print(f"  {i}: ingest / bare append {rr['ingest_vs_floor_append']:.0%}, "
-                  f"rebuild / bare read+decode {rr['rebuild_vs_floor_read_decode']:.0%}")
+            print(f"  {i}: ingest / bare append {rr['ratios']['ingest_vs_floor_append']:.0%} "
+                  f"({rr['ingest']['events_per_s']:,.0f} / {rr['floor']['append_events_per_s']:,.0f} events/s), "
+                  f"rebuild / bare read+decode {rr['ratios']['rebuild_vs_floor_read_decode']:.0%} "
+                  f"({rr['rebuild']['events_per_s']:,.0f} / {rr['floor']['read_decode_events_per_s']:,.0f} events/s)")
     print(f"\n{'median of the rounds: ' if len(r['rounds']) > 1 else ''}"
           f"ingest / bare append: {ratios['ingest_vs_floor_append']:.0%}   "
           f"rebuild / bare read+decode: {ratios['rebuild_vs_floor_read_decode']:.0%}")
