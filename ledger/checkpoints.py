@@ -4,12 +4,13 @@ In WAL mode a commit appends its pages to the log and syncs the log. Once the lo
 1,000 pages (SQLite's ``wal_autocheckpoint``), the connection that commits next also copies
 the log back into the database file and syncs that, before its commit returns: at 100,000
 events, an ingest's booking waited 3.8 to 5.5 s of 21 to 25 s in its commits, the bare
-library 3.2 s of 11.6 s. During a batch run a second connection, on a thread, checkpoints
+library 3.2 s of 11.6 s. During an ingest a second connection, on a thread, checkpoints
 every few hundredths of a second instead, while the ingest goes on with its Python work
 (``sqlite3`` lets go of the GIL while SQLite runs). A commit that still passes the threshold
 finds the pages already copied. Measured at 100,000 events, interleaved: the booking's
 commits 3.8 to 5.5 s without, 1.9 to 2.2 s with; the same CPU time, the read models' time
-unchanged.
+unchanged. A rebuild does not use it: its connections checkpoint at 16,384 pages already, and
+at 1M events the thread saved under 1 s of 52 s for 5 s more CPU.
 
 Durability is unchanged: every commit is still synced to the log before it returns, and a
 checkpoint only moves committed pages, in a way SQLite keeps safe against a crash. A
@@ -22,6 +23,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,15 +32,18 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
-CHECKPOINT_EVERY = 0.05
-"""Seconds between checkpoints: a batch of 200 messages takes a tenth of a second or more to book."""
+CHECKPOINT_EVERY = timedelta(milliseconds=50)
+"""Between checkpoints: a batch of 200 messages takes a tenth of a second or more to book."""
 
 
 @contextmanager
-def wal_checkpoints(engine: Engine, every: float = CHECKPOINT_EVERY) -> Iterator[None]:
-    """Checkpoint the SQLite database of ``engine`` on a thread while the block runs (no-op elsewhere)."""
+def wal_checkpoints(engine: Engine, every: timedelta = CHECKPOINT_EVERY) -> Iterator[None]:
+    """Checkpoint the SQLite file of ``engine`` on a thread while the block runs (no-op elsewhere).
+
+    The thread opens the file read-write without creating it: a missing file ends it at once.
+    """
     path = engine.url.database
-    if engine.dialect.name != "sqlite" or not path or not Path(path).exists():
+    if engine.dialect.name != "sqlite" or not path:
         yield
         return
     stop = threading.Event()
@@ -52,15 +57,15 @@ def wal_checkpoints(engine: Engine, every: float = CHECKPOINT_EVERY) -> Iterator
         thread.join()
 
 
-def _checkpoint_until(path: Path, every: float, stop: threading.Event) -> None:
-    """PASSIVE checkpoints every ``every`` seconds until ``stop``; on any error, leave them to the writers."""
+def _checkpoint_until(path: Path, every: timedelta, stop: threading.Event) -> None:
+    """PASSIVE checkpoints every ``every`` until ``stop``; on any error, leave them to the writers."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
                                check_same_thread=False)
     except sqlite3.Error:
         return
     try:
-        while not stop.wait(every):
+        while not stop.wait(every.total_seconds()):
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     except sqlite3.Error:
         return

@@ -16,7 +16,6 @@ import orjson
 from sqlalchemy import select, update
 from tqdm import tqdm
 
-from ledger.checkpoints import wal_checkpoints
 from ledger.collector import batch_collection
 from projections.accounts import AccountsView
 from projections.base import Record, iso, metadata, positions
@@ -233,10 +232,9 @@ class ProjectionRunner:
             for index in indexes:
                 index.drop(conn)
             conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt])).values(position=0))
-        with wal_checkpoints(self.engine):
-            read = self.catch_up(progress=progress)
-            with self.engine.begin() as conn:
-                _make_missing_indexes(conn, tables)
+        read = self.catch_up(progress=progress)
+        with self.engine.begin() as conn:
+            _make_missing_indexes(conn, tables)
         return read
 
 

@@ -1,13 +1,16 @@
-"""A batch run checkpoints SQLite's write-ahead log on a thread of its own, and leaves no thread behind."""
+"""An ingest checkpoints SQLite's write-ahead log on a thread of its own, and leaves no thread behind."""
 
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine
 
 from ledger.checkpoints import wal_checkpoints
+from ledger.ingest import ingest_file
 
 ROWS = 2_000
 
@@ -32,7 +35,7 @@ def test_the_thread_copies_the_log_into_the_database_file(tmp_path):
     path = tmp_path / "ledger.db"
     writer = _wal_without_checkpoints(path)
     before = path.stat().st_size
-    with wal_checkpoints(create_engine(f"sqlite:///{path}"), every=0.01):
+    with wal_checkpoints(create_engine(f"sqlite:///{path}"), every=timedelta(milliseconds=10)):
         deadline = time.monotonic() + 30
         while path.stat().st_size <= before and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -63,3 +66,18 @@ def test_a_missing_file_is_not_made(tmp_path):
     with wal_checkpoints(create_engine(f"sqlite:///{path}")):
         pass
     assert not path.exists()
+
+
+def test_an_ingest_checkpoints_its_own_store(sqlite_app, tmp_path, monkeypatch):
+    seen = []
+
+    @contextmanager
+    def spy(engine):
+        seen.append(engine)
+        yield
+
+    monkeypatch.setattr("ledger.ingest.wal_checkpoints", spy)
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    ingest_file(sqlite_app, str(path))
+    assert seen == [sqlite_app.engine]
