@@ -69,16 +69,33 @@ def fresh_db(base: str, workdir: Path, name: str) -> str:
     """A new empty database next to ``base``: a file for SQLite, a new database on the PostgreSQL server."""
     if not base.startswith("postgres"):
         return str(workdir / f"{name}.db")
-    from sqlalchemy import create_engine, text
-
     store = Store.parse(base)
     dbname = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(store.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    engine.dispose()
+    _server_command(base, f'CREATE DATABASE "{dbname}"')
     auth = store.user + (f":{store.password}" if store.password else "")
     return f"postgresql://{auth}@{store.host}:{store.port}/{dbname}"
+
+
+def discard(base: str, db: str) -> None:
+    """Delete a database :func:`fresh_db` made: the SQLite file and its WAL, or the PostgreSQL database.
+
+    At 1M events a PostgreSQL ledger takes about 250 MB: rounds that kept theirs would fill the server.
+    """
+    if base.startswith("postgres"):
+        _server_command(base, f'DROP DATABASE IF EXISTS "{Store.parse(db).dbname}" WITH (FORCE)')
+        return
+    for path in Path(db).parent.glob(f"{Path(db).name}*"):
+        path.unlink()
+
+
+def _server_command(base: str, sql: str) -> None:
+    """Run a statement that cannot run in a transaction (CREATE or DROP DATABASE) on the server of ``base``."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(Store.parse(base).sqlalchemy_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
 
 
 # ----------------------------------------------------------------------------- phases
@@ -283,8 +300,10 @@ def main() -> None:
 
     results: dict[str, Any] = {"store": "postgresql" if args.db else "sqlite", "city": {
         "admdvs": spec.admdvs, "members": members, "messages": lines}, "rounds": []}
+    db = ""
     for _ in range(args.repeat):
-        remove_files(args.db, workdir, "ledger.db")
+        if db:
+            discard(args.db, db)
         db = fresh_db(args.db, workdir, "ledger")
         round_ = measure_round(args, db, city, workdir)
         results.update(round_)
@@ -295,15 +314,10 @@ def main() -> None:
     print_table(results)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
-    if os.environ.get("BENCH_KEEP") != "1":
-        remove_files(args.db, workdir, "ledger.db")
-
-
-def remove_files(db: str, workdir: Path, name: str) -> None:
-    """Delete the SQLite file ``name`` and its WAL, so the next round starts empty (PostgreSQL makes new databases)."""
-    if not db:
-        for path in workdir.glob(f"{name}*"):
-            path.unlink()
+    if os.environ.get("BENCH_KEEP") == "1":
+        print(f"kept the last round's ledger: {db}")
+    else:
+        discard(args.db, db)
 
 
 def measure_round(args: argparse.Namespace, db: str, city: Path, workdir: Path) -> dict[str, Any]:
@@ -312,11 +326,13 @@ def measure_round(args: argparse.Namespace, db: str, city: Path, workdir: Path) 
     spec_file = workdir / "sizes.json"
     spec_file.write_text(json.dumps({k: out["ingest"][k] for k in ("sizes", "events", "events_per_transaction")}))
     del out["ingest"]["sizes"]
-    out["floor"] = run_phase("floor", db=fresh_db(args.db, workdir, "floor"), spec=spec_file)
-    remove_files(args.db, workdir, "floor.db")
+    floor = fresh_db(args.db, workdir, "floor")
+    out["floor"] = run_phase("floor", db=floor, spec=spec_file)
+    discard(args.db, floor)
     if not args.db:
-        out["sqlite3"] = run_phase("sqlite3", db=workdir / "raw.db", spec=spec_file)
-        remove_files(args.db, workdir, "raw.db")
+        raw = fresh_db(args.db, workdir, "raw")
+        out["sqlite3"] = run_phase("sqlite3", db=raw, spec=spec_file)
+        discard(args.db, raw)
     out["rebuild"] = run_phase("rebuild", db=db)
     out["ratios"] = {
         "ingest_vs_floor_append": out["ingest"]["events_per_s"] / out["floor"]["append_events_per_s"],
