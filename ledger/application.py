@@ -141,7 +141,7 @@ class OutpatientPooling(Application[UUID]):
     def read_models(self) -> ProjectionRunner:
         """The projection runner over this application's log."""
         if self._read_models is None:
-            self._read_models = ProjectionRunner(EventSource.of(self), self.engine)
+            self._read_models = ProjectionRunner(EventSource.of(self), self.engine, store=self.store)
             with self.store.schema_lock():
                 self._read_models.setup()
         return self._read_models

@@ -17,7 +17,7 @@ from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
 if TYPE_CHECKING:
@@ -77,9 +77,14 @@ def date_column(name: str, *, nullable: bool = False, index: bool = False) -> Co
     return Column(name, String(10), nullable=nullable, index=index)
 
 
+POSITION = BigInteger().with_variant(Integer, "sqlite")
+"""A log position: on SQLite declared ``INTEGER``, so that a table keyed by it alone keeps its rows
+by it (the rowid) instead of in a second b-tree beside them."""
+
+
 def position_column(*, primary_key: bool = False) -> Column[Any]:
     """The log position an entry comes from."""
-    return Column("position", BigInteger, nullable=False, primary_key=primary_key, index=not primary_key)
+    return Column("position", POSITION, nullable=False, primary_key=primary_key, index=not primary_key)
 
 
 @dataclass(slots=True)
@@ -163,13 +168,22 @@ def _write(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys:
         return
     how, statement, pick = _plan(table, conn.dialect.name, keys, added)
     if how == "copy":
-        with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(pick(row))
+        copy_rows(conn, statement, [pick(row) for row in rows])
     elif how == "unnest":
         conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*map(pick, rows), strict=True)))
     else:
         conn.exec_driver_sql(statement, [pick(row) for row in rows])
+
+
+def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (recorded instead, for a rebuild's writer)."""
+    defer = getattr(conn, "defer", None)
+    if defer is not None:
+        defer(copy_rows, statement, rows)
+        return
+    with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 @cache

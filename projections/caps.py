@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Index, Integer, String, Table, and_, func, select
+from sqlalchemy.schema import CreateIndex
 
 from projections.base import (
     Record,
@@ -111,7 +112,7 @@ class CapsView(View):
     def _looked_up(self, conn: Connection, member_id: str, setl_id: str) -> str | None:
         """The date of a settlement charged in an earlier batch, by the member index (made first if missing)."""
         if not self._indexed:
-            by_member.create(conn, checkfirst=True)
+            conn.execute(CreateIndex(by_member, if_not_exists=True))
             self._indexed = True
         m = caps_movements.c
         return conn.execute(select(m.day).where(m.member_id == member_id, m.setl_id == setl_id,

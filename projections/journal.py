@@ -59,6 +59,7 @@ journal_entries = Table(
     Column("credit", String(60), nullable=False),
     Column("sub", String(64), nullable=False),
     money_column("amount"),
+    sqlite_with_rowid=False,
 )
 """One row per entry: ``amount`` debited to one account and credited to another, so every entry balances."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +28,7 @@ from projections.log import log_reader
 from projections.prepayments import PrepaymentsView
 from projections.roster import RosterView
 from projections.settlements import SettlementsView
+from projections.writer import Deferred, Writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
     from sqlalchemy import Connection, Engine, Table
 
+    from ledger.store import Store
     from projections.base import View
 
 
@@ -107,11 +110,14 @@ class ProjectionRunner:
     """Keeps a set of views up to date with a log."""
 
     def __init__(self, source: EventSource, engine: Engine, views: list[View] | None = None,
-                 batch_size: int = 5000) -> None:
+                 batch_size: int = 5000, store: Store | None = None) -> None:
         self.source = source
         self.engine = engine
         self.views = views if views is not None else all_views()
         self.batch_size = batch_size
+        self.store = store
+        """Where ``engine`` points, for a rebuild's writer process (:mod:`projections.writer`);
+        without it a rebuild writes in this process."""
         self.seconds = 0.0
         """Time spent catching up, so a benchmark can tell booking from projecting."""
         self._ready = False
@@ -144,13 +150,16 @@ class ProjectionRunner:
 
         A source that cannot tell its head (an export being streamed) is read until it ends.
         """
+        return self._timed_catch_up(progress, stop, None)
+
+    def _timed_catch_up(self, progress: bool, stop: int | None, writer: Writer | None) -> int:
         started = time.perf_counter()
         try:
-            return self._catch_up(progress, stop)
+            return self._catch_up(progress, stop, writer)
         finally:
             self.seconds += time.perf_counter() - started
 
-    def _catch_up(self, progress: bool, stop: int | None) -> int:
+    def _catch_up(self, progress: bool, stop: int | None, writer: Writer | None) -> int:
         self.setup()
         done = self.positions()
         start = min(done.values()) + 1
@@ -164,13 +173,13 @@ class ProjectionRunner:
         with tqdm(total=None if head is None else head - start + 1, desc="projecting", unit="ev",
                   disable=not progress, leave=False) as bar:
             for notifications in self.source.batches(start, head, topics, self.batch_size):
-                self._process_batch(notifications, done)
+                self._process_batch(notifications, done, writer)
                 read += len(notifications)
                 bar.update(notifications[-1].id - start + 1)
                 start = notifications[-1].id + 1
         if head is not None and start <= head:
             # The last events are of topics no view follows: the views have still read them.
-            with self.engine.begin() as conn:
+            with self._batch(writer) as conn:
                 self._advance(conn, done, head)
         return read
 
@@ -181,11 +190,25 @@ class ProjectionRunner:
             return []
         return sorted({t for v in behind for t in v.topics})
 
-    def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int]) -> None:
+    @contextmanager
+    def _batch(self, writer: Writer | None) -> Iterator[Connection]:
+        """One batch's transaction: here, or recorded and committed by the writer."""
+        if writer is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        deferred = Deferred(writer, self.engine.dialect)
+        yield deferred  # type: ignore[misc]
+        writer.commit(deferred.take())
+
+    def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int],
+                       writer: Writer | None) -> None:
         parse, decode = self.source.parse, self.source.decode
         readers: dict[str, list[View]] = {}
-        with self.engine.begin() as conn:
-            for view in self.views:
+        # Only the views behind take part (the log's seal, up to date, need not look for its head).
+        behind = [v for v in self.views if done[v.name] < notifications[-1].id]
+        with self._batch(writer) as conn:
+            for view in behind:
                 view.begin(conn)
             for n in notifications:
                 interested = readers.get(n.topic)
@@ -200,7 +223,7 @@ class ProjectionRunner:
                 for view in interested:
                     if n.id > done[view.name]:
                         view.process(conn, record)
-            for view in self.views:
+            for view in behind:
                 view.flush(conn)
             self._advance(conn, done, notifications[-1].id)
 
@@ -220,22 +243,39 @@ class ProjectionRunner:
         ``rebuild_reads`` stays: the views' own updates look rows up by it. A view may also
         make one of the others itself, part-way, if an old event needs it: so the last step
         makes those still missing. A rebuild stopped part-way is left without the others until
-        :meth:`setup` makes them, at the next start.)
+        :meth:`setup` makes them, at the next start.) With a :attr:`store`, the rows are written
+        by a second process (:mod:`projections.writer`).
         """
         self.setup()
         rebuilt = [v for v in self.views if v.rebuildable]
         tables = [t for v in rebuilt for t in v.tables]
         indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
-        metadata.drop_all(self.engine, tables=tables)
-        metadata.create_all(self.engine, tables=tables)
-        with self.engine.begin() as conn:
-            for index in indexes:
-                index.drop(conn)
-            conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt])).values(position=0))
-        read = self.catch_up(progress=progress)
+        with self._writer() as writer:  # started first: it starts up while the old tables go
+            metadata.drop_all(self.engine, tables=tables)
+            metadata.create_all(self.engine, tables=tables)
+            with self.engine.begin() as conn:
+                for index in indexes:
+                    index.drop(conn)
+                conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt]))
+                             .values(position=0))
+            read = self._timed_catch_up(progress, None, writer)
         with self.engine.begin() as conn:
             _make_missing_indexes(conn, tables)
         return read
+
+    @contextmanager
+    def _writer(self) -> Iterator[Writer | None]:
+        """A writer process for a rebuild, if the runner knows its store (stopped at once if the rebuild fails)."""
+        if self.store is None:
+            yield None
+            return
+        writer = Writer(self.store)
+        try:
+            yield writer
+        except BaseException:
+            writer.close(failed=True)
+            raise
+        writer.close()
 
 
 INDEX_NAMES = {

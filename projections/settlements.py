@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 settlements_index = Table(
     "settlements_index",
     metadata,
-    Column("setl_id", String(36), primary_key=True),
-    Column("medins_setl_id", String(64), nullable=False, unique=True),
+    Column("setl_id", String(36), nullable=False),
+    Column("medins_setl_id", String(64), nullable=False),
     Column("psn_no", String(64), nullable=False),
     Column("fixmedins_code", String(64), nullable=False),
     Column("admdvs", String(16), nullable=False),
@@ -41,7 +41,12 @@ settlements_index = Table(
     date_column("day"),
     Column("status", String(10), nullable=False),
     Column("refusal_code", String(40), nullable=True),
-    position_column(),
+    # Keyed by position, so rows are kept in the order they come. Both ids are random, and an
+    # index over random keys is cheaper made once, by sorting, than kept row by row: a rebuild
+    # makes the second at the end. It keeps the first, by which a reversal marks its settlement.
+    position_column(primary_key=True),
+    Index("settlements_index_setl_id", "setl_id", unique=True, info={"rebuild_reads": True}),
+    Index("settlements_index_medins_setl_id", "medins_setl_id", unique=True),
 )
 
 settlements_movements = Table(

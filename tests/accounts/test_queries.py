@@ -315,7 +315,8 @@ def test_2208_a_release_stored_before_it_carried_the_date_still_gives_the_cap_ba
     ``charged_on`` None, the member still counts 175.00 as of 03-31, and the caps view dates
     the 1400.00 given back on S1's 03-10 from S1's charge: read from its table (S1 was
     projected in an earlier batch) incrementally; in a rebuild from the batch, or, in
-    batches of one event, from the table again, its member index made on demand.
+    batches of one event, from the table again, its member index made on demand, in this
+    process or by a rebuild's writer process.
     """
     _two_bills_in_march(app)
     assert app.book([message(reversed_("S1", "2024-04-02"))]) == [BOOKED]
@@ -339,6 +340,11 @@ def test_2208_a_release_stored_before_it_carried_the_date_still_gives_the_cap_ba
     assert all(present[made:])
     assert _member_index_exists(app)
     _assert_s1_gives_the_cap_back_as_of_03_10(app)
+    # Through a writer process (projections/writer.py), which makes the index and answers the look-up.
+    monkeypatch.undo()
+    ProjectionRunner(EventSource.of(app), app.engine, batch_size=1, store=app.store).rebuild()
+    assert dump_read_models(app) == incremental
+    assert _member_index_exists(app)
 
 
 def test_2208_a_rebuild_of_releases_that_carry_their_date_looks_nothing_up_and_makes_the_member_index_last(

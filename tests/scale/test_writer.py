@@ -1,0 +1,83 @@
+"""A rebuild's writer process (projections/writer.py): the same read models, and a failure stops the rebuild.
+
+DESIGN.md §1: read models are disposable and a rebuild gives what incremental processing gave;
+each batch is one transaction with the views' positions, so a rebuild stopped part-way keeps
+whole batches only, whether the writer raised or died.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import func, select
+
+from projections.base import Record, View, positions
+from projections.roster import RosterView, roster_members
+from projections.runner import EventSource, ProjectionRunner
+from projections.writer import WriterError
+from tests.accounts.helpers import dump_read_models
+from tests.accounts.test_rebuild import _everything
+
+
+def test_design_a_rebuild_through_the_writer_in_small_batches_gives_what_incremental_processing_gave(app):
+    """Batches of 7 events, each sent to the writer while the next is processed."""
+    _everything(app)
+    incremental = dump_read_models(app)
+    runner = ProjectionRunner(EventSource.of(app), app.engine, batch_size=7, store=app.store)
+
+    runner.rebuild()
+
+    assert dump_read_models(app) == incremental
+
+
+def die(_conn: Any) -> None:
+    """A write that kills the writer process."""
+    os._exit(3)
+
+
+class Failing(View):
+    """Follows every event; its second batch's write fails (``how``: raise in the database, or die)."""
+
+    name = "failing"
+    topics: ClassVar[tuple[str, ...]] = ()
+    tables = ()
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.batches = 0
+
+    def begin(self, conn: Any) -> None:
+        self.batches += 1
+
+    def process(self, conn: Any, record: Record) -> None:
+        pass
+
+    def flush(self, conn: Any) -> None:
+        if self.batches < 2:
+            return
+        if self.how == "raise":
+            conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")
+        else:
+            conn.defer(die)
+
+
+@pytest.mark.parametrize(("how", "said"), [("raise", "no_such_table"), ("die", "exit code 3")])
+def test_design_a_failing_writer_stops_the_rebuild_with_whole_batches_written(app, how, said):
+    """The first batch is committed (rows and positions); the second, which failed, left nothing."""
+    _everything(app)
+    batch = 40
+    runner = ProjectionRunner(EventSource.of(app), app.engine, [RosterView(), Failing(how)], batch_size=batch,
+                              store=app.store)
+
+    with pytest.raises(WriterError, match=said):
+        runner.rebuild()
+
+    first = app.recorder.select_notifications(1, batch)[-1].id
+    with app.engine.connect() as conn:
+        reached = dict(conn.execute(select(positions.c.name, positions.c.position)).all())
+        members = conn.execute(select(func.count()).select_from(roster_members)).scalar()
+    assert (reached["roster"], reached["failing"]) == (first, first)
+    enrolled = [n for n in app.recorder.select_notifications(1, batch) if n.topic == "yibao:Member.Enrolled"]
+    assert members == len(enrolled) > 0
