@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
+from projections.writer import Deferred
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
@@ -176,10 +178,13 @@ def _write(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys:
 
 
 def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (recorded instead, for a rebuild's writer)."""
-    defer = getattr(conn, "defer", None)
-    if defer is not None:
-        defer(copy_rows, statement, rows)
+    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (recorded instead, for a rebuild's writer).
+
+    The other writes go through ``exec_driver_sql``, which a :class:`Deferred` records itself;
+    a ``COPY`` needs the driver's cursor, which only the writer has.
+    """
+    if isinstance(conn, Deferred):
+        conn.defer(copy_rows, statement, rows)
         return
     with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:

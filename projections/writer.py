@@ -93,13 +93,14 @@ class Writer:
         self._process = context.Process(target=serve, args=(store, theirs), name="read-model-writer", daemon=True)
         self._process.start()
         theirs.close()
-        self._in_flight = 0
+        self._in_flight = False
+        """Whether a batch was sent and its commit not yet acknowledged (never more than one)."""
 
     def commit(self, ops: list[Op]) -> None:
         """Send a batch's writes, to be committed together, once the batch before is committed."""
         self._settle()
         self._pipe.send(("commit", ops))
-        self._in_flight = 1
+        self._in_flight = True
 
     def query(self, ops: list[Op], statement: str, parameters: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run ``ops`` (not yet committed), then the query; its column names and rows."""
@@ -122,9 +123,10 @@ class Writer:
             self._process.join()
 
     def _settle(self) -> None:
-        while self._in_flight:
+        """Wait for the batch in flight to be committed (raise if it was not)."""
+        if self._in_flight:
+            self._in_flight = False
             self._reply()
-            self._in_flight -= 1
 
     def _reply(self) -> Any:
         try:

@@ -357,7 +357,7 @@ def print_table(r: dict[str, Any]) -> None:
                             f"{i['settlements_per_s']:,.0f} settlements/s", f"{i['peak_rss_mb']:.0f}"),
         ("ingest: with read models", f"{i['events_per_s_with_projections']:,.0f} events/s ({i['seconds']:.1f} s)", ""),
         ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s)",
-         f"{rb['peak_rss_mb']:.0f} + {rb.get('writer_peak_rss_mb', 0):.0f}"),
+         f"{rb['peak_rss_mb']:.0f} + {rb['writer_peak_rss_mb']:.0f}"),
         ("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']})",
          f"{a['peak_rss_mb']:.0f}"),
         ("balance query", f"p50 {q['balance']['p50_ms']:.2f} ms, p99 {q['balance']['p99_ms']:.2f} ms",
