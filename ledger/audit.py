@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import JSONTranscoder, Notification
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import select
 
 from ledger.adjudication import adjudicate, result_record
 from ledger.collector import batch_collection
 from ledger.errors import LedgerError
 from ledger.parameters import Policy
 from ledger.rules.facts import Claim, Context
+from ledger.store import sqlite_engine
 from ledger.transcodings import make_transcoder
 from projections.base import Record, View
 from projections.chain import GENESIS, head, link, log_chain
@@ -232,16 +233,7 @@ def _scratch_engine(path: Path) -> Engine:
     so nothing in it needs to survive a crash. SQLite's defaults would sync the file and a
     rollback journal at every batch: on a busy disk, most of an audit's time.
     """
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _unsynced(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=MEMORY")
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.close()
-
-    return engine
+    return sqlite_engine(path, "journal_mode=MEMORY", "synchronous=OFF")
 
 
 def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, progress: bool,

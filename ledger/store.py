@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -120,20 +121,33 @@ class Store:
     def engine(self) -> Engine:
         """A SQLAlchemy engine for the read models."""
         if self.kind == "sqlite":
-            engine = create_engine(self.sqlalchemy_url(), connect_args={"timeout": 30})
-
-            @event.listens_for(engine, "connect")
-            def _wal(dbapi_connection, _record) -> None:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
+            return sqlite_engine(
+                self.path,
+                "journal_mode=WAL",
                 # Read models are rebuilt from the log, so a lost last batch costs nothing but a re-read.
-                cursor.execute("PRAGMA synchronous=NORMAL")
+                "synchronous=NORMAL",
                 # 8 MiB of pages a connection. SQLite's sorter, which makes the indexes at the end
                 # of a rebuild, may take as much again. A rebuild of 1M events peaked at 196 MiB
                 # with 64 MiB, at 110 MiB with 8 MiB, in the same CPU time (within the noise).
-                cursor.execute("PRAGMA cache_size=-8192")
-                cursor.execute("PRAGMA wal_autocheckpoint=16384")
-                cursor.close()
-
-            return engine
+                "cache_size=-8192",
+                "wal_autocheckpoint=16384",
+            )
         return create_engine(self.sqlalchemy_url(), pool_pre_ping=True)
+
+
+def sqlite_engine(path: str | Path, *pragmas: str) -> Engine:
+    """A SQLAlchemy engine on a SQLite file whose every new connection first sets ``pragmas``.
+
+    SQLite keeps journal, sync and cache settings per connection, so they are set as each
+    connection opens; the 30 s timeout lets a reader wait out another process's commit.
+    """
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return engine
