@@ -24,7 +24,7 @@ from ledger.messages import validate_message
 from ledger.transcodings import DateAsISO
 from projections.base import positions
 from projections.runner import all_views
-from tests.support import book, institution, member, pharmacy
+from tests.support import book, institution, item, member, pharmacy, prescription, purchase, visit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -181,6 +181,47 @@ def aggregate(app: OutpatientPooling, psn_no: str) -> Member:
     found = app.repository.get(member_id(psn_no))
     assert isinstance(found, Member)
     return found
+
+
+def every_movement(app: OutpatientPooling) -> None:
+    """Book a scenario that touches every account and cap movement.
+
+    Credits in service and retired, a base change, a suspension, permitted uses, settlements
+    paying from the account (a visit and a pharmacy purchase with a delivery fee), a reversal,
+    a transfer out and a death, over four closed months of Xinyang.
+    """
+    booked_ok(
+        app,
+        *xinyang_region(),
+        *(member(p) for p in ("M1", "M2", "M3", "T1", "X1")),
+        member("R1", psn_type="12"),
+        *closes("2024-01"),
+        use("M1", "30.00", "spouse", "resident_contribution", ref="R-1", day="2024-02-03"),
+        visit("S1", "M1", "H3", "2024-02-05", item("400.00"), acct=True),
+        visit("S2", "M2", "H1", "2024-02-06", item("250.00"), item("12.34", lv="03"), acct=True),
+        prescription("RX1", "R1", "H2", "2024-02-07", "V-R1", [("XC10", "30", 7)]),
+        purchase(
+            "S3",
+            "RX1",
+            "R1",
+            "P1",
+            "2024-02-08",
+            item("3.20", cnt="30", code="XC10"),
+            acct=True,
+            delivery_fee="5.00",
+        ),
+        suspended("M3", "2024-02-10"),
+        *closes("2024-02"),
+        reversed_("S2", "2024-03-01"),
+        retired("M1", "2024-03-14"),
+        base_changed("M2", "2024-03-20", "7777.77"),
+        resumed("M3", "2024-03-21"),
+        transferred_out("T1", "2024-03-25"),
+        *closes("2024-03"),
+        visit("S4", "M1", "H2", "2024-04-03", item("200.00"), acct=True),
+        deceased("X1", "2024-04-10", heir="HEIR-X1"),
+        *closes("2024-04"),
+    )
 
 
 def dump_read_models(app: OutpatientPooling) -> dict[str, list[tuple[Any, ...]]]:

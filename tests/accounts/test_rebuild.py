@@ -1,8 +1,6 @@
 """Read models are disposable (DESIGN.md §1): a rebuild gives what incremental processing gave.
 
-The scenario touches every account and cap movement: credits in service and retired, a base
-change, a suspension, permitted uses, settlements paying from the account (a visit and a
-pharmacy purchase with a delivery fee), a reversal, a transfer out and a death.
+The scenario is ``every_movement``: every account and cap movement the ledger makes.
 """
 
 from __future__ import annotations
@@ -19,61 +17,22 @@ from tests.accounts.helpers import (
     D,
     aggregate,
     balc,
-    base_changed,
     booked_ok,
     closes,
-    deceased,
     dump_read_models,
+    every_movement,
     resumed,
-    retired,
-    reversed_,
     suspended,
-    transferred_out,
     use,
     xinyang_region,
 )
-from tests.support import item, member, prescription, purchase, visit
+from tests.support import item, member, visit
 
 PEOPLE = ("M1", "M2", "M3", "R1", "T1", "X1")
 
 
-def _everything(app):
-    booked_ok(
-        app,
-        *xinyang_region(),
-        *(member(p) for p in ("M1", "M2", "M3", "T1", "X1")),
-        member("R1", psn_type="12"),
-        *closes("2024-01"),
-        use("M1", "30.00", "spouse", "resident_contribution", ref="R-1", day="2024-02-03"),
-        visit("S1", "M1", "H3", "2024-02-05", item("400.00"), acct=True),
-        visit("S2", "M2", "H1", "2024-02-06", item("250.00"), item("12.34", lv="03"), acct=True),
-        prescription("RX1", "R1", "H2", "2024-02-07", "V-R1", [("XC10", "30", 7)]),
-        purchase(
-            "S3",
-            "RX1",
-            "R1",
-            "P1",
-            "2024-02-08",
-            item("3.20", cnt="30", code="XC10"),
-            acct=True,
-            delivery_fee="5.00",
-        ),
-        suspended("M3", "2024-02-10"),
-        *closes("2024-02"),
-        reversed_("S2", "2024-03-01"),
-        retired("M1", "2024-03-14"),
-        base_changed("M2", "2024-03-20", "7777.77"),
-        resumed("M3", "2024-03-21"),
-        transferred_out("T1", "2024-03-25"),
-        *closes("2024-03"),
-        visit("S4", "M1", "H2", "2024-04-03", item("200.00"), acct=True),
-        deceased("X1", "2024-04-10", heir="HEIR-X1"),
-        *closes("2024-04"),
-    )
-
-
 def test_design_rebuilding_the_read_models_gives_exactly_what_incremental_processing_gave(app):
-    _everything(app)
+    every_movement(app)
     incremental = dump_read_models(app)
     assert incremental["accounts_movements"], "the scenario must produce movements"
 
@@ -95,7 +54,7 @@ def test_design_rebuilding_the_read_models_gives_exactly_what_incremental_proces
 @pytest.mark.parametrize("read_ahead", [False, True])
 def test_a_rebuild_in_small_batches_read_ahead_or_in_place_gives_what_incremental_processing_gave(app, read_ahead):
     """Batches of 7 events: the next one read while the last is processed (as from a server), or not."""
-    _everything(app)
+    every_movement(app)
     incremental = dump_read_models(app)
     source = EventSource.of(app)
     source.read_ahead = read_ahead
@@ -109,7 +68,7 @@ def test_a_rebuild_in_small_batches_read_ahead_or_in_place_gives_what_incrementa
 
 def test_design_the_read_side_balance_and_cap_match_the_member_aggregate(app):
     """The projection (integer fen) and the member's own stream agree, member by member."""
-    _everything(app)
+    every_movement(app)
     for psn_no in PEOPLE:
         member_ = aggregate(app, psn_no)
         assert balc(app, psn_no) == member_.balance, psn_no
@@ -206,7 +165,7 @@ def _indexes(app) -> set[str]:
 
 
 def test_a_rebuild_makes_the_indexes_last_and_a_start_makes_any_a_stopped_rebuild_left_out(app, store):
-    _everything(app)
+    every_movement(app)
     expected = {i.name for view in app.read_models.views for t in view.tables for i in t.indexes}
     app.read_models.rebuild()
     assert expected <= _indexes(app)

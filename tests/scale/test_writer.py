@@ -17,13 +17,12 @@ from projections.base import Record, View, positions
 from projections.roster import RosterView, roster_members
 from projections.runner import EventSource, ProjectionRunner
 from projections.writer import WriterError
-from tests.accounts.helpers import dump_read_models
-from tests.accounts.test_rebuild import _everything
+from tests.accounts.helpers import dump_read_models, every_movement
 
 
 def test_design_a_rebuild_through_the_writer_in_small_batches_gives_what_incremental_processing_gave(app):
     """Batches of 7 events, each sent to the writer while the next is processed."""
-    _everything(app)
+    every_movement(app)
     incremental = dump_read_models(app)
     runner = ProjectionRunner(EventSource.of(app), app.engine, batch_size=7, store=app.store)
 
@@ -66,7 +65,7 @@ class Failing(View):
 @pytest.mark.parametrize(("how", "said"), [("raise", "no_such_table"), ("die", "exit code 3")])
 def test_design_a_failing_writer_stops_the_rebuild_with_whole_batches_written(app, how, said):
     """The first batch is committed (rows and positions); the second, which failed, left nothing."""
-    _everything(app)
+    every_movement(app)
     batch = 40
     runner = ProjectionRunner(EventSource.of(app), app.engine, [RosterView(), Failing(how)], batch_size=batch,
                               store=app.store)
