@@ -20,8 +20,10 @@ the next, so a failure in the writer stops the rebuild at the next batch.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import Select
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
@@ -99,13 +101,13 @@ class Writer:
     def commit(self, ops: list[Op]) -> None:
         """Send a batch's writes, to be committed together, once the batch before is committed."""
         self._settle()
-        self._pipe.send(("commit", ops))
+        self._send("commit", ops)
         self._in_flight = True
 
     def query(self, ops: list[Op], statement: str, parameters: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run ``ops`` (not yet committed), then the query; its column names and rows."""
         self._settle()
-        self._pipe.send(("query", ops, statement, parameters))
+        self._send("query", ops, statement, parameters)
         keys, rows = self._reply()
         return keys, rows
 
@@ -116,7 +118,7 @@ class Writer:
                 self._process.terminate()
             else:
                 self._settle()
-                self._pipe.send(("stop",))
+                self._send("stop")
                 self._reply()
         finally:
             self._pipe.close()  # a writer still waiting reads the end of the pipe, and stops
@@ -128,21 +130,36 @@ class Writer:
             self._in_flight = False
             self._reply()
 
+    def _send(self, *message: Any) -> None:
+        try:
+            self._pipe.send(message)
+        except ConnectionError:  # it has ended (at start-up, say): a broken pipe, or reset
+            self._stopped()
+
     def _reply(self) -> Any:
         try:
             kind, *rest = self._pipe.recv()
-        except EOFError:
-            self._process.join(5)  # the pipe ends as the process does; wait for its exit code
-            msg = f"the read-model writer stopped (exit code {self._process.exitcode})"
-            raise WriterError(msg) from None
+        except (EOFError, ConnectionError):  # it has ended, having read what was sent or not
+            self._stopped()
         if kind == "error":
             raise WriterError(rest[0])
         return rest
 
+    def _stopped(self) -> NoReturn:
+        self._process.join(5)  # the pipe ends as the process does; wait for its exit code
+        msg = f"the read-model writer stopped (exit code {self._process.exitcode})"
+        raise WriterError(msg) from None
+
 
 def serve(store: Store, pipe: Pipe) -> None:
-    """The writer's loop: run each message's writes; commit, or answer a query; until told to stop."""
+    """The writer's loop: run each message's writes; commit, or answer a query; until told to stop.
+
+    Told to stop, it closes its connections, says so, and ends at once, as a forked child does:
+    a spawned interpreter's own shutdown, undoing every module it imported, took 0.1–0.2 s of
+    a 2.5 s rebuild that the runner spent waiting for it (0.1M events on SQLite).
+    """
     engine = store.engine()
+    stopped = False
     with engine.connect() as conn:
         while True:
             try:
@@ -150,7 +167,7 @@ def serve(store: Store, pipe: Pipe) -> None:
             except EOFError:  # the runner is gone: what this batch wrote is rolled back
                 break
             if message[0] == "stop":
-                pipe.send(("stopped",))
+                stopped = True
                 break
             try:
                 for write, args in message[1]:
@@ -165,3 +182,8 @@ def serve(store: Store, pipe: Pipe) -> None:
                 conn.rollback()
                 pipe.send(("error", traceback.format_exc()))
     engine.dispose()
+    if stopped:
+        pipe.send(("stopped",))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

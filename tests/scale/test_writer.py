@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import func, select
 
+from ledger.store import Store
 from projections.base import Record, View, positions
 from projections.roster import RosterView, roster_members
 from projections.runner import EventSource, ProjectionRunner
-from projections.writer import WriterError
+from projections.writer import Writer, WriterError
 from tests.accounts.helpers import dump_read_models, every_movement
 
 
@@ -30,6 +31,21 @@ def test_design_a_rebuild_through_the_writer_in_small_batches_gives_what_increme
 
     assert dump_read_models(app) == incremental
 
+
+
+def test_a_log_of_one_batch_is_rebuilt_in_this_process_to_the_same_read_models(app, monkeypatch):
+    """Nothing to write while a next batch is read, so no writer process is started for it."""
+    every_movement(app)
+    incremental = dump_read_models(app)
+    head = app.recorder.max_notification_id()
+
+    def no_writer(_store: Any) -> None:
+        raise AssertionError("a writer was started for a log of one batch")
+
+    monkeypatch.setattr("projections.runner.Writer", no_writer)
+    ProjectionRunner(EventSource.of(app), app.engine, batch_size=head, store=app.store).rebuild()
+
+    assert dump_read_models(app) == incremental
 
 def die(_conn: Any) -> None:
     """A write that kills the writer process."""
@@ -80,3 +96,14 @@ def test_design_a_failing_writer_stops_the_rebuild_with_whole_batches_written(ap
     assert (reached["roster"], reached["failing"]) == (first, first)
     enrolled = [n for n in app.recorder.select_notifications(1, batch) if n.topic == "yibao:Member.Enrolled"]
     assert members == len(enrolled) > 0
+
+
+def test_a_writer_that_cannot_start_stops_the_rebuild_with_a_writer_error(tmp_path):
+    """Its database cannot be opened: the runner is told so, not left with a broken pipe."""
+    writer = Writer(Store.parse(str(tmp_path / "no such folder" / "ledger.db")))
+    try:
+        with pytest.raises(WriterError, match="exit code 1"):
+            writer.commit([])
+            writer.commit([])
+    finally:
+        writer.close(failed=True)
