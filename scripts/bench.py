@@ -6,8 +6,14 @@
 Phases (each in its own process, so its peak memory is its own):
 
 - floor: the bare ``eventsourcing`` application appends as many events, of the same sizes and
-  in transactions of the same number of events, as our ingest wrote; then reads them all
-  back and decodes them (``select_notifications`` + ``mapper.to_domain_event``);
+  in transactions of the same mean number of events, as our ingest wrote, to new streams of
+  three events each; then reads them all back and decodes them (``select_notifications`` +
+  ``mapper.to_domain_event``);
+- floor, our streams: on a fresh store, the bare application appends events of exactly the
+  sizes ours had to exactly the streams ours went to, in the same transactions (``--shape
+  same``). An ingest transaction writes about 1.2 events to each stream it touches, half of
+  them streams already in the store, where the first floor writes three to each new stream:
+  more streams a transaction, more pages of the primary key to change;
 - sqlite3: raw ``executemany`` of the same rows into a bare table (SQLite only: the physical
   reference);
 - ingest: ``ledger ingest`` of the city (parse, validate, adjudicate, book, and the read
@@ -34,7 +40,10 @@ import time
 import uuid
 from pathlib import Path
 from statistics import median, quantiles
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,41 +122,62 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     events = app.recorder.max_notification_id() or 0
     with open(args.file, encoding="utf-8") as f:
         settlements = sum(1 for line in f if '"type":"visit.settled"' in line or '"type":"purchase.settled"' in line)
-    sizes = _event_sizes(app)
+    streams, sizes = _stream_pattern(app)
     app.close()
     booking = elapsed - projecting
+    count = max(1, len(transactions))
     return {"messages": lines, "refused": report.refused, "events": events, "settlements": settlements,
             "seconds": elapsed, "booking_seconds": booking, "projecting_seconds": projecting,
             "messages_per_s": lines / booking, "settlements_per_s": settlements / booking,
             "events_per_s": events / booking, "events_per_s_with_projections": events / elapsed,
-            "transactions": transactions[0], "events_per_transaction": events / max(1, transactions[0]),
-            "mean_event_bytes": sum(sizes) / max(1, len(sizes)), "sizes": sizes, "peak_rss_mb": peak_rss_mb()}
+            "transactions": len(transactions), "events_per_transaction": events / count,
+            "streams_per_transaction": sum(len(set(t)) for t in _split(streams, transactions)) / count,
+            "new_streams_per_transaction": (max(streams, default=-1) + 1) / count,
+            "mean_event_bytes": sum(sizes) / max(1, len(sizes)), "peak_rss_mb": peak_rss_mb(),
+            "pattern": {"transactions": transactions, "streams": streams, "sizes": sizes}}
 
 
 def _count_transactions(app: OutpatientPooling) -> list[int]:
-    """Count the transactions that write events (a one-item list, read after the ingest).
+    """The number of events of each transaction that writes events, in order (read after the ingest).
 
-    The floor appends in transactions of the same mean size. Batches of messages are not the
-    only ones: a month close credits its members in transactions of its own.
+    Batches of messages are not the only transactions: a month close credits its members in
+    transactions of its own.
     """
-    count = [0]
+    counts: list[int] = []
     insert = app.recorder.insert_events
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
-        return insert(*args, **kwargs)
+    def counted(stored_events: Any, **kwargs: Any) -> Any:
+        counts.append(len(stored_events))
+        return insert(stored_events, **kwargs)
 
     app.recorder.insert_events = counted  # type: ignore[method-assign]
-    return count
+    return counts
 
 
-def _event_sizes(app: OutpatientPooling) -> list[int]:
-    """Stored event sizes (bytes) sampled across the whole log, so the floor appends events of the same sizes."""
-    head = app.recorder.max_notification_id() or 0
+def _stream_pattern(app: OutpatientPooling) -> tuple[list[int], list[int]]:
+    """For each stored event in order, its stream (numbered as first written) and its size in bytes.
+
+    With the transactions' sizes, this is the shape of what the ingest wrote, for the floor to
+    write again: notification ids follow the order of insertion.
+    """
+    numbers: dict[Any, int] = {}
+    streams: list[int] = []
     sizes: list[int] = []
-    for start in range(1, head + 1, max(1, head // 40)):
-        sizes.extend(len(n.state) for n in app.recorder.select_notifications(start, 500))
-    return sizes
+    start = 1
+    while notifications := app.recorder.select_notifications(start, 5000):
+        for n in notifications:
+            streams.append(numbers.setdefault(n.originator_id, len(numbers)))
+            sizes.append(len(n.state))
+        start = notifications[-1].id + 1
+    return streams, sizes
+
+
+def _split(items: list[int], counts: list[int]) -> Iterator[list[int]]:
+    """``items`` in consecutive runs of ``counts``."""
+    at = 0
+    for count in counts:
+        yield items[at:at + count]
+        at += count
 
 
 def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,13 +186,13 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
 
     class Note(Aggregate):
         def __init__(self, text: str) -> None:
-            self.last = text
+            self.length = len(text)
 
         class Written(Aggregate.Event):
             text: str
 
             def apply(self, aggregate: Any) -> None:
-                aggregate.last = self.text
+                aggregate.length = len(self.text)
 
     class Bare(Application[uuid.UUID]):
         pass
@@ -174,31 +204,66 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     probe = Note(text="")
     probe.trigger_event(Note.Written, text="")
     overhead = len(app.mapper.to_stored_event(probe.collect_events()[-1]).state)  # the event's own fields
-    written, started = 0, time.perf_counter()
-    while written < total:
-        batch = []
-        for _ in range(min(per_tx, total - written) // 3 or 1):
-            note = Note(text="x" * max(1, rng.choice(sizes) - overhead))
-            for _ in range(2):
-                note.trigger_event(Note.Written, text="x" * max(1, rng.choice(sizes) - overhead))
-            batch.append(note)
-        app.save(*batch)
-        written += sum(a.version for a in batch)
+
+    def text() -> str:
+        return "x" * max(1, rng.choice(sizes) - overhead)
+
+    if args.shape == "new":
+        written, started = 0, time.perf_counter()
+        while written < total:
+            batch = [Note(text=text()) for _ in range(min(per_tx, total - written) // 3 or 1)]
+            for note in batch:
+                for _ in range(2):
+                    note.trigger_event(Note.Written, text=text())
+            app.save(*batch)
+            written += sum(note.version for note in batch)
+    else:
+        written, started = _append_in_our_streams(app, Note, spec["pattern"], overhead)
     append = time.perf_counter() - started
-    started, read, start = time.perf_counter(), 0, 1
-    while True:
-        notifications = app.recorder.select_notifications(start, 2000)
-        if not notifications:
-            break
-        for n in notifications:
-            app.mapper.to_domain_event(n)
-        read += len(notifications)
-        start = notifications[-1].id + 1
-    decode = time.perf_counter() - started
-    mean_size = sum(len(n.state) for n in app.recorder.select_notifications(1, 5000)) / min(5000, written)
+    out = {"events": written, "append_events_per_s": written / append, "peak_rss_mb": peak_rss_mb()}
+    if args.shape == "new":
+        started, read, start = time.perf_counter(), 0, 1
+        while True:
+            notifications = app.recorder.select_notifications(start, 2000)
+            if not notifications:
+                break
+            for n in notifications:
+                app.mapper.to_domain_event(n)
+            read += len(notifications)
+            start = notifications[-1].id + 1
+        out["read_decode_events_per_s"] = read / (time.perf_counter() - started)
+        sample = app.recorder.select_notifications(1, 5000)
+        out["mean_event_bytes"] = sum(len(n.state) for n in sample) / len(sample)
     app.close()
-    return {"events": written, "append_events_per_s": written / append, "read_decode_events_per_s": read / decode,
-            "mean_event_bytes": mean_size, "peak_rss_mb": peak_rss_mb()}
+    return out
+
+
+def _append_in_our_streams(app: Any, note_class: Any, pattern: dict[str, list[int]],
+                           overhead: int) -> tuple[int, float]:
+    """Append events of our sizes to our streams in our transactions; how many, and when it started.
+
+    A stream is dropped once its last transaction is saved, as a cache would let it go.
+    """
+    transactions = list(_split(pattern["streams"], pattern["transactions"]))
+    sizes = list(_split(pattern["sizes"], pattern["transactions"]))
+    last = {stream: t for t, streams in enumerate(transactions) for stream in streams}
+    notes: dict[int, Any] = {}
+    started = time.perf_counter()
+    for t, (streams, lengths) in enumerate(zip(transactions, sizes, strict=True)):
+        touched: dict[int, Any] = {}
+        for stream, size in zip(streams, lengths, strict=True):
+            text = "x" * max(1, size - overhead)
+            note = notes.get(stream)
+            if note is None:
+                note = notes[stream] = note_class(text=text)
+            else:
+                note.trigger_event(note_class.Written, text=text)
+            touched[stream] = note
+        app.save(*touched.values())
+        for stream in touched:
+            if last[stream] == t:
+                del notes[stream]
+    return len(pattern["streams"]), started
 
 
 def phase_sqlite3(args: argparse.Namespace) -> dict[str, Any]:
@@ -298,6 +363,7 @@ def main() -> None:
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
+    parser.add_argument("--shape", default="new", choices=("new", "same"), help=argparse.SUPPRESS)
     parser.add_argument("--year", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -340,19 +406,25 @@ def measure_round(args: argparse.Namespace, db: str, city: Path, workdir: Path) 
     """Ingest into ``db``, the floor on events of the same sizes, and the rebuild of ``db``: one round's figures."""
     out: dict[str, Any] = {"ingest": run_phase("ingest", db=db, file=city, batch=args.batch)}
     spec_file = workdir / "sizes.json"
-    spec_file.write_text(json.dumps({k: out["ingest"][k] for k in ("sizes", "events", "events_per_transaction")}))
-    del out["ingest"]["sizes"]
+    pattern = out["ingest"].pop("pattern")
+    spec_file.write_text(json.dumps({"sizes": pattern["sizes"], "pattern": pattern, "events": out["ingest"]["events"],
+                                     "events_per_transaction": out["ingest"]["events_per_transaction"]}))
     floor = fresh_db(args.db, workdir, "floor")
     out["floor"] = run_phase("floor", db=floor, spec=spec_file)
+    discard(args.db, floor)
+    floor = fresh_db(args.db, workdir, "floor")
+    out["floor_streams"] = run_phase("floor", db=floor, spec=spec_file, shape="same")
     discard(args.db, floor)
     if not args.db:
         raw = fresh_db(args.db, workdir, "raw")
         out["sqlite3"] = run_phase("sqlite3", db=raw, spec=spec_file)
         discard(args.db, raw)
     out["rebuild"] = run_phase("rebuild", db=db)
+    ingest, floor_, rebuild = out["ingest"]["events_per_s"], out["floor"], out["rebuild"]["events_per_s"]
     out["ratios"] = {
-        "ingest_vs_floor_append": out["ingest"]["events_per_s"] / out["floor"]["append_events_per_s"],
-        "rebuild_vs_floor_read_decode": out["rebuild"]["events_per_s"] / out["floor"]["read_decode_events_per_s"],
+        "ingest_vs_floor_append": ingest / floor_["append_events_per_s"],
+        "ingest_vs_floor_append_our_streams": ingest / out["floor_streams"]["append_events_per_s"],
+        "rebuild_vs_floor_read_decode": rebuild / floor_["read_decode_events_per_s"],
     }
     return out
 
@@ -361,6 +433,8 @@ def print_table(r: dict[str, Any]) -> None:
     i, f, rb, a, q = r["ingest"], r["floor"], r["rebuild"], r["audit"], r["queries"]
     rows = [
         ("bare eventsourcing append", f"{f['append_events_per_s']:,.0f} events/s", f"{f['peak_rss_mb']:.0f}"),
+        ("bare append, our streams", f"{r['floor_streams']['append_events_per_s']:,.0f} events/s",
+         f"{r['floor_streams']['peak_rss_mb']:.0f}"),
         ("bare eventsourcing read+decode", f"{f['read_decode_events_per_s']:,.0f} events/s", ""),
     ]
     if "sqlite3" in r:
@@ -389,10 +463,13 @@ def print_table(r: dict[str, Any]) -> None:
         for i, rr in enumerate(r["rounds"], 1):
             print(f"  {i}: ingest / bare append {rr['ratios']['ingest_vs_floor_append']:.0%} "
                   f"({rr['ingest']['events_per_s']:,.0f} / {rr['floor']['append_events_per_s']:,.0f} events/s), "
+                  f"in our streams {rr['ratios']['ingest_vs_floor_append_our_streams']:.0%} "
+                  f"(/ {rr['floor_streams']['append_events_per_s']:,.0f}), "
                   f"rebuild / bare read+decode {rr['ratios']['rebuild_vs_floor_read_decode']:.0%} "
                   f"({rr['rebuild']['events_per_s']:,.0f} / {rr['floor']['read_decode_events_per_s']:,.0f} events/s)")
     print(f"\n{'median of the rounds: ' if len(r['rounds']) > 1 else ''}"
-          f"ingest / bare append: {ratios['ingest_vs_floor_append']:.0%}   "
+          f"ingest / bare append: {ratios['ingest_vs_floor_append']:.0%} "
+          f"(in our streams {ratios['ingest_vs_floor_append_our_streams']:.0%})   "
           f"rebuild / bare read+decode: {ratios['rebuild_vs_floor_read_decode']:.0%}")
 
 
