@@ -213,9 +213,10 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
 
         written, started = 0, time.perf_counter()
         while written < total:
-            batch = [Note(text=text()) for _ in range(min(per_tx, total - written) // 3 or 1)]
-            for note in batch:
-                for _ in range(2):
+            n = min(per_tx, total - written)
+            batch = [Note(text=text()) for _ in range(-(-n // 3))]  # three events each, the last n's rest
+            for i, note in enumerate(batch):
+                for _ in range(min(2, n - 3 * i - 1)):
                     note.trigger_event(Note.Written, text=text())
             app.save(*batch)
             written += sum(note.version for note in batch)

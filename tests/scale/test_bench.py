@@ -1,0 +1,33 @@
+"""scripts/bench.py, the issue's harness, run end to end on a small city (it asserts no times).
+
+Both floors must append exactly as many events as the ingest wrote, the second to the same
+number of streams in the same transactions, so that the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_benchmark_measures_every_phase_on_the_same_events(tmp_path):
+    out = tmp_path / "figures.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--events", "2000", "--queries", "20",
+                    "--json", str(out)], check=True, capture_output=True, cwd=ROOT)
+    figures = json.loads(out.read_text())
+
+    ingest = figures["ingest"]
+    assert ingest["refused"] == 0
+    assert figures["floor"]["events"] == figures["floor_streams"]["events"] == ingest["events"]
+    assert figures["rebuild"]["events"] == figures["sqlite3"]["events"] == ingest["events"]
+    assert ingest["transactions"] > 1
+    assert ingest["events_per_transaction"] >= ingest["streams_per_transaction"] >= ingest[
+        "new_streams_per_transaction"] > 0
+    assert figures["audit"]["ok"] is True
+    assert set(figures["ratios"]) == {"ingest_vs_floor_append", "ingest_vs_floor_append_our_streams",
+                                      "rebuild_vs_floor_read_decode"}
+    assert all(ratio > 0 for ratio in figures["ratios"].values())
