@@ -127,13 +127,14 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     app.close()
     booking = elapsed - projecting
     count = max(1, len(transactions))
+    new_streams = max(streams, default=-1) + 1  # numbered 0, 1, … as first written
     return {"messages": lines, "refused": report.refused, "events": events, "settlements": settlements,
             "seconds": elapsed, "booking_seconds": booking, "projecting_seconds": projecting,
             "messages_per_s": lines / booking, "settlements_per_s": settlements / booking,
             "events_per_s": events / booking, "events_per_s_with_projections": events / elapsed,
             "transactions": len(transactions), "events_per_transaction": events / count,
             "streams_per_transaction": sum(len(set(t)) for t in _split(streams, transactions)) / count,
-            "new_streams_per_transaction": (max(streams, default=-1) + 1) / count,
+            "new_streams_per_transaction": new_streams / count,
             "mean_event_bytes": sum(sizes) / max(1, len(sizes)), "peak_rss_mb": peak,
             "pattern": {"transactions": transactions, "streams": streams, "sizes": sizes}}
 
@@ -205,45 +206,52 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     overhead = len(app.mapper.to_stored_event(probe.collect_events()[-1]).state)  # the event's own fields
 
     if args.shape == "new":
-        sizes, total, per_tx = spec["sizes"], spec["events"], max(1, round(spec["events_per_transaction"]))
-        rng = random.Random(1)
-
-        def text() -> str:
-            return "x" * max(1, rng.choice(sizes) - overhead)
-
-        written, started = 0, time.perf_counter()
-        while written < total:
-            n = min(per_tx, total - written)
-            batch = [Note(text=text()) for _ in range(-(-n // 3))]  # three events each, the last n's rest
-            for i, note in enumerate(batch):
-                for _ in range(min(2, n - 3 * i - 1)):
-                    note.trigger_event(Note.Written, text=text())
-            app.save(*batch)
-            written += sum(note.version for note in batch)
+        written, seconds = _append_new_streams(app, Note, spec, overhead)
     else:
-        written, started = _append_in_our_streams(app, Note, spec["pattern"], overhead)
-    append = time.perf_counter() - started
-    out = {"events": written, "append_events_per_s": written / append, "peak_rss_mb": peak_rss_mb()}
+        written, seconds = _append_in_our_streams(app, Note, spec["pattern"], overhead)
+    out = {"events": written, "append_events_per_s": written / seconds, "peak_rss_mb": peak_rss_mb()}
     if args.shape == "new":
-        started, read, start = time.perf_counter(), 0, 1
-        while True:
-            notifications = app.recorder.select_notifications(start, 2000)
-            if not notifications:
-                break
-            for n in notifications:
-                app.mapper.to_domain_event(n)
-            read += len(notifications)
-            start = notifications[-1].id + 1
-        out["read_decode_events_per_s"] = read / (time.perf_counter() - started)
-        sample = app.recorder.select_notifications(1, 5000)
-        out["mean_event_bytes"] = sum(len(n.state) for n in sample) / len(sample)
+        out.update(_read_back(app))
     app.close()
     return out
 
 
+def _append_new_streams(app: Any, note_class: Any, spec: dict[str, Any], overhead: int) -> tuple[int, float]:
+    """Append ``spec``'s number of events, of its sizes, to new streams of three; how many, in how long."""
+    sizes, total, per_tx = spec["sizes"], spec["events"], max(1, round(spec["events_per_transaction"]))
+    rng = random.Random(1)
+
+    def text() -> str:
+        return "x" * max(1, rng.choice(sizes) - overhead)
+
+    written, started = 0, time.perf_counter()
+    while written < total:
+        n = min(per_tx, total - written)
+        batch = [note_class(text=text()) for _ in range(-(-n // 3))]  # three events each, the last n's rest
+        for i, note in enumerate(batch):
+            for _ in range(min(2, n - 3 * i - 1)):
+                note.trigger_event(note_class.Written, text=text())
+        app.save(*batch)
+        written += sum(note.version for note in batch)
+    return written, time.perf_counter() - started
+
+
+def _read_back(app: Any) -> dict[str, float]:
+    """Read the whole log back and decode every event: the rate; and the events' mean size, off the clock."""
+    started, read, start = time.perf_counter(), 0, 1
+    while notifications := app.recorder.select_notifications(start, 2000):
+        for n in notifications:
+            app.mapper.to_domain_event(n)
+        read += len(notifications)
+        start = notifications[-1].id + 1
+    rate = read / (time.perf_counter() - started)
+    sample = app.recorder.select_notifications(1, 5000)
+    return {"read_decode_events_per_s": rate, "mean_event_bytes": sum(len(n.state) for n in sample) / len(sample)}
+
+
 def _append_in_our_streams(app: Any, note_class: Any, pattern: dict[str, list[int]],
                            overhead: int) -> tuple[int, float]:
-    """Append events of our sizes to our streams in our transactions; how many, and when it started.
+    """Append events of our sizes to our streams in our transactions; how many, in how long.
 
     A stream is dropped once its last transaction is saved, as a cache would let it go.
     """
@@ -266,7 +274,7 @@ def _append_in_our_streams(app: Any, note_class: Any, pattern: dict[str, list[in
         for stream in touched:
             if last[stream] == t:
                 del notes[stream]
-    return len(pattern["streams"]), started
+    return len(pattern["streams"]), time.perf_counter() - started
 
 
 def phase_sqlite3(args: argparse.Namespace) -> dict[str, Any]:
@@ -415,22 +423,20 @@ def measure_round(args: argparse.Namespace, db: str, city: Path, workdir: Path) 
                                      "events_per_transaction": out["ingest"]["events_per_transaction"]}))
     pattern_file = workdir / "pattern.json"
     pattern_file.write_text(json.dumps({"pattern": pattern}))
-    floor = fresh_db(args.db, workdir, "floor")
-    out["floor"] = run_phase("floor", db=floor, spec=spec_file)
-    discard(args.db, floor)
-    floor = fresh_db(args.db, workdir, "floor")
-    out["floor_streams"] = run_phase("floor", db=floor, spec=pattern_file, shape="same")
-    discard(args.db, floor)
+    for key, spec, shape in (("floor", spec_file, "new"), ("floor_streams", pattern_file, "same")):
+        floor_db = fresh_db(args.db, workdir, "floor")
+        out[key] = run_phase("floor", db=floor_db, spec=spec, shape=shape)
+        discard(args.db, floor_db)
     if not args.db:
         raw = fresh_db(args.db, workdir, "raw")
         out["sqlite3"] = run_phase("sqlite3", db=raw, spec=spec_file)
         discard(args.db, raw)
     out["rebuild"] = run_phase("rebuild", db=db)
-    ingest, floor_, rebuild = out["ingest"]["events_per_s"], out["floor"], out["rebuild"]["events_per_s"]
+    ingest, floor, rebuild = out["ingest"]["events_per_s"], out["floor"], out["rebuild"]["events_per_s"]
     out["ratios"] = {
-        "ingest_vs_floor_append": ingest / floor_["append_events_per_s"],
+        "ingest_vs_floor_append": ingest / floor["append_events_per_s"],
         "ingest_vs_floor_append_our_streams": ingest / out["floor_streams"]["append_events_per_s"],
-        "rebuild_vs_floor_read_decode": rebuild / floor_["read_decode_events_per_s"],
+        "rebuild_vs_floor_read_decode": rebuild / floor["read_decode_events_per_s"],
     }
     return out
 
@@ -451,7 +457,7 @@ def print_table(r: dict[str, Any]) -> None:
                             f"{i['settlements_per_s']:,.0f} settlements/s", f"{i['peak_rss_mb']:.0f}"),
         ("ingest: with read models", f"{i['events_per_s_with_projections']:,.0f} events/s ({i['seconds']:.1f} s)", ""),
         ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s)",
-         f"{rb['peak_rss_mb']:.0f} + {rb['writer_peak_rss_mb']:.0f}"),
+         f"{rb['peak_rss_mb']:.0f}" + (f" + {rb['writer_peak_rss_mb']:.0f}" if rb["writer_peak_rss_mb"] else "")),
         ("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']})",
          f"{a['peak_rss_mb']:.0f}"),
         ("balance query", f"p50 {q['balance']['p50_ms']:.2f} ms, p99 {q['balance']['p99_ms']:.2f} ms",

@@ -32,7 +32,6 @@ def test_design_a_rebuild_through_the_writer_in_small_batches_gives_what_increme
     assert dump_read_models(app) == incremental
 
 
-
 def test_a_log_of_one_batch_is_rebuilt_in_this_process_to_the_same_read_models(app, monkeypatch):
     """Nothing to write while a next batch is read, so no writer process is started for it."""
     every_movement(app)
@@ -46,6 +45,7 @@ def test_a_log_of_one_batch_is_rebuilt_in_this_process_to_the_same_read_models(a
     ProjectionRunner(EventSource.of(app), app.engine, batch_size=head, store=app.store).rebuild()
 
     assert dump_read_models(app) == incremental
+
 
 def die(_conn: Any) -> None:
     """A write that kills the writer process."""
@@ -103,7 +103,7 @@ def test_a_writer_that_cannot_start_stops_the_rebuild_with_a_writer_error(tmp_pa
     writer = Writer(Store.parse(str(tmp_path / "no such folder" / "ledger.db")))
     try:
         with pytest.raises(WriterError, match="exit code 1"):
-            writer.commit([])
-            writer.commit([])
+            writer.commit([])  # raises if the writer has already ended; else the pipe holds it
+            writer.commit([])  # waits for the first's commit, which never comes
     finally:
         writer.close(failed=True)
