@@ -17,7 +17,7 @@ from ledger.store import Store
 from projections.base import Record, View, positions
 from projections.roster import RosterView, roster_members
 from projections.runner import EventSource, ProjectionRunner
-from projections.writer import Writer, WriterError
+from projections.writer import HELD_BATCHES, Writer, WriterError
 from tests.accounts.helpers import dump_read_models, every_movement
 
 
@@ -53,14 +53,15 @@ def die(_conn: Any) -> None:
 
 
 class Failing(View):
-    """Follows every event; its second batch's write fails (``how``: raise in the database, or die)."""
+    """Follows every event; its write in batch ``failing`` fails (``how``: raise in the database, or die)."""
 
     name = "failing"
     topics: ClassVar[tuple[str, ...]] = ()
     tables = ()
 
-    def __init__(self, how: str) -> None:
+    def __init__(self, how: str, failing: int) -> None:
         self.how = how
+        self.failing = failing
         self.batches = 0
 
     def begin(self, conn: Any) -> None:
@@ -70,7 +71,7 @@ class Failing(View):
         pass
 
     def flush(self, conn: Any) -> None:
-        if self.batches < 2:
+        if self.batches < self.failing:
             return
         if self.how == "raise":
             conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")
@@ -80,22 +81,26 @@ class Failing(View):
 
 @pytest.mark.parametrize(("how", "said"), [("raise", "no_such_table"), ("die", "exit code 3")])
 def test_design_a_failing_writer_stops_the_rebuild_with_whole_batches_written(app, how, said):
-    """The first batch is committed (rows and positions); the second, which failed, left nothing."""
+    """Every batch before the failing one is committed (rows and positions); the failing one left nothing.
+
+    While the writer starts, the runner holds up to ``HELD_BATCHES`` batches and sends them as
+    one transaction; a batch after those is sent alone, so the batch before it is committed
+    however soon the writer was ready.
+    """
     every_movement(app)
-    batch = 40
-    runner = ProjectionRunner(EventSource.of(app), app.engine, [RosterView(), Failing(how)], batch_size=batch,
-                              store=app.store)
+    batch, failing = 3, HELD_BATCHES + 2
+    runner = ProjectionRunner(EventSource.of(app), app.engine, [RosterView(), Failing(how, failing)],
+                              batch_size=batch, store=app.store)
 
     with pytest.raises(WriterError, match=said):
         runner.rebuild()
 
-    first = app.recorder.select_notifications(1, batch)[-1].id
+    before = app.recorder.select_notifications(1, batch * (failing - 1))
     with app.engine.connect() as conn:
         reached = dict(conn.execute(select(positions.c.name, positions.c.position)).all())
         members = conn.execute(select(func.count()).select_from(roster_members)).scalar()
-    assert (reached["roster"], reached["failing"]) == (first, first)
-    enrolled = [n for n in app.recorder.select_notifications(1, batch) if n.topic == "yibao:Member.Enrolled"]
-    assert members == len(enrolled) > 0
+    assert (reached["roster"], reached["failing"]) == (before[-1].id, before[-1].id)
+    assert members == sum(n.topic == "yibao:Member.Enrolled" for n in before) > 0
 
 
 def test_a_writer_that_cannot_start_stops_the_rebuild_with_a_writer_error(tmp_path):
@@ -103,7 +108,7 @@ def test_a_writer_that_cannot_start_stops_the_rebuild_with_a_writer_error(tmp_pa
     writer = Writer(Store.parse(str(tmp_path / "no such folder" / "ledger.db")))
     try:
         with pytest.raises(WriterError, match="exit code 1"):
-            writer.commit([])  # raises if the writer has already ended; else the pipe holds it
-            writer.commit([])  # waits for the first's commit, which never comes
+            writer.commit([])  # held, or raises if the writer has already ended
+            writer.close()  # waits for the writer to be ready, which it never is
     finally:
         writer.close(failed=True)
