@@ -95,7 +95,11 @@ class Deferred:
 
 
 HELD_BATCHES = 8
-"""At most this many batches are kept while the writer starts (about 5 MiB of rows at 5,000 events a batch)."""
+"""At most this many batches are kept while the writer starts.
+
+Three or so are, at 5,000 events a batch: a rebuild of 0.1M events on SQLite peaked at 129 MiB
+with them, 104 MiB before; at 1M, 116 MiB against 113 (2026-12-02).
+"""
 
 
 class Writer:
