@@ -97,7 +97,7 @@ class Deferred:
 HELD_BATCHES = 8
 """At most this many batches are kept while the writer starts.
 
-Three or so are, at 5,000 events a batch: a rebuild of 0.1M events on SQLite peaked at 129 MiB
+Three or four are, at 5,000 events a batch: a rebuild of 0.1M events on SQLite peaked at 129 MiB
 with them, 104 MiB before; at 1M, 116 MiB against 113 (2026-12-02).
 """
 
