@@ -131,8 +131,7 @@ class Writer:
         self._held.extend(ops)
         self._held_batches += 1
         if self._started(wait=self._held_batches >= HELD_BATCHES):
-            self._send_held("commit")
-            self._in_flight = True
+            self._commit_held()
 
     def query(self, ops: list[Op], statement: str, parameters: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run ``ops`` (not yet committed), then the query; its column names and rows."""
@@ -150,8 +149,7 @@ class Writer:
             else:
                 if self._held_batches:
                     self._started(wait=True)
-                    self._send_held("commit")
-                    self._in_flight = True
+                    self._commit_held()
                 self._settle()
                 self._send("stop")
                 self._reply()
@@ -171,6 +169,11 @@ class Writer:
         self._settle()
         ops, self._held, self._held_batches = self._held, [], 0
         self._send(kind, ops, *rest)
+
+    def _commit_held(self) -> None:
+        """Send the writes held so far to be committed as one transaction (not waited for)."""
+        self._send_held("commit")
+        self._in_flight = True
 
     def _settle(self) -> None:
         """Wait for the batch in flight to be committed (raise if it was not)."""
