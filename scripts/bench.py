@@ -50,11 +50,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.application import OutpatientPooling  # noqa: E402
-from ledger.audit import audit  # noqa: E402
-from ledger.ingest import ingest_file  # noqa: E402
-from ledger.store import Store  # noqa: E402
-from ledger.synthetic import CitySpec, write_city  # noqa: E402
+from ledger.adapters.store import Store  # noqa: E402
+from ledger.demo.city import CitySpec, write_city  # noqa: E402
+from ledger.services.application import OutpatientPooling  # noqa: E402
+from ledger.services.audit import audit  # noqa: E402
+from ledger.services.ingest import ingest_file  # noqa: E402
 
 EVENTS_PER_MEMBER_YEAR = 48
 """Roughly how many events one member brings in a year (visits, credits, purchases): sizes the city."""
@@ -305,7 +305,7 @@ def phase_rebuild(args: argparse.Namespace) -> dict[str, Any]:
     events = app.recorder.max_notification_id() or 0
     app.close()
     # The rate is over the whole log: the events no read model follows are passed over, not read.
-    # The rows are written by a second process (projections/writer.py), its peak its own.
+    # The rows are written by a second process (ledger/projections/writer.py), its peak its own.
     writer_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"events": events, "read": read, "seconds": elapsed, "events_per_s": events / elapsed,
             "peak_rss_mb": peak_rss_mb(), "writer_peak_rss_mb": writer_rss}
@@ -326,7 +326,7 @@ def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
     with app.engine.connect() as conn:
         from sqlalchemy import select
 
-        from projections.roster import roster_members
+        from ledger.projections.roster import roster_members
 
         members = list(conn.scalars(select(roster_members.c.psn_no)))
     rng = random.Random(3)

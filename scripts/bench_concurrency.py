@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import fresh_db  # noqa: E402
 
-from ledger.application import BOOKED, OutpatientPooling  # noqa: E402
-from ledger.messages import parse_message  # noqa: E402
-from ledger.store import Store  # noqa: E402
-from ledger.synthetic import CitySpec, write_city  # noqa: E402
+from ledger.adapters.store import Store  # noqa: E402
+from ledger.demo.city import CitySpec, write_city  # noqa: E402
+from ledger.exchange.messages import parse_message  # noqa: E402
+from ledger.services.application import BOOKED, OutpatientPooling  # noqa: E402
 
 SETUP = ("institution.registered", "member.enrolled", "budget.set")
 SKIPPED = ("month.closed", "year.closed", "institution.assessed", "institution.reviewed")

@@ -1,4 +1,4 @@
-"""Write a deterministic synthetic city (``ledger.synthetic``) as a JSONL file of exchange messages.
+"""Write a deterministic synthetic city (``ledger.demo.city``) as a JSONL file of exchange messages.
 
     python scripts/generate_city.py --admdvs 410200 --members 200 --out city.jsonl
     python scripts/generate_city.py --admdvs 410800 --year 2024 --start-month 8 --months 5 --out jz.jsonl
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.synthetic import CitySpec, write_city  # noqa: E402
+from ledger.demo.city import CitySpec, write_city  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

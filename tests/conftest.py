@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import create_engine, text
 
-from ledger.application import OutpatientPooling
-from ledger.store import Store
+from ledger.adapters.store import Store
+from ledger.services.application import OutpatientPooling
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

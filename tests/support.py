@@ -6,12 +6,12 @@ import json
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from ledger.messages import validate_message
+from ledger.exchange.messages import validate_message
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.application import Outcome, OutpatientPooling
+    from ledger.services.application import Outcome, OutpatientPooling
 
 _serial = count(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger.messages import MESSAGE_TYPES, json_schema
+from ledger.exchange.messages import MESSAGE_TYPES, json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.ingest import ingest_file
-from ledger.messages import MESSAGE_TYPES, validate_message
-from ledger.synthetic import CitySpec, generate, write_city
+from ledger.demo.city import CitySpec, generate, write_city
+from ledger.exchange.messages import MESSAGE_TYPES, validate_message
+from ledger.services.ingest import ingest_file
 
 KAIFENG = CitySpec(admdvs="410200", members=60, hospitals=4, pharmacies=2, year=2025, months=12)
 JIAOZUO = CitySpec(admdvs="410800", members=60, hospitals=4, pharmacies=2, year=2024, start_month=8, months=5)

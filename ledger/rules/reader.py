@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.parameters import Cited, Policy
+    from ledger.policy.parameters import Cited, Policy
 
 
 class Reader:
-    """Reads parameters from a :class:`~ledger.parameters.Policy` and remembers which."""
+    """Reads parameters from a :class:`~ledger.policy.parameters.Policy` and remembers which."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy

@@ -18,19 +18,19 @@ from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import select
 
-from ledger.ids import member_id
-from ledger.members import Member
-from ledger.messages import validate_message
-from ledger.transcodings import DateAsISO
-from projections.base import positions
-from projections.runner import all_views
+from ledger.adapters.transcodings import DateAsISO
+from ledger.domain.ids import member_id
+from ledger.domain.members import Member
+from ledger.exchange.messages import validate_message
+from ledger.projections.base import positions
+from ledger.projections.runner import all_views
 from tests.support import book, institution, item, member, pharmacy, prescription, purchase, visit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ledger.application import OutpatientPooling
-    from ledger.messages import Message
+    from ledger.exchange.messages import Message
+    from ledger.services.application import OutpatientPooling
 
 XINYANG = "411500"
 KAIFENG = "410200"

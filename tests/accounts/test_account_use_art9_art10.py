@@ -14,9 +14,9 @@ from datetime import date
 
 import pytest
 
-from ledger.application import BOOKED, PRESENT
 from ledger.errors import ConflictError, InputError
-from projections.journal import ACCOUNT_EXPENSE_FAMILY, ACCOUNT_EXPENSE_PHARMACY
+from ledger.projections.journal import ACCOUNT_EXPENSE_FAMILY, ACCOUNT_EXPENSE_PHARMACY
+from ledger.services.application import BOOKED, PRESENT
 from tests.accounts.helpers import D, balc, booked_ok, closes, movements, use, xinyang_region
 from tests.support import book, item, member, prescription, purchase, visit
 

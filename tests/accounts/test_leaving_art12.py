@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
-from ledger.application import PRESENT
 from ledger.errors import InputError
-from projections.journal import ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_EXPENSE_TRANSFER
+from ledger.projections.journal import ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_EXPENSE_TRANSFER
+from ledger.services.application import PRESENT
 from tests.accounts.helpers import (
     D,
     aggregate,

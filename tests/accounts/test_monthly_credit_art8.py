@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application import BOOKED, PRESENT
 from ledger.errors import ConflictError, PeriodError
-from projections.journal import ACCOUNT_BANK, CONTRIBUTION_INCOME, POOLING_TO_ACCOUNTS
+from ledger.projections.journal import ACCOUNT_BANK, CONTRIBUTION_INCOME, POOLING_TO_ACCOUNTS
+from ledger.services.application import BOOKED, PRESENT
 from tests.accounts.helpers import (
     D,
     balc,

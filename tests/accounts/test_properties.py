@@ -32,12 +32,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
 
-from ledger.application import OutpatientPooling
+from ledger.adapters.store import Store
 from ledger.errors import LedgerError
-from ledger.messages import validate_message
-from ledger.store import Store
-from projections.accounts import accounts_balances
-from projections.base import yuan
+from ledger.exchange.messages import validate_message
+from ledger.projections.accounts import accounts_balances
+from ledger.projections.base import yuan
+from ledger.services.application import OutpatientPooling
 from tests.accounts.helpers import (
     aggregate,
     base_changed,

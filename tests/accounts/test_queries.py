@@ -14,12 +14,12 @@ import orjson
 import pytest
 from sqlalchemy import inspect
 
-from ledger.application import BOOKED, PRESENT
+from ledger.domain.ids import member_id
+from ledger.domain.members import Member
 from ledger.errors import UnknownError
-from ledger.ids import member_id
-from ledger.members import Member
-from projections.caps import CapsView
-from projections.runner import EventSource, ProjectionRunner
+from ledger.projections.caps import CapsView
+from ledger.projections.runner import EventSource, ProjectionRunner
+from ledger.services.application import BOOKED, PRESENT
 from tests.accounts.helpers import (
     D,
     aggregate,
@@ -267,7 +267,7 @@ def test_2208_a_reversal_in_a_later_month_gives_back_the_cap_as_of_the_bill_it_r
 
 RELEASED = "yibao:Member.SettlementReleased"
 S1_SERVICE_DATE = {"_type_": "date_iso", "_data_": "2024-03-10"}
-"""S1's 03-10 as the store writes a date (``ledger.transcodings.DateAsISO``)."""
+"""S1's 03-10 as the store writes a date (``ledger.adapters.transcodings.DateAsISO``)."""
 MEMBER_INDEX = "ix_caps_movements_member_id"
 
 
@@ -340,7 +340,7 @@ def test_2208_a_release_stored_before_it_carried_the_date_still_gives_the_cap_ba
     assert all(present[made:])
     assert _member_index_exists(app)
     _assert_s1_gives_the_cap_back_as_of_03_10(app)
-    # Through a writer process (projections/writer.py), which makes the index and answers the look-up.
+    # Through a writer process (ledger/projections/writer.py), which makes the index and answers the look-up.
     monkeypatch.undo()
     ProjectionRunner(EventSource.of(app), app.engine, batch_size=1, store=app.store).rebuild()
     assert dump_read_models(app) == incremental

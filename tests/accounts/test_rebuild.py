@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
-from ledger.application import OutpatientPooling
-from ledger.members import Member
-from ledger.messages import validate_message
-from projections.log import log_reader
-from projections.runner import EventSource, ProjectionRunner
+from ledger.domain.members import Member
+from ledger.exchange.messages import validate_message
+from ledger.projections.log import log_reader
+from ledger.projections.runner import EventSource, ProjectionRunner
+from ledger.services.application import OutpatientPooling
 from tests.accounts.helpers import (
     D,
     aggregate,

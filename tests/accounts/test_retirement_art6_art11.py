@@ -13,8 +13,8 @@ from datetime import date
 
 import pytest
 
-from ledger.application import PRESENT
 from ledger.errors import ConflictError
+from ledger.services.application import PRESENT
 from tests.accounts.helpers import (
     D,
     balc,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger.application import BOOKED, PRESENT
 from ledger.errors import ConflictError, UnknownError
+from ledger.services.application import BOOKED, PRESENT
 from tests.support import book, institution, item, member, visit
 
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import BOOKED, PRESENT, OutpatientPooling
-from ledger.messages import validate_message
-from ledger.store import Store
+from ledger.adapters.store import Store
+from ledger.exchange.messages import validate_message
+from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
 from tests.support import book, close_month, institution, item, member, visit
 
 MONEY_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from ledger.application import BOOKED, OutpatientPooling
-from ledger.audit import audit
+from ledger.services.application import BOOKED, OutpatientPooling
+from ledger.services.audit import audit
 from tests.support import book, close_month, institution, item, member, visit
 
 

@@ -28,8 +28,8 @@ from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import inspect, text
 
-from ledger.ids import settlement_id
-from ledger.transcodings import DateAsISO
+from ledger.adapters.transcodings import DateAsISO
+from ledger.domain.ids import settlement_id
 from tests.support import (
     book,
     close_month,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
     from sqlalchemy import Engine
 
-    from ledger.application import Outcome, OutpatientPooling
+    from ledger.services.application import Outcome, OutpatientPooling
 
 XINYANG = "411500"
 JIAOZUO = "410800"

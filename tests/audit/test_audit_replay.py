@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from ledger.audit import audit, export_log
-from ledger.store import Store
-from projections.chain import GENESIS, head, link
+from ledger.adapters.store import Store
+from ledger.projections.chain import GENESIS, head, link
+from ledger.services.audit import audit, export_log
 from tests.audit.city import (
     SMALL_CITY_JOURNAL_TOTAL,
     SMALL_CITY_SETTLEMENTS_REPLAYED,

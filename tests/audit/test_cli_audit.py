@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ledger.cli import main
+from ledger.entrypoints.cli import main
 from tests.audit.city import (
     EXPECTED_WHATIF_ROWS,
     REFORM,

@@ -8,10 +8,9 @@ is byte for byte what it was; and that the audit still passes.
 
 from __future__ import annotations
 
-from ledger.audit import audit
+from ledger.domain.ids import settlement_id
 from ledger.errors import InputError
-from ledger.ids import settlement_id
-from projections.journal import (
+from ledger.projections.journal import (
     ACCOUNT_BANK,
     ACCOUNT_EXPENSE_CLINIC,
     ACCOUNT_INCOME_FROM_POOLING,
@@ -22,6 +21,7 @@ from projections.journal import (
     POOLING_EXPENSE,
     POOLING_TO_ACCOUNTS,
 )
+from ledger.services.audit import audit
 from tests.audit.city import (
     JIAOZUO,
     XINYANG,

@@ -1,6 +1,6 @@
 """Tamper evidence: a record changed, deleted or reordered behind the ledger's back is named.
 
-The chain (``projections.chain``) links each event to the one before it by position, stream,
+The chain (``ledger.projections.chain``) links each event to the one before it by position, stream,
 version, topic and stored bytes; the live store keeps the seal in ``log_chain`` and an export
 carries each line's hash and the head. The audit recomputes the chain from the events and
 names the first position where it differs. The events table is found by inspecting the
@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from ledger.audit import audit, export_log
-from ledger.messages import validate_message
+from ledger.exchange.messages import validate_message
+from ledger.services.audit import audit, export_log
 from tests.audit.city import (
     account_used,
     build_small_city,

@@ -20,7 +20,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from projections.chain import log_chain
+from ledger.projections.chain import log_chain
 from tests.audit.city import D, admitted, base_changed, booked, budget, months, wall_clock
 from tests.support import institution, item, member, visit
 

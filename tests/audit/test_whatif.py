@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.whatif import whatif
+from ledger.services.whatif import whatif
 from tests.audit.city import EXPECTED_WHATIF_ROWS, REFORM, D, booked, whatif_year
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ledger.cli import main
+from ledger.entrypoints.cli import main
 from tests.exchange.scenario import every_type
 from tests.exchange.stores import BOTH, open_store
 from tests.support import write_jsonl
@@ -16,7 +16,7 @@ from tests.support import write_jsonl
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from ledger.store import Store
+    from ledger.adapters.store import Store
 
 
 def make_runner(db: str) -> Callable[..., Result]:

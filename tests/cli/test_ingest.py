@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ledger.application import OutpatientPooling
-from ledger.store import Store
+from ledger.adapters.store import Store
+from ledger.services.application import OutpatientPooling
 from tests.exchange.scenario import every_type
 from tests.support import institution, item, member, visit, write_jsonl
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from ledger.cli import main
-from ledger.ids import settlement_id
+from ledger.domain.ids import settlement_id
+from ledger.entrypoints.cli import main
 from tests.cli.conftest import as_json, make_runner
 
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")

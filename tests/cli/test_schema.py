@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ledger.cli import main
-from ledger.messages import MESSAGE_TYPES, json_schema
+from ledger.entrypoints.cli import main
+from ledger.exchange.messages import MESSAGE_TYPES, json_schema
 
 
 def schema(*args: str):

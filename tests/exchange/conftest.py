@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ledger.application import OutpatientPooling
-from ledger.ingest import IngestReport, ingest_file
+from ledger.services.application import OutpatientPooling
+from ledger.services.ingest import IngestReport, ingest_file
 from tests.exchange.scenario import every_type
 from tests.exchange.stores import BOTH, open_store
 from tests.support import write_jsonl
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from ledger.store import Store
+    from ledger.adapters.store import Store
 
 
 @dataclass

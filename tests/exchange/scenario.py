@@ -22,14 +22,14 @@ from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import select
 
-from ledger.transcodings import DateAsISO
-from projections.runner import all_views
+from ledger.adapters.transcodings import DateAsISO
+from ledger.projections.runner import all_views
 from tests.support import fact, institution, item, member, pharmacy, prescription, purchase, visit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ledger.application import OutpatientPooling
+    from ledger.services.application import OutpatientPooling
 
 XINYANG = "411500"
 JIAOZUO = "410800"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ledger.store import Store
+from ledger.adapters.store import Store
 from tests.conftest import fresh_postgres_database
 
 if TYPE_CHECKING:

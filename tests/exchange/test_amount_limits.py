@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ledger.ingest import ingest_file
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import budget, month_closed
 from tests.support import institution, item, member, visit, write_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.application import OutpatientPooling
+    from ledger.services.application import OutpatientPooling
 
 
 @pytest.mark.parametrize("base", ['"1e30"', "1e30", '"1234567890123456789012345678.00"'])

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ledger.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.adapters.store import Store
 from ledger.errors import ConflictError, InputError, UnknownError
-from ledger.ingest import ingest_file
-from ledger.messages import validate_message
-from ledger.store import Store
+from ledger.exchange.messages import validate_message
+from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import budget, every_type, month_closed
 from tests.support import institution, item, member, pharmacy, prescription, purchase, visit, write_jsonl
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.ingest import ingest_file
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import budget, head, month_closed
 from tests.support import institution, item, member, pharmacy, prescription, purchase, visit, write_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.application import OutpatientPooling
+    from ledger.services.application import OutpatientPooling
 
 REGION = [institution("H3", level=3), pharmacy("P1"), member("M1"), member("M2"),
           visit("S1", "M1", "H3", "2024-03-20", item("400.00", sn="1"), mdtrt="V1")]

@@ -12,12 +12,12 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.ids import institution_id, member_id, prescription_id, region_id, settlement_id, visit_id
-from ledger.institutions import Institution
-from ledger.members import Member
-from ledger.messages import MESSAGE_TYPES, validate_message
-from ledger.prescriptions import Prescription
-from ledger.regions import Region
+from ledger.domain.ids import institution_id, member_id, prescription_id, region_id, settlement_id, visit_id
+from ledger.domain.institutions import Institution
+from ledger.domain.members import Member
+from ledger.domain.prescriptions import Prescription
+from ledger.domain.regions import Region
+from ledger.exchange.messages import MESSAGE_TYPES, validate_message
 from tests.exchange.scenario import JIAOZUO, XINYANG, Logged, every_type, logged
 
 D = Decimal

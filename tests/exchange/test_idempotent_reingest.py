@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.ingest import ingest_file
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import every_type, read_model_rows
 from tests.support import item, member, visit, write_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.application import OutpatientPooling
+    from ledger.services.application import OutpatientPooling
 
 
 def test_the_same_file_twice_books_nothing_the_second_time(app: OutpatientPooling, tmp_path: Path) -> None:

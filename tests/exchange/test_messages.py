@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
+from ledger.exchange.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
 from tests.exchange.scenario import every_type
 
 # DESIGN.md §3's examples, verbatim.

@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ledger.ingest import ingest_file
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import KAIFENG, budget, head, month_closed, year_closed
 from tests.support import institution, item, member, visit, write_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.application import OutpatientPooling
+    from ledger.services.application import OutpatientPooling
 
 
 def _year_of(admdvs: str) -> list[dict]:

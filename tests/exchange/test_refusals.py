@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ledger.application import OutpatientPooling
-from ledger.ids import member_id
-from ledger.ingest import ingest_file
+from ledger.domain.ids import member_id
+from ledger.services.application import OutpatientPooling
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import (
     account_used,
     assessed,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from ledger.store import Store
+    from ledger.adapters.store import Store
 
 SETUP = [
     institution("H3", level=3),

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ledger.application import OutpatientPooling
-from ledger.ingest import ingest_file
+from ledger.services.application import OutpatientPooling
+from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import JIAOZUO, every_type, frozen_clock, read_model_rows
 from tests.exchange.test_refusals import CASES, line
 from tests.support import write_jsonl
@@ -20,7 +20,7 @@ from tests.support import write_jsonl
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ledger.store import Store
+    from ledger.adapters.store import Store
 
 SETTLEMENTS = ("S1", "S2", "S3", "S4", "S5", "S6", "PS1", "JS1")
 MEMBERS = ("M1", "M2", "M3", "J-M1")

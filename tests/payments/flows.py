@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ledger.periods import month_end
-from projections.journal import balances_by_sub
-from projections.runner import all_views
+from ledger.projections.journal import balances_by_sub
+from ledger.projections.runner import all_views
 from tests.support import book, close_month, institution, item, member, pharmacy, prescription, purchase, visit
 
 if TYPE_CHECKING:
-    from ledger.application import Outcome, OutpatientPooling
+    from ledger.services.application import Outcome, OutpatientPooling
 
 KAIFENG = "410200"
 JIAOZUO = "410800"

@@ -1,6 +1,6 @@
 """焦医保〔2024〕32号 四（一）、六（一）: conditional fee-for-service, checked against the seed's own examples.
 
-Pure functions of ``ledger.clearing`` with the policy of Jiaozuo (410800) in force at the end
+Pure functions of ``ledger.rules.clearing`` with the policy of Jiaozuo (410800) in force at the end
 of 2024. Every expected figure is worked by hand in the comments.
 """
 
@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.clearing import clear_jiaozuo_4_1, specialist_baseline_jiaozuo_4_1
 from ledger.errors import InputError
-from ledger.parameters import default_library
+from ledger.policy.parameters import default_library
+from ledger.rules.clearing import clear_jiaozuo_4_1, specialist_baseline_jiaozuo_4_1
 from ledger.rules.reader import Reader
 
 D = Decimal

@@ -21,10 +21,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger.application import BOOKED, PRESENT
 from ledger.errors import InputError, PeriodError
-from ledger.messages import validate_message
-from projections.journal import ACCOUNT_BANK, CONTRIBUTION_INCOME, DEPOSIT, PAYABLE, POOLING_BANK, POOLING_EXPENSE
+from ledger.exchange.messages import validate_message
+from ledger.projections.journal import (
+    ACCOUNT_BANK,
+    CONTRIBUTION_INCOME,
+    DEPOSIT,
+    PAYABLE,
+    POOLING_BANK,
+    POOLING_EXPENSE,
+)
+from ledger.services.application import BOOKED, PRESENT
 from tests.payments.flows import (
     JIAOZUO,
     assert_journal_balanced,

@@ -27,8 +27,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from ledger.application import BOOKED
-from projections.journal import (
+from ledger.projections.journal import (
     ACCOUNT_BANK,
     ACCOUNT_EXPENSE_CLINIC,
     CONTRIBUTION_INCOME,
@@ -37,7 +36,8 @@ from projections.journal import (
     POOLING_BANK,
     POOLING_EXPENSE,
 )
-from projections.settlements import settlements_movements
+from ledger.projections.settlements import settlements_movements
+from ledger.services.application import BOOKED
 from tests.payments.flows import (
     KAIFENG,
     assert_journal_balanced,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger.application import BOOKED, PRESENT
 from ledger.errors import InputError, PeriodError
-from ledger.messages import validate_message
+from ledger.exchange.messages import validate_message
+from ledger.services.application import BOOKED, PRESENT
 from tests.payments.flows import (
     JIAOZUO,
     KAIFENG,

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.parameters import default_library
-from ledger.payments import Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
+from ledger.policy.parameters import default_library
+from ledger.rules.payments import Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
 from ledger.rules.reader import Reader
 
 D = Decimal

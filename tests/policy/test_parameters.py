@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.adjudication import adjudicate
 from ledger.errors import PolicyError, PolicyNotInForceError
-from ledger.parameters import (
+from ledger.policy.parameters import (
     POLICY_DIR,
     Policy,
     PolicyFile,
@@ -26,6 +25,7 @@ from ledger.parameters import (
     load_library,
     load_policy_file,
 )
+from ledger.rules.adjudication import adjudicate
 from ledger.rules.facts import Claim, Context
 from ledger.rules.items import Line
 

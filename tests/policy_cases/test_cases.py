@@ -36,9 +36,9 @@ import pytest
 import yaml
 
 from ledger import errors
-from ledger.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate
-from ledger.messages import BillItem
-from ledger.parameters import default_library
+from ledger.exchange.messages import BillItem
+from ledger.policy.parameters import default_library
+from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate
 from ledger.rules.facts import PURCHASE, Claim, Context
 from ledger.rules.items import Line
 

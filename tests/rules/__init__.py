@@ -11,8 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledger.adjudication import Adjudication, adjudicate
-from ledger.parameters import Policy, default_library
+from ledger.policy.parameters import Policy, default_library
+from ledger.rules.adjudication import Adjudication, adjudicate
 from ledger.rules.facts import IN_SERVICE, PURCHASE, RETIRED, VISIT, Claim, Context
 from ledger.rules.items import CLASS_A, Line
 from ledger.rules.reader import Reader

@@ -21,9 +21,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.adjudication import SETLINFO_FIELDS, adjudicate
 from ledger.money import ZERO, round_fen
-from ledger.parameters import Policy
+from ledger.policy.parameters import Policy
+from ledger.rules.adjudication import SETLINFO_FIELDS, adjudicate
 from ledger.rules.facts import IN_SERVICE, PURCHASE, RETIRED, VISIT, Claim, Context
 from ledger.rules.items import Line
 from tests.rules import DATONG, KAIFENG, XINYANG, policy

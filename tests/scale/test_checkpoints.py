@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine
 
-from ledger.checkpoints import wal_checkpoints
-from ledger.ingest import ingest_file
+from ledger.adapters.checkpoints import wal_checkpoints
+from ledger.services.ingest import ingest_file
 
 ROWS = 2_000
 
@@ -76,7 +76,7 @@ def test_an_ingest_checkpoints_its_own_store(sqlite_app, tmp_path, monkeypatch):
         seen.append(engine)
         yield
 
-    monkeypatch.setattr("ledger.ingest.wal_checkpoints", spy)
+    monkeypatch.setattr("ledger.services.ingest.wal_checkpoints", spy)
     path = tmp_path / "empty.jsonl"
     path.write_text("\n")
     ingest_file(sqlite_app, str(path))

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import create_engine
 
-from ledger.collector import BATCH_THRESHOLDS, batch_collection
-from ledger.ingest import ingest_file
-from ledger.messages import MessageError
+from ledger.adapters.collector import BATCH_THRESHOLDS, batch_collection
+from ledger.exchange.messages import MessageError
+from ledger.services.ingest import ingest_file
 
 
 def test_batch_thresholds_inside_and_the_previous_ones_after():
@@ -32,7 +32,7 @@ def test_ingest_runs_at_the_batch_thresholds(tmp_path, monkeypatch):
         seen.append(gc.get_threshold())
         raise MessageError("-", "-", "refused for the test")
 
-    monkeypatch.setattr("ledger.ingest.parse_message", parse)
+    monkeypatch.setattr("ledger.services.ingest.parse_message", parse)
     path = tmp_path / "one.jsonl"
     path.write_text('{"type": "member.enrolled"}\n')
     app = SimpleNamespace(read_models=SimpleNamespace(catch_up=lambda progress: 0), engine=create_engine("sqlite://"))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import multiprocessing
 from decimal import Decimal
 
-from ledger.application import BOOKED, PRESENT, OutpatientPooling
-from ledger.messages import validate_message
-from ledger.store import Store
+from ledger.adapters.store import Store
+from ledger.exchange.messages import validate_message
+from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
 from tests.support import book, close_month, institution, item, member, visit
 
 PROCESSES = 4

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from ledger.application import OutpatientPooling
-from ledger.audit import audit
-from ledger.ingest import ingest_file
-from ledger.store import Store
-from ledger.synthetic import CitySpec, write_city
-from projections.runner import all_views
+from ledger.adapters.store import Store
+from ledger.demo.city import CitySpec, write_city
+from ledger.projections.runner import all_views
+from ledger.services.application import OutpatientPooling
+from ledger.services.audit import audit
+from ledger.services.ingest import ingest_file
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-INGEST = "import sys; from ledger.cli import main; sys.exit(main())"
+INGEST = "import sys; from ledger.entrypoints.cli import main; sys.exit(main())"
 
 
 def _tables(app: OutpatientPooling) -> dict[str, list[tuple]]:

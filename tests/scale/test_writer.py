@@ -1,4 +1,4 @@
-"""A rebuild's writer process (projections/writer.py): the same read models, and a failure stops the rebuild.
+"""A rebuild's writer process (ledger/projections/writer.py): the same read models, and a failure stops the rebuild.
 
 DESIGN.md §1: read models are disposable and a rebuild gives what incremental processing gave;
 each batch is one transaction with the views' positions, so a rebuild stopped part-way keeps
@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import func, select
 
-from ledger.store import Store
-from projections.base import Record, View, positions
-from projections.roster import RosterView, roster_members
-from projections.runner import EventSource, ProjectionRunner
-from projections.writer import HELD_BATCHES, Writer, WriterError
+from ledger.adapters.store import Store
+from ledger.projections.base import Record, View, positions
+from ledger.projections.roster import RosterView, roster_members
+from ledger.projections.runner import EventSource, ProjectionRunner
+from ledger.projections.writer import HELD_BATCHES, Writer, WriterError
 from tests.accounts.helpers import dump_read_models, every_movement
 
 
@@ -41,7 +41,7 @@ def test_a_log_of_one_batch_is_rebuilt_in_this_process_to_the_same_read_models(a
     def no_writer(_store: Any) -> None:
         raise AssertionError("a writer was started for a log of one batch")
 
-    monkeypatch.setattr("projections.runner.Writer", no_writer)
+    monkeypatch.setattr("ledger.projections.runner.Writer", no_writer)
     ProjectionRunner(EventSource.of(app), app.engine, batch_size=head, store=app.store).rebuild()
 
     assert dump_read_models(app) == incremental

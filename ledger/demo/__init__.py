@@ -1,0 +1,1 @@
+"""The demo city: a deterministic synthetic city-year, outside the production path."""

@@ -1,0 +1,1 @@
+"""Entry points: the only modules that know about the command line (and, next, HTTP)."""

@@ -1,0 +1,124 @@
+"""Personal-account balances and every movement behind them.
+
+A movement carries its effective date and its log position, so a balance can be asked
+for as of a date ("as of 2024-06-30") and as the ledger knew it at a position.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, String, Table, and_, func, select
+
+from ledger.projections.base import (
+    Record,
+    Totals,
+    View,
+    date_column,
+    fen,
+    insert_many,
+    metadata,
+    money_column,
+    position_column,
+    yuan,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+accounts_balances = Table(
+    "accounts_balances",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("psn_no", String(64), nullable=False, unique=True),
+    money_column("balc"),
+)
+
+accounts_movements = Table(
+    "accounts_movements",
+    metadata,
+    position_column(primary_key=True),
+    Column("member_id", String(36), nullable=False, index=True),
+    date_column("day"),
+    Column("kind", String(20), nullable=False),
+    money_column("amount"),
+    Column("reference", String(64), nullable=False),
+)
+
+P = "yibao:Member."
+MOVEMENTS = {
+    # topic: (kind, field with the amount, sign, field with the reference)
+    P + "AccountCredited": ("credit", "amount", 1, "month"),
+    P + "CreditAdjusted": ("credit_adjustment", "amount", 1, "month"),
+    P + "AccountUsed": ("use", "amount", -1, "reference"),
+    P + "SettlementCharged": ("settlement", "acct_pay", -1, "setl_id"),
+    P + "SettlementReleased": ("reversal", "acct_pay", 1, "setl_id"),
+    P + "SettlementAdjusted": ("adjustment", "acct_delta", -1, "setl_id"),
+    P + "TransferredOut": ("transfer_out", "paid_out", -1, "destination"),
+    P + "Deceased": ("inheritance", "inherited", -1, "heir"),
+    P + "BalancePaidOut": ("paid_out", "amount", -1, "to"),
+}
+ENROLLED = P + "Enrolled"
+
+
+class AccountsView(View):
+    """Balances and movements of personal accounts."""
+
+    name = "accounts"
+    topics = (ENROLLED, *MOVEMENTS)
+    tables = (accounts_balances, accounts_movements)
+
+    def __init__(self) -> None:
+        self._opened: list[dict[str, Any]] = []
+        self._moves: list[dict[str, Any]] = []
+        self._balances = Totals(["member_id"], ["balc"])
+
+    def begin(self, conn: Connection) -> None:  # noqa: D102
+        self._opened, self._moves = [], []
+        self._balances.clear()
+
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
+        member, p = record.originator_id, record.payload
+        if record.topic == ENROLLED:
+            self._opened.append({"member_id": member, "psn_no": p["psn_no"], "balc": 0})
+            return
+        kind, field, sign, ref = MOVEMENTS[record.topic]
+        amount = fen(p[field]) * sign
+        if amount:
+            self._moves.append({"position": record.position, "member_id": member, "day": record.day, "kind": kind,
+                                "amount": amount, "reference": str(p[ref])})
+            self._balances.add((member,), amount)
+
+    def flush(self, conn: Connection) -> None:  # noqa: D102
+        insert_many(conn, accounts_balances, self._opened)
+        insert_many(conn, accounts_movements, self._moves)
+        self._balances.upsert(conn, accounts_balances, psn_no="")
+        self._opened, self._moves = [], []
+
+
+def balance(conn: Connection, member_id: str, as_of: str | None = None, known_at: int | None = None) -> Any:
+    """The balance, now or as of an effective date, as known at a log position."""
+    if as_of is None and known_at is None:
+        found = conn.execute(select(accounts_balances.c.balc).where(accounts_balances.c.member_id == member_id)).first()
+        return yuan(found[0]) if found else None
+    m = accounts_movements.c
+    conditions = [m.member_id == member_id]
+    if as_of is not None:
+        conditions.append(m.day <= as_of)
+    if known_at is not None:
+        conditions.append(m.position <= known_at)
+    total = conn.execute(select(func.coalesce(func.sum(m.amount), 0)).where(and_(*conditions))).scalar()
+    return yuan(int(total or 0))
+
+
+def history(conn: Connection, member_id: str) -> list[dict[str, Any]]:
+    """Every movement in log order, with the running balance."""
+    m = accounts_movements.c
+    rows = conn.execute(select(m.position, m.day, m.kind, m.amount, m.reference)
+                        .where(m.member_id == member_id).order_by(m.position)).all()
+    running, out = 0, []
+    for position, day, kind, amount, reference in rows:
+        running += amount
+        out.append({"position": position, "date": day, "kind": kind, "amount": yuan(amount), "reference": reference,
+                    "balc": yuan(running)})
+    return out

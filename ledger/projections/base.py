@@ -1,0 +1,243 @@
+"""What every read model shares: its tables, the events it follows, and batched writes.
+
+A view reads stored events as plain records (topic and the stored JSON, parsed), never the
+ledger's classes: it depends on the stored format only, as any outside consumer would. In
+that format a decimal is ``{"_type_": "decimal_str", "_data_": "12.50"}`` and a date
+``{"_type_": "date_iso", "_data_": "2024-03-20"}``; :func:`fen` and :func:`iso` read them.
+Money is kept in integer fen, exact on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
+from sqlalchemy.dialects import postgresql
+
+from ledger.projections.writer import Deferred
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from sqlalchemy import Connection
+
+metadata = MetaData()
+
+positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+"""How far each view has read the log, written in the same transaction as its rows."""
+
+
+def fen(amount: Decimal | dict[str, str] | None) -> int | None:
+    """Yuan (a Decimal, or a stored decimal) to integer fen, exactly."""
+    if amount is None:
+        return None
+    if isinstance(amount, dict):
+        return _fen_of_text(amount["_data_"])
+    value = amount * 100
+    if value != value.to_integral_value():
+        msg = f"{amount} is not a whole number of fen"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _fen_of_text(digits: str) -> int:
+    """``"-12.50"`` to ``-1250`` without building a Decimal (the read models' hottest conversion)."""
+    if len(digits) > 3 and digits[-3] == ".":  # the stored form of a settled amount: two places
+        return int(digits[:-3] + digits[-2:])
+    whole, _, part = digits.lstrip("-").partition(".")
+    if len(part) > 2 or "E" in whole or "e" in whole:
+        return fen(Decimal(digits))  # type: ignore[return-value]
+    value = int(whole) * 100 + int((part + "00")[:2])
+    return -value if digits.startswith("-") else value
+
+
+def yuan(amount: int | None) -> Decimal | None:
+    """Integer fen back to yuan with two decimals."""
+    if amount is None:
+        return None
+    return (Decimal(amount) / 100).quantize(Decimal("0.01"))
+
+
+def money_column(name: str, *, nullable: bool = False) -> Column[Any]:
+    """An amount in integer fen."""
+    return Column(name, BigInteger, nullable=nullable)
+
+
+def date_column(name: str, *, nullable: bool = False, index: bool = False) -> Column[Any]:
+    """A date as ``YYYY-MM-DD`` text: sorts and compares as dates, identical on both databases."""
+    return Column(name, String(10), nullable=nullable, index=index)
+
+
+POSITION = BigInteger().with_variant(Integer, "sqlite")
+"""A log position: on SQLite declared ``INTEGER``, so that a table keyed by it alone keeps its rows
+by it (the rowid) instead of in a second b-tree beside them."""
+
+
+def position_column(*, primary_key: bool = False) -> Column[Any]:
+    """The log position an entry comes from."""
+    return Column("position", POSITION, nullable=False, primary_key=primary_key, index=not primary_key)
+
+
+@dataclass(slots=True)
+class Record:
+    """One stored event as views see it: its place in the log, and its stored JSON parsed.
+
+    Made once per event read (slots, not frozen: a frozen dataclass pays for every field it sets).
+    """
+
+    position: int
+    originator_id: str
+    """As text (``8-4-4-4-12`` hex digits): the key the views store."""
+    originator_version: int
+    topic: str
+    state: bytes
+    payload: dict[str, Any]
+    day: str | None
+    """The event's effective date as text, where it has one (read once: most views store it)."""
+    decode: Callable[[bytes], dict[str, Any]]
+    """The event store's own decoder, for a view that needs Python types (Decimal, date)."""
+
+    def typed(self) -> dict[str, Any]:
+        """The payload with Python types, decoded as the event store decodes it."""
+        return self.decode(self.state)
+
+
+def iso(value: date | datetime | str | dict[str, str]) -> str:
+    """ISO text of a date: a stored one, a date object, or text already."""
+    if isinstance(value, dict):
+        return value["_data_"]
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def text(value: Any) -> str:
+    """A stored scalar as text (a decimal's digits, a date's ISO form)."""
+    return value["_data_"] if isinstance(value, dict) else str(value)
+
+
+class View(ABC):
+    """A read model: tables, the topics it follows, and how each event changes it."""
+
+    name: ClassVar[str]
+    """The view's name: the prefix of its tables and its key in ``projection_positions``."""
+    topics: ClassVar[tuple[str, ...]]
+    """The event topics it follows; an empty tuple follows every event."""
+    tables: ClassVar[tuple[Table, ...]]
+    rebuildable: ClassVar[bool] = True
+    """False for the log's seal (the hash chain), which a rebuild must never recompute."""
+
+    def begin(self, conn: Connection) -> None:
+        """Start a batch: forget anything buffered by a batch that did not commit."""
+
+    @abstractmethod
+    def process(self, conn: Connection, record: Record) -> None:
+        """Take one event into the batch (writes may be buffered until :meth:`flush`)."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write what the batch buffered."""
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (every column given in each row) in few round trips."""
+    _write(conn, table, rows)
+
+
+def upsert_add(conn: Connection, table: Table, keys: Sequence[str], rows: Iterable[dict[str, Any]],
+               added: Sequence[str]) -> None:
+    """Insert rows, or add their ``added`` columns to the row with the same ``keys`` already there."""
+    _write(conn, table, list(rows), tuple(keys), tuple(added))
+
+
+def _write(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...] = (),
+           added: tuple[str, ...] = ()) -> None:
+    """Write rows straight to the driver, without SQLAlchemy's per-row processing (dearer than the insert).
+
+    SQLite, in process, takes them through ``executemany``. PostgreSQL takes plain inserts by
+    ``COPY``, and upserts as one array a column unnested by the server: psycopg's
+    ``executemany`` costs a round trip a row.
+    """
+    if not rows:
+        return
+    how, statement, pick = _plan(table, conn.dialect.name, keys, added)
+    if how == "copy":
+        copy_rows(conn, statement, [pick(row) for row in rows])
+    elif how == "unnest":
+        conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*map(pick, rows), strict=True)))
+    else:
+        conn.exec_driver_sql(statement, [pick(row) for row in rows])
+
+
+def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (recorded instead, for a rebuild's writer).
+
+    The other writes go through ``exec_driver_sql``, which a :class:`Deferred` records itself;
+    a ``COPY`` needs the driver's cursor, which only the writer has.
+    """
+    if isinstance(conn, Deferred):
+        conn.defer(copy_rows, statement, rows)
+        return
+    with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+@cache
+def _plan(table: Table, dialect: str, keys: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, str, Any]:
+    """How a table's rows are written on ``dialect`` (``copy``, ``unnest`` or ``executemany``), made once."""
+    names = tuple(c.name for c in table.columns)
+    columns = f"{_q(table.name)} ({','.join(map(_q, names))})"
+    conflict = "" if not keys else (
+        f" ON CONFLICT ({','.join(map(_q, keys))}) DO UPDATE SET "
+        + ", ".join(f"{_q(a)} = {_q(table.name)}.{_q(a)} + excluded.{_q(a)}" for a in added))
+    pick = itemgetter(*names)
+    if dialect == "postgresql" and not keys:
+        return "copy", f"COPY {columns} FROM STDIN", pick
+    if dialect == "postgresql":
+        types = (c.type.compile(dialect=postgresql.dialect()) for c in table.columns)
+        arrays = ", ".join(f"%b::{type_}[]" for type_ in types)
+        return "unnest", f"INSERT INTO {columns} SELECT * FROM unnest({arrays}){conflict}", pick
+    return "executemany", f"INSERT INTO {columns} VALUES ({','.join('?' * len(names))}){conflict}", pick
+
+
+def _q(name: str) -> str:
+    """A quoted name (the views' names are lower-case, so quoting never changes them)."""
+    return f'"{name}"'
+
+
+class Totals:
+    """Amounts summed per key over a batch, so that the batch upserts each key once."""
+
+    def __init__(self, keys: Sequence[str], added: Sequence[str]) -> None:
+        self.keys = tuple(keys)
+        self.added = tuple(added)
+        self._sums: dict[tuple[Any, ...], list[int]] = {}
+
+    def add(self, key: tuple[Any, ...], *amounts: int) -> None:
+        """Add ``amounts`` (in the order of ``added``) to the sums of ``key``."""
+        sums = self._sums.get(key)
+        if sums is None:
+            self._sums[key] = list(amounts)
+        else:
+            for i, amount in enumerate(amounts):
+                sums[i] += amount
+
+    def upsert(self, conn: Connection, table: Table, **fixed: Any) -> None:
+        """Add the sums to ``table`` (``fixed`` fills the other columns of a new row), and start again."""
+        rows = [{**dict(zip(self.keys, key, strict=True)), **fixed, **dict(zip(self.added, sums, strict=True))}
+                for key, sums in self._sums.items()]
+        upsert_add(conn, table, self.keys, rows, self.added)
+        self._sums = {}
+
+    def clear(self) -> None:
+        """Forget the sums of a batch that did not commit."""
+        self._sums = {}

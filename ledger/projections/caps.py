@@ -1,0 +1,138 @@
+"""Annual cap usage per member and year, shaped like the platform's 5206 cumulative figures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Index, Integer, String, Table, and_, func, select
+from sqlalchemy.schema import CreateIndex
+
+from ledger.projections.base import (
+    Record,
+    Totals,
+    View,
+    date_column,
+    fen,
+    insert_many,
+    iso,
+    metadata,
+    money_column,
+    position_column,
+    yuan,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+caps_usage = Table(
+    "caps_usage",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    money_column("pooled"),
+    money_column("deductible"),
+    Column("visits", Integer, nullable=False),
+)
+
+caps_movements = Table(
+    "caps_movements",
+    metadata,
+    position_column(primary_key=True),
+    Column("member_id", String(36), nullable=False),
+    Column("year", Integer, nullable=False),
+    date_column("day"),
+    Column("setl_id", String(36), nullable=False),
+    Column("kind", String(12), nullable=False),
+    money_column("pooled"),
+    money_column("deductible"),
+    Column("visits", Integer, nullable=False),
+)
+by_member = Index("ix_caps_movements_member_id", caps_movements.c.member_id)
+"""For the cap queries. A rebuild makes it last; only a reversal stored before it carried its
+bill's date needs it earlier (:meth:`CapsView._looked_up`), and makes it then."""
+
+P = "yibao:Member."
+MOVEMENTS = {
+    P + "SettlementCharged": ("settlement", "hifp_pay", "act_pay_dedc", 1),
+    P + "SettlementReleased": ("reversal", "hifp_pay", "act_pay_dedc", -1),
+    P + "SettlementAdjusted": ("adjustment", "hifp_delta", "dedc_delta", 0),
+}
+
+
+class CapsView(View):
+    """What the pooling fund paid each member each year, and the deductibles paid."""
+
+    name = "caps"
+    topics = tuple(MOVEMENTS)
+    tables = (caps_usage, caps_movements)
+
+    def __init__(self) -> None:
+        self._moves: list[dict[str, Any]] = []
+        self._indexed = False
+        """Whether this batch has made sure of the member index (a rebuild drops it, a rollback may too)."""
+        self._usage = Totals(["member_id", "year"], ["pooled", "deductible", "visits"])
+
+    def begin(self, conn: Connection) -> None:  # noqa: D102
+        self._moves, self._indexed = [], False
+        self._usage.clear()
+
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
+        p = record.payload
+        kind, pooled, dedc, visits = MOVEMENTS[record.topic]
+        sign = -1 if visits < 0 else 1
+        day = record.day
+        if kind == "reversal":
+            day = self._charged_on(conn, record) or day
+        row = {"position": record.position, "member_id": record.originator_id, "year": p["year"], "day": day,
+               "setl_id": p["setl_id"], "kind": kind, "pooled": sign * fen(p[pooled]),
+               "deductible": sign * fen(p[dedc]), "visits": visits}
+        self._moves.append(row)
+        self._usage.add((row["member_id"], row["year"]), row["pooled"], row["deductible"], visits)
+
+    def _charged_on(self, conn: Connection, record: Record) -> str | None:
+        """信政办〔2022〕23号 第五条（三）, DESIGN.md §1: a reversal gives the cap back as of the bill's own date.
+
+        The cap is used in service-date order: the member's later bills, re-adjudicated when
+        one before them is reversed, are adjusted as of their own dates, so the reversed
+        bill's use must leave as of its date too. Dated on the reversal, a reversal booked
+        in a later month left the cap as of the months between both used by the reversed
+        bill and given to the later ones: more than the cap.
+
+        The event says that date (``charged_on``, from class version 2). One stored before
+        takes the date of the charge: from this batch's rows not yet written, or from the table.
+        """
+        p = record.payload
+        charged_on = p.get("charged_on")
+        if charged_on is not None:
+            return iso(charged_on)
+        setl_id = p["setl_id"]
+        pending = (m["day"] for m in reversed(self._moves) if m["setl_id"] == setl_id and m["kind"] == "settlement")
+        return next(pending, None) or self._looked_up(conn, record.originator_id, setl_id)
+
+    def _looked_up(self, conn: Connection, member_id: str, setl_id: str) -> str | None:
+        """The date of a settlement charged in an earlier batch, by the member index (made first if missing)."""
+        if not self._indexed:
+            conn.execute(CreateIndex(by_member, if_not_exists=True))
+            self._indexed = True
+        m = caps_movements.c
+        return conn.execute(select(m.day).where(m.member_id == member_id, m.setl_id == setl_id,
+                                                m.kind == "settlement").order_by(m.position.desc()).limit(1)).scalar()
+
+    def flush(self, conn: Connection) -> None:  # noqa: D102
+        insert_many(conn, caps_movements, self._moves)
+        self._usage.upsert(conn, caps_usage)
+        self._moves = []
+
+
+def usage(conn: Connection, member_id: str, year: int, as_of: str | None = None,
+          known_at: int | None = None) -> dict[str, Any]:
+    """Pooling paid, deductible paid and visits in ``year``, as of a date and as known at a position."""
+    m = caps_movements.c
+    conditions = [m.member_id == member_id, m.year == year]
+    if as_of is not None:
+        conditions.append(m.day <= as_of)
+    if known_at is not None:
+        conditions.append(m.position <= known_at)
+    row = conn.execute(select(func.coalesce(func.sum(m.pooled), 0), func.coalesce(func.sum(m.deductible), 0),
+                              func.coalesce(func.sum(m.visits), 0)).where(and_(*conditions))).one()
+    return {"used": yuan(int(row[0])), "deductible_paid": yuan(int(row[1])), "visits": int(row[2])}

@@ -1,0 +1,105 @@
+"""Who is insured where: members by region, with their benefit type over time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, String, Table, and_, or_, select
+
+from ledger.projections.base import Record, View, date_column, insert_many, iso, metadata, position_column
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+roster_members = Table(
+    "roster_members",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("psn_no", String(64), nullable=False, unique=True),
+    Column("admdvs", String(16), nullable=False, index=True),
+    date_column("enrolled_on"),
+    Column("psn_type", String(2), nullable=False),
+    date_column("left_on", nullable=True),
+    Column("left_how", String(20), nullable=True),
+    position_column(),
+)
+
+roster_types = Table(
+    "roster_types",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    position_column(primary_key=True),
+    date_column("since"),
+    Column("psn_type", String(2), nullable=False),
+)
+"""Benefit type from ``since`` (retirement switches from the next month), as learnt at ``position``."""
+
+ENROLLED = "yibao:Member.Enrolled"
+RETIRED = "yibao:Member.Retired"
+TRANSFERRED = "yibao:Member.TransferredOut"
+DECEASED = "yibao:Member.Deceased"
+
+
+class RosterView(View):
+    """Members and their benefit types."""
+
+    name = "roster"
+    topics = (ENROLLED, RETIRED, TRANSFERRED, DECEASED)
+    tables = (roster_members, roster_types)
+
+    def __init__(self) -> None:
+        self._members: list[dict[str, Any]] = []
+        self._types: list[dict[str, Any]] = []
+
+    def begin(self, conn: Connection) -> None:  # noqa: D102
+        self._members, self._types = [], []
+
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
+        p, member = record.payload, record.originator_id
+        if record.topic == ENROLLED:
+            self._members.append({"member_id": member, "psn_no": p["psn_no"], "admdvs": p["admdvs"],
+                                  "enrolled_on": record.day, "psn_type": p["psn_type"], "left_on": None,
+                                  "left_how": None, "position": record.position})
+            self._types.append({"member_id": member, "position": record.position, "since": record.day,
+                                "psn_type": p["psn_type"]})
+        elif record.topic == RETIRED:
+            self._types.append({"member_id": member, "position": record.position, "since": iso(p["switch_on"]),
+                                "psn_type": "12"})
+        else:
+            self.flush(conn)
+            how = "transferred_out" if record.topic == TRANSFERRED else "deceased"
+            conn.execute(roster_members.update().where(roster_members.c.member_id == member)
+                         .values(left_on=record.day, left_how=how))
+
+    def flush(self, conn: Connection) -> None:  # noqa: D102
+        insert_many(conn, roster_members, self._members)
+        insert_many(conn, roster_types, self._types)
+        self._members, self._types = [], []
+
+
+def members_of(conn: Connection, admdvs: str, on: str) -> list[str]:
+    """``psn_no`` of the region's members enrolled on ``on`` and not gone before it, in order."""
+    rows = conn.execute(
+        select(roster_members.c.psn_no).where(
+            roster_members.c.admdvs == admdvs,
+            roster_members.c.enrolled_on <= on,
+            or_(roster_members.c.left_on.is_(None), roster_members.c.left_on > on),
+        ).order_by(roster_members.c.psn_no)
+    )
+    return list(rows.scalars())
+
+
+def member_row(conn: Connection, member_id: str) -> dict[str, Any] | None:
+    """The roster row of a member."""
+    row = conn.execute(select(roster_members).where(roster_members.c.member_id == member_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def psn_type_on(conn: Connection, member_id: str, on: str, known_at: int | None = None) -> str | None:
+    """The member's benefit type on ``on``, as the ledger knew it at position ``known_at``."""
+    conditions = [roster_types.c.member_id == member_id, roster_types.c.since <= on]
+    if known_at is not None:
+        conditions.append(roster_types.c.position <= known_at)
+    row = conn.execute(select(roster_types.c.psn_type).where(and_(*conditions))
+                       .order_by(roster_types.c.since.desc(), roster_types.c.position.desc()).limit(1)).first()
+    return row[0] if row else None

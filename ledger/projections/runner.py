@@ -1,0 +1,299 @@
+"""Feeds the event log to the read models, a batch at a time, exactly once.
+
+Each batch is one transaction: the views' rows and their positions in the log are written
+together, so a crash between batches loses nothing and repeats nothing. ``catch_up`` reads
+from the lowest position any view has reached; ``rebuild`` empties the rebuildable views
+and reads the whole log again.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import select, update
+from tqdm import tqdm
+
+from ledger.adapters.collector import batch_collection
+from ledger.projections.accounts import AccountsView
+from ledger.projections.base import Record, iso, metadata, positions
+from ledger.projections.caps import CapsView
+from ledger.projections.chain import ChainView
+from ledger.projections.clearing import ClearingView
+from ledger.projections.journal import JournalView
+from ledger.projections.log import log_reader
+from ledger.projections.prepayments import PrepaymentsView
+from ledger.projections.roster import RosterView
+from ledger.projections.settlements import SettlementsView
+from ledger.projections.writer import Deferred, Writer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from eventsourcing.persistence import Notification
+    from sqlalchemy import Connection, Engine, Table
+
+    from ledger.adapters.store import Store
+    from ledger.projections.base import View
+
+
+def all_views() -> list[View]:
+    """Every read model, the log's seal first."""
+    return [ChainView(), RosterView(), SettlementsView(), AccountsView(), CapsView(), PrepaymentsView(),
+            ClearingView(), JournalView()]
+
+
+class EventSource:
+    """Where the runner reads events: a notification reader and the decoder of their payloads.
+
+    ``select(start, limit, stop, topics)`` returns the events from position ``start`` on, up to
+    ``stop``, of the given topics only (all topics when empty): a rebuild reads only what its
+    views follow. ``read_ahead``: reading waits mostly on a database server, so the next batch
+    is read while the last is processed. (On SQLite, in process, making the rows holds the
+    interpreter: a rebuild of the 0.1M city took 3.3 s reading in place, 3.6-3.8 s reading ahead;
+    on PostgreSQL 4.4-4.6 s in place, 3.8-3.9 s ahead.)
+    """
+
+    def __init__(self, select: Callable[[int, int, int | None, Sequence[str]], Sequence[Notification]],
+                 decode: Callable[[bytes], Any], head: Callable[[], int | None], *, read_ahead: bool = False) -> None:
+        self.select = select
+        self.decode = decode
+        self.head = head
+        self.read_ahead = read_ahead
+
+    @classmethod
+    def of(cls, app: Any) -> EventSource:
+        """The log of a running application."""
+        return cls(
+            select=log_reader(app.recorder),
+            decode=app.mapper.transcoder.decode,
+            head=app.recorder.max_notification_id,
+            read_ahead=app.store.kind == "postgresql",
+        )
+
+    def batches(self, start: int, head: int | None, topics: Sequence[str], size: int,
+                ) -> Iterator[Sequence[Notification]]:
+        """The events from ``start`` through ``head`` (to the end if None), ``size`` at a time.
+
+        With ``read_ahead`` each batch is read while the one before is processed; a read of at
+        most one batch (a query's catch-up, a booking's) reads in place: a thread would cost
+        more than it saves.
+        """
+        def read(position: int) -> Sequence[Notification]:
+            return self.select(position, size, head, topics)
+
+        if not self.read_ahead or (head is not None and head - start < size):
+            while (head is None or start <= head) and (notifications := read(start)):
+                yield notifications
+                start = notifications[-1].id + 1
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as reader:
+            ahead = reader.submit(read, start)
+            while notifications := ahead.result():
+                last = notifications[-1].id
+                if head is not None and last >= head:
+                    yield notifications
+                    return
+                ahead = reader.submit(read, last + 1)
+                yield notifications
+
+    @staticmethod
+    def parse(state: bytes) -> dict[str, Any]:
+        """The stored JSON as plain data (what views read; ``decode`` gives Python types)."""
+        return orjson.loads(state)
+
+
+class ProjectionRunner:
+    """Keeps a set of views up to date with a log."""
+
+    def __init__(self, source: EventSource, engine: Engine, views: list[View] | None = None,
+                 batch_size: int = 5000, store: Store | None = None) -> None:
+        self.source = source
+        self.engine = engine
+        self.views = views if views is not None else all_views()
+        self.batch_size = batch_size
+        self.store = store
+        """Where ``engine`` points, for a rebuild's writer process (:mod:`ledger.projections.writer`);
+        without it a rebuild writes in this process."""
+        self.seconds = 0.0
+        """Time spent catching up, so a benchmark can tell booking from projecting."""
+        self._ready = False
+
+    def setup(self) -> None:
+        """Create the tables (once) and a position for each view."""
+        if self._ready:
+            return
+        tables = [positions, *(t for v in self.views for t in v.tables)]
+        metadata.create_all(self.engine, tables=tables)
+        with self.engine.begin() as conn:
+            _make_missing_indexes(conn, tables)
+            known = set(conn.scalars(select(positions.c.name)))
+            missing = [{"name": v.name, "position": 0} for v in self.views if v.name not in known]
+            if missing:
+                conn.execute(positions.insert(), missing)
+        self._ready = True
+
+    def positions(self) -> dict[str, int]:
+        """How far each view has read."""
+        self.setup()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(positions.c.name, positions.c.position)).all()
+        return {name: pos for name, pos in rows if name in {v.name for v in self.views}}
+
+    def catch_up(self, *, progress: bool = False, stop: int | None = None) -> int:
+        """Process every event the views have not seen (up to ``stop``); returns how many were read.
+
+        Events of topics none of the views behind follow are passed over in the query, uncounted.
+
+        A source that cannot tell its head (an export being streamed) is read until it ends.
+        """
+        return self._timed_catch_up(progress, stop, None)
+
+    def _timed_catch_up(self, progress: bool, stop: int | None, writer: Writer | None) -> int:
+        started = time.perf_counter()
+        try:
+            return self._catch_up(progress, stop, writer)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _catch_up(self, progress: bool, stop: int | None, writer: Writer | None) -> int:
+        self.setup()
+        done = self.positions()
+        start = min(done.values()) + 1
+        head = self.source.head()
+        if stop is not None:
+            head = stop if head is None else min(head, stop)
+        if head is not None and start > head:
+            return 0
+        topics = self._followed(done, start)
+        read = 0
+        with tqdm(total=None if head is None else head - start + 1, desc="projecting", unit="ev",
+                  disable=not progress, leave=False) as bar:
+            for notifications in self.source.batches(start, head, topics, self.batch_size):
+                self._process_batch(notifications, done, writer)
+                read += len(notifications)
+                bar.update(notifications[-1].id - start + 1)
+                start = notifications[-1].id + 1
+        if head is not None and start <= head:
+            # The last events are of topics no view follows: the views have still read them.
+            with self._batch(writer) as conn:
+                self._advance(conn, done, head)
+        return read
+
+    def _followed(self, done: dict[str, int], start: int) -> list[str]:
+        """The topics worth reading from ``start``: those the views behind follow (all if one follows all)."""
+        behind = [v for v in self.views if done[v.name] < start]
+        if any(not v.topics for v in behind):
+            return []
+        return sorted({t for v in behind for t in v.topics})
+
+    @contextmanager
+    def _batch(self, writer: Writer | None) -> Iterator[Connection]:
+        """One batch's transaction: here, or recorded and committed by the writer."""
+        if writer is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        deferred = Deferred(writer, self.engine.dialect)
+        yield deferred  # type: ignore[misc]
+        writer.commit(deferred.take())
+
+    def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int],
+                       writer: Writer | None) -> None:
+        parse, decode = self.source.parse, self.source.decode
+        readers: dict[str, list[View]] = {}
+        # Only the views behind take part (the log's seal, up to date, need not look for its head).
+        behind = [v for v in self.views if done[v.name] < notifications[-1].id]
+        with self._batch(writer) as conn:
+            for view in behind:
+                view.begin(conn)
+            for n in notifications:
+                interested = readers.get(n.topic)
+                if interested is None:
+                    interested = readers[n.topic] = [v for v in self.views if not v.topics or n.topic in v.topics]
+                if not interested:
+                    continue
+                payload = parse(n.state)
+                day = payload.get("day")
+                record = Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state, payload,
+                                None if day is None else iso(day), decode)
+                for view in interested:
+                    if n.id > done[view.name]:
+                        view.process(conn, record)
+            for view in behind:
+                view.flush(conn)
+            self._advance(conn, done, notifications[-1].id)
+
+    def _advance(self, conn: Connection, done: dict[str, int], last: int) -> None:
+        """Record that every view has read the log through ``last``."""
+        for view in self.views:
+            if done[view.name] < last:
+                conn.execute(update(positions).where(positions.c.name == view.name).values(position=last))
+                done[view.name] = last
+
+    @batch_collection()
+    def rebuild(self, *, progress: bool = False) -> int:
+        """Empty the rebuildable views and read the whole log into them again.
+
+        The tables' secondary indexes are made once the rows are in: building an index over a
+        table costs less than keeping it up to date row by row. (An index marked
+        ``rebuild_reads`` stays: the views' own updates look rows up by it. A view may also
+        make one of the others itself, part-way, if an old event needs it: so the last step
+        makes those still missing. A rebuild stopped part-way is left without the others until
+        :meth:`setup` makes them, at the next start.) With a :attr:`store` and a log of more than
+        one batch, the rows are written by a second process (:mod:`ledger.projections.writer`).
+        """
+        self.setup()
+        rebuilt = [v for v in self.views if v.rebuildable]
+        tables = [t for v in rebuilt for t in v.tables]
+        indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
+        with self._writer() as writer:  # started first: it starts up while the old tables go
+            metadata.drop_all(self.engine, tables=tables)
+            metadata.create_all(self.engine, tables=tables)
+            with self.engine.begin() as conn:
+                for index in indexes:
+                    index.drop(conn)
+                conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt]))
+                             .values(position=0))
+            read = self._timed_catch_up(progress, None, writer)
+        with self.engine.begin() as conn:
+            _make_missing_indexes(conn, tables)
+        return read
+
+    @contextmanager
+    def _writer(self) -> Iterator[Writer | None]:
+        """A writer process for a rebuild, if the runner knows its store (stopped at once if the rebuild fails).
+
+        A log of one batch or less is written here: the writer gains by writing one batch
+        while the next is read, and its start (a new interpreter, about 0.4 s) would only be
+        waited for.
+        """
+        head = self.source.head()
+        if self.store is None or (head is not None and head <= self.batch_size):
+            yield None
+            return
+        writer = Writer(self.store)
+        try:
+            yield writer
+        except BaseException:
+            writer.close(failed=True)
+            raise
+        writer.close()
+
+
+INDEX_NAMES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index'",
+    "postgresql": "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()",
+}
+"""Every index of the database in one query (SQLAlchemy's per-index check costs a query each)."""
+
+
+def _make_missing_indexes(conn: Connection, tables: Sequence[Table]) -> None:
+    """Make the tables' indexes that are missing (at start-up, those a rebuild stopped part-way left out), one query."""
+    present = set(conn.exec_driver_sql(INDEX_NAMES[conn.dialect.name]).scalars())
+    for index in (i for t in tables for i in t.indexes):
+        if index.name not in present:
+            index.create(conn)

@@ -1,0 +1,1 @@
+"""The service layer: booking messages, settling claims, period runs, corrections, queries, audit and what-if."""

@@ -1,0 +1,102 @@
+"""Ingest a file of exchange messages: every line booked, already present, or refused with its place.
+
+Valid messages are booked in batches (one transaction each); a refused line is reported as
+``FILE:LINE: type: field: reason`` and the run goes on. A month or year close in the file
+first books everything before it, so it sees all that came earlier.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from tqdm import tqdm
+
+from ledger.adapters.checkpoints import wal_checkpoints
+from ledger.adapters.collector import batch_collection
+from ledger.errors import InputError, LedgerError
+from ledger.exchange.messages import MessageError, parse_message
+from ledger.services.application import BOOKED, PERIOD_TYPES, PRESENT
+
+if TYPE_CHECKING:
+    from ledger.exchange.messages import Message
+    from ledger.services.application import Outcome, OutpatientPooling
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did."""
+
+    lines: int = 0
+    booked: int = 0
+    present: int = 0
+    refused: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the end of a run."""
+        return (f"{self.lines} lines: {self.booked} booked, {self.present} already present, "
+                f"{self.refused} refused")
+
+
+def describe(error: LedgerError) -> str:
+    """``type``-less part of an error line: ``field: reason [code, article]``."""
+    if isinstance(error, InputError):
+        extra = ", ".join(x for x in (error.code, error.article) if x)
+        return f"{error.field}: {error.reason}" + (f" [{extra}]" if extra else "")
+    return f"-: {error}"
+
+
+@batch_collection()
+def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, progress: bool = False,
+                errors_to: TextIO | None = None) -> IngestReport:
+    """Book every line of ``path``; report refused lines to ``errors_to`` as they happen."""
+    report = IngestReport()
+    batch: list[tuple[int, Message]] = []
+
+    def note(lineno: int, type_: str, outcome: Outcome) -> None:
+        if outcome == BOOKED:
+            report.booked += 1
+        elif outcome == PRESENT:
+            report.present += 1
+        else:
+            report.refused += 1
+            line = f"{path}:{lineno}: {type_}: {describe(outcome)}"  # type: ignore[arg-type]
+            report.errors.append(line)
+            if errors_to is not None:
+                print(line, file=errors_to, flush=True)
+
+    def flush() -> None:
+        if batch:
+            for (lineno, msg), outcome in zip(batch, app.book([m for _, m in batch]), strict=True):
+                note(lineno, msg.type, outcome)
+            batch.clear()
+
+    with wal_checkpoints(app.engine), open(path, "rb") as f, tqdm(
+            total=os.path.getsize(path), unit="B", unit_scale=True, desc="ingesting", disable=not progress,
+            leave=False) as bar:
+        for lineno, raw in enumerate(f, 1):
+            bar.update(len(raw))
+            if not raw.strip():
+                continue
+            report.lines += 1
+            try:
+                msg = parse_message(raw)
+            except MessageError as e:
+                report.refused += 1
+                line = f"{path}:{lineno}: {e}"
+                report.errors.append(line)
+                if errors_to is not None:
+                    print(line, file=errors_to, flush=True)
+                continue
+            if msg.type in PERIOD_TYPES:
+                flush()
+                note(lineno, msg.type, app.close_period(msg))
+                continue
+            batch.append((lineno, msg))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+        app.read_models.catch_up(progress=progress)
+    return report
