@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.adapters.store import Store
 from ledger.errors import InputError, LedgerError
 from ledger.exchange.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
 from ledger.rules.adjudication import SETLINFO_FIELDS
@@ -24,6 +23,7 @@ from ledger.rules.facts import RETIRED
 from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
 from ledger.services.audit import AuditReport, export_log
 from ledger.services.audit import audit as run_audit
+from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import describe, ingest_file
 from ledger.services.whatif import whatif as run_whatif
 
@@ -56,7 +56,7 @@ def opened(ctx: click.Context) -> Iterator[OutpatientPooling]:
     """The application on the chosen store; errors become one line and exit status 1."""
     app = None
     try:
-        app = OutpatientPooling(Store.parse(ctx.obj["db"]))
+        app = bootstrap(ctx.obj["db"])
         yield app
     except InputError as e:
         fail(describe(e))
