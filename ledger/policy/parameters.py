@@ -122,7 +122,7 @@ class Parameter(_Frozen):
 
     @model_validator(mode="after")
     def _values_fit_unit(self) -> Parameter:
-        checked = {}
+        checked: dict[date, DatedValue | None] = {}
         for day, dated in self.values.items():
             if dated is None:
                 checked[day] = None
@@ -333,7 +333,7 @@ class PolicyLibrary:
 
     def _timeline(self, admdvs: str) -> list[date]:
         """The dates on which anything in the region's policy changes."""
-        days = set()
+        days: set[date] = set()
         for _, source, param in self._entries(admdvs):
             days.update(self._dated_values(source, param))
         return sorted(days)
