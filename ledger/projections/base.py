@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast, overload
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
@@ -25,6 +25,7 @@ from ledger.projections.writer import Deferred
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from psycopg import Cursor
     from sqlalchemy import Connection
 
 metadata = MetaData()
@@ -38,6 +39,10 @@ positions = Table(
 """How far each view has read the log, written in the same transaction as its rows."""
 
 
+@overload
+def fen(amount: Decimal | dict[str, str]) -> int: ...
+@overload
+def fen(amount: None) -> None: ...
 def fen(amount: Decimal | dict[str, str] | None) -> int | None:
     """Yuan (a Decimal, or a stored decimal) to integer fen, exactly."""
     if amount is None:
@@ -57,11 +62,15 @@ def _fen_of_text(digits: str) -> int:
         return int(digits[:-3] + digits[-2:])
     whole, _, part = digits.lstrip("-").partition(".")
     if len(part) > 2 or "E" in whole or "e" in whole:
-        return fen(Decimal(digits))  # type: ignore[return-value]
+        return fen(Decimal(digits))
     value = int(whole) * 100 + int((part + "00")[:2])
     return -value if digits.startswith("-") else value
 
 
+@overload
+def yuan(amount: int) -> Decimal: ...
+@overload
+def yuan(amount: None) -> None: ...
 def yuan(amount: int | None) -> Decimal | None:
     """Integer fen back to yuan with two decimals."""
     if amount is None:
@@ -186,7 +195,7 @@ def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]])
     if isinstance(conn, Deferred):
         conn.defer(copy_rows, statement, rows)
         return
-    with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with cast("Cursor[Any]", conn.connection.cursor()) as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
 

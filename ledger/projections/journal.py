@@ -169,8 +169,8 @@ class JournalView(View):
 def trial_balance(conn: Connection) -> dict[str, Any]:
     """Debits and credits per account, and the totals (which must be equal)."""
     c = journal_entries.c
-    debits = dict(conn.execute(select(c.debit, func.sum(c.amount)).group_by(c.debit)).all())
-    credits = dict(conn.execute(select(c.credit, func.sum(c.amount)).group_by(c.credit)).all())
+    debits = dict(conn.execute(select(c.debit, func.sum(c.amount)).group_by(c.debit)).tuples().all())
+    credits = dict(conn.execute(select(c.credit, func.sum(c.amount)).group_by(c.credit)).tuples().all())
     accounts = []
     for name in sorted(set(debits) | set(credits)):
         dr, cr = int(debits.get(name) or 0), int(credits.get(name) or 0)
@@ -188,4 +188,4 @@ def balances_by_sub(conn: Connection, account: str) -> dict[str, Decimal]:
     for side, sign in ((c.debit, 1), (c.credit, -1)):
         for sub, amount in conn.execute(select(c.sub, func.sum(c.amount)).where(side == account).group_by(c.sub)):
             out[sub] = out.get(sub, 0) + sign * int(amount)
-    return {sub: yuan(value) for sub, value in sorted(out.items())}  # type: ignore[misc]
+    return {sub: yuan(value) for sub, value in sorted(out.items())}

@@ -48,13 +48,13 @@ def log_reader(recorder: Any) -> Select:
     if isinstance(recorder, PostgresApplicationRecorder):
         def postgres(statement: str, params: list[Any]) -> list[Any]:
             with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-                cursor.execute(statement, params, prepare=True)  # type: ignore[call-overload]
+                cursor.execute(statement, params, prepare=True)
                 return cursor.fetchall()
 
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
         return _reader(f"SELECT notification_id, originator_id::text, originator_version, topic, state FROM {table}",
                        "notification_id", "%s", postgres)
-    return lambda start, limit, stop=None, topics=(): recorder.select_notifications(
+    return lambda start, limit, stop, topics: recorder.select_notifications(
         start, limit, stop=stop, topics=topics)
 
 
@@ -69,7 +69,8 @@ def _reader(columns: str, position: str, mark: str, run: Callable[[str, list[Any
     """
 
     def query(lower: int, upper: int | None, topics: Sequence[str], limit: int) -> list[LogRow]:
-        statement, params = f"{columns} WHERE {position} >= {mark}", [lower]
+        statement = f"{columns} WHERE {position} >= {mark}"
+        params: list[Any] = [lower]
         if upper is not None:
             statement += f" AND {position} <= {mark}"
             params.append(upper)

@@ -198,7 +198,7 @@ class ProjectionRunner:
                 yield conn
             return
         deferred = Deferred(writer, self.engine.dialect)
-        yield deferred  # type: ignore[misc]
+        yield deferred  # type: ignore[misc]  # a Deferred stands in for the connection: it records the writes
         writer.commit(deferred.take())
 
     def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int],

@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from sqlalchemy import Select
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.schema import ExecutableDDLElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sqlalchemy import Connection, Dialect
-    from sqlalchemy.sql import Executable
+    from sqlalchemy.sql import ClauseElement
 
     from ledger.adapters.store import Store
 
@@ -74,12 +75,13 @@ class Deferred:
     def exec_driver_sql(self, statement: str, parameters: Any = None) -> None:  # noqa: D102
         self.defer(driver_sql, statement, parameters)
 
-    def execute(self, clause: Executable) -> IteratorResult | None:
+    def execute(self, clause: ClauseElement) -> IteratorResult | None:
         """A write is recorded; a query is run by the writer after the writes before it, and answered."""
         compiled = clause.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
         if isinstance(clause, ExecutableDDLElement):  # no parameters
             self.defer(driver_sql, str(compiled), None)
             return None
+        assert isinstance(compiled, SQLCompiler)  # what every statement but DDL compiles to
         values = compiled.construct_params()
         parameters = tuple(values[k] for k in compiled.positiontup or ()) if compiled.positional else values
         if not isinstance(clause, Select):
