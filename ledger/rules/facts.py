@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ledger.money import ZERO
 from ledger.rules.items import Line
 
 IN_SERVICE, RETIRED = "11", "12"
-VISIT, PURCHASE = "visit", "purchase"
+VISIT: Final = "visit"
+PURCHASE: Final = "purchase"
 
 
 @dataclass(frozen=True)
