@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -31,6 +31,14 @@ from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.prescriptions import Prescription
 from ledger.domain.regions import Region
 from ledger.errors import InputError, LedgerError, UnknownError
+from ledger.exchange.messages import (
+    InstitutionRegistered,
+    MemberEnrolled,
+    MonthClosed,
+    PrescriptionIssued,
+    PurchaseSettled,
+    VisitSettled,
+)
 from ledger.money import ZERO
 from ledger.policy.parameters import Policy, PolicyLibrary, default_library
 from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
@@ -49,7 +57,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import JSONTranscoder
     from sqlalchemy import Connection, Engine
 
-    from ledger.exchange.messages import Message
+    from ledger.exchange.messages import Message, YearClosed
 
 BOOKED, PRESENT = "booked", "present"
 PERIOD_TYPES = ("month.closed", "year.closed")
@@ -85,17 +93,17 @@ Outcome = str | LedgerError
 
 def new_ids(msg: Message) -> list[UUID]:
     """The aggregate ids a message may create: a batch asks the store about them all at once."""
-    if msg.type in ("visit.settled", "purchase.settled"):
-        ids = [settlement_id(msg.medins_setl_id)]  # type: ignore[attr-defined]
-        if msg.type == "visit.settled":
-            ids.append(visit_id(msg.fixmedins_code, msg.mdtrt_id))  # type: ignore[attr-defined]
+    if isinstance(msg, VisitSettled | PurchaseSettled):
+        ids = [settlement_id(msg.medins_setl_id)]
+        if isinstance(msg, VisitSettled):
+            ids.append(visit_id(msg.fixmedins_code, msg.mdtrt_id))
         return ids
-    if msg.type == "prescription.issued":
-        return [prescription_id(msg.rx_no)]  # type: ignore[attr-defined]
-    if msg.type == "member.enrolled":
-        return [member_id(msg.psn_no)]  # type: ignore[attr-defined]
-    if msg.type == "institution.registered":
-        return [institution_id(msg.fixmedins_code)]  # type: ignore[attr-defined]
+    if isinstance(msg, PrescriptionIssued):
+        return [prescription_id(msg.rx_no)]
+    if isinstance(msg, MemberEnrolled):
+        return [member_id(msg.psn_no)]
+    if isinstance(msg, InstitutionRegistered):
+        return [institution_id(msg.fixmedins_code)]
     return []
 
 
@@ -238,18 +246,21 @@ class OutpatientPooling(Application[UUID]):
 
     def close_period(self, msg: Message, *, refuse_repeat: bool = False) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
-        run = closing.close_month if msg.type == "month.closed" else closing.close_year
         try:
-            return BOOKED if run(self, msg, refuse_repeat=refuse_repeat) else PRESENT  # type: ignore[arg-type]
+            if isinstance(msg, MonthClosed):
+                booked = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
+            else:  # the other period run
+                booked = closing.close_year(self, cast("YearClosed", msg), refuse_repeat=refuse_repeat)
         except LedgerError as e:
             return e
+        return BOOKED if booked else PRESENT
 
     def presettle(self, messages: Sequence[Message]) -> list[dict[str, Any] | LedgerError]:
         """2206: adjudicate claims as settling would, in order, and book nothing."""
         s = self.services()
         out: list[dict[str, Any] | LedgerError] = []
         for msg in messages:
-            if msg.type not in ("visit.settled", "purchase.settled"):
+            if not isinstance(msg, VisitSettled | PurchaseSettled):
                 out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}"))
                 continue
             try:
@@ -257,7 +268,7 @@ class OutpatientPooling(Application[UUID]):
             except LedgerError as e:
                 out.append(e)
                 continue
-            found = s.uow.get(Settlement, settling.settlement_key(msg.medins_setl_id))  # type: ignore[attr-defined]
+            found = s.uow.get(Settlement, settling.settlement_key(msg.medins_setl_id))
             assert found is not None
             out.append(self.settlement_view(found))
         s.uow.abandon()

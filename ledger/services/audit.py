@@ -245,8 +245,8 @@ def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, p
         source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
         report = AuditReport(source=export)
         # The file checks its own chain as it is read; the scratch store needs no second one.
-        rebuilt = [v for v in views if v.rebuildable]
-        ProjectionRunner(source, scratch, rebuilt).catch_up(progress=progress)
+        rebuildable = [v for v in views if v.rebuildable]
+        ProjectionRunner(source, scratch, rebuildable).catch_up(progress=progress)
         report.events = log.records
         report.checks["file"] = log.problems
         report.checks["chain"] = log.chain_check()

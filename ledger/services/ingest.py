@@ -60,9 +60,9 @@ def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, pro
             report.booked += 1
         elif outcome == PRESENT:
             report.present += 1
-        else:
+        elif isinstance(outcome, LedgerError):
             report.refused += 1
-            line = f"{path}:{lineno}: {type_}: {describe(outcome)}"  # type: ignore[arg-type]
+            line = f"{path}:{lineno}: {type_}: {describe(outcome)}"
             report.errors.append(line)
             if errors_to is not None:
                 print(line, file=errors_to, flush=True)

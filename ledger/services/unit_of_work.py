@@ -10,7 +10,7 @@ state behind.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -19,8 +19,9 @@ from ledger.adapters.prefetch import existing_ids
 from ledger.domain.aggregate import LedgerAggregate
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
+    from ledger.domain.aggregate import LedgerEvent
     from ledger.services.application import OutpatientPooling
 
 TAgg = TypeVar("TAgg", bound=LedgerAggregate)
@@ -72,7 +73,7 @@ class UnitOfWork:
     """The aggregates one batch of messages reads and changes."""
 
     def __init__(self, app: OutpatientPooling, cache: AggregateCache,
-                 snapshotted: tuple[type[LedgerAggregate], ...] = ()) -> None:
+                 snapshotted: tuple[type, ...] = ()) -> None:
         self.app = app
         self.cache = cache
         self.snapshotted = snapshotted
@@ -107,8 +108,8 @@ class UnitOfWork:
             except AggregateNotFoundError:
                 return None
         aggregate = None
-        for event in self.app.events.get(aggregate_id):
-            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        for event in cast("Iterator[LedgerEvent]", self.app.events.get(aggregate_id)):  # the store holds ours only
+            aggregate = event.mutate(aggregate)
         return aggregate
 
     def prefetch(self, ids: set[UUID]) -> None:
