@@ -20,7 +20,7 @@ from ledger.errors import InputError, LedgerError
 from ledger.exchange.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
 from ledger.rules.adjudication import SETLINFO_FIELDS
 from ledger.rules.facts import RETIRED
-from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.services.application import OutpatientPooling
 from ledger.services.audit import AuditReport, export_log
 from ledger.services.audit import audit as run_audit
 from ledger.services.bootstrap import bootstrap
@@ -241,8 +241,8 @@ def _run_period(ctx: click.Context, raw: dict[str, Any]) -> None:
         fail(str(e))
     with opened(ctx) as app:
         outcome = app.close_period(msg, refuse_repeat=True)
-    if outcome not in (BOOKED, PRESENT):
-        fail(describe(outcome))  # type: ignore[arg-type]
+    if isinstance(outcome, LedgerError):
+        fail(describe(outcome))
     click.echo(f"{raw['type']} {raw['admdvs']} {raw.get('month', raw.get('year'))}: done")
 
 
