@@ -12,7 +12,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -485,8 +485,8 @@ AnyMessage = Annotated[
 ]
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
-    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in AnyMessage.__origin__.__args__  # type: ignore[attr-defined]
+    m.model_fields["type"].annotation.__args__[0]: m
+    for m in get_args(get_args(AnyMessage)[0])
 }
 
 _adapter: TypeAdapter[Any] = TypeAdapter(AnyMessage)
@@ -505,7 +505,7 @@ class MessageError(ValueError):
 def parse_message(line: str | bytes) -> Message:
     """Parse one JSON line into its message model, or raise :class:`MessageError`."""
     try:
-        raw = json.loads(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n"), parse_float=Decimal)
+        raw = json.loads(line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n"), parse_float=Decimal)
     except json.JSONDecodeError as e:
         raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}") from None
     except UnicodeDecodeError as e:
