@@ -128,7 +128,7 @@ class _Month(NamedTuple):
 class _Item(NamedTuple):
     """A catalog entry: a service, consumable or drug, with its price as written on bills."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing calls on an item
     """Its place in ``_CATALOG``: bill lines refer to items by index (see ``Line``)."""
     code: str
     name: str
@@ -184,7 +184,7 @@ _SELF_PAID = (
     _item("XZ0901003", "口腔洁治", "03", "120.00"),
     _item("XZ0901004", "辅酶Q10胶囊", "03", "1.50", per_day=2),
 )
-_ACUTE_DRUGS = (
+_ACUTE_DRUGS: tuple[_Item, ...] = (
     _item("XJ01CAA0001", "阿莫西林胶囊", "01", "0.45", per_day=3),
     _item("XJ01DDA0002", "头孢克肟分散片", "02", "2.80", "1.90", per_day=2),
     _item("XJ01MAA0003", "左氧氟沙星片", "01", "1.20"),
@@ -195,7 +195,7 @@ _ACUTE_DRUGS = (
     _item("XA07BCA0008", "蒙脱石散", "01", "1.10", per_day=3),
     _item("XA02BCE0009", "艾司奥美拉唑镁肠溶片", "02", "4.20", "2.30"),
 )
-_CHRONIC_DRUGS = (
+_CHRONIC_DRUGS: tuple[_Item, ...] = (
     _item("XA10BAA0101", "盐酸二甲双胍缓释片", "01", "0.60", per_day=2),
     _item("XC08CAA0102", "苯磺酸氨氯地平片", "01", "0.90"),
     _item("XC10AAA0103", "阿托伐他汀钙片", "01", "3.20", "1.80"),
