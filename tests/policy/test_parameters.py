@@ -261,6 +261,7 @@ def test_a_well_formed_file_loads_with_exact_values(tmp_path):
     loaded = load_policy_file(_param_file(tmp_path, GOOD))
     assert isinstance(loaded, PolicyFile)
     [(day, dated)] = loaded.parameters["deductible_level2"].values.items()
+    assert dated is not None
     assert (day, dated.value, dated.article) == (date(2024, 1, 1), Decimal("30.00"), "第五条（一）")
 
 
@@ -424,6 +425,7 @@ def test_borrowed_benefit_values_are_assumed_with_the_regions_note(admdvs):
     lib = default_library()
     [source] = [s for s in lib.regions[admdvs].sources if s.document == "xinyang-2022-23"]
     policy = lib.policy_for(admdvs, date(2024, 9, 1))
+    assert source.borrowed is not None
     for name in source.borrowed:
         cited = policy.get(name)
         if cited.document != "信政办〔2022〕23号":

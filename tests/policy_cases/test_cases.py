@@ -27,6 +27,7 @@ designated pharmacy on a prescription from a designated institution.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -51,8 +52,12 @@ def _pooled_share(adj: Adjudication) -> Decimal:
     return next(s.amounts["share"] for s in adj.trace if s.rule == "ratio")
 
 
-OUTPUTS = {
-    **{name: (lambda adj, name=name: adj.setlinfo[name]) for name in SETLINFO_FIELDS},
+def _setlinfo(name: str) -> Callable[[Adjudication], Any]:
+    return lambda adj: adj.setlinfo[name]
+
+
+OUTPUTS: dict[str, Callable[[Adjudication], Any]] = {
+    **{name: _setlinfo(name) for name in SETLINFO_FIELDS},
     "deductible_standard": lambda adj: adj.deductible_standard,
     "deductible_shared": lambda adj: adj.deductible_shared,
     "annual_cap": lambda adj: adj.annual_cap,
@@ -93,7 +98,7 @@ def _claim(raw: dict[str, Any], day: date) -> Claim:
 
 
 def _context(raw: dict[str, Any], claim: Claim) -> Context:
-    fields = {name: Decimal(raw[name]) if name in AMOUNTS else raw[name] for name in raw}
+    fields: dict[str, Any] = {name: Decimal(raw[name]) if name in AMOUNTS else raw[name] for name in raw}
     if claim.kind == PURCHASE:
         fields.setdefault("institution_kind", "pharmacy")
         fields.setdefault("institution_level", None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,7 +60,7 @@ def lines(draw: st.DrawFn) -> tuple[Line, ...]:
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Claim, Context, str]:
     admdvs = draw(st.sampled_from(REGIONS))
-    kind = draw(st.sampled_from([VISIT, PURCHASE]))
+    kind: Literal["visit", "purchase"] = draw(st.sampled_from([VISIT, PURCHASE]))
     claim = Claim(
         kind=kind,
         date=DAY,
