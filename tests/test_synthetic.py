@@ -118,7 +118,7 @@ def test_prescriptions_keep_their_limits_and_purchases_their_validity():
     messages = list(generate(CitySpec()))
     issued = {m["rx_no"]: m for m in messages if m["type"] == "prescription.issued"}
     limit = {(False, False, "11"): 7, (False, False, "13"): 3, (True, False, "11"): 30, (True, True, "11"): 84}
-    days = Counter()
+    days: Counter[int] = Counter()
     for rx in issued.values():
         key = (rx["chronic"], rx["long_term"], rx["med_type"])
         assert all(d["days"] <= limit[key] for d in rx["drugs"]), rx
@@ -135,7 +135,7 @@ def test_prescriptions_keep_their_limits_and_purchases_their_validity():
 
 
 def test_departed_members_have_no_later_facts():
-    left: dict[str, str] = {}
+    left: dict[str | None, str] = {}
     for m in generate(CitySpec(members=300, seed=4)):
         psn = m.get("psn_no")
         if psn in left:

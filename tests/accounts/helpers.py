@@ -178,7 +178,7 @@ def movements(app: OutpatientPooling, psn_no: str) -> list[tuple[str, str, Decim
 
 def aggregate(app: OutpatientPooling, psn_no: str) -> Member:
     """The member as its event stream (and snapshots) say, read fresh from the store."""
-    found = app.repository.get(member_id(psn_no))
+    found: object = app.repository.get(member_id(psn_no))
     assert isinstance(found, Member)
     return found
 

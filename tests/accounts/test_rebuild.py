@@ -108,7 +108,7 @@ def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(s
     assert versions == list(range(interval, aggregate(app, "M1").version + 1, interval))
     fresh = OutpatientPooling(app.store)
     try:
-        reloaded = fresh.repository.get(member_id)
+        reloaded: Member = fresh.repository.get(member_id)
         assert reloaded.version > versions[-1]
         assert reloaded.balance == D("118.90") == balc(app, "M1")
         assert reloaded.cap_used_in(2024) == D("175.00")
@@ -135,7 +135,7 @@ def test_design_a_batch_passing_two_snapshot_intervals_takes_one_snapshot_of_its
     assert [s.originator_version for s in app.snapshots.get(member_id)] == [before + 100]
     fresh = OutpatientPooling(app.store)
     try:
-        reloaded = fresh.repository.get(member_id)
+        reloaded: Member = fresh.repository.get(member_id)
         assert reloaded.version == before + 100
         assert reloaded.balance == D("110.00")
         replayed = None

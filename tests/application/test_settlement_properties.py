@@ -49,6 +49,7 @@ def test_presettle_equals_settle_and_a_resubmission_books_once_within_the_cap(tm
         presettled = app.presettle([validate_message(c) for c in claims])
         assert app.recorder.max_notification_id() == head  # pre-settling booked nothing
         for claim, before in zip(claims, presettled, strict=True):
+            assert isinstance(before, dict), before
             assert book(app, claim) == [BOOKED]
             settled = app.settlement_view(app.get_settlement(claim["medins_setl_id"]))
             assert {k: settled[k] for k in MONEY_FIELDS} == {k: before[k] for k in MONEY_FIELDS}
