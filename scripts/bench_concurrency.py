@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from zlib import crc32
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,7 @@ def book(url: str, lines: list[bytes], batch: int = 200) -> tuple[int, int]:
     return booked, refused
 
 
-def run(url: str, setup: list[bytes], work: list[list[bytes]]) -> dict[str, float]:
+def run(url: str, setup: list[bytes], work: list[list[bytes]]) -> dict[str, Any]:
     book(url, setup)
     started = time.perf_counter()
     if len(work) == 1:
