@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import DatetimeAsISO
@@ -159,7 +159,7 @@ def logged(app: OutpatientPooling, after: int = 0) -> list[Logged]:
         batch = app.recorder.select_notifications(start, 500)
         if not batch:
             return out
-        out.extend(Logged(n.id, n.topic, n.originator_id, decode(n.state)) for n in batch)
+        out.extend(Logged(n.id, n.topic, cast("UUID", n.originator_id), decode(n.state)) for n in batch)
         start = batch[-1].id + 1
 
 

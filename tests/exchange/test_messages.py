@@ -8,7 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.exchange.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
+from ledger.exchange.messages import (
+    MESSAGE_TYPES,
+    BudgetSet,
+    MemberEnrolled,
+    MessageError,
+    VisitSettled,
+    json_schema,
+    parse_message,
+    validate_message,
+)
 from tests.exchange.scenario import every_type
 
 # DESIGN.md §3's examples, verbatim.
@@ -49,14 +58,19 @@ def test_design_s_examples_are_valid_messages(raw):
 
 def test_amounts_are_exact_decimals():
     visit = parse_message(DESIGN_EXAMPLES[4])
+    assert isinstance(visit, VisitSettled)
     assert visit.items[1].pric == Decimal("120.00")
     assert visit.items[1].pric_uplmt_amt == Decimal("100.00")
     budget = parse_message(DESIGN_EXAMPLES[8])
+    assert isinstance(budget, BudgetSet)
     assert budget.amount == Decimal("12000000.00")
     # A JSON number is read as an exact decimal, never through a float.
     enrolled = validate_message({**json.loads(DESIGN_EXAMPLES[2]), "contribution_base": "6000.1"})
+    assert isinstance(enrolled, MemberEnrolled)
     assert enrolled.contribution_base == Decimal("6000.10")
-    assert parse_message(DESIGN_EXAMPLES[2].replace('"6000.00"', "6000.10")).contribution_base == Decimal("6000.10")
+    reparsed = parse_message(DESIGN_EXAMPLES[2].replace('"6000.00"', "6000.10"))
+    assert isinstance(reparsed, MemberEnrolled)
+    assert reparsed.contribution_base == Decimal("6000.10")
 
 
 def test_the_same_amount_written_two_ways_is_the_same_content():

@@ -76,7 +76,7 @@ CASES: list[tuple[str, dict[str, Any] | bytes, str, str, str]] = [
     ("missing bill lines", without(drugs_visit(), "items"), "visit.settled", "items", "Field required"),
     ("missing date", without(member("X"), "date"), "member.enrolled", "date", "Field required"),
     ("wrong type: amount", member("X", base="six thousand"), "member.enrolled", "contribution_base", "decimal"),
-    ("wrong type: level", institution("HX", level="three"), "institution.registered", "level", "1, 2 or 3"),
+    ("wrong type: level", {**institution("HX"), "level": "three"}, "institution.registered", "level", "1, 2 or 3"),
     ("wrong type: flag", drugs_visit(acct_used_flag="sometimes"), "visit.settled", "acct_used_flag", "boolean"),
     ("wrong type: date", member("X", day="2024-02-30"), "member.enrolled", "date", "date"),
     ("wrong type: bill lines", {**drugs_visit(), "items": "400.00"}, "visit.settled", "items", "list"),
