@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import DatetimeAsISO
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import select
@@ -254,7 +254,8 @@ def wall_clock(app: OutpatientPooling, when: str) -> Iterator[None]:
     registered under the same names as the real ones: what is stored is unchanged.
     """
     transcoder = app.mapper.transcoder
-    transcoder.register(_FakeDatetimeAsISO())  # type: ignore[attr-defined]
-    transcoder.register(_FakeDateAsISO())  # type: ignore[attr-defined]
+    assert isinstance(transcoder, JSONTranscoder)
+    transcoder.register(_FakeDatetimeAsISO())
+    transcoder.register(_FakeDateAsISO())
     with freeze_time(when):
         yield

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import DatetimeAsISO
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import inspect, text
@@ -333,8 +333,9 @@ def wall_clock(app: OutpatientPooling, when: str) -> Iterator[None]:
     the same names as the real classes: what is stored is the same as without the freeze.
     """
     transcoder = app.mapper.transcoder
-    transcoder.register(_FakeDatetimeAsISO())  # type: ignore[attr-defined]
-    transcoder.register(_FakeDateAsISO())  # type: ignore[attr-defined]
+    assert isinstance(transcoder, JSONTranscoder)
+    transcoder.register(_FakeDatetimeAsISO())
+    transcoder.register(_FakeDateAsISO())
     with freeze_time(when):
         yield
 

@@ -15,7 +15,8 @@ SUMMARY = re.compile(r"^(\d+) lines: (\d+) booked, (\d+) already present, (\d+) 
 def summary(result) -> tuple[int, int, int, int]:
     match = SUMMARY.match(result.stdout.strip().splitlines()[-1])
     assert match, result.stdout
-    return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
+    lines, booked, present, refused = (int(g) for g in match.groups())
+    return lines, booked, present, refused
 
 
 def log_head(db: str) -> int:

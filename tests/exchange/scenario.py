@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import DatetimeAsISO
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import select
@@ -198,7 +198,9 @@ def frozen_clock(app: OutpatientPooling, when: str = "2025-01-15T08:00:00+00:00"
     freezegun's stand-in classes are registered under the real ones' names: what is stored
     is unchanged.
     """
-    app.mapper.transcoder.register(_FakeDatetimeAsISO())  # type: ignore[attr-defined]
-    app.mapper.transcoder.register(_FakeDateAsISO())  # type: ignore[attr-defined]
+    transcoder = app.mapper.transcoder
+    assert isinstance(transcoder, JSONTranscoder)
+    transcoder.register(_FakeDatetimeAsISO())
+    transcoder.register(_FakeDateAsISO())
     with freeze_time(when):
         yield

@@ -193,4 +193,4 @@ def test_deductible_shanxi_2_partly_met_at_the_prescribing_visit_charges_the_res
 
 def test_deductible_standard_of_a_visit_needs_a_hospital_level():
     with pytest.raises(ValueError, match="level"):
-        deductible_standard(visit(line("10.00")), at_hospital(None), reader())  # type: ignore[arg-type]
+        deductible_standard(visit(line("10.00")), at_hospital(None), reader())  # type: ignore[arg-type]  # on purpose

@@ -36,5 +36,5 @@ def test_ingest_runs_at_the_batch_thresholds(tmp_path, monkeypatch):
     path = tmp_path / "one.jsonl"
     path.write_text('{"type": "member.enrolled"}\n')
     app = SimpleNamespace(read_models=SimpleNamespace(catch_up=lambda progress: 0), engine=create_engine("sqlite://"))
-    report = ingest_file(app, str(path))  # type: ignore[arg-type]
+    report = ingest_file(app, str(path))  # type: ignore[arg-type]  # a stand-in: ingest needs only these two
     assert (seen, report.refused) == ([BATCH_THRESHOLDS], 1)
