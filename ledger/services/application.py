@@ -325,10 +325,16 @@ class OutpatientPooling(Application[UUID]):
         with self.engine.connect() as conn:
             return roster.members_of(conn, admdvs, on)
 
-    def pending_actuals(self, admdvs: str, through_day: str, through_position: int) -> list[dict[str, Any]]:
+    def pending_actuals(self, admdvs: str, through_day: str, through_position: int, counted_from: str | None = None,
+                        after: tuple[str, int] | None = None) -> list[dict[str, Any]]:
         """Institutions' movements not yet prepaid (for closing a month)."""
         with self.engine.connect() as conn:
-            return settlements.pending_actuals(conn, admdvs, through_day, through_position)
+            return settlements.pending_actuals(conn, admdvs, through_day, through_position, counted_from, after)
+
+    def credits_of_month(self, admdvs: str, month: str) -> dict[str, Any]:
+        """How many of the region's accounts the log shows credited for ``month``, and the total."""
+        with self.engine.connect() as conn:
+            return accounts.credits_of_month(conn, admdvs, month)
 
     def known_position(self, known_at: str | None) -> int | None:
         """A log position from ``--known-at`` (a position, or an ISO timestamp)."""

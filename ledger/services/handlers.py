@@ -24,6 +24,7 @@ from ledger.periods import first_of_month_after
 from ledger.rules.account import check_use_xinyang_art9_10
 from ledger.rules.prescriptions import check_days_supplied, valid_through_datong_art10
 from ledger.rules.reader import Reader
+from ledger.services.closing import prepay_pending
 from ledger.services.corrections import readjudicate, recredit
 
 if TYPE_CHECKING:
@@ -246,12 +247,16 @@ def issue_prescription(s: Services, msg: m.PrescriptionIssued) -> bool:
 
 
 def set_budget(s: Services, msg: m.BudgetSet) -> bool:
-    """budget.set: a region's annual outpatient pooling budget (汴医保〔2023〕29号 三（一））."""
+    """budget.set: a region's annual outpatient pooling budget (汴医保〔2023〕29号 三（一））.
+
+    Months closed while it was missing are prepaid now, each as its close would have prepaid it.
+    """
     s.check_region(msg.admdvs)
     region = s.region(msg.admdvs)
     if region.already_received(msg.key(), msg.fingerprint(), "year"):
         return False
     region.set_budget(msg.date, msg.year, msg.amount, msg.key(), msg.fingerprint())
+    prepay_pending(s, region, msg.date, msg.key())
     return True
 
 
