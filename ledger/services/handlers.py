@@ -119,6 +119,7 @@ def enrol_member(s: Services, msg: m.MemberEnrolled) -> bool:
     s.uow.add(Member.enrol(
         psn_no=msg.psn_no, admdvs=msg.admdvs, day=msg.date, psn_type=msg.psn_type,
         contribution_base=msg.contribution_base, family_doctor=msg.family_doctor_fixmedins_code,
+        employment_category=msg.employment_category,
         key=msg.key(), fingerprint=msg.fingerprint(),
     ))
     return True
@@ -234,14 +235,15 @@ def issue_prescription(s: Services, msg: m.PrescriptionIssued) -> bool:
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy; prescriptions come from hospitals",
                          code="prescriber_not_hospital")
     reader = Reader(s.policy(member.admdvs, msg.date))
-    for i, drug in enumerate(msg.drugs):
-        check_days_supplied(drug.days, msg.med_type, msg.chronic, msg.long_term, reader, f"drugs.{i}.days")
+    notes = [note for i, drug in enumerate(msg.drugs)
+             if (note := check_days_supplied(drug.days, msg.med_type, msg.chronic, msg.long_term, reader,
+                                             f"drugs.{i}.days", reason=msg.over_limit_reason))]
     valid_through, _ = valid_through_datong_art10(msg.date, reader)
     s.uow.add(Prescription.issue(
         key=msg.key(), fingerprint=msg.fingerprint(), rx_no=msg.rx_no, mdtrt_id=msg.mdtrt_id, psn_no=msg.psn_no,
         fixmedins_code=msg.fixmedins_code, day=msg.date, valid_through=valid_through, med_type=msg.med_type,
         chronic=msg.chronic, long_term=msg.long_term,
-        drugs={d.med_list_codg: {"cnt": d.cnt, "days": d.days} for d in msg.drugs},
+        drugs={d.med_list_codg: {"cnt": d.cnt, "days": d.days} for d in msg.drugs}, notes=notes or None,
     ))
     return True
 
