@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, and_, case, func, or_, select
+from sqlalchemy import Column, Index, Integer, String, Table, and_, case, exists, func, or_, select
 
 from ledger.periods import month_end, month_start
 from ledger.projections.base import (
@@ -148,11 +148,15 @@ def _totals(conn: Connection, group: Any, *conditions: Any) -> list[dict[str, An
 
 
 def _unprepaid(admdvs: str, through_day: str, through_position: int, counted_from: str | None) -> list[Any]:
-    """A month's movements: not yet prepaid, dated from the scheme's start to the month's end, known at its close."""
-    m = settlements_movements.c
+    """A month's movements: not yet prepaid, dated to the month's end, known at its close.
+
+    With ``counted_from`` (the scheme's first day), only the movements of settlements whose
+    service is dated from it: a reversal or adjustment of an earlier bill is not the scheme's either.
+    """
+    m, i = settlements_movements.c, settlements_index.c
     conditions = [m.admdvs == admdvs, m.prepay_month.is_(None), m.day <= through_day, m.position <= through_position]
     if counted_from is not None:
-        conditions.append(m.day >= counted_from)
+        conditions.append(exists().where(i.setl_id == m.setl_id, i.day >= counted_from))
     return conditions
 
 

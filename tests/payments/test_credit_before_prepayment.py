@@ -17,7 +17,7 @@ from decimal import Decimal
 from ledger.domain.ids import region_id
 from ledger.domain.regions import Region
 from ledger.errors import PeriodError
-from tests.payments.flows import JIAOZUO, KAIFENG, booked, budget, close_year, month, months
+from tests.payments.flows import JIAOZUO, KAIFENG, booked, budget, close_year, month, months, reversal
 from tests.support import book, institution, item, member, visit
 
 D = Decimal
@@ -152,8 +152,9 @@ def test_jiaozuo_july_credits_and_a_july_visit_stays_out_of_the_2024_clearing_ji
     """四（一）「自2024年8月1日起」: July's close credits N1 120.00 (第八条) and prepays nothing; July visits
     are not the scheme's, even one booked after July closed.
 
-    July: J0 N1@JC3 1000.00 (fund (1000 − 50) × 50 % = 475.00); J00 dated 07-30, booked after July closed,
-    200.00 (75.00). August: J1 N2@JC3 400.00 (175.00) → prepaid 95 %: 166.25, 8.75 withheld.
+    July: J0 N1@JC3 1000.00 (fund (1000 − 50) × 50 % = 475.00); J01 100.00 (25.00), reversed on 08-12;
+    J00 dated 07-30, booked after July closed, 200.00 (75.00). August: J1 N2@JC3 400.00 (175.00)
+    → prepaid 95 %: 166.25, 8.75 withheld; J01's reversal (−25.00, −1 visit) is July's, not August's.
     Clearing: 1 visit, 400.00 > 265 × 1.065 = 282.225 → 1 × 282.225 × 175 ÷ 400 = 123.4734 → 123.47.
     (With July swept in: 3 visits, 1 600.00 → 533.33 a visit, paid 3 × 282.225 × 725 ÷ 1600 = 383.65.)
     """
@@ -161,9 +162,11 @@ def test_jiaozuo_july_credits_and_a_july_visit_stays_out_of_the_2024_clearing_ji
     booked(app, institution("JC3", level=3, admdvs=j, day=day, category="city_level3_general"),
            member("N1", admdvs=j, day=day), member("N2", admdvs=j, day=day),
            visit("J0", "N1", "JC3", "2024-07-10", item("1000.00")),
+           visit("J01", "N1", "JC3", "2024-07-11", item("100.00")),
            month(j, "2024-07"),
            visit("J00", "N1", "JC3", "2024-07-30", item("200.00")),
            visit("J1", "N2", "JC3", "2024-08-10", item("400.00")),
+           reversal("J01", "2024-08-12"),
            *months(j, 2024, 8, 12), close_year(j, 2024))
     july = region_events(app, j)[0]
     assert (july.credits, july.pending["code"]) == ({"members": 2, "amount": D("240.00")}, "no_payment_scheme")
