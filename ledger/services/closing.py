@@ -278,7 +278,11 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
     else:
         baselines = p.value("cost_baselines")
         if category not in baselines:
-            raise InputError("category", f"no baseline for category {category}", code="category_missing")
+            # 「如以上类别的医疗机构仅1家，按其他专科医疗机构年度门诊次均费用基数核定办法处理」: the bureau's
+            # notice says which classes it set; an institution of a class it did not is its to place.
+            raise InputError("category", f"the notice for {year} sets no baseline for category {category} ({code}); "
+                             "a class of one institution is set as a specialist", code="category_missing",
+                             article="焦医保〔2024〕32号 四（一）1")
         baseline, how = baselines[category], category
     final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
                                      institution.reviews.get(str(year)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from ledger.errors import PeriodError
+from ledger.errors import InputError, PeriodError
 from ledger.policy.parameters import default_library
 from tests.payments.flows import JIAOZUO, booked, close_year, jiaozuo_notice, months, with_notice
 from tests.support import book, institution, item, member, visit
@@ -64,3 +64,20 @@ def test_a_year_with_its_own_notice_is_cleared_by_it_jiaozuo_4_1_3(app):
     assert "270.00" in row["basis"]
     [row_2024] = app.clearing(JIAOZUO, 2024)["rows"]
     assert row_2024["final_amount"] == D("123.47")  # 2024 stays under 2024's figures
+
+
+def test_a_class_the_notice_does_not_set_is_refused_jiaozuo_4_1_1(app):
+    """「如以上类别的医疗机构仅1家，按其他专科医疗机构…核定办法处理」: the bureau places a class of one; a
+    2025 notice without a county-general baseline cannot clear JCG, and says so with the article.
+    """
+    with_notice(app, jiaozuo_notice(2025, {"city_level3_general": "270.00"}, "0.05"))
+    day = "2025-01-01"
+    booked(app, institution("JCG", level=2, admdvs=JIAOZUO, day=day, category="county_general"),
+           member("N2", admdvs=JIAOZUO, day=day), visit("G1", "N2", "JCG", "2025-01-10", item("200.00")),
+           *months(JIAOZUO, 2025))
+    head = app.recorder.max_notification_id()
+    [outcome] = book(app, close_year(JIAOZUO, 2025))
+    assert isinstance(outcome, InputError)
+    assert (outcome.code, outcome.article) == ("category_missing", "焦医保〔2024〕32号 四（一）1")
+    assert "no baseline for category county_general (JCG)" in outcome.reason
+    assert app.recorder.max_notification_id() == head
