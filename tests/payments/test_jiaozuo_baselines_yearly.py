@@ -28,6 +28,16 @@ def jiaozuo_two_years(app) -> None:
            *months(JIAOZUO, 2025))
 
 
+def clearing_2025_refused(app, code: str, article: str) -> InputError:
+    """year.closed 2025 is refused with ``code`` and ``article``, and books nothing."""
+    head = app.recorder.max_notification_id()
+    [outcome] = book(app, close_year(JIAOZUO, 2025))
+    assert isinstance(outcome, InputError)
+    assert (outcome.code, outcome.article) == (code, article)
+    assert app.recorder.max_notification_id() == head
+    return outcome
+
+
 def test_policy_4_1_3_the_2024_baselines_end_with_2024():
     lib = default_library()
     assert lib.policy_for(JIAOZUO, date(2024, 12, 31)).get("cost_baselines").value["city_level3_general"] == D("265")
@@ -42,12 +52,9 @@ def test_a_year_without_its_baselines_is_refused_jiaozuo_4_1_3(app):
     jiaozuo_two_years(app)
     [row] = app.clearing(JIAOZUO, 2024)["rows"]
     assert row["final_amount"] == D("123.47")
-    head = app.recorder.max_notification_id()
-    [outcome] = book(app, close_year(JIAOZUO, 2025))
+    outcome = clearing_2025_refused(app, "baselines_missing", "焦医保〔2024〕32号 四（一）3")
     assert isinstance(outcome, PeriodError)
-    assert (outcome.code, outcome.article) == ("baselines_missing", "焦医保〔2024〕32号 四（一）3")
     assert "每年核定一次" in outcome.reason
-    assert app.recorder.max_notification_id() == head
 
 
 def test_a_year_with_its_own_notice_is_cleared_by_it_jiaozuo_4_1_3(app):
@@ -75,9 +82,5 @@ def test_a_class_the_notice_does_not_set_is_refused_jiaozuo_4_1_1(app):
     booked(app, institution("JCG", level=2, admdvs=JIAOZUO, day=day, category="county_general"),
            member("N2", admdvs=JIAOZUO, day=day), visit("G1", "N2", "JCG", "2025-01-10", item("200.00")),
            *months(JIAOZUO, 2025))
-    head = app.recorder.max_notification_id()
-    [outcome] = book(app, close_year(JIAOZUO, 2025))
-    assert isinstance(outcome, InputError)
-    assert (outcome.code, outcome.article) == ("category_missing", "焦医保〔2024〕32号 四（一）1")
+    outcome = clearing_2025_refused(app, "category_missing", "焦医保〔2024〕32号 四（一）1")
     assert "no baseline for category county_general (JCG)" in outcome.reason
-    assert app.recorder.max_notification_id() == head
