@@ -14,10 +14,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ledger.adapters.store import Store
 from ledger.domain.ids import region_id
 from ledger.domain.regions import Region
 from ledger.errors import PeriodError
-from tests.payments.flows import JIAOZUO, KAIFENG, booked, budget, close_year, month, months, reversal
+from ledger.services.application import OutpatientPooling
+from tests.payments.flows import (
+    JIAOZUO,
+    KAIFENG,
+    assert_rebuild_equals_incremental,
+    booked,
+    budget,
+    close_year,
+    month,
+    months,
+    reversal,
+)
 from tests.support import book, institution, item, member, visit
 
 D = Decimal
@@ -98,13 +110,11 @@ def test_budget_arriving_later_prepays_the_waiting_months_as_their_closes_would_
     assert prepayment_rows(app, "H1") == h1
     assert prepayment_rows(app, "H2") == h2
     assert app.balance("M1")["balc"] == D("360.00")  # three months × 120.00
+    assert_rebuild_equals_incremental(app)
 
 
-def test_a_late_budget_gives_the_same_prepayments_as_an_early_one_kaifeng_3_2(app, sqlite_store, tmp_path):
+def test_a_late_budget_gives_the_same_prepayments_as_an_early_one_kaifeng_3_2(app, tmp_path):
     """The clean run (budget before January) and the late one agree row for row, and on the journal."""
-    from ledger.adapters.store import Store
-    from ledger.services.application import OutpatientPooling
-
     xinyang_quarter(app, budget_first=False)
     clean = OutpatientPooling(Store.parse(str(tmp_path / "clean.db")))
     try:
