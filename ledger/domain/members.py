@@ -22,7 +22,7 @@ from ledger.errors import InputError
 from ledger.money import ZERO
 from ledger.periods import month_end, month_start
 from ledger.rules.account import monthly_credit_xinyang_art8
-from ledger.rules.facts import RETIRED
+from ledger.rules.facts import EMPLOYEE, FLEXIBLE, RETIRED
 
 if TYPE_CHECKING:
     from ledger.rules.reader import Reader
@@ -56,6 +56,8 @@ class Member(LedgerAggregate):
         psn_no: str
         admdvs: str
         enrolled_on: date
+        employment_category: str
+        """``employee`` or ``flexible`` (a flexible worker is outside Xinyang's scheme, 第三条)."""
         psn_types: list[list[Any]]
         """[effective date, psn_type] in date order: benefit type from that day."""
         retired_on: date | None
@@ -93,9 +95,11 @@ class Member(LedgerAggregate):
         psn_type: str
         contribution_base: Decimal
         family_doctor: str | None
+        employment_category: str = EMPLOYEE
 
         def evolve(self, m: Member) -> None:
             m.psn_no, m.admdvs, m.enrolled_on = self.psn_no, self.admdvs, self.day
+            m.employment_category = self.employment_category
             m.psn_types = [[self.day, self.psn_type]]
             m.retired_on = self.day if self.psn_type == RETIRED else None
             m.bases = [[self.day.replace(day=1), self.contribution_base]]
@@ -339,11 +343,12 @@ class Member(LedgerAggregate):
 
     @classmethod
     def enrol(cls, *, psn_no: str, admdvs: str, day: date, psn_type: str, contribution_base: Decimal,
-              family_doctor: str | None, key: str, fingerprint: str) -> Member:
+              family_doctor: str | None, key: str, fingerprint: str, employment_category: str = EMPLOYEE) -> Member:
         """A new member, id derived from ``psn_no``."""
         return cls._create(
             cls.Enrolled, id=member_id(psn_no), psn_no=psn_no, admdvs=admdvs, day=day, psn_type=psn_type,
             contribution_base=contribution_base, family_doctor=family_doctor, key=key, fingerprint=fingerprint,
+            employment_category=employment_category,
         )
 
     def retire(self, day: date, switch_on: date, key: str, fingerprint: str) -> None:
@@ -531,8 +536,10 @@ class Member(LedgerAggregate):
 
     def claim_facts(self, day: date) -> dict[str, Any]:
         """What a claim on ``day`` needs of the member: benefit type, and whether in hospital or suspended."""
+        # A member snapshotted before employment categories were recorded is an employee.
+        flexible = getattr(self, "employment_category", EMPLOYEE) == FLEXIBLE
         return {"psn_type": self.benefit_type_on(day), "hospitalised": self.hospitalised_on(day),
-                "suspended": self.suspended_on(day)}
+                "suspended": self.suspended_on(day), "flexible_worker": flexible}
 
     def credit_due(self, month: str, p: Reader) -> MonthlyCredit:
         """信政办〔2022〕23号 第八条、第十一条: the credit ``month`` owes this member (0.00 if none).

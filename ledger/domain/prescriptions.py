@@ -33,6 +33,8 @@ class Prescription(LedgerAggregate):
         """Per drug code: ``cnt`` dispensed so far and the institution ``at`` which it was bought."""
         fills: dict[str, dict[str, Decimal]]
         """Per settlement: the quantities it dispensed, so a reversal can give them back."""
+        notes: list[str]
+        """Lines issued over a limit that is only the rule, with the doctor's reason (the flag)."""
 
     class Issued(Founded):
         """Issued on ``day``; valid through ``valid_through`` (同医保办发〔2022〕1号 第十条)."""
@@ -48,13 +50,15 @@ class Prescription(LedgerAggregate):
         chronic: bool
         long_term: bool
         drugs: dict[str, dict[str, Any]]
+        notes: list[str] | None = None
+        """Lines passed over a limit that is only the rule (「一般不超过」), each with the doctor's reason."""
 
         def evolve(self, rx: Prescription) -> None:
             rx.rx_no, rx.mdtrt_id, rx.psn_no = self.rx_no, self.mdtrt_id, self.psn_no
             rx.fixmedins_code, rx.issued_on, rx.valid_through = self.fixmedins_code, self.day, self.valid_through
             rx.med_type, rx.chronic, rx.long_term = self.med_type, self.chronic, self.long_term
             rx.drugs = {code: dict(d) for code, d in self.drugs.items()}
-            rx.dispensed, rx.fills = {}, {}
+            rx.dispensed, rx.fills, rx.notes = {}, {}, list(self.notes or ())
 
     class Dispensed(LedgerEvent):
         """Drugs dispensed at ``fixmedins_code`` by settlement ``setl_id``."""
@@ -63,6 +67,8 @@ class Prescription(LedgerAggregate):
         setl_id: str
         fixmedins_code: str
         quantities: dict[str, Decimal]
+        split_reason: str = ""
+        """Why the prescription is filled here as well as elsewhere (同医保办发〔2022〕1号 第十三条)."""
 
         def apply(self, rx: Prescription) -> None:
             for code, cnt in self.quantities.items():
@@ -89,9 +95,14 @@ class Prescription(LedgerAggregate):
         return cls._create(cls.Issued, id=prescription_id(facts["rx_no"]), key=key, fingerprint=fingerprint,
                            **facts)
 
-    def dispense(self, setl_id: str, fixmedins_code: str, quantities: dict[str, Decimal]) -> None:
-        """Record what a purchase dispensed."""
-        self.trigger_event(self.Dispensed, setl_id=setl_id, fixmedins_code=fixmedins_code, quantities=quantities)
+    def dispense(self, setl_id: str, fixmedins_code: str, quantities: dict[str, Decimal], split_reason: str) -> None:
+        """Record what a purchase dispensed, and why here when it was filled elsewhere too."""
+        self.trigger_event(self.Dispensed, setl_id=setl_id, fixmedins_code=fixmedins_code, quantities=quantities,
+                           split_reason=split_reason)
+
+    def filled_at(self) -> set[str]:
+        """The institutions at which anything on the prescription was dispensed."""
+        return {entry["at"] for entry in self.dispensed.values()}
 
     def reverse_dispensing(self, setl_id: str) -> None:
         """Give back what a reversed purchase dispensed."""

@@ -69,14 +69,36 @@ class Region(LedgerAggregate):
         """How many accounts were credited, and the total."""
         payments: list[dict[str, Any]]
         """Per institution: actual, allocation, paid (cash), withheld, count, medfee, acct."""
+        counted_from: str | None = None
+        """The first day (ISO) the scheme counts: movements dated earlier are not its to prepay."""
+        pending: dict[str, str] | None = None
+        """Why the prepayment could not be computed at the close (``code``, ``reason``, ``article``)."""
 
         def evolve(self, r: Region) -> None:
-            r.months[self.month] = {"through_position": self.through_position, "payments": self.payments}
-            year = self.month[:4]
-            deposits = r.deposits.setdefault(year, {})
-            for row in self.payments:
-                entry = deposits.setdefault(row["fixmedins_code"], {"withheld": Decimal("0.00"), "returned": None})
-                entry["withheld"] += row["withheld"]
+            r.months[self.month] = {"through_position": self.through_position, "counted_from": self.counted_from,
+                                    "payments": self.payments, "pending": self.pending}
+            _withhold_deposits(r, self.month, self.payments)
+
+    class MonthPrepaid(LedgerEvent):
+        """A month's prepayment booked after its close, once what it waited for arrived (a budget)."""
+
+        TOPIC = "yibao:Region.MonthPrepaid"
+        admdvs: str
+        day: date
+        month: str
+        through_position: int
+        counted_from: str | None
+        scheme: str
+        policy_version: str
+        payments: list[dict[str, Any]]
+        resolves: str
+        """The pending reason's code this prepayment resolves."""
+        resolved_by: str
+        """The message whose arrival made it computable (its business key)."""
+
+        def apply(self, r: Region) -> None:
+            r.months[self.month] = {**r.months[self.month], "payments": self.payments, "pending": None}
+            _withhold_deposits(r, self.month, self.payments)
 
     class YearClosed(Received):
         """A year cleared: each institution's final amount settled against its prepayments (POLICY.md §7)."""
@@ -113,6 +135,10 @@ class Region(LedgerAggregate):
 
         def evolve(self, r: Region) -> None:
             r.deposits[str(self.year)][self.fixmedins_code]["returned"] = self.returned
+
+    def pending_months(self) -> list[str]:
+        """Closed months whose prepayment still waits, in order."""
+        return sorted(m for m, facts in self.months.items() if facts.get("pending"))
 
     @classmethod
     def open(cls, admdvs: str) -> Region:
@@ -154,6 +180,10 @@ class Region(LedgerAggregate):
         self.check_can_close_year(facts["year"])
         self.trigger_event(self.YearClosed, admdvs=self.admdvs, **facts)
 
+    def prepay_month(self, **facts: Any) -> None:
+        """Book a pending month's prepayment."""
+        self.trigger_event(self.MonthPrepaid, admdvs=self.admdvs, **facts)
+
     def return_deposit(self, **facts: Any) -> None:
         """Return a deposit held since the clearing."""
         self.trigger_event(self.DepositReturned, admdvs=self.admdvs, **facts)
@@ -165,3 +195,11 @@ class Region(LedgerAggregate):
     def months_of(self, year: int) -> list[str]:
         """The closed months of ``year``, in order."""
         return sorted(m for m in self.months if m.startswith(f"{year}-"))
+
+
+def _withhold_deposits(r: Region, month: str, payments: list[dict[str, Any]]) -> None:
+    """Add a month's withheld deposits to the year's, per institution."""
+    deposits = r.deposits.setdefault(month[:4], {})
+    for row in payments:
+        entry = deposits.setdefault(row["fixmedins_code"], {"withheld": Decimal("0.00"), "returned": None})
+        entry["withheld"] += row["withheld"]

@@ -241,9 +241,12 @@ def _run_period(ctx: click.Context, raw: dict[str, Any]) -> None:
         fail(str(e))
     with opened(ctx) as app:
         outcome = app.close_period(msg, refuse_repeat=True)
+        pending = app.pending_prepayment(raw["admdvs"], raw["month"]) if "month" in raw else None
     if isinstance(outcome, LedgerError):
         fail(describe(outcome))
     click.echo(f"{raw['type']} {raw['admdvs']} {raw.get('month', raw.get('year'))}: done")
+    if pending:
+        click.echo(f"prepayment pending: {pending['reason']} [{pending['code']}]")
 
 
 @main.command("close-month")

@@ -163,6 +163,8 @@ class MemberEnrolled(Message):
     """11 in service (在职), 12 retired (退休)."""
     contribution_base: Money
     family_doctor_fixmedins_code: Code | None = None
+    employment_category: Literal["employee", "flexible"] = "employee"
+    """An employee of an employer, or a flexible worker (灵活就业人员: outside Xinyang's scheme, 第三条)."""
 
     def key(self) -> str:  # noqa: D102
         return self.psn_no
@@ -328,7 +330,9 @@ class PrescriptionIssued(Message):
     drugs: Annotated[list[PrescribedDrug], Field(min_length=1)]
     chronic: bool = False
     long_term: bool = False
-    """A long prescription for a listed chronic disease (up to 12 weeks)."""
+    """A long prescription for a listed chronic disease (up to 12 weeks); it must also be ``chronic``."""
+    over_limit_reason: str = Field(default="", max_length=200)
+    """Why a line supplies more days than generally allowed (焦医保〔2024〕32号 二（二）「一般不超过」)."""
 
     def key(self) -> str:  # noqa: D102
         return self.rx_no
@@ -350,8 +354,8 @@ class PurchaseSettled(_Claim):
     rx_no: Code
     delivery_fee: Money = Decimal("0.00")
     """A delivery fee (配送费): never paid by medical insurance."""
-    split_reason: str = ""
-    """Why the prescription is filled at more than one institution (Datong art. 13)."""
+    split_reason: str = Field(default="", max_length=200)
+    """Why the prescription is filled at more than one institution (Datong art. 13): required when it is."""
 
 
 class AccountUsed(Message):

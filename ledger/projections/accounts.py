@@ -22,6 +22,7 @@ from ledger.projections.base import (
     position_column,
     yuan,
 )
+from ledger.projections.roster import roster_members
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -122,3 +123,17 @@ def history(conn: Connection, member_id: str) -> list[dict[str, Any]]:
         out.append({"position": position, "date": day, "kind": kind, "amount": yuan(amount), "reference": reference,
                     "balc": yuan(running)})
     return out
+
+
+def credits_of_month(conn: Connection, admdvs: str, month: str) -> dict[str, Any]:
+    """The monthly credits booked for ``month`` to the region's members: how many, and the total.
+
+    A month close reports these, so a close resumed after a crash reports what a clean run would.
+    """
+    m, r = accounts_movements.c, roster_members.c
+    count, total = conn.execute(
+        select(func.count(), func.coalesce(func.sum(m.amount), 0))
+        .select_from(accounts_movements.join(roster_members, r.member_id == m.member_id))
+        .where(m.kind == "credit", m.reference == month, r.admdvs == admdvs)
+    ).one()
+    return {"members": int(count), "amount": yuan(int(total))}

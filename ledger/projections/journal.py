@@ -102,7 +102,7 @@ def entries_for(topic: str, p: dict[str, Any]) -> list[Entry]:
     if kind == "Member.Deceased":
         return [(ACCOUNT_EXPENSE_INHERITANCE, ACCOUNT_BANK, "", f"个人账户继承：{p['heir']}",
                  fen(p["inherited"]))]
-    if kind == "Region.MonthClosed":
+    if kind in ("Region.MonthClosed", "Region.MonthPrepaid"):
         out: list[Entry] = []
         for row in p["payments"]:
             memo = f"月度预付 {p['month']}"
@@ -140,7 +140,8 @@ class JournalView(View):
         "yibao:Settlement.Settled", "yibao:Settlement.Reversed", "yibao:Settlement.Adjusted",
         "yibao:Member.AccountCredited", "yibao:Member.CreditAdjusted", "yibao:Member.AccountUsed",
         "yibao:Member.TransferredOut", "yibao:Member.BalancePaidOut", "yibao:Member.Deceased",
-        "yibao:Region.MonthClosed", "yibao:Region.YearClosed", "yibao:Region.DepositReturned",
+        "yibao:Region.MonthClosed", "yibao:Region.MonthPrepaid", "yibao:Region.YearClosed",
+        "yibao:Region.DepositReturned",
     )
     tables = (journal_entries,)
 

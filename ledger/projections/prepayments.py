@@ -29,13 +29,14 @@ prepayments_ledger = Table(
 )
 
 MONTH_CLOSED = "yibao:Region.MonthClosed"
+MONTH_PREPAID = "yibao:Region.MonthPrepaid"
 
 
 class PrepaymentsView(View):
-    """One row per institution and closed month."""
+    """One row per institution and prepaid month (at its close, or later when the close had to wait)."""
 
     name = "prepayments"
-    topics = (MONTH_CLOSED,)
+    topics = (MONTH_CLOSED, MONTH_PREPAID)
     tables = (prepayments_ledger,)
 
     def __init__(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, and_, case, func, select
+from sqlalchemy import Column, Index, Integer, String, Table, and_, case, exists, func, or_, select
 
 from ledger.periods import month_end, month_start
 from ledger.projections.base import (
@@ -75,6 +75,7 @@ SETTLED = "yibao:Settlement.Settled"
 REVERSED = "yibao:Settlement.Reversed"
 ADJUSTED = "yibao:Settlement.Adjusted"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
+MONTH_PREPAID = "yibao:Region.MonthPrepaid"
 
 AMOUNTS = {"medfee": "medfee_sumamt", "fund": "fund_pay_sumamt", "acct": "acct_pay", "cash": "psn_cash_pay"}
 EMPTY = {"count": 0, "visits": 0, "settled": 0, "reversed": 0, "medfee": yuan(0), "fund": yuan(0), "acct": yuan(0),
@@ -85,7 +86,7 @@ class SettlementsView(View):
     """The settlement index and institution money movements."""
 
     name = "settlements"
-    topics = (SETTLED, REVERSED, ADJUSTED, MONTH_CLOSED)
+    topics = (SETTLED, REVERSED, ADJUSTED, MONTH_CLOSED, MONTH_PREPAID)
     tables = (settlements_index, settlements_movements)
 
     def __init__(self) -> None:
@@ -98,13 +99,13 @@ class SettlementsView(View):
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.payload
-        if record.topic == MONTH_CLOSED:
+        if record.topic in (MONTH_CLOSED, MONTH_PREPAID):
+            if p.get("pending"):
+                return  # nothing prepaid yet: the movements wait for the month's MonthPrepaid
             self.flush(conn)
             conn.execute(settlements_movements.update().where(
-                settlements_movements.c.admdvs == p["admdvs"],
-                settlements_movements.c.prepay_month.is_(None),
-                settlements_movements.c.day <= month_end(p["month"]).isoformat(),
-                settlements_movements.c.position <= p["through_position"],
+                *_unprepaid(p["admdvs"], month_end(p["month"]).isoformat(), p["through_position"],
+                            p.get("counted_from"))
             ).values(prepay_month=p["month"]))
             return
         sid = record.originator_id
@@ -146,11 +147,31 @@ def _totals(conn: Connection, group: Any, *conditions: Any) -> list[dict[str, An
              "reversed": int(r[8])} for r in rows]
 
 
-def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_position: int) -> list[dict[str, Any]]:
-    """Per institution, what its movements not yet prepaid charged the funds (bills, visits, medfee, fund, acct)."""
+def _unprepaid(admdvs: str, through_day: str, through_position: int, counted_from: str | None) -> list[Any]:
+    """A month's movements: not yet prepaid, dated to the month's end, known at its close.
+
+    With ``counted_from`` (the scheme's first day), only the movements of settlements whose
+    service is dated from it: a reversal or adjustment of an earlier bill is not the scheme's either.
+    """
+    m, i = settlements_movements.c, settlements_index.c
+    conditions = [m.admdvs == admdvs, m.prepay_month.is_(None), m.day <= through_day, m.position <= through_position]
+    if counted_from is not None:
+        conditions.append(exists().where(i.setl_id == m.setl_id, i.day >= counted_from))
+    return conditions
+
+
+def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_position: int,
+                    counted_from: str | None = None, after: tuple[str, int] | None = None) -> list[dict[str, Any]]:
+    """Per institution, what its movements not yet prepaid charged the funds (bills, visits, medfee, fund, acct).
+
+    ``after`` leaves out an earlier month's movements (its last day and position), for a
+    month prepaid together with an earlier one before either is marked.
+    """
     m = settlements_movements.c
-    return _totals(conn, m.fixmedins_code, m.admdvs == admdvs, m.prepay_month.is_(None), m.day <= through_day,
-                   m.position <= through_position)
+    conditions = _unprepaid(admdvs, through_day, through_position, counted_from)
+    if after is not None:
+        conditions.append(or_(m.day > after[0], m.position > after[1]))
+    return _totals(conn, m.fixmedins_code, *conditions)
 
 
 def reconcile(conn: Connection, fixmedins_code: str, month: str) -> dict[str, Any]:

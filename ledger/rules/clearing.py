@@ -141,9 +141,13 @@ def clear_jiaozuo_4_1(visits: int, medfee: Decimal, fund: Decimal, baseline: Dec
     return capped, basis + f"; review: {round_fen(share * 100)}% violating, overspend not paid"
 
 
-def deposit_return_rate(score: Decimal, p: Reader) -> Decimal:
-    """The share of the withheld deposit returned for an assessment score (an assumed scale)."""
-    for low, rate in p.value("deposit_return_scale"):
-        if score >= low:
-            return rate
-    return Decimal(0)
+def deposit_return_rate(score: Decimal, p: Reader) -> tuple[Decimal, str]:
+    """The share of the withheld deposit returned for an assessment score, and its citation.
+
+    焦医保〔2024〕32号 附件 例1「经年度考核合格后，职工医保统筹基金按1860万元支付给该医院」: an
+    institution that passes is paid its whole fund share, the 5 % held back included. What a
+    failed assessment returns no document says (``deposit_return_failing``), nor the pass mark
+    (``assessment_pass_score``).
+    """
+    name = "deposit_return_passing" if score >= p.value("assessment_pass_score") else "deposit_return_failing"
+    return p.amount(name), p.cited(name).citation()

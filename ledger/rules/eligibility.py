@@ -41,6 +41,18 @@ def excluded_cost_jiaozuo_3(claim: Claim, p: Reader) -> Refusal | None:
     return Refusal(f"excluded_{claim.exclusion}", cited.citation(), "不符合基本医疗保险基金支付范围")
 
 
+def flexible_worker_xinyang_art3(ctx: Context, p: Reader) -> Refusal | None:
+    """信政办〔2022〕23号 第三条: flexible workers are not in this scheme.
+
+    「本细则适用于信阳市城镇职工基本医疗保险参保人员（不含灵活就业人员）。」
+    """
+    if not ctx.flexible_worker or not p.has("no_pooling_for_flexible_workers"):
+        return None
+    if not p.flag("no_pooling_for_flexible_workers"):
+        return None
+    return Refusal("flexible_worker", p.cited("no_pooling_for_flexible_workers").citation(), "灵活就业人员不适用本细则")
+
+
 def hospitalised_xinyang_art19_2(ctx: Context, p: Reader) -> Refusal | None:
     """信政办〔2022〕23号 第十九条（二）; 焦医保〔2024〕32号 三: no outpatient pooling while admitted.
 
@@ -88,7 +100,8 @@ def undesignated_prescriber_datong_art25_2(claim: Claim, ctx: Context, p: Reader
 def refusal(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:
     """The first reason, in this order, why the pooling fund pays nothing; None if it pays."""
     return (
-        excluded_cost_jiaozuo_3(claim, p)
+        flexible_worker_xinyang_art3(ctx, p)
+        or excluded_cost_jiaozuo_3(claim, p)
         or hospitalised_xinyang_art19_2(ctx, p)
         or suspended_xinyang_art19_3(ctx, p)
         or undesignated_xinyang_art19_4(ctx, p)

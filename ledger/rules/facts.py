@@ -15,6 +15,7 @@ from ledger.money import ZERO
 from ledger.rules.items import Line
 
 IN_SERVICE, RETIRED = "11", "12"
+EMPLOYEE, FLEXIBLE = "employee", "flexible"
 VISIT: Final = "visit"
 PURCHASE: Final = "purchase"
 
@@ -66,11 +67,15 @@ class Context:
     deductible_paid_before: Decimal = ZERO
     """Deductible already paid under the same visit serial number (Datong art. 21)."""
     notes: tuple[str, ...] = field(default=())
+    flexible_worker: bool = False
+    """Insured as a flexible worker (灵活就业人员)."""
 
     def as_record(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form; ``flexible_worker`` only when set, so an employee's record is as it always was."""
         record = dict(vars(self))
         record["notes"] = list(self.notes)
+        if not self.flexible_worker:
+            del record["flexible_worker"]
         return record
 
     @classmethod

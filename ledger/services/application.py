@@ -24,7 +24,15 @@ from ledger.adapters.store import Store
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.aggregate import LedgerAggregate
 from ledger.domain.claims import Settlement
-from ledger.domain.ids import institution_id, member_id, policy_version_id, prescription_id, settlement_id, visit_id
+from ledger.domain.ids import (
+    institution_id,
+    member_id,
+    policy_version_id,
+    prescription_id,
+    region_id,
+    settlement_id,
+    visit_id,
+)
 from ledger.domain.institutions import Institution
 from ledger.domain.members import Member
 from ledger.domain.policy_versions import PolicyVersion
@@ -336,10 +344,23 @@ class OutpatientPooling(Application[UUID]):
         with self.engine.connect() as conn:
             return roster.members_of(conn, admdvs, on)
 
-    def pending_actuals(self, admdvs: str, through_day: str, through_position: int) -> list[dict[str, Any]]:
+    def pending_actuals(self, admdvs: str, through_day: str, through_position: int, counted_from: str | None = None,
+                        after: tuple[str, int] | None = None) -> list[dict[str, Any]]:
         """Institutions' movements not yet prepaid (for closing a month)."""
         with self.engine.connect() as conn:
-            return settlements.pending_actuals(conn, admdvs, through_day, through_position)
+            return settlements.pending_actuals(conn, admdvs, through_day, through_position, counted_from, after)
+
+    def pending_prepayment(self, admdvs: str, month: str) -> dict[str, str] | None:
+        """Why a closed month's prepayment still waits (code, reason, article), or None."""
+        uow = self.services().uow
+        region = uow.get(Region, region_id(admdvs))
+        uow.commit()  # nothing to save: hands the region back to the cache
+        return region.months.get(month, {}).get("pending") if region is not None else None
+
+    def credits_of_month(self, admdvs: str, month: str) -> dict[str, Any]:
+        """How many of the region's accounts the log shows credited for ``month``, and the total."""
+        with self.engine.connect() as conn:
+            return accounts.credits_of_month(conn, admdvs, month)
 
     def known_position(self, known_at: str | None) -> int | None:
         """A log position from ``--known-at`` (a position, or an ISO timestamp)."""

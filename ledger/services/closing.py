@@ -2,13 +2,19 @@
 
 A month closes once per region. The accounts are credited first, member by member in
 batches (a crash part-way is resumed by running the close again: a member is credited for
-a month at most once); then the prepayment is computed from the institutions' movements
-not yet prepaid and recorded with the close. A year clears once, from the months the
-region recorded, and settles each institution's final amount against its prepayments.
+a month at most once), and the close reports the credits the log holds for the month, so a
+resumed close records what a clean one would. Then the prepayment is computed from the
+institutions' movements not yet prepaid and recorded with the close. Crediting and prepaying
+are separate duties (信政办〔2022〕23号 第八条 credits the member's own contribution whatever the
+institutions' arrangement): a prepayment that cannot be computed yet is recorded as pending
+with its reason, and booked as ``Region.MonthPrepaid`` when the missing budget arrives. A year
+clears once, from the months the region prepaid, and settles each institution's final amount
+against its prepayments.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +30,7 @@ from ledger.rules.clearing import (
     deposit_return_rate,
     specialist_baseline_jiaozuo_4_1,
 )
-from ledger.rules.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
+from ledger.rules.payments import KAIFENG, Actual, Prepayment, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
@@ -35,6 +41,10 @@ if TYPE_CHECKING:
 
 CREDIT_BATCH = 2000
 """Members credited per transaction: a crash part-way loses at most one batch, which the rerun credits."""
+
+NO_SCHEME, NO_BUDGET, EARLIER_PENDING = "no_payment_scheme", "no_budget", "earlier_month_pending"
+WAITING = (NO_BUDGET, EARLIER_PENDING)
+"""Pending reasons a later message resolves; a month with no scheme in force stays unprepaid by this ledger."""
 
 
 def _scheme(policy: Policy, field: str) -> str:
@@ -57,43 +67,96 @@ def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bo
     if msg.date < end:
         raise PeriodError("date", f"{msg.month} cannot close before its last day {end}", code="month_not_over")
     policy = s.policy(msg.admdvs, end)
-    scheme = _scheme(policy, "month")
-    budget = None
-    if scheme == KAIFENG:
-        budget = region.budgets.get(msg.month[:4])
-        if budget is None:
-            raise PeriodError("month", f"no budget.set for {msg.admdvs} {msg.month[:4]}", code="no_budget")
     s.uow.abandon()
 
-    credits = _credit_accounts(app, msg, policy)
-
+    _credit_accounts(app, msg, policy)
     app.read_models.catch_up()
+    credits = app.credits_of_month(msg.admdvs, msg.month)
     through = app.recorder.max_notification_id() or 0
-    actuals = [Actual(r["key"], r["count"], r["visits"], r["medfee"], r["fund"], r["acct"])
-               for r in app.pending_actuals(msg.admdvs, end.isoformat(), through)]
-    reader = Reader(policy)
-    if scheme == KAIFENG:
-        prepayments = prepay_kaifeng_3_2(actuals, budget or ZERO, reader)
-    else:
-        prepayments = prepay_jiaozuo_4_2(actuals, reader)
 
     s = app.services()
     region = s.region(msg.admdvs)
+    pending = _why_pending(region, policy, msg.month)
+    counted_from = _counted_from(policy)
+    payments = [] if pending else _prepay(app, region, policy, msg.month, through, counted_from, None)
     s.record_policy(policy)
-    region.close_month(day=msg.date, month=msg.month, through_position=through, scheme=scheme,
-                       policy_version=policy.version, credits=credits,
-                       payments=[p.as_record() for p in prepayments], key=msg.key(), fingerprint=msg.fingerprint())
+    region.close_month(day=msg.date, month=msg.month, through_position=through,
+                       scheme=policy.get("payment_scheme").value if policy.has("payment_scheme") else NO_SCHEME,
+                       policy_version=policy.version, credits=credits, payments=[p.as_record() for p in payments],
+                       counted_from=counted_from, pending=pending, key=msg.key(), fingerprint=msg.fingerprint())
     s.uow.commit()
     return True
 
 
-def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy) -> dict[str, Any]:
+def _counted_from(policy: Policy) -> str | None:
+    """The first service day the scheme in force pays for: the day its ``payment_scheme`` value took effect.
+
+    焦医保〔2024〕32号 四（一）「自2024年8月1日起」: a July visit is not the scheme's, even when it
+    is booked after July closed.
+    """
+    return policy.get("payment_scheme").since.isoformat() if policy.has("payment_scheme") else None
+
+
+def _why_pending(region: Region, policy: Policy, month: str) -> dict[str, str] | None:
+    """Why the month's prepayment cannot be computed now, or None when it can."""
+    if not policy.has("payment_scheme"):
+        return {"code": NO_SCHEME, "article": "",
+                "reason": f"no payment scheme for institutions is in force in region {region.admdvs} "
+                          f"on {month_end(month)}"}
+    waiting = [m for m in region.pending_months() if m < month and region.months[m]["pending"]["code"] in WAITING]
+    if waiting:
+        return {"code": EARLIER_PENDING, "article": "",
+                "reason": f"{waiting[0]} waits for its prepayment; months are prepaid in order"}
+    if policy.get("payment_scheme").value == KAIFENG and month[:4] not in region.budgets:
+        return {"code": NO_BUDGET, "article": policy.get("budget_months").citation(),
+                "reason": f"no budget.set for {region.admdvs} {month[:4]}: the month's budget is the year's ÷ 12"}
+    return None
+
+
+def _prepay(app: OutpatientPooling, region: Region, policy: Policy, month: str, through: int,
+            counted_from: str | None, after: tuple[str, int] | None) -> list[Prepayment]:
+    """The month's prepayments under the scheme in force (POLICY.md §6)."""
+    app.read_models.catch_up()
+    actuals = [Actual(r["key"], r["count"], r["visits"], r["medfee"], r["fund"], r["acct"])
+               for r in app.pending_actuals(region.admdvs, month_end(month).isoformat(), through, counted_from,
+                                            after)]
+    reader = Reader(policy)
+    if policy.get("payment_scheme").value == KAIFENG:
+        return prepay_kaifeng_3_2(actuals, region.budgets[month[:4]], reader)
+    return prepay_jiaozuo_4_2(actuals, reader)
+
+
+def prepay_pending(s: Services, region: Region, day: date, resolved_by: str) -> None:
+    """Book, in month order, the prepayments of closed months that waited for what just arrived.
+
+    Each is computed exactly as its close would have computed it: from the movements the close
+    counted (dated to the month's end, known at its position), under the policy of its last day.
+    The months prepaid here are not yet marked in the read models, so each later one leaves
+    out the earlier one's movements.
+    """
+    after: tuple[str, int] | None = None
+    for month in region.pending_months():
+        facts = region.months[month]
+        if facts["pending"]["code"] not in WAITING:
+            continue
+        policy = s.policy(region.admdvs, month_end(month))
+        if _why_pending(region, policy, month) is not None:
+            return
+        payments = _prepay(s.uow.app, region, policy, month, facts["through_position"], facts["counted_from"], after)
+        s.record_policy(policy)
+        region.prepay_month(day=day, month=month, through_position=facts["through_position"],
+                            counted_from=facts["counted_from"], scheme=policy.get("payment_scheme").value,
+                            policy_version=policy.version, payments=[p.as_record() for p in payments],
+                            resolves=facts["pending"]["code"], resolved_by=resolved_by)
+        after = (month_end(month).isoformat(), facts["through_position"])
+
+
+def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy) -> None:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month."""
     end = month_end(msg.month)
     app.read_models.catch_up()
     members = app.members_of(msg.admdvs, end.isoformat())
     reader = Reader(policy)
-    count, total = 0, ZERO
     for i in range(0, len(members), CREDIT_BATCH):
         s = app.services()
         for psn_no in members[i:i + CREDIT_BATCH]:
@@ -106,11 +169,8 @@ def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy)
             member.credit_month(day=end, month=msg.month, amount=due.amount, psn_type=due.psn_type,
                                 contribution_base=due.contribution_base, policy_version=policy.version,
                                 article=due.article)
-            count += 1
-            total += due.amount
         s.record_policy(policy)
         s.uow.commit()
-    return {"members": count, "amount": total}
 
 
 def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:
@@ -122,8 +182,16 @@ def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool
         s.uow.abandon()
         return False
     region.check_can_close_year(msg.year)
+    waiting = [m for m in region.pending_months() if m[:4] <= str(msg.year)
+               and region.months[m]["pending"]["code"] in WAITING]
+    if waiting:
+        reason = region.months[waiting[0]]["pending"]["reason"]
+        raise PeriodError("year", f"{waiting[0]} is closed but not yet prepaid ({reason})",
+                          code="prepayment_pending")
     policy = s.policy(msg.admdvs, month_end(f"{msg.year}-12"))
     scheme = _scheme(policy, "year")
+    if scheme != KAIFENG:
+        _check_baselines_set(policy, msg.year)
     reader = Reader(policy)
     totals = _year_totals(region, msg.year)
     summary: dict[str, Any] = {"budget": region.budgets.get(str(msg.year)), "usage_rate": None, "tier": None}
@@ -144,7 +212,7 @@ def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool
         institution = s.institution(code)
         final, basis = finals[code]
         score = institution.assessments.get(str(msg.year))
-        returned = round_fen(t["withheld"] * deposit_return_rate(score, reader)) if score is not None else None
+        returned = round_fen(t["withheld"] * deposit_return_rate(score, reader)[0]) if score is not None else None
         rows.append({"fixmedins_code": code, "basis": basis, "visits": t["visits"], "medfee": t["medfee"],
                      "actual": t["actual"], "final_amount": final, "prepaid": t["granted"],
                      "due": final - t["granted"], "deposit_withheld": t["withheld"], "deposit_returned": returned,
@@ -156,6 +224,25 @@ def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool
                       rows=rows, key=msg.key(), fingerprint=msg.fingerprint())
     s.uow.commit()
     return True
+
+
+BASELINES_ARTICLE = "焦医保〔2024〕32号 四（一）3"
+
+
+def _check_baselines_set(policy: Policy, year: int) -> None:
+    """焦医保〔2024〕32号 四（一）3: the baselines and the growth cap are set for each year, never carried over.
+
+    「每年核定一次门诊次均费用基数和次均费用增长率上限等指标，并在当年4月底之前以书面形式通知」.
+    How the bureau sets them (the class's previous-year average, or its three-year average when
+    that is higher; a class of one institution as a specialist) is its determination, read from
+    its notice (a dated policy file), not derived by the ledger.
+    """
+    missing = [name for name in ("cost_baselines", "cost_growth_cap") if not policy.has(name)]
+    if missing:
+        raise PeriodError("year", f"no {' or '.join(missing)} in force for {policy.admdvs} in {year}: they are "
+                          "set once a year (「每年核定一次」); book the bureau's notice for the year as a dated "
+                          "policy file",
+                          code="baselines_missing", article=BASELINES_ARTICLE)
 
 
 def _year_totals(region: Region, year: int) -> dict[str, dict[str, Any]]:
@@ -191,7 +278,11 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
     else:
         baselines = p.value("cost_baselines")
         if category not in baselines:
-            raise InputError("category", f"no baseline for category {category}", code="category_missing")
+            # 「如以上类别的医疗机构仅1家，按其他专科医疗机构年度门诊次均费用基数核定办法处理」: the bureau's
+            # notice says which classes it set; an institution of a class it did not is its to place.
+            raise InputError("category", f"the notice for {year} sets no baseline for category {category} ({code}); "
+                             "a class of one institution is set as a specialist", code="category_missing",
+                             article="焦医保〔2024〕32号 四（一）1")
         baseline, how = baselines[category], category
     final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
                                      institution.reviews.get(str(year)))
@@ -210,9 +301,8 @@ def assess_institution(s: Services, msg: m.InstitutionAssessed) -> bool:
     if region.year_closed(msg.year) and held is not None and held["returned"] is None:
         # The scale in force when the year was cleared, as the clearing itself would have used it.
         reader = Reader(s.policy(institution.admdvs, month_end(f"{msg.year}-12")))
-        rate = deposit_return_rate(msg.score, reader)
+        rate, cited = deposit_return_rate(msg.score, reader)
         region.return_deposit(day=msg.date, year=msg.year, fixmedins_code=msg.fixmedins_code, score=msg.score,
                               rate=rate, withheld=held["withheld"], returned=round_fen(held["withheld"] * rate),
-                              article=reader.cited("deposit_return_scale").citation(), key=key,
-                              fingerprint=msg.fingerprint())
+                              article=cited, key=key, fingerprint=msg.fingerprint())
     return True

@@ -24,6 +24,7 @@ from ledger.periods import first_of_month_after
 from ledger.rules.account import check_use_xinyang_art9_10
 from ledger.rules.prescriptions import check_days_supplied, valid_through_datong_art10
 from ledger.rules.reader import Reader
+from ledger.services.closing import prepay_pending
 from ledger.services.corrections import readjudicate, recredit
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ def enrol_member(s: Services, msg: m.MemberEnrolled) -> bool:
     s.uow.add(Member.enrol(
         psn_no=msg.psn_no, admdvs=msg.admdvs, day=msg.date, psn_type=msg.psn_type,
         contribution_base=msg.contribution_base, family_doctor=msg.family_doctor_fixmedins_code,
+        employment_category=msg.employment_category,
         key=msg.key(), fingerprint=msg.fingerprint(),
     ))
     return True
@@ -233,25 +235,30 @@ def issue_prescription(s: Services, msg: m.PrescriptionIssued) -> bool:
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy; prescriptions come from hospitals",
                          code="prescriber_not_hospital")
     reader = Reader(s.policy(member.admdvs, msg.date))
-    for i, drug in enumerate(msg.drugs):
-        check_days_supplied(drug.days, msg.med_type, msg.chronic, msg.long_term, reader, f"drugs.{i}.days")
+    notes = [note for i, drug in enumerate(msg.drugs)
+             if (note := check_days_supplied(drug.days, msg.med_type, msg.chronic, msg.long_term, reader,
+                                             f"drugs.{i}.days", reason=msg.over_limit_reason))]
     valid_through, _ = valid_through_datong_art10(msg.date, reader)
     s.uow.add(Prescription.issue(
         key=msg.key(), fingerprint=msg.fingerprint(), rx_no=msg.rx_no, mdtrt_id=msg.mdtrt_id, psn_no=msg.psn_no,
         fixmedins_code=msg.fixmedins_code, day=msg.date, valid_through=valid_through, med_type=msg.med_type,
         chronic=msg.chronic, long_term=msg.long_term,
-        drugs={d.med_list_codg: {"cnt": d.cnt, "days": d.days} for d in msg.drugs},
+        drugs={d.med_list_codg: {"cnt": d.cnt, "days": d.days} for d in msg.drugs}, notes=notes or None,
     ))
     return True
 
 
 def set_budget(s: Services, msg: m.BudgetSet) -> bool:
-    """budget.set: a region's annual outpatient pooling budget (汴医保〔2023〕29号 三（一））."""
+    """budget.set: a region's annual outpatient pooling budget (汴医保〔2023〕29号 三（一））.
+
+    Months closed while it was missing are prepaid now, each as its close would have prepaid it.
+    """
     s.check_region(msg.admdvs)
     region = s.region(msg.admdvs)
     if region.already_received(msg.key(), msg.fingerprint(), "year"):
         return False
     region.set_budget(msg.date, msg.year, msg.amount, msg.key(), msg.fingerprint())
+    prepay_pending(s, region, msg.date, msg.key())
     return True
 
 

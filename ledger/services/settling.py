@@ -21,7 +21,11 @@ from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.deductible import PRIMARY_COMBINED
 from ledger.rules.facts import PURCHASE, VISIT, Claim, Context
 from ledger.rules.items import Line
-from ledger.rules.prescriptions import check_one_institution_datong_art13, check_valid_on
+from ledger.rules.prescriptions import (
+    check_one_institution_datong_art13,
+    check_split_reason_datong_art13,
+    check_valid_on,
+)
 from ledger.rules.reader import Reader
 from ledger.services.corrections import readjudicate
 
@@ -151,6 +155,7 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
 def _check_dispensing(msg: m.PurchaseSettled, rx: Prescription, reader: Reader) -> dict[str, Decimal]:
     """Each line is a prescribed drug, within what is left, bought at one institution only."""
     quantities: dict[str, Decimal] = {}
+    check_split_reason_datong_art13(rx.filled_at() - {msg.fixmedins_code}, msg.split_reason, reader)
     for i, item in enumerate(msg.items):
         field = f"items.{i}.med_list_codg"
         if item.med_list_codg not in rx.drugs:
@@ -201,7 +206,7 @@ def _book(
             s.uow.add(visit)
         visit.charge(settlement.setl_id, info["act_pay_dedc"])
     if rx is not None:
-        rx[0].dispense(settlement.setl_id, msg.fixmedins_code, rx[1])
+        rx[0].dispense(settlement.setl_id, msg.fixmedins_code, rx[1], getattr(msg, "split_reason", ""))
     later = msg.date + timedelta(days=1)
     if member.settled_since(later):
         # A bill dated before ones already booked (a late upload): the cap is used in date order.

@@ -42,6 +42,7 @@ from tests.audit.city import (
     suspended,
     year_closed,
 )
+from tests.payments.flows import jiaozuo_notice, with_notice
 from tests.support import book, institution, item, member, visit
 
 SETTLED = "yibao:Settlement.Settled"
@@ -480,9 +481,11 @@ def test_a_correction_to_a_year_already_cleared_flows_into_the_next_years_cleari
     of 200.00, within the baseline, final 75.00. N1's admission from 12-03 is then recorded: T1's
     −75.00 (dated 2024-12-05) goes into January 2025, with T2 N2@J3 2025-01-10, 250.00:
     (250 − 50) × 50 % = 100.00: actual 100 − 75 = 25.00, paid 23.75, withheld 1.25. 2025's
-    clearing: one visit of 250.00, final 25.00. 2024's clearing is untouched.
+    clearing (under a 2025 notice, the 2024 figures ending with 2024 (四（一）3): 265.00, 6.5 %): one
+    visit of 250.00, final 25.00. 2024's clearing is untouched.
     """
     j = JIAOZUO
+    with_notice(app, jiaozuo_notice(2025, {"city_level3_general": "265.00"}, "0.065"))
     booked(app, institution("J3", level=3, admdvs=j, category="city_level3_general"),
            member("N1", admdvs=j), member("N2", admdvs=j),
            visit("T1", "N1", "J3", "2024-12-05", item("200.00")), month("2024-12", j), year_closed(2024, j))

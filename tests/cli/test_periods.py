@@ -36,11 +36,18 @@ def test_close_month_twice_the_second_is_refused(ledger, db, tmp_path):
     assert [r["reference"] for r in history if r["kind"] == "credit"] == ["2024-01"]
 
 
-def test_close_month_refusals(ledger, db, tmp_path):
-    # Without the budget a Kaifeng-scheme month cannot close.
+def test_close_month_without_a_budget_credits_and_says_the_prepayment_waits_xinyang_art8(ledger, db, tmp_path):
+    path = write_jsonl(tmp_path / "m.jsonl", member("K-M1", admdvs=KAIFENG))
+    assert ledger("ingest", "--quiet", str(path)).exit_code == 0
     result = ledger("close-month", KAIFENG, "2024-01")
-    assert result.exit_code == 1
-    assert result.stderr.startswith(f"ledger: month: no budget.set for {KAIFENG} 2024")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"month.closed {KAIFENG} 2024-01: done",
+                                          f"prepayment pending: no budget.set for {KAIFENG} 2024: the month's budget "
+                                          "is the year's ÷ 12 [no_budget]"]
+    assert as_json(ledger("balance", "K-M1", "--json"))["balc"] == "120.00"
+
+
+def test_close_month_refusals(ledger, db, tmp_path):
     _kaifeng(ledger, tmp_path)
     for args, message in (
         (("close-month", KAIFENG, "2024-13"), "ledger: "),

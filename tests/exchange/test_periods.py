@@ -62,10 +62,13 @@ def test_the_same_closes_again_are_present_and_other_content_refused(app: Outpat
     assert head(app) == before
 
 
-def test_a_budget_region_closes_no_month_without_its_budget(app: OutpatientPooling, tmp_path: Path) -> None:
+def test_a_budget_region_closes_a_month_before_its_budget_and_prepays_it_when_it_comes(
+        app: OutpatientPooling, tmp_path: Path) -> None:
+    """信政办〔2022〕23号 第八条: the credit does not wait for the budget; the prepayment does, then follows it."""
     path = write_jsonl(tmp_path / "close.jsonl", member("M1"), month_closed("2024-01"), budget(),
                        month_closed("2024-01"))
     report = ingest_file(app, str(path))
-    assert (report.booked, report.refused) == (3, 1)
-    [error] = report.errors
-    assert error.startswith(f"{path}:2: month.closed: month: no budget.set for 411500 2024")
+    assert (report.booked, report.present, report.refused) == (3, 1, 0)
+    assert app.balance("M1")["balc"] == Decimal("120.00")
+    topics = [n.topic for n in app.recorder.select_notifications(1, 100)]
+    assert topics.index("yibao:Region.MonthClosed") < topics.index("yibao:Region.MonthPrepaid")

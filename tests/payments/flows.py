@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ledger.periods import month_end
+from ledger.policy.parameters import PolicyFile
 from ledger.projections.journal import balances_by_sub
 from ledger.projections.runner import all_views
 from tests.support import book, close_month, institution, item, member, pharmacy, prescription, purchase, visit
@@ -179,6 +180,27 @@ def jiaozuo_year(app: OutpatientPooling) -> None:
            assessed("JCG", 2024, "90.00", "2024-12-31"),
            assessed("JSP", 2024, "59.99", "2024-12-31"),
            close_year(j, 2024))
+
+
+def jiaozuo_notice(year: int, baselines: dict[str, str], growth_cap: str) -> PolicyFile:
+    """A year's baselines and growth cap as the bureau notifies them (四（一）3「每年核定一次」), for tests."""
+    day = f"{year}-01-01"
+    return PolicyFile.model_validate({
+        "document": {"id": f"jiaozuo-{year}-test", "issuer": "焦作市医疗保障局", "number": f"焦医保〔{year}〕（测试）",
+                     "title": f"{year}年门诊次均费用基数和增长率上限（测试用）", "in_force": day},
+        "parameters": {
+            "cost_baselines": {"description": f"{year}年门诊次均费用基数", "unit": "map_CNY",
+                               "values": {day: {"value": baselines, "article": "一"}}},
+            "cost_growth_cap": {"description": f"{year}年门诊次均费用增长率上限", "unit": "/1",
+                                "values": {day: {"value": growth_cap, "article": "二"}}},
+        },
+    })
+
+
+def with_notice(app: OutpatientPooling, notice: PolicyFile, admdvs: str = JIAOZUO) -> OutpatientPooling:
+    """The application reading ``notice`` first for ``admdvs`` (the library is swapped in place, before booking)."""
+    app.library = app.library.with_overrides(notice, admdvs)
+    return app
 
 
 # ---------------------------------------------------------------- journal and read models

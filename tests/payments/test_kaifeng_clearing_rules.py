@@ -162,13 +162,17 @@ def test_3_3_a_budget_of_zero_cannot_be_cleared(p):
 
 
 @pytest.mark.parametrize(("score", "rate"), [
-    ("100.00", "1.00"), ("90.00", "1.00"),   # from 90: all returned
-    ("89.99", "0.90"), ("80.00", "0.90"),
-    ("79.99", "0.80"), ("70.00", "0.80"),
-    ("69.99", "0.60"), ("60.00", "0.60"),
-    ("59.99", "0.00"), ("0.00", "0.00"),     # below 60: nothing
+    ("100.00", "1.00"), ("60.00", "1.00"),   # 年度考核合格: the whole deposit
+    ("59.99", "0.00"), ("0.00", "0.00"),     # failed: deposit_return_failing, nothing
 ])
-def test_deposit_return_scale_is_the_assumed_bracket_table(p, score, rate):
-    """三（二）／四（二） tie the 5 % deposit to the assessment without a scale: assumed.yaml's brackets."""
-    assert p.cited("deposit_return_scale").assumed is True
-    assert deposit_return_rate(D(score), p) == D(rate)
+def test_deposit_returned_in_full_on_a_passing_assessment_jiaozuo_appendix_example_1(p, score, rate):
+    """附件 例1「经年度考核合格后，职工医保统筹基金按1860万元支付」: passing returns all that was held back.
+
+    The pass mark (60) and what a failed assessment returns (0 %) are assumed.yaml's; the full return
+    is Jiaozuo's, lent to Kaifeng (regions.yaml). No 90/80/70/60 scale: no document gives one.
+    """
+    returned, cited = deposit_return_rate(D(score), p)
+    assert returned == D(rate)
+    assert ("焦医保〔2024〕32号 附件 例1" if rate == "1.00" else "同医保办发〔2022〕1号 第十五条") in cited
+    assert p.cited("assessment_pass_score").assumed is True
+    assert not p.has("deposit_return_scale")

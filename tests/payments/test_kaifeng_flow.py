@@ -173,7 +173,7 @@ def test_3_3_clearing_settles_each_final_amount_against_what_was_prepaid(app):
     = 9.25; fund A + S = 650.75; final = actual × (S ÷ A + 1) = actual × 650.75 ÷ 641.50:
     H1 525 → 532.5701… → 532.57, due 532.57 − 169.48 = 363.09;
     H2 93.50 → 94.8482… → 94.85, due 94.85 + 52.32 = 147.17; P1 23 → 23.3316… → 23.33, due 18.99.
-    Deposits (assumed scale): H1 scored 90.00 → 100 % → 8.47 returned; H2 and P1 not assessed yet.
+    Deposits: H1 scored 90.00, a pass → 8.47 returned in full; H2 and P1 not assessed yet.
     """
     kaifeng_first_quarter(app)
     kaifeng_april_to_december(app)
@@ -194,7 +194,10 @@ def test_3_3_clearing_settles_each_final_amount_against_what_was_prepaid(app):
 
 
 def test_a_late_assessment_returns_the_held_deposit_at_once(app):
-    """H2 assessed 85.00 after the clearing: 80 ≤ 85 < 90 → 90 % of 2.06 = 1.854 → 1.85, as Region.DepositReturned."""
+    """H2 assessed 85.00 after the clearing: passing (≥ 60) → all of 2.06 back (焦医保〔2024〕32号 附件 例1, lent).
+
+    Booked as Region.DepositReturned.
+    """
     kaifeng_first_quarter(app)
     kaifeng_april_to_december(app)
     kaifeng_clearing(app)
@@ -203,11 +206,11 @@ def test_a_late_assessment_returns_the_held_deposit_at_once(app):
     topics = [n.topic for n in app.recorder.select_notifications(head + 1, 10)]
     assert "yibao:Region.DepositReturned" in topics
     rows = {r["fixmedins_code"]: r for r in app.clearing(KAIFENG, 2024)["rows"]}
-    assert (rows["H2"]["deposit_returned"], rows["H2"]["score"]) == (D("1.85"), "85.00")
+    assert (rows["H2"]["deposit_returned"], rows["H2"]["score"]) == (D("2.06"), "85.00")
     assert (rows["H2"]["final_amount"], rows["H2"]["due"]) == (D("94.85"), D("147.17"))  # the clearing stands
     assert rows["P1"]["deposit_returned"] is None
-    # Cash to H2 over the year: −54.38 monthly + 147.17 due + 1.85 returned = 94.64 = 94.85 − 0.21 kept.
-    assert D("-54.38") + rows["H2"]["due"] + rows["H2"]["deposit_returned"] == D("94.64")
+    # Cash to H2 over the year: −54.38 monthly + 147.17 due + 2.06 returned = 94.85, its whole final amount.
+    assert D("-54.38") + rows["H2"]["due"] + rows["H2"]["deposit_returned"] == D("94.85")
 
 
 def test_journal_after_the_clearing_and_the_late_assessment(app):
@@ -215,10 +218,10 @@ def test_journal_after_the_clearing_and_the_late_assessment(app):
 
     Payable: every movement was prepaid and cleared → 0.00 for each institution (credited actual +
     final − actual = final; debited granted + due = final).
-    Deposit: withheld − returned − kept: H1 8.47 − 8.47 − 0 = 0; H2 2.06 − 1.85 − 0.21 = 0; P1 0.22 held.
-    Expense: Σ final 650.75 − kept 0.21 = 650.54.
+    Deposit: withheld − returned − kept: H1 8.47 − 8.47 − 0 = 0; H2 2.06 − 2.06 − 0 = 0; P1 0.22 held.
+    Expense: Σ final 650.75 − kept 0.00 = 650.75.
     Bank: cash 161.01 − 54.38 + 4.12 = 110.75, due 363.09 + 147.17 + 18.99 = 529.25, deposits returned
-    8.47 + 1.85 = 10.32 → 650.32 paid out (credit).
+    8.47 + 2.06 = 10.53 → 650.53 paid out (credit).
     Accounts: 4 members × 12 months × 120.00 = 5 760.00 credited, 106.50 used → 5 653.50.
     """
     kaifeng_first_quarter(app)
@@ -234,8 +237,8 @@ def test_journal_after_the_clearing_and_the_late_assessment(app):
     assert balances(app) == {
         PAYABLE: D("0.00"),
         DEPOSIT: D("-0.22"),
-        POOLING_EXPENSE: D("650.54"),
-        POOLING_BANK: D("-650.32"),
+        POOLING_EXPENSE: D("650.75"),
+        POOLING_BANK: D("-650.53"),
         ACCOUNT_BANK: D("5653.50"),
         ACCOUNT_EXPENSE_CLINIC: D("106.50"),
         CONTRIBUTION_INCOME: D("-5760.00"),

@@ -82,17 +82,6 @@ def test_a_kaifeng_year_cleared_twice_is_refused_and_changes_nothing(app):
     assert book(app, close_year(KAIFENG, 2024)) == [PRESENT]
 
 
-def test_a_kaifeng_month_without_a_budget_is_refused_and_credits_nobody(app):
-    """三（二）: the month's budget is the year's ÷ 12: no budget.set for 2024, no close (2023's does not count)."""
-    kaifeng_january(app, with_budget=False)
-    booked(app, budget(KAIFENG, 2023, "12000.00"))
-    refused(app, month(KAIFENG, "2024-01"), "no_budget")
-    assert app.prepayments("H1", 2024)["rows"] == []
-    assert app.balance("M1")["balc"] == D("0.00")
-    booked(app, budget(KAIFENG, 2024, "12000.00"), month(KAIFENG, "2024-01"))
-    assert [r["actual"] for r in app.prepayments("H1", 2024)["rows"]] == [D("175.00")]
-
-
 def test_a_year_before_its_december_is_closed_is_refused(app):
     """A clearing needs every month prepaid: year.closed with December open is refused."""
     jiaozuo_august(app)
@@ -121,14 +110,3 @@ def test_a_month_before_an_already_closed_month_is_refused(app):
 def test_a_month_is_not_closed_before_its_last_day(app):
     kaifeng_january(app)
     refused(app, close_month(KAIFENG, "2024-01", "2024-01-30"), "month_not_over")
-
-
-def test_kaifeng_months_before_its_document_is_in_force_have_no_scheme(app):
-    """汴医保〔2023〕29号 is in force from 2023-11-02: October 2023 cannot be prepaid under it; November can."""
-    booked(app, budget(KAIFENG, 2023, "12000.00"))
-    head = app.recorder.max_notification_id()
-    [october] = book(app, month(KAIFENG, "2023-10"))
-    assert isinstance(october, InputError)
-    assert october.code == "no_policy_in_force"
-    assert app.recorder.max_notification_id() == head
-    assert book(app, month(KAIFENG, "2023-11")) == [BOOKED]
