@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import fresh_db  # noqa: E402
 
-from ledger.adapters.store import Store  # noqa: E402
 from ledger.demo.city import CitySpec, write_city  # noqa: E402
 from ledger.exchange.messages import parse_message  # noqa: E402
-from ledger.services.application import BOOKED, OutpatientPooling  # noqa: E402
+from ledger.services.application import BOOKED  # noqa: E402
+from ledger.services.bootstrap import bootstrap  # noqa: E402
 
 SETUP = ("institution.registered", "member.enrolled", "budget.set")
 SKIPPED = ("month.closed", "year.closed", "institution.assessed", "institution.reviewed")
@@ -58,7 +58,7 @@ def shares(city: Path, processes: int) -> tuple[list[bytes], list[list[bytes]]]:
 
 def book(url: str, lines: list[bytes], batch: int = 200) -> tuple[int, int]:
     """Book ``lines`` in batches; returns (booked, refused)."""
-    app = OutpatientPooling(Store.parse(url))
+    app = bootstrap(url)
     booked = refused = 0
     try:
         messages = [parse_message(line) for line in lines]
@@ -82,7 +82,7 @@ def run(url: str, setup: list[bytes], work: list[list[bytes]]) -> dict[str, floa
         with multiprocessing.get_context("spawn").Pool(len(work)) as pool:
             results = pool.starmap(book, [(url, share) for share in work])
     elapsed = time.perf_counter() - started
-    app = OutpatientPooling(Store.parse(url))
+    app = bootstrap(url)
     app.read_models.catch_up()
     events = app.recorder.max_notification_id() or 0
     totals = app.region_totals(CitySpec().admdvs, CitySpec().year)

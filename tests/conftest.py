@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from ledger.adapters.store import Store
 from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,7 +68,7 @@ def store(request) -> Store:
 
 @pytest.fixture
 def app(store: Store) -> Iterator[OutpatientPooling]:
-    application = OutpatientPooling(store)
+    application = bootstrap(store)
     try:
         yield application
     finally:
@@ -77,7 +78,7 @@ def app(store: Store) -> Iterator[OutpatientPooling]:
 @pytest.fixture
 def sqlite_app(sqlite_store: Store) -> Iterator[OutpatientPooling]:
     """For tests about rules and flows that need no second database."""
-    application = OutpatientPooling(sqlite_store)
+    application = bootstrap(sqlite_store)
     try:
         yield application
     finally:

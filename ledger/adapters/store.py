@@ -9,6 +9,7 @@ models are SQLAlchemy tables in the same database.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from ledger.errors import LedgerError
 DEFAULT_DB = "./ledger.db"
 SCHEMA_LOCK = 0x1ED6E8
 """The PostgreSQL advisory lock key taken while the ledger creates its tables."""
+CATCH_UP_LOCK = 0x1ED6E9
+"""The PostgreSQL advisory lock key held while a process catches the read models up."""
 EVENT_STORES = ("core", "sqlalchemy")
 
 
@@ -117,6 +120,30 @@ class Store:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+    @contextmanager
+    def catch_up_lock(self, engine: Engine) -> Iterator[None]:
+        """Held while the read models catch up, so two writers never project the same events.
+
+        PostgreSQL: an advisory lock on one of ``engine``'s connections. SQLite: an exclusive
+        ``flock`` on the database's directory (not on the file itself: closing any descriptor of
+        the file would drop SQLite's own POSIX locks in this process).
+        """
+        if self.kind == "postgresql":
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({CATCH_UP_LOCK})")
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({CATCH_UP_LOCK})")
+                    conn.commit()
+            return
+        fd = os.open(Path(self.path).resolve().parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def engine(self) -> Engine:
         """A SQLAlchemy engine for the read models."""

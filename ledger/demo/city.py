@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from ledger.errors import PolicyNotInForceError
 from ledger.money import FEN, ZERO, money_str
 from ledger.periods import month_end
-from ledger.policy.parameters import default_library
+from ledger.policy.files import default_library
 from ledger.rules.deductible import AS_LEVEL2, AS_PRESCRIBER
 from ledger.rules.payments import JIAOZUO, KAIFENG
 

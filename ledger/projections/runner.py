@@ -18,13 +18,13 @@ from sqlalchemy import select, update
 from tqdm import tqdm
 
 from ledger.adapters.collector import batch_collection
+from ledger.adapters.seam import log_reader
 from ledger.projections.accounts import AccountsView
 from ledger.projections.base import Record, iso, metadata, positions
 from ledger.projections.caps import CapsView
 from ledger.projections.chain import ChainView
 from ledger.projections.clearing import ClearingView
 from ledger.projections.journal import JournalView
-from ledger.projections.log import log_reader
 from ledger.projections.prepayments import PrepaymentsView
 from ledger.projections.roster import RosterView
 from ledger.projections.settlements import SettlementsView

@@ -30,8 +30,8 @@ from ledger.rules.reader import Reader
 if TYPE_CHECKING:
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
-    from ledger.services.application import OutpatientPooling
-    from ledger.services.handlers import Services
+    from ledger.services.ports import PeriodRun
+    from ledger.services.unit_of_work import Services
 
 CREDIT_BATCH = 2000
 """Members credited per transaction: a crash part-way loses at most one batch, which the rerun credits."""
@@ -44,7 +44,7 @@ def _scheme(policy: Policy, field: str) -> str:
     return str(policy.get("payment_scheme").value)
 
 
-def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bool = False) -> bool:
+def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = False) -> bool:
     """month.closed: credit every active member's account, then prepay the region's institutions."""
     s = app.services()
     region = s.uow.get(Region, region_id(msg.admdvs)) or Region.open(msg.admdvs)
@@ -87,7 +87,7 @@ def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bo
     return True
 
 
-def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy) -> dict[str, Any]:
+def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy) -> dict[str, Any]:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month."""
     end = month_end(msg.month)
     app.read_models.catch_up()
@@ -113,7 +113,7 @@ def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy)
     return {"members": count, "amount": total}
 
 
-def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:
+def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:
     """year.closed: clear each institution's year against what it was prepaid (POLICY.md §7)."""
     s = app.services()
     s.check_region(msg.admdvs)

@@ -38,6 +38,7 @@ from ledger.exchange.messages import validate_message
 from ledger.projections.accounts import accounts_balances
 from ledger.projections.base import yuan
 from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from tests.accounts.helpers import (
     aggregate,
     base_changed,
@@ -209,7 +210,7 @@ class Databases:
         else:
             store = self.postgres
             self._empty(store)
-        app = OutpatientPooling(store)
+        app = bootstrap(store)
         try:
             yield app
         finally:
