@@ -306,7 +306,7 @@ def phase_rebuild(args: argparse.Namespace) -> dict[str, Any]:
     events = app.recorder.max_notification_id() or 0
     app.close()
     # The rate is over the whole log: the events no read model follows are passed over, not read.
-    # The rows are written by a second process (ledger/projections/writer.py), its peak its own.
+    # The rows are written by a second process (ledger/adapters/writer.py), its peak its own.
     writer_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"events": events, "read": read, "seconds": elapsed, "events_per_s": events / elapsed,
             "peak_rss_mb": peak_rss_mb(), "writer_peak_rss_mb": writer_rss}

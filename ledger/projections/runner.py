@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ledger.adapters.collector import batch_collection
 from ledger.adapters.seam import log_reader
+from ledger.adapters.writer import Deferred, Writer
 from ledger.projections.accounts import AccountsView
 from ledger.projections.base import Record, iso, metadata, positions
 from ledger.projections.caps import CapsView
@@ -28,7 +29,6 @@ from ledger.projections.journal import JournalView
 from ledger.projections.prepayments import PrepaymentsView
 from ledger.projections.roster import RosterView
 from ledger.projections.settlements import SettlementsView
-from ledger.projections.writer import Deferred, Writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -116,7 +116,7 @@ class ProjectionRunner:
         self.views = views if views is not None else all_views()
         self.batch_size = batch_size
         self.store = store
-        """Where ``engine`` points, for a rebuild's writer process (:mod:`ledger.projections.writer`);
+        """Where ``engine`` points, for a rebuild's writer process (:mod:`ledger.adapters.writer`);
         without it a rebuild writes in this process."""
         self.seconds = 0.0
         """Time spent catching up, so a benchmark can tell booking from projecting."""
@@ -244,7 +244,7 @@ class ProjectionRunner:
         make one of the others itself, part-way, if an old event needs it: so the last step
         makes those still missing. A rebuild stopped part-way is left without the others until
         :meth:`setup` makes them, at the next start.) With a :attr:`store` and a log of more than
-        one batch, the rows are written by a second process (:mod:`ledger.projections.writer`).
+        one batch, the rows are written by a second process (:mod:`ledger.adapters.writer`).
         """
         self.setup()
         rebuilt = [v for v in self.views if v.rebuildable]
