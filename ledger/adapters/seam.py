@@ -52,7 +52,7 @@ class Aggregates:
         """The aggregate from its latest snapshot and later events (or its events alone), None if unknown."""
         if issubclass(cls, tuple(self.intervals)):
             try:
-                return self.app.repository.get(aggregate_id)  # type: ignore[no-any-return]
+                return self.app.repository.get(aggregate_id)
             except AggregateNotFoundError:
                 return None
         aggregate = None
@@ -153,15 +153,15 @@ def log_reader(recorder: Any) -> Select:
         def sqlite(statement: str, params: list[Any]) -> list[Any]:
             with recorder.datastore.transaction(commit=False) as cursor:
                 cursor.execute(statement, params)
-                return cursor.fetchall()  # type: ignore[no-any-return]
+                return cursor.fetchall()
 
         return _reader(f"SELECT rowid, {SQLITE_UUID_TEXT}, originator_version, topic, state "
                        f"FROM {recorder.events_table_name}", "rowid", "?", sqlite)
     if isinstance(recorder, PostgresApplicationRecorder):
         def postgres(statement: str, params: list[Any]) -> list[Any]:
             with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-                cursor.execute(statement, params, prepare=True)  # type: ignore[call-overload]
-                return cursor.fetchall()  # type: ignore[no-any-return]
+                cursor.execute(statement, params, prepare=True)
+                return cursor.fetchall()
 
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
         return _reader(f"SELECT notification_id, originator_id::text, originator_version, topic, state FROM {table}",
@@ -180,7 +180,8 @@ def _reader(columns: str, position: str, mark: str, run: Callable[[str, list[Any
     """
 
     def query(lower: int, upper: int | None, topics: Sequence[str], limit: int) -> list[LogRow]:
-        statement, params = f"{columns} WHERE {position} >= {mark}", [lower]
+        statement = f"{columns} WHERE {position} >= {mark}"
+        params: list[Any] = [lower]
         if upper is not None:
             statement += f" AND {position} <= {mark}"
             params.append(upper)

@@ -138,7 +138,7 @@ class _Month(NamedTuple):
 class _Item(NamedTuple):
     """A catalog entry: a service, consumable or drug, with its price as written on bills."""
 
-    index: int
+    place: int
     """Its place in ``_CATALOG``: bill lines refer to items by index (see ``Line``)."""
     code: str
     name: str
@@ -935,23 +935,23 @@ class _City:
     def _visit_lines(self, level: int, with_drugs: bool, days_limit: int) -> tuple[Line, ...]:
         """Consultation, some tests, maybe a treatment, drugs dispensed here, maybe a self-paid line."""
         dice = self.dice
-        lines: list[Line] = [(_CONSULTATION[level].index, 1)]
-        lines += [(test.index, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
+        lines: list[Line] = [(_CONSULTATION[level].place, 1)]
+        lines += [(test.place, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
         if dice.chance(P_TREATMENT):
-            lines.append((dice.pick(_TREATMENTS).index, dice.between(1, 3)))
+            lines.append((dice.pick(_TREATMENTS).place, dice.between(1, 3)))
         if with_drugs:
             for drug in dice.some(_ACUTE_DRUGS, dice.between(1, 3)):
-                lines.append((drug.index, drug.per_day * dice.between(min(3, days_limit), days_limit)))
+                lines.append((drug.place, drug.per_day * dice.between(min(3, days_limit), days_limit)))
         if dice.chance(P_SELF_PAID):
             item = dice.pick(_SELF_PAID)
-            lines.append((item.index, item.per_day * (30 if item.per_day > 1 else 1)))
+            lines.append((item.place, item.per_day * (30 if item.per_day > 1 else 1)))
         return tuple(lines)
 
     def _second_bill_lines(self) -> tuple[Line, ...]:
         dice = self.dice
-        lines: list[Line] = [(test.index, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
+        lines: list[Line] = [(test.place, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
         if dice.chance(0.5):
-            lines.append((dice.pick(_TREATMENTS).index, dice.between(1, 2)))
+            lines.append((dice.pick(_TREATMENTS).place, dice.between(1, 2)))
         return tuple(lines)
 
     def _bill(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
@@ -1011,10 +1011,11 @@ class _City:
         dice = self.dice
         limit = self.rules.on(day).days_limit[kind]
         if kind in ("chronic", "long_term"):
-            choices, days = _CHRONIC_DRUGS, dice.pick((limit, limit, limit - limit // 4))
+            choices: tuple[_Item, ...] = _CHRONIC_DRUGS
+            days = dice.pick((limit, limit, limit - limit // 4))
         else:
             choices, days = _ACUTE_DRUGS, dice.between(min(3, limit), limit)
-        drugs = tuple((d.index, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
+        drugs = tuple((d.place, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
         self.rx_serial += 1
         rx_no = f"RX{self.spec.admdvs}{self.rx_serial:07d}"
         chronic = kind in ("chronic", "long_term")

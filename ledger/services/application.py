@@ -29,6 +29,7 @@ from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.prescriptions import Prescription
 from ledger.domain.regions import Region
 from ledger.errors import InputError, LedgerError, UnknownError
+from ledger.exchange import messages as m
 from ledger.money import ZERO
 from ledger.policy.parameters import Policy, PolicyLibrary
 from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
     from ledger.adapters.store import Store
     from ledger.domain.aggregate import LedgerAggregate
-    from ledger.exchange.messages import Message
 
 __all__ = ["BOOKED", "PERIOD_TYPES", "PRESENT", "Outcome", "OutpatientPooling"]
 
@@ -83,19 +83,18 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
 }
 """One handler per message type booked in batches; period runs are handled on their own."""
 
-def new_ids(msg: Message) -> list[UUID]:
+def new_ids(msg: m.Message) -> list[UUID]:
     """The aggregate ids a message may create: a batch asks the store about them all at once."""
-    if msg.type in ("visit.settled", "purchase.settled"):
-        ids = [settlement_id(msg.medins_setl_id)]  # type: ignore[attr-defined]
-        if msg.type == "visit.settled":
-            ids.append(visit_id(msg.fixmedins_code, msg.mdtrt_id))  # type: ignore[attr-defined]
-        return ids
-    if msg.type == "prescription.issued":
-        return [prescription_id(msg.rx_no)]  # type: ignore[attr-defined]
-    if msg.type == "member.enrolled":
-        return [member_id(msg.psn_no)]  # type: ignore[attr-defined]
-    if msg.type == "institution.registered":
-        return [institution_id(msg.fixmedins_code)]  # type: ignore[attr-defined]
+    if isinstance(msg, m.VisitSettled):
+        return [settlement_id(msg.medins_setl_id), visit_id(msg.fixmedins_code, msg.mdtrt_id)]
+    if isinstance(msg, m.PurchaseSettled):
+        return [settlement_id(msg.medins_setl_id)]
+    if isinstance(msg, m.PrescriptionIssued):
+        return [prescription_id(msg.rx_no)]
+    if isinstance(msg, m.MemberEnrolled):
+        return [member_id(msg.psn_no)]
+    if isinstance(msg, m.InstitutionRegistered):
+        return [institution_id(msg.fixmedins_code)]
     return []
 
 
@@ -172,7 +171,7 @@ class OutpatientPooling(Application[UUID]):
 
     # ---------------------------------------------------------------- booking
 
-    def book(self, messages: Sequence[Message], *, catch_up: bool = True) -> list[Outcome]:
+    def book(self, messages: Sequence[m.Message], *, catch_up: bool = True) -> list[Outcome]:
         """Book a batch of messages in one transaction; one outcome per message.
 
         The read models are caught up afterwards, unless ``catch_up`` is False (an ingest
@@ -183,7 +182,7 @@ class OutpatientPooling(Application[UUID]):
             self.catch_up()
         return outcomes
 
-    def _book(self, messages: Sequence[Message]) -> list[Outcome]:
+    def _book(self, messages: Sequence[m.Message]) -> list[Outcome]:
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
         while True:
@@ -213,13 +212,13 @@ class OutpatientPooling(Application[UUID]):
                     return [refused[i] if i in refused else self._book_one(msg) for i, msg in enumerate(messages)]
                 return outcomes
 
-    def book_one(self, msg: Message) -> Outcome:
+    def book_one(self, msg: m.Message) -> Outcome:
         """Book one message in its own transaction, retrying when another writer got there first."""
         outcome = self._book_one(msg)
         self.catch_up()
         return outcome
 
-    def _book_one(self, msg: Message) -> Outcome:
+    def _book_one(self, msg: m.Message) -> Outcome:
         if msg.type in PERIOD_TYPES:
             return self.close_period(msg, catch_up=False)
         for attempt in range(RETRIES):
@@ -238,24 +237,29 @@ class OutpatientPooling(Application[UUID]):
             return BOOKED if booked else PRESENT
         return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
 
-    def close_period(self, msg: Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
+    def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
-        run = closing.close_month if msg.type == "month.closed" else closing.close_year
         outcome: Outcome
         try:
-            outcome = BOOKED if run(self, msg, refuse_repeat=refuse_repeat) else PRESENT  # type: ignore[arg-type]
+            if isinstance(msg, m.MonthClosed):
+                done = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
+            elif isinstance(msg, m.YearClosed):
+                done = closing.close_year(self, msg, refuse_repeat=refuse_repeat)
+            else:
+                raise TypeError(f"{msg.type} is not a period close")
+            outcome = BOOKED if done else PRESENT
         except LedgerError as e:
             outcome = e
         if catch_up:
             self.catch_up()
         return outcome
 
-    def presettle(self, messages: Sequence[Message]) -> list[dict[str, Any] | LedgerError]:
+    def presettle(self, messages: Sequence[m.Message]) -> list[dict[str, Any] | LedgerError]:
         """2206: adjudicate claims as settling would, in order, and book nothing."""
         s = self.services()
         out: list[dict[str, Any] | LedgerError] = []
         for msg in messages:
-            if msg.type not in ("visit.settled", "purchase.settled"):
+            if not isinstance(msg, m.VisitSettled | m.PurchaseSettled):
                 out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}"))
                 continue
             try:
@@ -263,7 +267,7 @@ class OutpatientPooling(Application[UUID]):
             except LedgerError as e:
                 out.append(e)
                 continue
-            found = s.uow.get(Settlement, settling.settlement_key(msg.medins_setl_id))  # type: ignore[attr-defined]
+            found = s.uow.get(Settlement, settling.settlement_key(msg.medins_setl_id))
             assert found is not None
             out.append(self.settlement_view(found))
         s.uow.abandon()
