@@ -140,6 +140,7 @@ class Store:
         if self.kind == "postgresql":
             with engine.connect() as conn:
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock({CATCH_UP_LOCK})")
+                conn.commit()  # the lock is the session's: no transaction stays open meanwhile
                 try:
                     yield
                 finally:

@@ -150,7 +150,17 @@ class ProjectionRunner:
 
         A source that cannot tell its head (an export being streamed) is read until it ends.
         """
-        return self._timed_catch_up(progress, stop, None)
+        with self._exclusive():
+            return self._timed_catch_up(progress, stop, None)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One process or thread at a time writes these views (the store's lock; a scratch store needs none)."""
+        if self.store is None:
+            yield
+            return
+        with self.store.catch_up_lock(self.engine):
+            yield
 
     def _timed_catch_up(self, progress: bool, stop: int | None, writer: Writer | None) -> int:
         started = time.perf_counter()
@@ -250,7 +260,7 @@ class ProjectionRunner:
         rebuilt = [v for v in self.views if v.rebuildable]
         tables = [t for v in rebuilt for t in v.tables]
         indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
-        with self._writer() as writer:  # started first: it starts up while the old tables go
+        with self._exclusive(), self._writer() as writer:  # started first: it starts up while the old tables go
             metadata.drop_all(self.engine, tables=tables)
             metadata.create_all(self.engine, tables=tables)
             with self.engine.begin() as conn:

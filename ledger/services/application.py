@@ -154,10 +154,10 @@ class OutpatientPooling(Application[UUID]):
         """Bring the read models up to the log; returns how many events were read.
 
         Every writer calls this after it commits, so a query only reads. Writers in other
-        processes may catch up at the same time: the store's lock lets one at a time through.
+        processes may catch up at the same time: the store's lock lets one at a time through
+        (``ProjectionRunner.catch_up`` takes it).
         """
-        with self.store.catch_up_lock(self.engine):
-            return self.read_models.catch_up(progress=progress)
+        return self.read_models.catch_up(progress=progress)
 
     def close(self) -> None:
         """Release the event store and the read models' connections."""
