@@ -54,6 +54,7 @@ from ledger.adapters.store import Store  # noqa: E402
 from ledger.demo.city import CitySpec, write_city  # noqa: E402
 from ledger.services.application import OutpatientPooling  # noqa: E402
 from ledger.services.audit import audit  # noqa: E402
+from ledger.services.bootstrap import bootstrap  # noqa: E402
 from ledger.services.ingest import ingest_file  # noqa: E402
 
 EVENTS_PER_MEMBER_YEAR = 48
@@ -113,7 +114,7 @@ def _server_command(base: str, sql: str) -> None:
 
 
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    app = OutpatientPooling(Store.parse(args.db))
+    app = bootstrap(args.db)
     transactions = _count_transactions(app)
     with open(args.file, "rb") as f:
         lines = sum(1 for _ in f)
@@ -298,21 +299,21 @@ def phase_sqlite3(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_rebuild(args: argparse.Namespace) -> dict[str, Any]:
-    app = OutpatientPooling(Store.parse(args.db))
+    app = bootstrap(args.db)
     started = time.perf_counter()
     read = app.read_models.rebuild()
     elapsed = time.perf_counter() - started
     events = app.recorder.max_notification_id() or 0
     app.close()
     # The rate is over the whole log: the events no read model follows are passed over, not read.
-    # The rows are written by a second process (ledger/projections/writer.py), its peak its own.
+    # The rows are written by a second process (ledger/adapters/writer.py), its peak its own.
     writer_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"events": events, "read": read, "seconds": elapsed, "events_per_s": events / elapsed,
             "peak_rss_mb": peak_rss_mb(), "writer_peak_rss_mb": writer_rss}
 
 
 def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
-    app = OutpatientPooling(Store.parse(args.db))
+    app = bootstrap(args.db)
     started = time.perf_counter()
     report = audit(app)
     elapsed = time.perf_counter() - started
@@ -322,7 +323,7 @@ def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
-    app = OutpatientPooling(Store.parse(args.db))
+    app = bootstrap(args.db)
     with app.engine.connect() as conn:
         from sqlalchemy import select
 

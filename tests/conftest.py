@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from ledger.adapters.store import Store
 from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,7 +68,7 @@ def store(request) -> Store:
 
 @pytest.fixture
 def app(store: Store) -> Iterator[OutpatientPooling]:
-    application = OutpatientPooling(store)
+    application = bootstrap(store)
     try:
         yield application
     finally:
@@ -77,7 +78,7 @@ def app(store: Store) -> Iterator[OutpatientPooling]:
 @pytest.fixture
 def sqlite_app(sqlite_store: Store) -> Iterator[OutpatientPooling]:
     """For tests about rules and flows that need no second database."""
-    application = OutpatientPooling(sqlite_store)
+    application = bootstrap(sqlite_store)
     try:
         yield application
     finally:
@@ -87,9 +88,24 @@ def sqlite_app(sqlite_store: Store) -> Iterator[OutpatientPooling]:
 _postgres_passed: list[str] = []
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """A test that takes a PostgreSQL store directly is a PostgreSQL case, like the ``postgres`` params."""
+    for item in items:
+        if "postgres_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Carry the ``postgres`` marker on the report (it crosses to the xdist controller with it)."""
+    outcome = yield
+    if item.get_closest_marker("postgres") is not None:
+        outcome.get_result().user_properties.append(("postgres", True))
+
+
 def pytest_runtest_logreport(report) -> None:
-    """Count the PostgreSQL cases that ran and passed."""
-    if report.when == "call" and report.passed and "postgres" in report.nodeid:
+    """Count the PostgreSQL cases (marked ``postgres``, by their parameter or fixture) that ran and passed."""
+    if report.when == "call" and report.passed and ("postgres", True) in report.user_properties:
         _postgres_passed.append(report.nodeid)
 
 

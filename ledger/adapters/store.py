@@ -3,16 +3,19 @@
 ``--db`` or ``LEDGER_DB`` takes a file path or ``sqlite:///path`` (the embedded default,
 ``./ledger.db``) or ``postgresql://user:password@host:port/dbname``. The events go through
 ``eventsourcing``'s own recorder for that database (its SQLite and PostgreSQL modules), or
-through ``eventsourcing-sqlalchemy`` when ``LEDGER_EVENT_STORE=sqlalchemy``; the read
+through ``eventsourcing-sqlalchemy`` (the optional ``sqlalchemy-store`` extra) when
+``LEDGER_EVENT_STORE=sqlalchemy``; the read
 models are SQLAlchemy tables in the same database.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,7 +28,11 @@ from ledger.errors import LedgerError
 DEFAULT_DB = "./ledger.db"
 SCHEMA_LOCK = 0x1ED6E8
 """The PostgreSQL advisory lock key taken while the ledger creates its tables."""
+CATCH_UP_LOCK = 0x1ED6E9
+"""The PostgreSQL advisory lock key held while a process catches the read models up."""
 EVENT_STORES = ("core", "sqlalchemy")
+SQLALCHEMY_STORE = "eventsourcing_sqlalchemy"
+"""The module of the optional ``sqlalchemy-store`` extra."""
 
 
 class StoreError(LedgerError):
@@ -55,6 +62,10 @@ class Store:
         if event_store not in EVENT_STORES:
             msg = f"LEDGER_EVENT_STORE must be one of {EVENT_STORES}, not {event_store!r}"
             raise StoreError(msg)
+        if event_store == "sqlalchemy" and find_spec(SQLALCHEMY_STORE) is None:
+            msg = ("LEDGER_EVENT_STORE=sqlalchemy needs the sqlalchemy-store extra: "
+                   "pip install 'yibao-ledger[sqlalchemy-store]'")
+            raise StoreError(msg)
         if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             parts = urlsplit(url)
             dbname = parts.path.lstrip("/")
@@ -79,7 +90,7 @@ class Store:
     def event_store_env(self) -> dict[str, str]:
         """The ``eventsourcing`` environment for this store."""
         if self.event_store == "sqlalchemy":
-            return {"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": self.sqlalchemy_url()}
+            return {"PERSISTENCE_MODULE": SQLALCHEMY_STORE, "SQLALCHEMY_URL": self.sqlalchemy_url()}
         if self.kind == "sqlite":
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path,
                     "SQLITE_LOCK_TIMEOUT": "30"}
@@ -117,6 +128,31 @@ class Store:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+    @contextmanager
+    def catch_up_lock(self, engine: Engine) -> Iterator[None]:
+        """Held while the read models catch up, so two writers never project the same events.
+
+        PostgreSQL: an advisory lock on one of ``engine``'s connections. SQLite: an exclusive
+        ``flock`` on the database's directory (not on the file itself: closing any descriptor of
+        the file would drop SQLite's own POSIX locks in this process).
+        """
+        if self.kind == "postgresql":
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({CATCH_UP_LOCK})")
+                conn.commit()  # the lock is the session's: no transaction stays open meanwhile
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({CATCH_UP_LOCK})")
+                    conn.commit()
+            return
+        fd = os.open(Path(self.path).resolve().parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def engine(self) -> Engine:
         """A SQLAlchemy engine for the read models."""

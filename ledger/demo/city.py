@@ -34,12 +34,22 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from ledger.errors import PolicyNotInForceError
+from ledger.errors import InputError, PolicyNotInForceError
 from ledger.money import FEN, ZERO, money_str
 from ledger.periods import month_end
-from ledger.policy.parameters import default_library
-from ledger.rules.deductible import AS_LEVEL2, AS_PRESCRIBER
+from ledger.policy.files import default_library
+from ledger.rules.account import check_use_xinyang_art9_10, monthly_credit_xinyang_art8
+from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
+from ledger.rules.deductible import (
+    Deductible,
+    deductible_charged_datong_art21,
+    pharmacy_standard,
+    standard_by_level_xinyang_art5_1,
+)
+from ledger.rules.facts import IN_SERVICE, RETIRED
 from ledger.rules.payments import JIAOZUO, KAIFENG
+from ledger.rules.prescriptions import EMERGENCY, days_limit_jiaozuo_2_2, valid_through_datong_art10
+from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -128,7 +138,7 @@ class _Month(NamedTuple):
 class _Item(NamedTuple):
     """A catalog entry: a service, consumable or drug, with its price as written on bills."""
 
-    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing calls on an item
+    place: int
     """Its place in ``_CATALOG``: bill lines refer to items by index (see ``Line``)."""
     code: str
     name: str
@@ -302,6 +312,11 @@ NEEDED = ("payment_scheme", "pharmacy_scheme", "rx_days_normal", "rx_days_emerge
 """The parameters the generated facts rely on: each must be in force over the whole period."""
 
 
+_RX_KINDS = {"normal": ("11", False, False), "emergency": (EMERGENCY, False, False),
+             "chronic": ("11", True, False), "long_term": ("11", True, True)}
+"""Each kind of prescription the city writes, as (med_type, chronic, long_term)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Terms:
     """The policy values one day's facts are kept within."""
@@ -309,57 +324,44 @@ class _Terms:
     scheme: str
     days_limit: dict[str, int]
     """The most days a prescription may supply: normal, emergency, chronic, long_term."""
-    fill_within: timedelta
-    """From the issue day to the last day a prescription can be filled."""
     deductible: dict[int, Decimal]
-    pharmacy_scheme: str
-    pharmacy_deductible: Decimal
-    cap_in_service: Decimal
-    cap_retired: Decimal
-    credit_rate: Decimal
-    credit_retired: Decimal
+    """A visit's deductible standard by hospital level."""
+    pharmacy: dict[int, Deductible]
+    """A purchase's deductible standard by the prescriber's level."""
+    reader: Reader
+    """The policy, for the rules the terms call (a reader keeps one entry per parameter read)."""
     account_uses: tuple[tuple[str, str], ...]
     """The (beneficiary, purpose) pairs of ``_ACCOUNT_USES`` the policy permits."""
 
     @classmethod
     def of(cls, policy: Policy) -> _Terms:
-        def v(name: str) -> Any:
-            return policy.get(name).value
-
-        validity = int(v("rx_validity_days")) - (1 if v("rx_validity_counts_issue_day") else 0)
+        reader = Reader(policy)
         return cls(
-            scheme=str(v("payment_scheme")),
-            days_limit={k: int(v(f"rx_days_{k}")) for k in ("normal", "emergency", "chronic", "long_term")},
-            fill_within=timedelta(days=validity),
-            deductible={level: v(f"deductible_level{level}") for level in (1, 2, 3)},
-            pharmacy_scheme=str(v("pharmacy_scheme")),
-            pharmacy_deductible=v("pharmacy_deductible") if policy.has("pharmacy_deductible") else ZERO,
-            cap_in_service=v("annual_cap_in_service"), cap_retired=v("annual_cap_retired"),
-            credit_rate=v("account_credit_rate_in_service"), credit_retired=v("account_credit_retired"),
-            account_uses=tuple(use for use in _ACCOUNT_USES if _permitted(policy, *use)),
+            scheme=str(reader.value("payment_scheme")),
+            days_limit={kind: days_limit_jiaozuo_2_2(*facts, reader)[0] for kind, facts in _RX_KINDS.items()},
+            deductible={level: standard_by_level_xinyang_art5_1(level, reader) for level in (1, 2, 3)},
+            pharmacy={level: pharmacy_standard(level, reader) for level in (1, 2, 3)},
+            reader=reader,
+            account_uses=tuple(use for use in _ACCOUNT_USES if _permitted(reader, *use)),
         )
 
-    def purchase_deductible(self, prescriber_level: int, paid_at_visit: Decimal) -> Decimal:
-        """The deductible a pharmacy purchase still meets, by the region's pharmacy scheme."""
-        if self.pharmacy_scheme == AS_LEVEL2:
-            return self.deductible[2]
-        if self.pharmacy_scheme == AS_PRESCRIBER:
-            return self.deductible[prescriber_level]
-        return max(self.pharmacy_deductible - paid_at_visit, ZERO)
+    def purchase_deductible(self, prescriber_level: int, paid_at_visit: Decimal) -> tuple[Decimal, Decimal]:
+        """A pharmacy purchase's deductible standard, and what its prescribing visit already paid of it."""
+        standard = self.pharmacy[prescriber_level]
+        return standard.standard, paid_at_visit if standard.shared_with_prescriber else ZERO
 
     def credit_floor(self, base: Decimal) -> Decimal:
         """The least a month credits the account, whichever of retired or in service applies."""
-        return min((base * self.credit_rate).quantize(FEN, ROUND_DOWN), self.credit_retired)
+        return min(monthly_credit_xinyang_art8(psn_type, base, self.reader) for psn_type in (IN_SERVICE, RETIRED))
 
 
-def _permitted(policy: Policy, beneficiary: str, purpose: str) -> bool:
-    """Whether the personal account may pay ``purpose`` for ``beneficiary`` (信政办〔2022〕23号 第九条、第十条)."""
-    if purpose in policy.get("account_forbidden_purposes").value:
+def _permitted(reader: Reader, beneficiary: str, purpose: str) -> bool:
+    """Whether the personal account may pay ``purpose`` for ``beneficiary``, as the ledger decides it."""
+    try:
+        check_use_xinyang_art9_10(beneficiary, purpose, reader)
+    except InputError:
         return False
-    if beneficiary == "self":
-        return purpose in policy.get("account_purposes_self").value
-    return (beneficiary in policy.get("account_family_beneficiaries").value
-            and purpose in policy.get("account_purposes_family").value)
+    return True
 
 
 class _Rules:
@@ -913,10 +915,10 @@ class _City:
         deductible = terms.deductible[level]
         days_limit = terms.days_limit["emergency" if emergency else "normal"]
         lines = self._visit_lines(level, rx_kind is None, days_limit)
-        paid = self._bill(m, day, hospital, mdtrt, med_type, lines, deductible)
+        paid = self._bill(m, day, hospital, mdtrt, med_type, lines, (deductible, ZERO))
         if dice.chance(P_SECOND_BILL):
             lines = self._second_bill_lines()
-            paid += self._bill(m, day, hospital, mdtrt, med_type, lines, deductible - paid)
+            paid += self._bill(m, day, hospital, mdtrt, med_type, lines, (deductible, paid))
         if rx_kind is not None:
             self._plan_prescription(m, day, hospital, mdtrt, med_type, rx_kind, paid)
 
@@ -933,28 +935,28 @@ class _City:
     def _visit_lines(self, level: int, with_drugs: bool, days_limit: int) -> tuple[Line, ...]:
         """Consultation, some tests, maybe a treatment, drugs dispensed here, maybe a self-paid line."""
         dice = self.dice
-        lines: list[Line] = [(_CONSULTATION[level].index, 1)]
-        lines += [(test.index, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
+        lines: list[Line] = [(_CONSULTATION[level].place, 1)]
+        lines += [(test.place, 1) for test in dice.some(_TESTS, dice.pick(_TEST_COUNTS[level]))]
         if dice.chance(P_TREATMENT):
-            lines.append((dice.pick(_TREATMENTS).index, dice.between(1, 3)))
+            lines.append((dice.pick(_TREATMENTS).place, dice.between(1, 3)))
         if with_drugs:
             for drug in dice.some(_ACUTE_DRUGS, dice.between(1, 3)):
-                lines.append((drug.index, drug.per_day * dice.between(min(3, days_limit), days_limit)))
+                lines.append((drug.place, drug.per_day * dice.between(min(3, days_limit), days_limit)))
         if dice.chance(P_SELF_PAID):
             item = dice.pick(_SELF_PAID)
-            lines.append((item.index, item.per_day * (30 if item.per_day > 1 else 1)))
+            lines.append((item.place, item.per_day * (30 if item.per_day > 1 else 1)))
         return tuple(lines)
 
     def _second_bill_lines(self) -> tuple[Line, ...]:
         dice = self.dice
-        lines: list[Line] = [(test.index, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
+        lines: list[Line] = [(test.place, 1) for test in dice.some(_TESTS, dice.between(1, 2))]
         if dice.chance(0.5):
-            lines.append((dice.pick(_TREATMENTS).index, dice.between(1, 2)))
+            lines.append((dice.pick(_TREATMENTS).place, dice.between(1, 2)))
         return tuple(lines)
 
     def _bill(self, m: _Member, day: date, hospital: _Institution, mdtrt: str, med_type: str,
-              lines: tuple[Line, ...], deductible: Decimal) -> Decimal:
-        """One ``visit.settled``; the deductible it is estimated to meet."""
+              lines: tuple[Line, ...], deductible: tuple[Decimal, Decimal]) -> Decimal:
+        """One ``visit.settled``; the deductible it is estimated to meet (``deductible``: standard, paid before)."""
         dice = self.dice
         setl = hospital.next_settlement()
         acct = m.pays_by_account and dice.chance(P_ACCOUNT_PAYS)
@@ -970,12 +972,12 @@ class _City:
         settled = min(day + timedelta(days=self.dice.between(1, 5)), month_end(f"{day:%Y-%m}"), self.last_day)
         return settled if settled > day else None
 
-    def _settled(self, m: _Member, day: date, setl: str, medfee: Decimal, scope: Decimal, deductible: Decimal,
-                 acct: bool) -> Decimal:
+    def _settled(self, m: _Member, day: date, setl: str, medfee: Decimal, scope: Decimal,
+                 deductible: tuple[Decimal, Decimal], acct: bool) -> Decimal:
         """Account for a claim: the balance it may draw, the fund it may cost, a possible reversal."""
         if acct:
             m.balance_floor -= medfee  # never clamped at zero: see ``_Member.balance_floor``
-        charged = min(scope, max(deductible, ZERO))
+        charged = deductible_charged_datong_art21(scope, *deductible)
         share = self._estimate(m, day, scope - charged)
         if self.dice.chance(P_REVERSAL):
             self._plan_reversal(m, day, setl, share)
@@ -987,7 +989,7 @@ class _City:
             return ZERO
         terms = self.rules.on(day)
         used = m.fund_estimate.get(day.year, ZERO)
-        cap = terms.cap_retired if m.retired else terms.cap_in_service
+        cap = annual_cap_xinyang_art5_3(RETIRED if m.retired else IN_SERVICE, terms.reader)
         share = min(above_deductible * FUND_SHARE, max(cap - used, ZERO))
         m.fund_estimate[day.year] = used + share
         self.fund_estimate[day.year] = self.fund_estimate.get(day.year, ZERO) + share
@@ -1009,10 +1011,11 @@ class _City:
         dice = self.dice
         limit = self.rules.on(day).days_limit[kind]
         if kind in ("chronic", "long_term"):
-            choices, days = _CHRONIC_DRUGS, dice.pick((limit, limit, limit - limit // 4))
+            choices: tuple[_Item, ...] = _CHRONIC_DRUGS
+            days = dice.pick((limit, limit, limit - limit // 4))
         else:
             choices, days = _ACUTE_DRUGS, dice.between(min(3, limit), limit)
-        drugs = tuple((d.index, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
+        drugs = tuple((d.place, d.per_day * days, days) for d in dice.some(choices, dice.between(1, 3)))
         self.rx_serial += 1
         rx_no = f"RX{self.spec.admdvs}{self.rx_serial:07d}"
         chronic = kind in ("chronic", "long_term")
@@ -1028,7 +1031,7 @@ class _City:
         The same drug is never bought at two institutions (同医保办发〔2022〕1号 第十三条).
         """
         dice = self.dice
-        last = min(issued + self.rules.on(issued).fill_within, m.last_day)
+        last = min(valid_through_datong_art10(issued, self.rules.on(issued).reader)[0], m.last_day)
         first = dice.early_day(issued, last)
         lines = tuple((d, cnt) for d, cnt, _ in drugs)
         u = dice.random()

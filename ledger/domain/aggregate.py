@@ -44,7 +44,11 @@ class Created(LedgerEvent, AggregateCreated):
 
     The library's own ``mutate`` for created events matches the event's attributes against
     the aggregate's ``__init__`` signature on every call; the ledger's aggregates have no
-    ``__init__``, so it builds the object and applies the event directly.
+    ``__init__``, so it builds the object and applies the event directly. That assumes the
+    library's ``__base_init__(id, version, timestamp)``: the one reach past its public API in
+    the domain, pinned with the adapters' (``ledger.adapters.seam``) by
+    ``tests/adapters/test_library_contract.py``, which also checks it builds what the library's
+    own ``AggregateCreated.mutate`` builds.
     """
 
     def mutate(self, aggregate: Any) -> Any:

@@ -5,6 +5,8 @@ OpenFisca's parameter files: a value per effective date, each with the article i
 from. ``ledger/policy/regions.yaml`` says which documents a pooling region reads, in order.
 :meth:`PolicyLibrary.policy_for` resolves the parameters in force for a region on a date
 into a :class:`Policy` whose content hash is the policy version a settlement records.
+Reading the files is :mod:`ledger.policy.files`'s: this module does no I/O, so the rules may
+name its types.
 """
 
 from __future__ import annotations
@@ -15,16 +17,11 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger.errors import PolicyError, PolicyNotInForceError
-
-POLICY_DIR = Path(__file__).parent
 
 Unit = Literal[
     "CNY", "/1", "days", "months", "count", "flag", "choice", "list", "map_CNY", "brackets", "weights"
@@ -409,37 +406,3 @@ class PolicyLibrary:
             ),
         }
         return PolicyLibrary(documents, regions)
-
-
-def load_policy_file(path: Path) -> PolicyFile:
-    """Read and validate one parameter file, naming the file in any error."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return PolicyFile.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as e:
-        msg = f"{path}: {e}"
-        raise PolicyError(msg) from None
-
-
-def load_library(directory: Path = POLICY_DIR) -> PolicyLibrary:
-    """Load every document and the region profiles under ``directory``."""
-    documents = {}
-    for path in sorted((directory / "documents").glob("*.yaml")):
-        policy_file = load_policy_file(path)
-        if policy_file.document.id != path.stem:
-            msg = f"{path}: document id {policy_file.document.id} must match the file name"
-            raise PolicyError(msg)
-        documents[policy_file.document.id] = policy_file
-    try:
-        raw = yaml.safe_load((directory / "regions.yaml").read_text(encoding="utf-8"))
-        regions = {str(k): RegionProfile.model_validate(v) for k, v in raw.items()}
-    except (yaml.YAMLError, ValidationError) as e:
-        msg = f"{directory / 'regions.yaml'}: {e}"
-        raise PolicyError(msg) from None
-    return PolicyLibrary(documents, regions)
-
-
-@cache
-def default_library() -> PolicyLibrary:
-    """The library shipped with the package, loaded once per process."""
-    return load_library()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast, overload
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
-from ledger.projections.writer import Deferred
+from ledger.adapters.writer import Deferred
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence

@@ -18,17 +18,17 @@ from sqlalchemy import select, update
 from tqdm import tqdm
 
 from ledger.adapters.collector import batch_collection
+from ledger.adapters.seam import log_reader
+from ledger.adapters.writer import Deferred, Writer
 from ledger.projections.accounts import AccountsView
 from ledger.projections.base import Record, iso, metadata, positions
 from ledger.projections.caps import CapsView
 from ledger.projections.chain import ChainView
 from ledger.projections.clearing import ClearingView
 from ledger.projections.journal import JournalView
-from ledger.projections.log import log_reader
 from ledger.projections.prepayments import PrepaymentsView
 from ledger.projections.roster import RosterView
 from ledger.projections.settlements import SettlementsView
-from ledger.projections.writer import Deferred, Writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -116,7 +116,7 @@ class ProjectionRunner:
         self.views = views if views is not None else all_views()
         self.batch_size = batch_size
         self.store = store
-        """Where ``engine`` points, for a rebuild's writer process (:mod:`ledger.projections.writer`);
+        """Where ``engine`` points, for a rebuild's writer process (:mod:`ledger.adapters.writer`);
         without it a rebuild writes in this process."""
         self.seconds = 0.0
         """Time spent catching up, so a benchmark can tell booking from projecting."""
@@ -150,7 +150,17 @@ class ProjectionRunner:
 
         A source that cannot tell its head (an export being streamed) is read until it ends.
         """
-        return self._timed_catch_up(progress, stop, None)
+        with self._exclusive():
+            return self._timed_catch_up(progress, stop, None)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One process or thread at a time writes these views (the store's lock; a scratch store needs none)."""
+        if self.store is None:
+            yield
+            return
+        with self.store.catch_up_lock(self.engine):
+            yield
 
     def _timed_catch_up(self, progress: bool, stop: int | None, writer: Writer | None) -> int:
         started = time.perf_counter()
@@ -244,13 +254,13 @@ class ProjectionRunner:
         make one of the others itself, part-way, if an old event needs it: so the last step
         makes those still missing. A rebuild stopped part-way is left without the others until
         :meth:`setup` makes them, at the next start.) With a :attr:`store` and a log of more than
-        one batch, the rows are written by a second process (:mod:`ledger.projections.writer`).
+        one batch, the rows are written by a second process (:mod:`ledger.adapters.writer`).
         """
         self.setup()
         rebuilt = [v for v in self.views if v.rebuildable]
         tables = [t for v in rebuilt for t in v.tables]
         indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
-        with self._writer() as writer:  # started first: it starts up while the old tables go
+        with self._exclusive(), self._writer() as writer:  # started first: it starts up while the old tables go
             metadata.drop_all(self.engine, tables=tables)
             metadata.create_all(self.engine, tables=tables)
             with self.engine.begin() as conn:

@@ -50,11 +50,16 @@ def deductible_standard(claim: Claim, ctx: Context, p: Reader) -> Deductible:
             msg = "a visit is billed by a hospital, which has a level"
             raise ValueError(msg)
         return Deductible(standard_by_level_xinyang_art5_1(ctx.institution_level, p), False)
+    return pharmacy_standard(ctx.prescriber_level or 1, p)
+
+
+def pharmacy_standard(prescriber_level: int, p: Reader) -> Deductible:
+    """A pharmacy purchase's deductible on a prescription from a hospital of ``prescriber_level``."""
     scheme = pharmacy_scheme(p)
     if scheme == AS_LEVEL2:
         return Deductible(standard_by_level_xinyang_art5_1(2, p), False)
     if scheme == AS_PRESCRIBER:
-        return Deductible(standard_by_level_xinyang_art5_1(ctx.prescriber_level or 1, p), False)
+        return Deductible(standard_by_level_xinyang_art5_1(prescriber_level, p), False)
     return Deductible(combined_standard_shanxi_2(p), True)
 
 

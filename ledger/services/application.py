@@ -13,16 +13,14 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 
-from ledger.adapters.store import Store
+from ledger.adapters.seam import Aggregates
 from ledger.adapters.transcodings import make_transcoder
-from ledger.domain.aggregate import LedgerAggregate
 from ledger.domain.claims import Settlement
 from ledger.domain.ids import (
     institution_id,
@@ -39,16 +37,9 @@ from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.prescriptions import Prescription
 from ledger.domain.regions import Region
 from ledger.errors import InputError, LedgerError, UnknownError
-from ledger.exchange.messages import (
-    InstitutionRegistered,
-    MemberEnrolled,
-    MonthClosed,
-    PrescriptionIssued,
-    PurchaseSettled,
-    VisitSettled,
-)
+from ledger.exchange import messages as m
 from ledger.money import ZERO
-from ledger.policy.parameters import Policy, PolicyLibrary, default_library
+from ledger.policy.parameters import Policy, PolicyLibrary
 from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
 from ledger.projections.runner import EventSource, ProjectionRunner
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate, result_record, setldetail
@@ -56,21 +47,26 @@ from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
 from ledger.rules.facts import Claim, Context
 from ledger.rules.reader import Reader
 from ledger.services import closing, handlers, settling
-from ledger.services.handlers import Services
-from ledger.services.unit_of_work import AggregateCache, UnitOfWork
+from ledger.services.ports import BOOKED, PERIOD_TYPES, PRESENT, Outcome
+from ledger.services.unit_of_work import AggregateCache, Services, UnitOfWork
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from eventsourcing.persistence import JSONTranscoder
     from sqlalchemy import Connection, Engine
 
-    from ledger.exchange.messages import Message, YearClosed
+    from ledger.adapters.store import Store
+    from ledger.domain.aggregate import LedgerAggregate
 
-BOOKED, PRESENT = "booked", "present"
-PERIOD_TYPES = ("month.closed", "year.closed")
+__all__ = ["BOOKED", "PERIOD_TYPES", "PRESENT", "Outcome", "OutpatientPooling"]
+
 RETRIES = 20
 """Attempts of one message against writers that keep getting there first (each waits a little longer)."""
+CACHE_SIZE = 50_000
+"""Aggregates of each kind kept in memory between batches (prescriptions a fifth of it)."""
+SNAPSHOT_INTERVALS: dict[type[LedgerAggregate], int] = {Member: 40, Region: 12}
+"""Snapshot a member every 40 events and a region every 12; other aggregates are short and replayed."""
 
 HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
     "institution.registered": handlers.register_institution,
@@ -95,22 +91,17 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
 }
 """One handler per message type booked in batches; period runs are handled on their own."""
 
-Outcome = str | LedgerError
-"""``booked``, ``present`` (booked before, nothing done), or the error that refused the message."""
-
-
-def new_ids(msg: Message) -> list[UUID]:
+def new_ids(msg: m.Message) -> list[UUID]:
     """The aggregate ids a message may create: a batch asks the store about them all at once."""
-    if isinstance(msg, VisitSettled | PurchaseSettled):
-        ids = [settlement_id(msg.medins_setl_id)]
-        if isinstance(msg, VisitSettled):
-            ids.append(visit_id(msg.fixmedins_code, msg.mdtrt_id))
-        return ids
-    if isinstance(msg, PrescriptionIssued):
+    if isinstance(msg, m.VisitSettled):
+        return [settlement_id(msg.medins_setl_id), visit_id(msg.fixmedins_code, msg.mdtrt_id)]
+    if isinstance(msg, m.PurchaseSettled):
+        return [settlement_id(msg.medins_setl_id)]
+    if isinstance(msg, m.PrescriptionIssued):
         return [prescription_id(msg.rx_no)]
-    if isinstance(msg, MemberEnrolled):
+    if isinstance(msg, m.MemberEnrolled):
         return [member_id(msg.psn_no)]
-    if isinstance(msg, InstitutionRegistered):
+    if isinstance(msg, m.InstitutionRegistered):
         return [institution_id(msg.fixmedins_code)]
     return []
 
@@ -125,18 +116,19 @@ class Explanation:
 
 
 class OutpatientPooling(Application[UUID]):
-    """The claims ledger of employee outpatient pooling."""
+    """The claims ledger of employee outpatient pooling (built by ``ledger.services.bootstrap``)."""
 
     name = "yibao"
-    snapshotting_intervals = {Member: 40, Region: 12}  # noqa: RUF012 - the library's class var
-    snapshot_class = Snapshot
+    is_snapshotting_enabled = True
 
-    def __init__(self, store: Store | None = None, *, library: PolicyLibrary | None = None,
-                 cache_size: int = 50_000, env: dict[str, str] | None = None) -> None:
-        self.store = store or Store.parse()
+    def __init__(self, store: Store, *, library: PolicyLibrary, cache_size: int = CACHE_SIZE,
+                 snapshot_intervals: Mapping[type[LedgerAggregate], int] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.store = store
         with self.store.schema_lock():
             super().__init__(env={**self.store.event_store_env(), **(env or {})})
-        self.library = library or default_library()
+        self.library = library
+        self.aggregates = Aggregates(self, SNAPSHOT_INTERVALS if snapshot_intervals is None else snapshot_intervals)
         self.cache = AggregateCache({Member: cache_size, Institution: cache_size, Region: cache_size,
                                      PolicyVersion: cache_size, Prescription: cache_size // 5})
         self._engine: Engine | None = None
@@ -157,10 +149,23 @@ class OutpatientPooling(Application[UUID]):
     def read_models(self) -> ProjectionRunner:
         """The projection runner over this application's log."""
         if self._read_models is None:
-            self._read_models = ProjectionRunner(EventSource.of(self), self.engine, store=self.store)
+            self._read_models = ProjectionRunner(self.event_source(), self.engine, store=self.store)
             with self.store.schema_lock():
                 self._read_models.setup()
         return self._read_models
+
+    def event_source(self) -> EventSource:
+        """This application's event log, as the read models read it."""
+        return EventSource.of(self)
+
+    def catch_up(self, *, progress: bool = False) -> int:
+        """Bring the read models up to the log; returns how many events were read.
+
+        Every writer calls this after it commits, so a query only reads. Writers in other
+        processes may catch up at the same time: the store's lock lets one at a time through
+        (``ProjectionRunner.catch_up`` takes it).
+        """
+        return self.read_models.catch_up(progress=progress)
 
     def close(self) -> None:
         """Release the event store and the read models' connections."""
@@ -168,41 +173,24 @@ class OutpatientPooling(Application[UUID]):
             self._engine.dispose()
         super().close()
 
-    def save_changed(self, aggregates: list[LedgerAggregate]) -> None:
-        """Save the aggregates' pending events in one transaction, then their snapshots in one more.
-
-        ``Application.save`` would first ask of every object whether it is a domain event, an
-        ``isinstance`` test against a runtime protocol that costs more than encoding the event;
-        a unit of work only ever saves aggregates, so it collects their events directly. They go
-        straight to the recorder: the library's event store would also wrap each one and its
-        notification in a ``Recording`` for ``Application._notify``, a hook this application
-        leaves empty (2.5 % of an ingest's instructions).
-
-        An aggregate whose new events pass a multiple of its snapshotting interval is
-        snapshotted as it stands in memory, at its latest version (a snapshot of any version
-        serves the repository). The library would read each one back from the store at the
-        multiple itself and save each snapshot in a transaction of its own.
-        """
-        stored: list[StoredEvent] = []
-        crossed: list[LedgerAggregate] = []
-        for aggregate in aggregates:
-            events = aggregate.collect_events()
-            stored.extend(map(self.mapper.to_stored_event, events))
-            interval = self.snapshotting_intervals.get(type(aggregate))
-            if interval and aggregate.version // interval > (aggregate.version - len(events)) // interval:
-                crossed.append(aggregate)
-        self.recorder.insert_events(stored)
-        if crossed and self.snapshots is not None:
-            self.snapshots.put([self.snapshot_class.take(a) for a in crossed])
-
     def services(self) -> Services:
         """A fresh unit of work with the policy library, for one batch."""
-        return Services(UnitOfWork(self, self.cache, tuple(self.snapshotting_intervals)), self.library)
+        return Services(UnitOfWork(self.aggregates, self.cache), self.library, self)
 
     # ---------------------------------------------------------------- booking
 
-    def book(self, messages: Sequence[Message]) -> list[Outcome]:
-        """Book a batch of messages in one transaction; one outcome per message."""
+    def book(self, messages: Sequence[m.Message], *, catch_up: bool = True) -> list[Outcome]:
+        """Book a batch of messages in one transaction; one outcome per message.
+
+        The read models are caught up afterwards, unless ``catch_up`` is False (an ingest
+        catches up once, at its end).
+        """
+        outcomes = self._book(messages)
+        if catch_up:
+            self.catch_up()
+        return outcomes
+
+    def _book(self, messages: Sequence[m.Message]) -> list[Outcome]:
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
         while True:
@@ -229,13 +217,18 @@ class OutpatientPooling(Application[UUID]):
                 except IntegrityError:
                     s.uow.abandon()
                     self.cache.clear()
-                    return [refused[i] if i in refused else self.book_one(msg) for i, msg in enumerate(messages)]
+                    return [refused[i] if i in refused else self._book_one(msg) for i, msg in enumerate(messages)]
                 return outcomes
 
-    def book_one(self, msg: Message) -> Outcome:
+    def book_one(self, msg: m.Message) -> Outcome:
         """Book one message in its own transaction, retrying when another writer got there first."""
+        outcome = self._book_one(msg)
+        self.catch_up()
+        return outcome
+
+    def _book_one(self, msg: m.Message) -> Outcome:
         if msg.type in PERIOD_TYPES:
-            return self.close_period(msg)
+            return self.close_period(msg, catch_up=False)
         for attempt in range(RETRIES):
             s = self.services()
             try:
@@ -252,23 +245,29 @@ class OutpatientPooling(Application[UUID]):
             return BOOKED if booked else PRESENT
         return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
 
-    def close_period(self, msg: Message, *, refuse_repeat: bool = False) -> Outcome:
+    def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
+        outcome: Outcome
         try:
-            if isinstance(msg, MonthClosed):
-                booked = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
-            else:  # the other period run
-                booked = closing.close_year(self, cast("YearClosed", msg), refuse_repeat=refuse_repeat)
+            if isinstance(msg, m.MonthClosed):
+                done = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
+            elif isinstance(msg, m.YearClosed):
+                done = closing.close_year(self, msg, refuse_repeat=refuse_repeat)
+            else:
+                raise TypeError(f"{msg.type} is not a period close")
+            outcome = BOOKED if done else PRESENT
         except LedgerError as e:
-            return e
-        return BOOKED if booked else PRESENT
+            outcome = e
+        if catch_up:
+            self.catch_up()
+        return outcome
 
-    def presettle(self, messages: Sequence[Message]) -> list[dict[str, Any] | LedgerError]:
+    def presettle(self, messages: Sequence[m.Message]) -> list[dict[str, Any] | LedgerError]:
         """2206: adjudicate claims as settling would, in order, and book nothing."""
         s = self.services()
         out: list[dict[str, Any] | LedgerError] = []
         for msg in messages:
-            if not isinstance(msg, VisitSettled | PurchaseSettled):
+            if not isinstance(msg, m.VisitSettled | m.PurchaseSettled):
                 out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}"))
                 continue
             try:
@@ -336,7 +335,8 @@ class OutpatientPooling(Application[UUID]):
         }
 
     def _read(self) -> Connection:
-        self.read_models.catch_up()
+        """A connection to the read models, as the writers left them (a query never projects)."""
+        self.read_models  # noqa: B018 - makes the tables on a ledger nothing has written to yet
         return self.engine.connect()
 
     def members_of(self, admdvs: str, on: str) -> list[str]:

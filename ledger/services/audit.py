@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Connection, Engine, Table
 
-    from ledger.services.application import OutpatientPooling
+    from ledger.services.ports import AuditedLedger
 
 PAYLOAD_KEY = b',"payload":'
 MAX_PROBLEMS = 50
@@ -55,7 +55,7 @@ def _timestamp(state: bytes) -> str:
     return str(json.loads(state)["timestamp"]["_data_"])
 
 
-def export_log(app: OutpatientPooling, path: str, *, batch: int = 2000) -> tuple[int, str]:
+def export_log(app: AuditedLedger, path: str, *, batch: int = 2000) -> tuple[int, str]:
     """Write the whole log to ``path`` as JSON lines; returns the number of events and the chain head."""
     head, count, start = GENESIS, 0, 1
     with open(path, "wb") as out:
@@ -214,7 +214,7 @@ class AuditReport:
 
 
 @batch_collection()
-def audit(app: OutpatientPooling | None = None, *, export: str | None = None, progress: bool = False,
+def audit(app: AuditedLedger | None = None, *, export: str | None = None, progress: bool = False,
           transcoder: JSONTranscoder | None = None) -> AuditReport:
     """Audit the live store of ``app``, or the export file ``export``."""
     scratch_dir = tempfile.mkdtemp(prefix="ledger-audit-")
@@ -236,7 +236,7 @@ def _scratch_engine(path: Path) -> Engine:
     return sqlite_engine(path, "journal_mode=MEMORY", "synchronous=OFF")
 
 
-def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, progress: bool,
+def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, progress: bool,
            transcoder: JSONTranscoder | None) -> AuditReport:
     replay = ReadjudicationView()
     views: list[View] = [*all_views(), replay]

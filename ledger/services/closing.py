@@ -36,8 +36,8 @@ from ledger.rules.reader import Reader
 if TYPE_CHECKING:
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
-    from ledger.services.application import OutpatientPooling
-    from ledger.services.handlers import Services
+    from ledger.services.ports import PeriodRun
+    from ledger.services.unit_of_work import PeriodQueries, Services
 
 CREDIT_BATCH = 2000
 """Members credited per transaction: a crash part-way loses at most one batch, which the rerun credits."""
@@ -54,7 +54,7 @@ def _scheme(policy: Policy, field: str) -> str:
     return str(policy.get("payment_scheme").value)
 
 
-def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bool = False) -> bool:
+def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = False) -> bool:
     """month.closed: credit every active member's account, then prepay the region's institutions."""
     s = app.services()
     region = s.uow.get(Region, region_id(msg.admdvs)) or Region.open(msg.admdvs)
@@ -113,10 +113,10 @@ def _why_pending(region: Region, policy: Policy, month: str) -> dict[str, str] |
     return None
 
 
-def _prepay(app: OutpatientPooling, region: Region, policy: Policy, month: str, through: int,
+def _prepay(app: PeriodQueries, region: Region, policy: Policy, month: str, through: int,
             counted_from: str | None, after: tuple[str, int] | None) -> list[Prepayment]:
     """The month's prepayments under the scheme in force (POLICY.md §6)."""
-    app.read_models.catch_up()
+    app.catch_up()
     actuals = [Actual(r["key"], r["count"], r["visits"], r["medfee"], r["fund"], r["acct"])
                for r in app.pending_actuals(region.admdvs, month_end(month).isoformat(), through, counted_from,
                                             after)]
@@ -142,7 +142,7 @@ def prepay_pending(s: Services, region: Region, day: date, resolved_by: str) -> 
         policy = s.policy(region.admdvs, month_end(month))
         if _why_pending(region, policy, month) is not None:
             return
-        payments = _prepay(s.uow.app, region, policy, month, facts["through_position"], facts["counted_from"], after)
+        payments = _prepay(s.periods(), region, policy, month, facts["through_position"], facts["counted_from"], after)
         s.record_policy(policy)
         region.prepay_month(day=day, month=month, through_position=facts["through_position"],
                             counted_from=facts["counted_from"], scheme=policy.get("payment_scheme").value,
@@ -151,7 +151,7 @@ def prepay_pending(s: Services, region: Region, day: date, resolved_by: str) -> 
         after = (month_end(month).isoformat(), facts["through_position"])
 
 
-def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy) -> None:
+def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy) -> None:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month."""
     end = month_end(msg.month)
     app.read_models.catch_up()
@@ -173,7 +173,7 @@ def _credit_accounts(app: OutpatientPooling, msg: m.MonthClosed, policy: Policy)
         s.uow.commit()
 
 
-def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:
+def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:
     """year.closed: clear each institution's year against what it was prepaid (POLICY.md §7)."""
     s = app.services()
     s.check_region(msg.admdvs)

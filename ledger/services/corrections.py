@@ -32,7 +32,7 @@ from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
     from ledger.domain.members import Member
-    from ledger.services.handlers import Services
+    from ledger.services.unit_of_work import Services
 
 COMPARED = (*MONEY_FIELDS, "refusal_code")
 

@@ -1,25 +1,21 @@
 """One handler per fact message: check everything, then change the aggregates.
 
-A handler gets the application's services (``Services``: the policy library and the unit
-of work), validates the message against what the ledger holds, and only then triggers
+A handler gets a :class:`~ledger.services.unit_of_work.Services` (the policy library and the
+unit of work), validates the message against what the ledger holds, and only then triggers
 events, so a refused message leaves nothing pending. It returns True when it booked
 something and False when the same message was booked before (idempotent resubmission).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from ledger.domain.ids import institution_id, member_id, policy_version_id, prescription_id, region_id
+from ledger.domain.ids import institution_id, member_id, prescription_id
 from ledger.domain.institutions import Institution
 from ledger.domain.members import Member
-from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.prescriptions import Prescription
-from ledger.domain.regions import Region
-from ledger.errors import InputError, PolicyNotInForceError, UnknownError
+from ledger.errors import InputError
 from ledger.periods import first_of_month_after
 from ledger.rules.account import check_use_xinyang_art9_10
 from ledger.rules.prescriptions import check_days_supplied, valid_through_datong_art10
@@ -29,57 +25,10 @@ from ledger.services.corrections import readjudicate, recredit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import date
 
     from ledger.exchange import messages as m
-    from ledger.policy.parameters import Policy, PolicyLibrary
-    from ledger.services.unit_of_work import UnitOfWork
-
-
-@dataclass
-class Services:
-    """What handlers need: the unit of work and the policy library."""
-
-    uow: UnitOfWork
-    library: PolicyLibrary
-
-    def policy(self, admdvs: str, day: date, field: str = "date") -> Policy:
-        """The policy in force; a date no file covers refuses the message."""
-        try:
-            return self.library.policy_for(admdvs, day)
-        except PolicyNotInForceError as e:
-            raise InputError(field, str(e), code="no_policy_in_force") from None
-
-    def member(self, psn_no: str, field: str = "psn_no") -> Member:
-        """A member we hold, or an unknown-member refusal."""
-        found = self.uow.get(Member, member_id(psn_no))
-        if found is None:
-            raise UnknownError(field, "member", psn_no)
-        return found
-
-    def institution(self, fixmedins_code: str, field: str = "fixmedins_code") -> Institution:
-        """An institution we hold, or an unknown-institution refusal."""
-        found = self.uow.get(Institution, institution_id(fixmedins_code))
-        if found is None:
-            raise UnknownError(field, "institution", fixmedins_code)
-        return found
-
-    def region(self, admdvs: str) -> Region:
-        """The region's aggregate, opened on first use."""
-        found = self.uow.get(Region, region_id(admdvs))
-        if found is None:
-            found = Region.open(admdvs)
-            self.uow.add(found)
-        return found
-
-    def record_policy(self, policy: Policy) -> None:
-        """Keep a policy version in the log the first time anything uses it."""
-        if self.uow.get(PolicyVersion, policy_version_id(policy.version)) is None:
-            self.uow.add(PolicyVersion.record_version(policy.version, policy.as_record()))
-
-    def check_region(self, admdvs: str, field: str = "admdvs") -> None:
-        """Refuse a region without a policy profile."""
-        if admdvs not in self.library.regions:
-            raise InputError(field, f"no policy profile for region {admdvs}", code="unknown_region")
+    from ledger.services.unit_of_work import Services
 
 
 def register_institution(s: Services, msg: m.InstitutionRegistered) -> bool:

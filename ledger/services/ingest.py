@@ -17,11 +17,11 @@ from ledger.adapters.checkpoints import wal_checkpoints
 from ledger.adapters.collector import batch_collection
 from ledger.errors import InputError, LedgerError
 from ledger.exchange.messages import MessageError, parse_message
-from ledger.services.application import BOOKED, PERIOD_TYPES, PRESENT
+from ledger.services.ports import BOOKED, PERIOD_TYPES, PRESENT
 
 if TYPE_CHECKING:
     from ledger.exchange.messages import Message
-    from ledger.services.application import Outcome, OutpatientPooling
+    from ledger.services.ports import Booking, Outcome
 
 
 @dataclass
@@ -49,7 +49,7 @@ def describe(error: LedgerError) -> str:
 
 
 @batch_collection()
-def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, progress: bool = False,
+def ingest_file(app: Booking, path: str, *, batch_size: int = 200, progress: bool = False,
                 errors_to: TextIO | None = None) -> IngestReport:
     """Book every line of ``path``; report refused lines to ``errors_to`` as they happen."""
     report = IngestReport()
@@ -69,7 +69,7 @@ def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, pro
 
     def flush() -> None:
         if batch:
-            for (lineno, msg), outcome in zip(batch, app.book([m for _, m in batch]), strict=True):
+            for (lineno, msg), outcome in zip(batch, app.book([m for _, m in batch], catch_up=False), strict=True):
                 note(lineno, msg.type, outcome)
             batch.clear()
 
@@ -92,11 +92,11 @@ def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, pro
                 continue
             if msg.type in PERIOD_TYPES:
                 flush()
-                note(lineno, msg.type, app.close_period(msg))
+                note(lineno, msg.type, app.close_period(msg, catch_up=False))
                 continue
             batch.append((lineno, msg))
             if len(batch) >= batch_size:
                 flush()
         flush()
-        app.read_models.catch_up(progress=progress)
+        app.catch_up(progress=progress)
     return report

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
     from ledger.rules.adjudication import Adjudication
-    from ledger.services.handlers import Services
+    from ledger.services.unit_of_work import Services
 
 
 def _existing(s: Services, msg: m.VisitSettled | m.PurchaseSettled) -> bool:

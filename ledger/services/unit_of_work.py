@@ -10,21 +10,38 @@ state behind.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, TypeVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
-from ledger.adapters.prefetch import existing_ids
 from ledger.domain.aggregate import LedgerAggregate
+from ledger.domain.ids import institution_id, member_id, policy_version_id, region_id
+from ledger.domain.institutions import Institution
+from ledger.domain.members import Member
+from ledger.domain.policy_versions import PolicyVersion
+from ledger.domain.regions import Region
+from ledger.errors import InputError, PolicyNotInForceError, UnknownError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Collection, Mapping
+    from datetime import date
 
-    from ledger.domain.aggregate import LedgerEvent
-    from ledger.services.application import OutpatientPooling
+    from ledger.policy.parameters import Policy, PolicyLibrary
 
 TAgg = TypeVar("TAgg", bound=LedgerAggregate)
+
+
+class AggregateStore(Protocol):
+    """Where a unit of work loads aggregates from and saves them to (``ledger.adapters.seam.Aggregates``)."""
+
+    def load(self, cls: type[LedgerAggregate], aggregate_id: UUID) -> LedgerAggregate | None:
+        """The aggregate as stored, or None if there is none."""
+
+    def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
+        """Which of ``ids`` are stored, in one question; None if the store cannot tell that way."""
+
+    def save(self, aggregates: list[LedgerAggregate]) -> None:
+        """Save the aggregates' pending events in one transaction."""
 
 
 class AggregateCache:
@@ -72,12 +89,9 @@ class AggregateCache:
 class UnitOfWork:
     """The aggregates one batch of messages reads and changes."""
 
-    def __init__(self, app: OutpatientPooling, cache: AggregateCache,
-                 snapshotted: tuple[type, ...] = ()) -> None:
-        self.app = app
+    def __init__(self, store: AggregateStore, cache: AggregateCache) -> None:
+        self.store = store
         self.cache = cache
-        self.snapshotted = snapshotted
-        """Aggregate types with snapshots; the others are replayed from their events alone."""
         self.aggregates: dict[UUID, LedgerAggregate] = {}
         self._missing: set[UUID] = set()
         self._touched: dict[UUID, int] = {}
@@ -88,7 +102,7 @@ class UnitOfWork:
         if found is None and aggregate_id not in self._missing:
             found = self.cache.take(aggregate_id)
             if found is None:
-                found = self._load(cls, aggregate_id)
+                found = self.store.load(cls, aggregate_id)
                 if found is None:
                     self._missing.add(aggregate_id)
                     return None
@@ -101,21 +115,10 @@ class UnitOfWork:
             raise TypeError(msg)
         return found
 
-    def _load(self, cls: type[TAgg], aggregate_id: UUID) -> LedgerAggregate | None:
-        if issubclass(cls, self.snapshotted):
-            try:
-                return self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                return None
-        aggregate = None
-        for event in cast("Iterator[LedgerEvent]", self.app.events.get(aggregate_id)):  # the store holds ours only
-            aggregate = event.mutate(aggregate)
-        return aggregate
-
     def prefetch(self, ids: set[UUID]) -> None:
         """Ask the store once which of ``ids`` exist, so lookups of new ones cost no query."""
         unknown = {i for i in ids if i not in self.aggregates and i not in self._missing and i not in self.cache}
-        found = existing_ids(self.app.recorder, unknown)
+        found = self.store.existing(unknown)
         if found is not None:
             self._missing.update(unknown - found)
 
@@ -138,7 +141,7 @@ class UnitOfWork:
         changed = [a for a in self.aggregates.values() if a.pending_events]
         count = sum(len(a.pending_events) for a in changed)
         if changed:
-            self.app.save_changed(changed)
+            self.store.save(changed)
         for aggregate in self.aggregates.values():
             self.cache.put(aggregate)
         self.aggregates.clear()
@@ -149,3 +152,70 @@ class UnitOfWork:
         """Drop everything this unit of work holds; the store is untouched."""
         self.aggregates.clear()
         self._missing.clear()
+
+
+class PeriodQueries(Protocol):
+    """The read-model queries a month's prepayment is computed from."""
+
+    def catch_up(self, *, progress: bool = False) -> int:
+        """Bring the read models up to the log."""
+
+    def pending_actuals(self, admdvs: str, through_day: str, through_position: int, counted_from: str | None = None,
+                        after: tuple[str, int] | None = None) -> list[dict[str, Any]]:
+        """Institutions' movements not yet prepaid."""
+
+
+@dataclass
+class Services:
+    """What handlers need: the unit of work, the policy library, and the queries a late prepayment reads."""
+
+    uow: UnitOfWork
+    library: PolicyLibrary
+    queries: PeriodQueries | None = None
+    """Set by the application; a budget that arrives late prepays the months that waited for it."""
+
+    def periods(self) -> PeriodQueries:
+        """The period queries (a unit of work built without them cannot prepay)."""
+        if self.queries is None:
+            msg = "these services were built without the period queries"
+            raise TypeError(msg)
+        return self.queries
+
+    def policy(self, admdvs: str, day: date, field: str = "date") -> Policy:
+        """The policy in force; a date no file covers refuses the message."""
+        try:
+            return self.library.policy_for(admdvs, day)
+        except PolicyNotInForceError as e:
+            raise InputError(field, str(e), code="no_policy_in_force") from None
+
+    def member(self, psn_no: str, field: str = "psn_no") -> Member:
+        """A member we hold, or an unknown-member refusal."""
+        found = self.uow.get(Member, member_id(psn_no))
+        if found is None:
+            raise UnknownError(field, "member", psn_no)
+        return found
+
+    def institution(self, fixmedins_code: str, field: str = "fixmedins_code") -> Institution:
+        """An institution we hold, or an unknown-institution refusal."""
+        found = self.uow.get(Institution, institution_id(fixmedins_code))
+        if found is None:
+            raise UnknownError(field, "institution", fixmedins_code)
+        return found
+
+    def region(self, admdvs: str) -> Region:
+        """The region's aggregate, opened on first use."""
+        found = self.uow.get(Region, region_id(admdvs))
+        if found is None:
+            found = Region.open(admdvs)
+            self.uow.add(found)
+        return found
+
+    def record_policy(self, policy: Policy) -> None:
+        """Keep a policy version in the log the first time anything uses it."""
+        if self.uow.get(PolicyVersion, policy_version_id(policy.version)) is None:
+            self.uow.add(PolicyVersion.record_version(policy.version, policy.as_record()))
+
+    def check_region(self, admdvs: str, field: str = "admdvs") -> None:
+        """Refuse a region without a policy profile."""
+        if admdvs not in self.library.regions:
+            raise InputError(field, f"no policy profile for region {admdvs}", code="unknown_region")

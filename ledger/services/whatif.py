@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.adapters.collector import batch_collection
 from ledger.money import ZERO
-from ledger.policy.parameters import load_policy_file
-from ledger.projections.runner import EventSource
+from ledger.policy.files import load_policy_file
 from ledger.rules.adjudication import adjudicate
 from ledger.rules.facts import Claim, Context
 
 if TYPE_CHECKING:
-    from ledger.services.application import OutpatientPooling
+    from ledger.services.ports import SettlementLog
 
 TOPICS = ("yibao:Settlement.Settled", "yibao:Settlement.Adjusted", "yibao:Settlement.Reversed")
 
@@ -38,11 +37,11 @@ class _Replayed:
 
 
 @batch_collection()
-def whatif(app: OutpatientPooling, reform: str, admdvs: str, year: int, *, batch: int = 2000) -> dict[str, Any]:
+def whatif(app: SettlementLog, reform: str, admdvs: str, year: int, *, batch: int = 2000) -> dict[str, Any]:
     """The fund's and the members' difference per institution if ``reform`` had applied in ``year``."""
     overrides = load_policy_file(Path(reform))
     library = app.library.with_overrides(overrides, admdvs)
-    source = EventSource.of(app)
+    source = app.event_source()
     used: dict[str, Decimal] = {}
     replayed: dict[str, _Replayed] = {}
     # Only the settlements' events, up to the head as it stands when the what-if starts.

@@ -33,11 +33,12 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
 
 from ledger.adapters.store import Store
-from ledger.errors import LedgerError
-from ledger.exchange.messages import validate_message
+from ledger.errors import LedgerError, UnknownError
+from ledger.exchange.messages import Message, PurchaseSettled, VisitSettled, validate_message
 from ledger.projections.accounts import accounts_balances
 from ledger.projections.base import yuan
-from ledger.services.application import OutpatientPooling
+from ledger.services.application import BOOKED, PRESENT, Outcome, OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from tests.accounts.helpers import (
     aggregate,
     base_changed,
@@ -209,7 +210,7 @@ class Databases:
         else:
             store = self.postgres
             self._empty(store)
-        app = OutpatientPooling(store)
+        app = bootstrap(store)
         try:
             yield app
         finally:
@@ -246,27 +247,51 @@ def databases(
 
 
 def _book_in_batches(app: OutpatientPooling, raw: list[dict]) -> None:
-    """Facts in batches (as an ingest does), closes on their own; refusals are fine, crashes not."""
-    outcomes: list[tuple[str, object]] = []
+    """Facts in batches (as an ingest does), closes on their own; refusals are fine, crashes not.
+
+    Each outcome is booked, present or one refusal line; a refused close books nothing, and a
+    claim is in the ledger exactly when it was booked (or was already: a refused one never is).
+    """
+    outcomes: list[tuple[Message, Outcome]] = []
     batch: list = []
 
     def flush() -> None:
         if batch:
-            outcomes.extend(zip((m.type for m in batch), app.book(batch), strict=True))
+            outcomes.extend(zip(batch, app.book(batch), strict=True))
             batch.clear()
 
     for msg in map(validate_message, raw):
         if msg.type in ("month.closed", "year.closed"):
             flush()
-            outcomes.append((msg.type, app.close_period(msg)))
+            head = app.recorder.max_notification_id()
+            outcome = app.close_period(msg)
+            if isinstance(outcome, LedgerError):
+                assert app.recorder.max_notification_id() == head, f"a refused {msg.type} booked events"
+            outcomes.append((msg, outcome))
         else:
             batch.append(msg)
             if len(batch) == 7:
                 flush()
     flush()
-    for type_, outcome in outcomes:
-        assert isinstance(outcome, (str, LedgerError)), outcome
-        event(f"{type_} {outcome if isinstance(outcome, str) else 'refused'}")
+    booked_claims = set()
+    for msg, outcome in outcomes:
+        if isinstance(outcome, LedgerError):
+            assert str(outcome) and "\n" not in str(outcome), outcome
+        else:
+            assert outcome in (BOOKED, PRESENT), outcome
+        if isinstance(msg, VisitSettled | PurchaseSettled) and outcome == BOOKED:
+            booked_claims.add(msg.medins_setl_id)
+        event(f"{msg.type} {outcome if isinstance(outcome, str) else 'refused'}")
+    for msg, outcome in outcomes:
+        if isinstance(msg, VisitSettled | PurchaseSettled):
+            if msg.medins_setl_id in booked_claims:
+                settled = app.get_settlement(msg.medins_setl_id)
+                assert (settled.psn_no, settled.kind) == (msg.psn_no, "visit" if msg.type == "visit.settled"
+                                                          else "purchase")
+            else:
+                assert isinstance(outcome, LedgerError)
+                with pytest.raises(UnknownError):
+                    app.get_settlement(msg.medins_setl_id)
 
 
 def _month_ends() -> list[date]:

@@ -340,7 +340,7 @@ def test_2208_a_release_stored_before_it_carried_the_date_still_gives_the_cap_ba
     assert all(present[made:])
     assert _member_index_exists(app)
     _assert_s1_gives_the_cap_back_as_of_03_10(app)
-    # Through a writer process (ledger/projections/writer.py), which makes the index and answers the look-up.
+    # Through a writer process (ledger/adapters/writer.py), which makes the index and answers the look-up.
     monkeypatch.undo()
     ProjectionRunner(EventSource.of(app), app.engine, batch_size=1, store=app.store).rebuild()
     assert dump_read_models(app) == incremental

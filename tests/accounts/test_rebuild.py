@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
+from ledger.adapters.seam import log_reader
 from ledger.domain.members import Member
 from ledger.exchange.messages import validate_message
-from ledger.projections.log import log_reader
 from ledger.projections.runner import EventSource, ProjectionRunner
-from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from tests.accounts.helpers import (
     D,
     aggregate,
@@ -103,10 +103,10 @@ def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(s
     )
 
     member_id = aggregate(app, "M1").id
-    interval = OutpatientPooling.snapshotting_intervals[Member]
+    interval = app.aggregates.intervals[Member]
     versions = [s.originator_version for s in app.snapshots.get(member_id)]
     assert versions == list(range(interval, aggregate(app, "M1").version + 1, interval))
-    fresh = OutpatientPooling(app.store)
+    fresh = bootstrap(app.store)
     try:
         reloaded: Member = fresh.repository.get(member_id)
         assert reloaded.version > versions[-1]
@@ -130,10 +130,10 @@ def test_design_a_batch_passing_two_snapshot_intervals_takes_one_snapshot_of_its
     assert set(app.book(uses)) == {"booked"}
 
     member_id = aggregate(app, "M1").id
-    interval = OutpatientPooling.snapshotting_intervals[Member]
+    interval = app.aggregates.intervals[Member]
     assert before < interval and before + 100 > 2 * interval
     assert [s.originator_version for s in app.snapshots.get(member_id)] == [before + 100]
-    fresh = OutpatientPooling(app.store)
+    fresh = bootstrap(app.store)
     try:
         reloaded: Member = fresh.repository.get(member_id)
         assert reloaded.version == before + 100
@@ -174,7 +174,7 @@ def test_a_rebuild_makes_the_indexes_last_and_a_start_makes_any_a_stopped_rebuil
     with app.engine.begin() as conn:
         conn.execute(text('DROP INDEX "settlements_movements_pending"'))
     assert "settlements_movements_pending" not in _indexes(app)
-    again = OutpatientPooling(store)
+    again = bootstrap(store)
     try:
         again.read_models.catch_up()
         assert expected <= _indexes(again)

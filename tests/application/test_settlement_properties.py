@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from ledger.adapters.store import Store
 from ledger.exchange.messages import validate_message
-from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.services.application import BOOKED, PRESENT
+from ledger.services.bootstrap import bootstrap
 from tests.support import book, close_month, institution, item, member, visit
 
 MONEY_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
@@ -38,7 +39,7 @@ def _claim(n: int, bill: tuple) -> dict:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bills=bills)
 def test_presettle_equals_settle_and_a_resubmission_books_once_within_the_cap(tmp_path_factory, bills):
-    app = OutpatientPooling(Store.parse(str(tmp_path_factory.mktemp("settle") / "ledger.db")))
+    app = bootstrap(Store.parse(str(tmp_path_factory.mktemp("settle") / "ledger.db")))
     try:
         book(app, institution("H1", level=1), institution("H2", level=2), institution("H3", level=3),
              member("M1"), member("M2", psn_type="12"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from ledger.services.application import BOOKED, OutpatientPooling
+from ledger.services.application import BOOKED
 from ledger.services.audit import audit
+from ledger.services.bootstrap import bootstrap
 from tests.support import book, close_month, institution, item, member, visit
 
 
 def test_the_sqlalchemy_event_store_books_settles_closes_and_audits(store):
-    app = OutpatientPooling(replace(store, event_store="sqlalchemy"))
+    app = bootstrap(replace(store, event_store="sqlalchemy"))
     try:
         outcomes = book(
             app, institution("H3", level=3), member("M1"),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ledger.adapters.store import Store
-from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from tests.exchange.scenario import every_type
 from tests.support import institution, item, member, visit, write_jsonl
 
@@ -20,7 +19,7 @@ def summary(result) -> tuple[int, int, int, int]:
 
 
 def log_head(db: str) -> int:
-    app = OutpatientPooling(Store.parse(db))
+    app = bootstrap(db)
     try:
         return app.recorder.max_notification_id() or 0
     finally:

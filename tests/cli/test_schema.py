@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ledger.entrypoints.cli import main
-from ledger.exchange.messages import MESSAGE_TYPES, json_schema
+from ledger.exchange.messages import MESSAGE_TYPES
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "docs" / "messages.schema.json"
 
 
 def schema(*args: str):
@@ -17,11 +20,24 @@ def schema(*args: str):
     return json.loads(result.stdout)
 
 
-def test_schema_names_every_message_type():
+def test_schema_prints_the_published_schema_naming_every_message_type():
     out = schema()
+    assert out == json.loads(PUBLISHED.read_text(encoding="utf-8"))
     assert set(out["discriminator"]["mapping"]) == set(MESSAGE_TYPES)
     assert len(MESSAGE_TYPES) == 21
-    assert out == json.loads(json.dumps(json_schema()))
+    assert len(out["oneOf"]) == 21
+
+
+def test_schema_amounts_are_exact_decimals_and_bill_lines_are_required():
+    """Money comes as a JSON string or number that the ledger reads as a Decimal; a bill has lines."""
+    out = schema()
+    line = out["$defs"]["BillItem"]
+    assert {"feedetl_sn", "med_list_codg", "cnt", "pric", "chrgitm_lv"} <= set(line["required"])
+    assert {"type": "string"} in line["properties"]["pric"]["anyOf"]
+    assert line["properties"]["chrgitm_lv"]["enum"] == ["01", "02", "03"]
+    visit = out["$defs"]["VisitSettled"]
+    assert visit["properties"]["items"]["minItems"] == 1
+    assert visit["properties"]["med_type"]["enum"] == ["11", "13"]
 
 
 def test_schema_of_visit_settled():

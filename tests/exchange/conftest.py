@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import IngestReport, ingest_file
 from tests.exchange.scenario import every_type
 from tests.exchange.stores import BOTH, open_store
@@ -39,7 +40,7 @@ def every_type_ledger(module_store: Store, tmp_path_factory: pytest.TempPathFact
     """The file of every message type, ingested once per module on each store. Tests only read it."""
     messages = every_type()
     path = write_jsonl(tmp_path_factory.mktemp("exchange") / "every-type.jsonl", *messages)
-    app = OutpatientPooling(module_store)
+    app = bootstrap(module_store)
     try:
         report = ingest_file(app, str(path))
         yield Ingested(app, report, path, messages)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ledger.adapters.store import Store
 from ledger.errors import ConflictError, InputError, UnknownError
 from ledger.exchange.messages import validate_message
 from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import budget, every_type, month_closed
 from tests.support import institution, item, member, pharmacy, prescription, purchase, visit, write_jsonl
@@ -66,7 +66,7 @@ def test_a_batch_answers_as_single_messages_do(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "mixed.jsonl", *MIXED, budget(), month_closed("2024-03"))
     answers = []
     for batch_size in (1000, 1):
-        app = OutpatientPooling(Store.parse(str(tmp_path / f"batch-{batch_size}.db")))
+        app = bootstrap(str(tmp_path / f"batch-{batch_size}.db"))
         try:
             report = ingest_file(app, str(path), batch_size=batch_size)
             answers.append({

@@ -15,6 +15,7 @@ import pytest
 
 from ledger.domain.ids import member_id
 from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import (
     account_used,
@@ -181,7 +182,7 @@ CASES: list[tuple[str, dict[str, Any] | bytes, str, str, str]] = [
 @pytest.fixture(scope="module")
 def ledger(module_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutpatientPooling]:
     """A small Xinyang ledger, shared by the cases: each refused line must leave it as it was."""
-    app = OutpatientPooling(module_store)
+    app = bootstrap(module_store)
     try:
         report = ingest_file(app, str(write_jsonl(tmp_path_factory.mktemp("setup") / "setup.jsonl", *SETUP)))
         assert report.errors == []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import ingest_file
 from tests.exchange.scenario import JIAOZUO, every_type, frozen_clock, read_model_rows
 from tests.exchange.test_refusals import CASES, line
@@ -28,7 +28,7 @@ INSTITUTIONS = ("H1", "H3", "P1", "J1")
 
 
 def _ingest_and_probe(store: Store, files: list[Path]) -> dict[str, Any]:
-    app = OutpatientPooling(store)
+    app = bootstrap(store)
     try:
         reports = []
         with frozen_clock(app):

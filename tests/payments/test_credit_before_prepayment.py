@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger.adapters.store import Store
 from ledger.domain.ids import region_id
 from ledger.domain.regions import Region
 from ledger.errors import PeriodError
-from ledger.services.application import OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from tests.payments.flows import (
     JIAOZUO,
     KAIFENG,
@@ -116,7 +115,7 @@ def test_budget_arriving_later_prepays_the_waiting_months_as_their_closes_would_
 def test_a_late_budget_gives_the_same_prepayments_as_an_early_one_kaifeng_3_2(app, tmp_path):
     """The clean run (budget before January) and the late one agree row for row, and on the journal."""
     xinyang_quarter(app, budget_first=False)
-    clean = OutpatientPooling(Store.parse(str(tmp_path / "clean.db")))
+    clean = bootstrap(str(tmp_path / "clean.db"))
     try:
         xinyang_quarter(clean, budget_first=True)
         for code in ("H1", "H2"):

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from ledger.errors import InputError, PeriodError
-from ledger.policy.parameters import default_library
+from ledger.policy.files import default_library
 from tests.payments.flows import JIAOZUO, booked, close_year, jiaozuo_notice, months, with_notice
 from tests.support import book, institution, item, member, visit
 

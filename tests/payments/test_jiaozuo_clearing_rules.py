@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import InputError
-from ledger.policy.parameters import default_library
+from ledger.policy.files import default_library
 from ledger.rules.clearing import clear_jiaozuo_4_1, specialist_baseline_jiaozuo_4_1
 from ledger.rules.reader import Reader
 

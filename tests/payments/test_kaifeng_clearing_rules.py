@@ -22,7 +22,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import InputError
-from ledger.policy.parameters import default_library
+from ledger.policy.files import default_library
 from ledger.rules.clearing import clear_kaifeng_3_3, deposit_return_rate
 from ledger.rules.reader import Reader
 

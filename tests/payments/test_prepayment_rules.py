@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.policy.parameters import default_library
+from ledger.policy.files import default_library
 from ledger.rules.payments import Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
 from ledger.rules.reader import Reader
 

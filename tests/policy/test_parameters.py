@@ -17,14 +17,8 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import PolicyError, PolicyNotInForceError
-from ledger.policy.parameters import (
-    POLICY_DIR,
-    Policy,
-    PolicyFile,
-    default_library,
-    load_library,
-    load_policy_file,
-)
+from ledger.policy.files import POLICY_DIR, default_library, load_library, load_policy_file
+from ledger.policy.parameters import Policy, PolicyFile
 from ledger.rules.adjudication import adjudicate
 from ledger.rules.facts import Claim, Context
 from ledger.rules.items import Line

@@ -38,7 +38,7 @@ import yaml
 
 from ledger import errors
 from ledger.exchange.messages import BillItem
-from ledger.policy.parameters import default_library
+from ledger.policy.files import default_library
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate
 from ledger.rules.facts import PURCHASE, Claim, Context
 from ledger.rules.items import Line

@@ -11,7 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledger.policy.parameters import Policy, default_library
+from ledger.policy.files import default_library
+from ledger.policy.parameters import Policy
 from ledger.rules.adjudication import Adjudication, adjudicate
 from ledger.rules.facts import IN_SERVICE, PURCHASE, RETIRED, VISIT, Claim, Context
 from ledger.rules.items import CLASS_A, Line

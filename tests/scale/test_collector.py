@@ -35,6 +35,6 @@ def test_ingest_runs_at_the_batch_thresholds(tmp_path, monkeypatch):
     monkeypatch.setattr("ledger.services.ingest.parse_message", parse)
     path = tmp_path / "one.jsonl"
     path.write_text('{"type": "member.enrolled"}\n')
-    app = SimpleNamespace(read_models=SimpleNamespace(catch_up=lambda progress: 0), engine=create_engine("sqlite://"))
-    report = ingest_file(app, str(path))  # type: ignore[arg-type]  # a stand-in: ingest needs only these two
+    app = SimpleNamespace(catch_up=lambda progress: 0, engine=create_engine("sqlite://"))
+    report = ingest_file(app, str(path))  # a stand-in: ingest needs only these two
     assert (seen, report.refused) == ([BATCH_THRESHOLDS], 1)

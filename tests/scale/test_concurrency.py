@@ -10,9 +10,9 @@ from __future__ import annotations
 import multiprocessing
 from decimal import Decimal
 
-from ledger.adapters.store import Store
 from ledger.exchange.messages import validate_message
 from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
+from ledger.services.bootstrap import bootstrap
 from tests.support import book, close_month, institution, item, member, visit
 
 PROCESSES = 4
@@ -20,7 +20,7 @@ PROCESSES = 4
 
 def _book_all(url: str, raw: list[dict], batch: int) -> list[str]:
     """In a child process: book ``raw`` in batches, return each outcome as text."""
-    app = OutpatientPooling(Store.parse(url))
+    app = bootstrap(url)
     try:
         messages = [validate_message(m) for m in raw]
         out: list[str] = []

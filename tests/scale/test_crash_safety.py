@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from ledger.adapters.store import Store
 from ledger.demo.city import CitySpec, write_city
 from ledger.projections.runner import all_views
 from ledger.services.application import OutpatientPooling
 from ledger.services.audit import audit
+from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import ingest_file
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def test_an_ingest_killed_at_random_points_and_run_again_books_everything_once(t
     city = tmp_path / "city.jsonl"
     write_city(CitySpec(admdvs="410200", members=400, hospitals=4, pharmacies=2, months=6, seed=seed), city)
 
-    reference = OutpatientPooling(Store.parse(str(tmp_path / "reference.db")))
+    reference = bootstrap(str(tmp_path / "reference.db"))
     assert ingest_file(reference, str(city)).refused == 0
 
     crashed_db = str(tmp_path / "crashed.db")
@@ -71,7 +71,7 @@ def test_an_ingest_killed_at_random_points_and_run_again_books_everything_once(t
     assert final.wait() in (0, 1)
     assert kills, "every run finished before it could be killed: make the city larger"
 
-    crashed = OutpatientPooling(Store.parse(crashed_db))
+    crashed = bootstrap(crashed_db)
     again = ingest_file(crashed, str(city))
     assert again.booked == 0 and again.refused == 0
     assert crashed.recorder.max_notification_id() == reference.recorder.max_notification_id()

@@ -1,4 +1,4 @@
-"""A rebuild's writer process (ledger/projections/writer.py): the same read models, and a failure stops the rebuild.
+"""A rebuild's writer process (ledger/adapters/writer.py): the same read models, and a failure stops the rebuild.
 
 DESIGN.md §1: read models are disposable and a rebuild gives what incremental processing gave;
 each batch is one transaction with the views' positions, so a rebuild stopped part-way keeps
@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.adapters.store import Store
+from ledger.adapters.writer import HELD_BATCHES, Writer, WriterError
 from ledger.projections.base import Record, View, positions
 from ledger.projections.roster import RosterView, roster_members
 from ledger.projections.runner import EventSource, ProjectionRunner
-from ledger.projections.writer import HELD_BATCHES, Writer, WriterError
 from tests.accounts.helpers import dump_read_models, every_movement
 
 

@@ -207,7 +207,7 @@ class Writer:
         raise WriterError(msg) from None
 
 
-BOOT = "import sys; sys.path[:] = sys.argv[2:]; from ledger.projections.writer import main; main(int(sys.argv[1]))"
+BOOT = "import sys; sys.path[:] = sys.argv[2:]; from ledger.adapters.writer import main; main(int(sys.argv[1]))"
 """The writer's interpreter: the runner's import path, then :func:`main` on the pipe's descriptor."""
 
 

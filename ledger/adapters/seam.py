@@ -1,0 +1,205 @@
+"""The one place the ledger reaches past ``eventsourcing`` 9.5's public API, for speed.
+
+Three shortcuts, each pinned by a test of its own in ``tests/adapters/test_library_contract.py``
+so that a library upgrade that breaks one fails there, by name:
+
+- **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder
+  in one transaction, and snapshots are taken from the aggregates in memory, not through
+  ``Application.save``.
+- **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
+  recorders write, instead of one question per id.
+- **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
+  a ``Notification`` object per event.
+
+(The fourth, building an aggregate from its first event without the library's signature
+matching, is the domain's own: ``ledger.domain.aggregate.Created.mutate``, pinned by the
+same test file.) Each shortcut knows the two core recorders (SQLite and PostgreSQL); with any
+other recorder (``eventsourcing-sqlalchemy``) the library's own public path is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Snapshot
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+from ledger.domain.aggregate import LedgerAggregate
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+    from eventsourcing.persistence import Recorder, StoredEvent
+
+CHUNK = 500
+"""Ids asked about per query (SQLite allows 999 parameters a statement)."""
+
+
+class Aggregates:
+    """The event store as a unit of work uses it: load, ask which ids exist, save a batch."""
+
+    def __init__(self, app: Application[UUID], intervals: Mapping[type[LedgerAggregate], int]) -> None:
+        self.app = app
+        self.intervals = dict(intervals)
+        """Snapshot every so many events, per aggregate type; types not named are replayed from events."""
+
+    def load(self, cls: type[LedgerAggregate], aggregate_id: UUID) -> LedgerAggregate | None:
+        """The aggregate from its latest snapshot and later events (or its events alone), None if unknown."""
+        if issubclass(cls, tuple(self.intervals)):
+            try:
+                return self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+        aggregate = None
+        for event in self.app.events.get(aggregate_id):
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        return aggregate
+
+    def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
+        """Which of ``ids`` have a stream (see :func:`existing_ids`)."""
+        return existing_ids(self.app.recorder, ids)
+
+    def save(self, aggregates: list[LedgerAggregate]) -> None:
+        """Save the aggregates' pending events in one transaction, then their snapshots in one more.
+
+        ``Application.save`` would first ask of every object whether it is a domain event, an
+        ``isinstance`` test against a runtime protocol that costs more than encoding the event;
+        a unit of work only ever saves aggregates, so it collects their events directly. They go
+        straight to the recorder: the library's event store would also wrap each one and its
+        notification in a ``Recording`` for ``Application._notify``, a hook this application
+        leaves empty.
+
+        An aggregate whose new events pass a multiple of its snapshotting interval is
+        snapshotted as it stands in memory, at its latest version (a snapshot of any version
+        serves the repository). The library would read each one back from the store at the
+        multiple itself and save each snapshot in a transaction of its own.
+        """
+        stored: list[StoredEvent] = []
+        crossed: list[LedgerAggregate] = []
+        for aggregate in aggregates:
+            events = aggregate.collect_events()
+            stored.extend(map(self.app.mapper.to_stored_event, events))
+            interval = self.intervals.get(type(aggregate))
+            if interval and aggregate.version // interval > (aggregate.version - len(events)) // interval:
+                crossed.append(aggregate)
+        self.app.recorder.insert_events(stored)
+        if crossed and self.app.snapshots is not None:
+            self.app.snapshots.put([Snapshot.take(a) for a in crossed])
+
+
+def existing_ids(recorder: Recorder, ids: Collection[UUID]) -> set[UUID] | None:
+    """The ids among ``ids`` that have a stream in the event store; None if the recorder is not known.
+
+    A batch of new settlements looks up ids that mostly do not exist yet (the settlement's own,
+    its visit's); the recorders answer one id at a time, this asks the events table once. A
+    stale answer is harmless: an id created meanwhile by another writer makes the batch's
+    commit conflict, and the batch is retried from the store.
+    """
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        found: set[UUID] = set()
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for i in range(0, len(wanted), CHUNK):
+                chunk = [u.hex for u in wanted[i:i + CHUNK]]
+                cursor.execute(
+                    f"SELECT originator_id FROM {recorder.events_table_name} "
+                    f"WHERE originator_version = 1 AND originator_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update(UUID(row[0]) for row in cursor.fetchall())
+        return found
+    if isinstance(recorder, PostgresAggregateRecorder):
+        statement = SQL("SELECT originator_id FROM {}.{} WHERE originator_version = 1 AND originator_id = ANY(%s)")
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement.format(Identifier(recorder.datastore.schema),
+                                            Identifier(recorder.events_table_name)), (wanted,))
+            return {row["originator_id"] for row in cursor.fetchall()}
+    return None
+
+
+class LogRow(NamedTuple):
+    """One stored event, with the fields of a notification; ``originator_id`` as text."""
+
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+SQLITE_UUID_TEXT = ("substr(originator_id,1,8)||'-'||substr(originator_id,9,4)||'-'||substr(originator_id,13,4)"
+                    "||'-'||substr(originator_id,17,4)||'-'||substr(originator_id,21)")
+"""The SQLite recorder stores a UUID as 32 hex digits; this gives its usual dashed form."""
+
+Select = Callable[[int, int, int | None, Sequence[str]], Sequence[Any]]
+
+
+def log_reader(recorder: Any) -> Select:
+    """``select(start, limit, stop, topics)``: events from ``start`` through ``stop`` of ``topics`` (all if empty).
+
+    The recorders' ``select_notifications`` builds a ``UUID`` and a frozen ``Notification`` for
+    each event; over a whole log that costs as much as the read models' own work, which need
+    neither. For the two core recorders this reads their table and gives each event as a
+    :class:`LogRow`; for any other recorder it falls back on ``select_notifications``.
+    """
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        def sqlite(statement: str, params: list[Any]) -> list[Any]:
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall()
+
+        return _reader(f"SELECT rowid, {SQLITE_UUID_TEXT}, originator_version, topic, state "
+                       f"FROM {recorder.events_table_name}", "rowid", "?", sqlite)
+    if isinstance(recorder, PostgresApplicationRecorder):
+        def postgres(statement: str, params: list[Any]) -> list[Any]:
+            with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(statement, params, prepare=True)
+                return cursor.fetchall()
+
+        table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        return _reader(f"SELECT notification_id, originator_id::text, originator_version, topic, state FROM {table}",
+                       "notification_id", "%s", postgres)
+    return lambda start, limit, stop=None, topics=(): recorder.select_notifications(  # type: ignore[misc]
+        start, limit, stop=stop, topics=topics)
+
+
+def _reader(columns: str, position: str, mark: str, run: Callable[[str, list[Any]], list[Any]]) -> Select:
+    """The query of either recorder: ``position`` names its log position column, ``mark`` its placeholder.
+
+    With a ``stop``, the log is read in windows of ``limit`` positions, each query bounded on
+    both sides: asked for everything from ``start`` to the head, PostgreSQL's planner (its
+    statistics lagging a log just written) chose to fetch and sort the whole rest of the log
+    for each batch, so every batch cost more than the one before.
+    """
+
+    def query(lower: int, upper: int | None, topics: Sequence[str], limit: int) -> list[LogRow]:
+        statement = f"{columns} WHERE {position} >= {mark}"
+        params: list[Any] = [lower]
+        if upper is not None:
+            statement += f" AND {position} <= {mark}"
+            params.append(upper)
+        if topics:
+            statement += f" AND topic IN ({','.join([mark] * len(topics))})"
+            params.extend(topics)
+        statement += f" ORDER BY {position} LIMIT {mark}"
+        params.append(limit)
+        return [LogRow(*row) for row in run(statement, params)]
+
+    def select(start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[LogRow]:
+        if stop is None:
+            return query(start, None, topics, limit)
+        rows: list[LogRow] = []
+        while start <= stop and len(rows) < limit:
+            upper = min(stop, start + limit - 1)
+            rows += query(start, upper, topics, limit - len(rows))
+            start = upper + 1
+        return rows
+
+    return select

@@ -1,0 +1,136 @@
+"""What the ledger assumes of eventsourcing 9.5's internals, one test per assumption.
+
+``ledger.adapters.seam`` (and the domain's ``Created.mutate``, and the orjson transcoder) go past
+the library's public API for speed. Each test here pins one such reach by comparing it with
+the library's own public path, so a library upgrade that changes an internal fails here, by
+name, before it can corrupt a log. Store-dependent ones run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from uuid import uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.domain import AggregateCreated, BaseAggregate
+from eventsourcing.persistence import JSONTranscoder
+
+from ledger.adapters.seam import existing_ids, log_reader
+from ledger.adapters.transcodings import make_transcoder
+from ledger.domain.ids import institution_id, member_id, region_id
+from ledger.domain.institutions import Institution
+from ledger.domain.members import Member
+from ledger.domain.regions import Region
+from ledger.services.bootstrap import bootstrap
+from tests.support import book, close_month, institution, member
+
+REGION = "411500"
+
+
+def _city(app):
+    outcomes = book(app, institution("H3"), member("M1"), member("M2"),
+                    {"type": "budget.set", "date": "2024-01-01", "admdvs": REGION, "year": 2024, "amount": "1000.00"},
+                    close_month(REGION, "2024-01", "2024-01-31"))
+    assert outcomes == ["booked"] * 5
+
+
+def test_created_mutate_builds_what_the_librarys_aggregate_created_mutate_builds():
+    """``Created.mutate`` skips the library's signature matching: same object, attribute for attribute."""
+    event = Region.open(REGION).collect_events()[0]
+    assert isinstance(event, AggregateCreated)
+    assert vars(event.mutate(None)) == vars(AggregateCreated.mutate(event, None))
+
+
+def test_base_aggregate_base_init_takes_id_version_and_timestamp():
+    """``Created.mutate`` calls ``BaseAggregate.__base_init__(id, version, timestamp)`` positionally."""
+    params = list(inspect.signature(BaseAggregate.__base_init__).parameters)
+    assert params == ["self", "originator_id", "originator_version", "timestamp"]
+
+
+def test_save_bypass_recorder_insert_events_is_read_back_by_the_repository(app):
+    """``Aggregates.save`` maps events with ``mapper.to_stored_event`` and calls ``recorder.insert_events``."""
+    _city(app)
+    stored = app.repository.get(institution_id("H3"))
+    assert (stored.fixmedins_code, stored.level, stored.version) == ("H3", 3, 1)
+    assert [n.topic for n in app.recorder.select_notifications(1, 2)][:1] == ["yibao:Institution.Registered"]
+
+
+def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):
+    """A member passing its interval is snapshotted with ``Snapshot.take`` and ``snapshots.put``."""
+    _city(app)
+    s = app.services()
+    member_ = s.uow.get(Member, member_id("M1"))
+    interval = app.aggregates.intervals[Member]
+    for n in range(interval):
+        member_.credit_month(day=date(2024, 1, 31), month=f"x{n}", amount=Decimal("0.01"), psn_type="11",
+                             contribution_base=Decimal("6000.00"), policy_version="v", article="a")
+    s.uow.commit()
+    [snapshot] = list(app.snapshots.get(member_id("M1")))
+    assert snapshot.originator_version == member_.version
+    assert app.repository.get(member_id("M1")).credited == member_.credited
+
+
+def test_repository_get_and_event_store_get_load_aggregates_as_saved(app):
+    """``Aggregates.load`` uses ``repository.get`` (snapshotted kinds) and ``events.get`` + ``mutate`` (others)."""
+    _city(app)
+    region = app.aggregates.load(Region, region_id(REGION))
+    institution_ = app.aggregates.load(Institution, institution_id("H3"))
+    assert "2024-01" in region.months and institution_.fixmedins_code == "H3"
+    assert app.aggregates.load(Institution, uuid4()) is None
+    assert app.aggregates.load(Region, uuid4()) is None
+
+
+def test_prefetch_sql_on_the_events_table_agrees_with_the_recorder(app):
+    """``existing_ids`` reads ``events_table_name`` through ``datastore.transaction`` (and ``schema`` on PostgreSQL)."""
+    _city(app)
+    known = {institution_id("H3"), member_id("M1"), member_id("M2"), region_id(REGION)}
+    unknown = {uuid4() for _ in range(3)}
+    assert existing_ids(app.recorder, known | unknown) == known
+    assert all(list(app.recorder.select_events(i, limit=1)) for i in known)
+
+
+def test_log_reader_sql_gives_what_select_notifications_gives(app):
+    """``log_reader`` reads the recorder's table (rowid or notification_id) in the recorder's order."""
+    _city(app)
+    head = app.recorder.max_notification_id()
+    plain = app.recorder.select_notifications(1, head)
+    fast = log_reader(app.recorder)(1, head, None, ())
+    assert [(r.id, r.originator_id, r.originator_version, r.topic, r.state) for r in fast] == [
+        (n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in plain]
+    topic = "yibao:Member.Enrolled"
+    assert [r.id for r in log_reader(app.recorder)(1, 100, head, (topic,))] == [
+        n.id for n in plain if n.topic == topic]
+
+
+def test_an_unknown_recorder_takes_the_librarys_public_path(store):
+    """eventsourcing-sqlalchemy's recorder: no table SQL, the recorder's own methods instead."""
+    app = bootstrap(replace(store, event_store="sqlalchemy"))
+    try:
+        _city(app)
+        assert existing_ids(app.recorder, {member_id("M1")}) is None
+        head = app.recorder.max_notification_id()
+        assert head is not None
+        rows = log_reader(app.recorder)(1, head, None, ())
+        assert [r.id for r in rows] == [n.id for n in app.recorder.select_notifications(1, head)]
+    finally:
+        app.close()
+
+
+def test_json_transcoder_encode_obj_tags_values_as_the_library_encodes_them():
+    """``LedgerTranscoder`` hands what orjson cannot write to the library's ``_encode_obj``: the same bytes."""
+    ours = make_transcoder()
+    theirs = JSONTranscoder()
+    for transcoding in ours.types.values():
+        theirs.register(transcoding)
+    value = {"amount": Decimal("12.30"), "day": date(2024, 3, 20), "nested": [Decimal("0.01"), "信阳"]}
+    assert ours.encode(value) == theirs.encode(value)
+    assert theirs.decode(ours.encode(value)) == value
+
+
+def test_snapshotting_enabled_gives_the_application_a_snapshot_store(sqlite_app):
+    """``is_snapshotting_enabled`` makes ``Application.__init__`` construct ``snapshots``."""
+    assert issubclass(type(sqlite_app), Application)
+    assert sqlite_app.snapshots is not None

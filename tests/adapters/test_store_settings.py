@@ -1,0 +1,45 @@
+"""The store's optional SQLAlchemy recorder, and the settings bootstrap reads from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.adapters import store as store_module
+from ledger.adapters.store import Store, StoreError
+from ledger.domain.members import Member
+from ledger.domain.regions import Region
+from ledger.services.bootstrap import SettingError, bootstrap
+
+
+def test_the_sqlalchemy_event_store_without_its_extra_is_refused_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(store_module, "find_spec", lambda name: None)
+    with pytest.raises(StoreError) as refused:
+        Store.parse(str(tmp_path / "ledger.db"), "sqlalchemy")
+    assert str(refused.value) == ("LEDGER_EVENT_STORE=sqlalchemy needs the sqlalchemy-store extra: "
+                                  "pip install 'yibao-ledger[sqlalchemy-store]'")
+    assert Store.parse(str(tmp_path / "ledger.db"), "core").event_store == "core"
+
+
+@pytest.mark.parametrize(("settings", "cache", "intervals"), [
+    ({}, 50_000, {Member: 40, Region: 12}),
+    ({"LEDGER_CACHE_SIZE": "10", "LEDGER_SNAPSHOT_MEMBER": "7"}, 10, {Member: 7, Region: 12}),
+])
+def test_cache_size_and_snapshot_intervals_come_from_the_environment_or_todays_defaults(
+        monkeypatch, sqlite_store, settings, cache, intervals):
+    for name in ("LEDGER_CACHE_SIZE", "LEDGER_SNAPSHOT_MEMBER", "LEDGER_SNAPSHOT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    app = bootstrap(sqlite_store)
+    try:
+        assert (app.cache.sizes[Member], app.aggregates.intervals) == (cache, intervals)
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_a_setting_that_is_not_a_positive_number_is_one_clear_line(monkeypatch, sqlite_store, value):
+    monkeypatch.setenv("LEDGER_SNAPSHOT_REGION", value)
+    with pytest.raises(SettingError) as refused:
+        bootstrap(sqlite_store)
+    assert str(refused.value) == f"LEDGER_SNAPSHOT_REGION must be a positive whole number, not {value!r}"
