@@ -76,6 +76,11 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
     "visit.settled": settling.settle_visit,
     "purchase.settled": settling.settle_purchase,
     "settlement.reversed": settling.reverse_settlement,
+    "member.remote_registered": handlers.register_remote,
+    "member.remote_cancelled": handlers.cancel_remote,
+    "reimbursement.claimed": settling.settle_reimbursement,
+    "institution.month_received": handlers.record_month,
+    "institution.month_paid": handlers.record_month,
 }
 """One handler per message type booked in batches; period runs are handled on their own."""
 
@@ -90,6 +95,9 @@ def new_ids(msg: Message) -> list[UUID]:
         if msg.type == "visit.settled":
             ids.append(visit_id(msg.fixmedins_code, msg.mdtrt_id))  # type: ignore[attr-defined]
         return ids
+    if msg.type == "reimbursement.claimed":
+        claim_id = msg.claim_id  # type: ignore[attr-defined]
+        return [settlement_id(claim_id), visit_id(msg.fixmedins_code, msg.mdtrt_id or claim_id)]  # type: ignore[attr-defined]
     if msg.type == "prescription.issued":
         return [prescription_id(msg.rx_no)]  # type: ignore[attr-defined]
     if msg.type == "member.enrolled":

@@ -8,8 +8,8 @@ something and False when the same message was booked before (idempotent resubmis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from ledger.domain.prescriptions import Prescription
 from ledger.domain.regions import Region
 from ledger.errors import InputError, PolicyNotInForceError, UnknownError
 from ledger.periods import first_of_month_after
+from ledger.policy.catalogues import Catalogue, default_catalogue
 from ledger.rules.account import check_use_xinyang_art9_10
 from ledger.rules.prescriptions import check_days_supplied, valid_through_datong_art10
 from ledger.rules.reader import Reader
@@ -40,6 +41,7 @@ class Services:
 
     uow: UnitOfWork
     library: PolicyLibrary
+    catalogue: Catalogue = field(default_factory=default_catalogue)
 
     def policy(self, admdvs: str, day: date, field: str = "date") -> Policy:
         """The policy in force; a date no file covers refuses the message."""
@@ -93,7 +95,7 @@ def register_institution(s: Services, msg: m.InstitutionRegistered) -> bool:
         pooling_designated=msg.pooling_designated, category=msg.category,
         cost_history={str(y): v for y, v in sorted((msg.cost_history or {}).items())},
         covid_depressed_years=sorted(msg.covid_depressed_years),
-        provincial_class_average=msg.provincial_class_average,
+        provincial_class_average=msg.provincial_class_average, remote_direct_settlement=msg.remote_direct_settlement,
     )
     s.uow.add(institution)
     return True
@@ -264,4 +266,38 @@ def review_institution(s: Services, msg: m.InstitutionReviewed) -> bool:
         raise InputError("year", f"{msg.year} is already cleared for {institution.admdvs}", code="year_closed")
     institution.review(msg.date, msg.year, msg.sampled_total, msg.violation_amount, f"review/{msg.key()}",
                        msg.fingerprint())
+    return True
+
+
+@member_fact
+def register_remote(s: Services, member: Member, msg: m.MemberRemoteRegistered) -> None:
+    """member.remote_registered: a residence elsewhere (信政办〔2022〕23号 第十五条; 同医保办发〔2022〕1号 第二十三条).
+
+    A resettled retiree (异地安置退休人员) must be retired.
+    """
+    if msg.kind == "resettled_retiree" and (member.retired_on is None or member.retired_on > msg.date):
+        raise InputError("kind", f"{member.psn_no} is not retired on {msg.date}", code="remote_not_retired",
+                         article="信政办〔2022〕23号 第十五条")
+    until = msg.end_date + timedelta(days=1) if msg.end_date else None
+    member.register_remote(msg.date, msg.residence_admdvs, msg.kind, until, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
+
+
+@member_fact
+def cancel_remote(s: Services, member: Member, msg: m.MemberRemoteCancelled) -> None:
+    """member.remote_cancelled: the registration ends on ``date``."""
+    member.cancel_remote(msg.date, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
+
+
+def record_month(s: Services, msg: m.InstitutionMonthReceived | m.InstitutionMonthPaid) -> bool:
+    """institution.month_received / month_paid: an institution's month applied for, then paid.
+
+    The payment deadline counts from the day received (医保办发〔2023〕4号 三（四））.
+    """
+    institution = s.institution(msg.fixmedins_code)
+    if institution.already_received(msg.key(), msg.fingerprint(), "month"):
+        return False
+    record = institution.receive_month if msg.type == "institution.month_received" else institution.pay_month
+    record(msg.date, msg.month, msg.amount, msg.key(), msg.fingerprint())
     return True
