@@ -825,7 +825,7 @@ class _City:
         if m is None:
             return
         direct, other = self.remote_hospitals
-        lines = ((_CONSULTATION[2].index, 1), (_TESTS[0].index, 1))
+        lines = ((_CONSULTATION[2].index, 1), (_TESTS[0].index, 1), (_TESTS[8].index, 1))
         self._add(m, month.start, "fact", ("remote_registered", m.psn_no,
                                            (("residence_admdvs", self.residence), ("kind", "resident"))))
         self._add(m, month.start.replace(day=10), "visit", (direct.next_settlement(), direct.next_visit(), m.psn_no,
