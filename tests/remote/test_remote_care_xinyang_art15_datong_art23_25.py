@@ -17,13 +17,15 @@ import json
 from datetime import date
 from decimal import Decimal
 
+import orjson
 from click.testing import CliRunner
 
 from ledger.entrypoints.cli import main
 from ledger.errors import InputError
 from ledger.projections.journal import POOLING_BANK, POOLING_EXPENSE, journal_entries
 from ledger.services.application import BOOKED
-from tests.support import book, fact, institution, item, member, visit
+from tests.audit.city import overwrite_state, positions_of, stored_state
+from tests.support import book, fact, institution, item, member, pharmacy, prescription, purchase, visit
 
 XINYANG, KAIFENG, DATONG = "411500", "410200", "140200"
 D = Decimal
@@ -205,3 +207,25 @@ def test_a_reimbursement_claim_is_idempotent_and_its_key_is_guarded(app):
     booked(app, *city(), message)
     assert book(app, message) == ["present"]
     assert refused(app, {**message, "service_date": "2024-03-16"}).code == "key_reused"
+
+
+def test_a_purchase_at_a_pharmacy_of_the_residence_settles_directly_datong_art23(app):
+    """Xinyang's pharmacies settle as level 2 (第十三条): 100.00 category A, (100 − 30) × 55 % = 38.50."""
+    booked(app, *city(), pharmacy("KP", admdvs=KAIFENG, remote_direct_settlement=True), pharmacy("KQ", admdvs=KAIFENG),
+           prescription("RX1", "M1", "K3", "2024-03-10", "V1", [("XJ01", "2", 7)]),
+           purchase("PS1", "RX1", "M1", "KP", "2024-03-11", item("50.00", cnt="2", code="XJ01")))
+    assert result(app, "PS1")["hifp_pay"] == D("38.50")
+    error = refused(app, purchase("PS2", "RX1", "M1", "KQ", "2024-03-11", item("50.00", cnt="2", code="XJ01")))
+    assert error.code == "remote_no_direct_settlement"
+
+
+def test_an_institution_registered_before_remote_settlement_existed_offers_none(app):
+    """DESIGN §1 (upcasters): a version-1 ``Institution.Registered`` decodes with ``remote_direct_settlement`` false."""
+    booked(app, *city())
+    position = positions_of(app, "yibao:Institution.Registered")[1]  # K3, which offers it
+    state = orjson.loads(stored_state(app, position))
+    assert (state.pop("class_version"), state.pop("remote_direct_settlement")) == (2, True)
+    overwrite_state(app, position, orjson.dumps(state))
+    app.cache.clear()
+    error = refused(app, visit("S1", "M1", "K3", "2024-03-10", item("400.00")))
+    assert error.code == "remote_no_direct_settlement"
