@@ -115,7 +115,6 @@ class CatalogueFile(_Frozen):
 class Listing:
     """What the catalogue says of one item on a service date: what a settlement records and applies."""
 
-    med_list_codg: str
     chrgitm_lv: str
     pric_uplmt_amt: Decimal | None
     """The payment standard: the procurement price for a centrally procured drug."""
@@ -123,18 +122,20 @@ class Listing:
     min_level: int | None
     indication: str | None
     since: date
-    catalogue: str
-    """The catalogue's number, with （假设） when it is an assumption."""
     article: str
 
-    def as_record(self) -> dict[str, Any]:
-        """JSON-ready form (Decimal and date are transcoded by the event store)."""
-        return dict(vars(self))
+    def as_record(self) -> list[Any]:
+        """The compact form a settlement records with each listed line (one per line: kept small)."""
+        std = None if self.pric_uplmt_amt is None else str(self.pric_uplmt_amt)
+        return [self.chrgitm_lv, std, self.procured, self.min_level, self.indication, self.since.isoformat(),
+                self.article]
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Listing:
+    def from_record(cls, record: list[Any]) -> Listing:
         """Inverse of :meth:`as_record`."""
-        return cls(**record)
+        lv, std, procured, min_level, indication, since, article = record
+        return cls(lv, None if std is None else Decimal(std), procured, min_level, indication,
+                   date.fromisoformat(since), article)
 
 
 class Catalogue:
@@ -172,11 +173,9 @@ class Catalogue:
         restriction = entry.restriction
         procured = entry.procurement_price is not None
         return Listing(
-            med_list_codg=med_list_codg, chrgitm_lv=entry.chrgitm_lv,
-            pric_uplmt_amt=entry.procurement_price if procured else entry.pric_uplmt_amt, procured=procured,
-            min_level=restriction.min_level if restriction else None,
-            indication=restriction.indication if restriction else None,
-            since=since, catalogue=self.name(admdvs) or "", article=entry.article,
+            chrgitm_lv=entry.chrgitm_lv, pric_uplmt_amt=entry.procurement_price if procured else entry.pric_uplmt_amt,
+            procured=procured, min_level=restriction.min_level if restriction else None,
+            indication=restriction.indication if restriction else None, since=since, article=entry.article,
         )
 
 

@@ -28,8 +28,7 @@ STANDARDS = st.none() | PRICES
        pric=PRICES, cnt=st.integers(1, 30), level=st.integers(1, 3), admdvs=st.sampled_from([XINYANG, KAIFENG, DATONG]))
 def test_a_listed_item_settles_by_the_catalogue_whatever_is_declared(listed_lv, listed_std, procured, declared_lv,
                                                                       declared_std, pric, cnt, level, admdvs):
-    listing = Listing("X1", listed_lv, listed_std, procured and listed_std is not None, None, None,
-                      date(2022, 7, 1), "目录", "")
+    listing = Listing(listed_lv, listed_std, procured and listed_std is not None, None, None, date(2022, 7, 1), "")
     declared = replace(line(str(pric), cnt=str(cnt), lv=declared_lv, std=None if declared_std is None
                             else str(declared_std), code="X1"), listing=listing)
     as_listed = line(str(pric), cnt=str(cnt), lv=listed_lv, std=None if listed_std is None else str(listed_std),
