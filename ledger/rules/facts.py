@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ledger.money import ZERO
 from ledger.policy.catalogues import Listing
 from ledger.rules.items import Line
 
 IN_SERVICE, RETIRED = "11", "12"
-VISIT, PURCHASE = "visit", "purchase"
+VISIT: Final = "visit"
+PURCHASE: Final = "purchase"
 REIMBURSED = "reimbursed"
 """A settlement's kind when the member paid in full and claimed the fund's share back (零星报销)."""
 TEMPORARY = "temporary"
