@@ -76,10 +76,10 @@ def test_dates_never_go_backwards(name):
 
 def test_codes_follow_the_conventions():
     pattern = {
-        "fixmedins_code": r"[HP]410200\d{3}",
+        "fixmedins_code": r"[HP]410200\d{3}|H4108009\d{2}",
         "psn_no": r"M410200\d{6}",
-        "medins_setl_id": r"[HP]410200\d{3}-S\d{7}",
-        "mdtrt_id": r"H410200\d{3}-V\d{7}",
+        "medins_setl_id": r"([HP]410200\d{3}|H4108009\d{2})-S\d{7}",
+        "mdtrt_id": r"(H410200\d{3}|H4108009\d{2})-V\d{7}",
         "rx_no": r"RX410200\d{7}",
     }
     for message in generate(KAIFENG):

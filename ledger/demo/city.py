@@ -608,10 +608,19 @@ def _reviewed(day: date, code: str, year: int, sampled: str, violation: str) -> 
             "sampled_total": sampled, "violation_amount": violation}
 
 
+def _reimbursement(day: date, claim_id: str, psn_no: str, code: str, served: date, lines: tuple[Line, ...]) -> Message:
+    return {"type": "reimbursement.claimed", "date": day.isoformat(), "claim_id": claim_id, "psn_no": psn_no,
+            "fixmedins_code": code, "service_date": served.isoformat(), "items": _lines(lines)}
+
+
+def _institution_month(day: date, type_: str, code: str, month: str) -> Message:
+    return {"type": f"institution.{type_}", "date": day.isoformat(), "fixmedins_code": code, "month": month}
+
+
 _BUILDERS: dict[str, Callable[..., Message]] = {
     "enrolled": _enrolled, "fact": _fact, "visit": _visit, "prescription": _prescription,
     "purchase": _purchase, "reversal": _reversal, "account_used": _account_used, "assessed": _assessed,
-    "reviewed": _reviewed,
+    "reviewed": _reviewed, "reimbursement": _reimbursement, "institution_month": _institution_month,
 }
 """The builder each planned record names."""
 
@@ -653,6 +662,17 @@ class _City:
         """The institution whose overspend is reviewed each year (Jiaozuo only)."""
         self.hospital_weights = list(accumulate(_HOSPITAL_WEIGHT[h.level or 1] for h in self.hospitals))
         self.members = [self._member(i) for i in range(1, spec.members + 1)]
+        self.residence = self._residence()
+        self.remote_hospitals = [
+            _Institution(f"H{self.residence}{i:03d}", f"{self.rules.library.regions[self.residence].name}{label}",
+                         "hospital", 2, None)
+            for i, label in ((901, "异地就医直接结算医院"), (902, "异地就医定点医院"))]
+        """A member lives in ``residence`` for a while: one hospital there settles directly, one does not."""
+
+    def _residence(self) -> str:
+        """A neighbouring region with a profile: one of the same province if there is one."""
+        others = [a for a in self.rules.library.regions_known() if a != self.spec.admdvs]
+        return next((a for a in others if a[:2] == self.spec.admdvs[:2]), others[0])
 
     # ------------------------------------------------------------------ actors
 
@@ -711,6 +731,11 @@ class _City:
         """Every message of the city, in an order the ledger accepts."""
         for inst in (*self.hospitals, *self.pharmacies):
             yield _registered(self.first_day, inst, self.spec.admdvs, self._registration_extra(inst))
+        direct, other = self.remote_hospitals
+        # Prepaid and cleared by this region like its own institutions: Jiaozuo's clearing needs a category.
+        category = {"category": "county_general"} if self.jiaozuo else {}
+        yield _registered(self.first_day, direct, self.residence, {"remote_direct_settlement": True, **category})
+        yield _registered(self.first_day, other, self.residence, category)
         for m in self.members:
             facts = (m.psn_no, self.spec.admdvs, "12" if m.retired else "11", money_str(m.base),
                      m.family_doctor.code if m.family_doctor else None)
@@ -762,6 +787,10 @@ class _City:
     def _plan_month(self, month: _Month, *, top_up: bool) -> None:
         if top_up:
             self._top_up(month)
+        if month is self.months[0]:
+            self._plan_remote_stay(month)
+        else:
+            self._plan_pharmacy_payments(month)
         for m in self.members:
             if not m.left and m.enrolled_on <= month.end:
                 self._plan_member_month(m, month)
@@ -787,6 +816,34 @@ class _City:
             self._plan_account_use(m, lo, hi)
         if m.last_day >= month.end and not m.suspended_on(month.end):
             m.balance_floor += credit
+
+    def _plan_remote_stay(self, month: _Month) -> None:
+        """A member registered in the neighbouring region for the first month (信政办〔2022〕23号 第十五条).
+
+        A visit at the hospital there that settles directly, one paid in full at the other and
+        claimed back, then the registration cancelled.
+        """
+        m = next((m for m in self.members if m.enrolled_on == self.first_day), None)
+        if m is None:
+            return
+        direct, other = self.remote_hospitals
+        lines = ((_CONSULTATION[2].place, 1), (_TESTS[0].place, 1), (_TESTS[8].place, 1))
+        self._add(m, month.start, "fact", ("remote_registered", m.psn_no,
+                                           (("residence_admdvs", self.residence), ("kind", "resident"))))
+        self._add(m, month.start.replace(day=10), "visit", (direct.next_settlement(), direct.next_visit(), m.psn_no,
+                                                            direct.code, "11", False, lines, None))
+        self._add(m, month.start.replace(day=20), "reimbursement", (f"{other.code}-C0000001", m.psn_no, other.code,
+                                                                    month.start.replace(day=12), lines))
+        self._add(m, month.start.replace(day=25), "fact", ("remote_cancelled", m.psn_no))
+
+    def _plan_pharmacy_payments(self, month: _Month) -> None:
+        """Each pharmacy's previous month received on the 5th and paid on the 25th (医保办发〔2023〕4号 三（四））."""
+        previous = f"{month.start - timedelta(days=1):%Y-%m}"
+        for pharmacy in self.pharmacies:
+            self._add_record(month.start.replace(day=5), "institution_month", ("month_received", pharmacy.code,
+                                                                               previous))
+            self._add_record(month.start.replace(day=25), "institution_month", ("month_paid", pharmacy.code,
+                                                                                previous))
 
     def _top_up(self, month: _Month) -> None:
         """Make sure each year shows every rare fact at least once, however small the city."""

@@ -22,7 +22,7 @@ from ledger.errors import InputError
 from ledger.money import ZERO
 from ledger.periods import month_end, month_start
 from ledger.rules.account import monthly_credit_xinyang_art8
-from ledger.rules.facts import EMPLOYEE, FLEXIBLE, RETIRED
+from ledger.rules.facts import EMPLOYEE, FLEXIBLE, RETIRED, TEMPORARY
 
 if TYPE_CHECKING:
     from ledger.rules.reader import Reader
@@ -71,6 +71,8 @@ class Member(LedgerAggregate):
         """[from, until or None, fixmedins_code]: in hospital on from <= day < until."""
         left: list[Any] | None
         """[date, "transferred_out" | "deceased", destination or heir] once the member has left."""
+        remote: list[list[Any]]
+        """[from, until or None, residence_admdvs, kind]: registered as living there on from <= day < until."""
         balance: Decimal
         movements: list[list[Any]]
         """[effective date, amount] of every change to the balance, in date order, for the balance on a date."""
@@ -105,6 +107,7 @@ class Member(LedgerAggregate):
             m.bases = [[self.day.replace(day=1), self.contribution_base]]
             m.family_doctors = [[self.day, self.family_doctor]] if self.family_doctor else []
             m.suspensions, m.admissions, m.left = [], [], None
+            m.remote = []
             m.balance, m.movements = ZERO, []
             m.cap_used, m.credited, m.credit_types, m.settlements = {}, {}, {}, {}
 
@@ -202,6 +205,31 @@ class Member(LedgerAggregate):
         def evolve(self, m: Member) -> None:
             m.left = [self.day, "deceased", self.heir]
             _move(m, self.day, -self.inherited)
+
+    class RemoteRegistered(Received):
+        """A residence registered in ``residence_admdvs`` from ``day`` (异地就医备案)."""
+
+        TOPIC = "yibao:Member.RemoteRegistered"
+        day: date
+        residence_admdvs: str
+        kind: str
+        until: date | None
+        """The day after the registration's last day, when it is for a fixed term."""
+
+        def evolve(self, m: Member) -> None:
+            m.remote = sorted([*_remote(m), [self.day, self.until, self.residence_admdvs, self.kind]],
+                              key=lambda x: x[0])
+
+    class RemoteCancelled(Received):
+        """The remote-area registration open on ``day`` ends that day."""
+
+        TOPIC = "yibao:Member.RemoteCancelled"
+        day: date
+
+        def evolve(self, m: Member) -> None:
+            for interval in _remote(m):
+                if interval[0] <= self.day and (interval[1] is None or self.day < interval[1]):
+                    interval[1] = self.day
 
     class AccountCredited(LedgerEvent):
         """The monthly personal-account credit (第八条), on closing ``month``."""
@@ -393,6 +421,26 @@ class Member(LedgerAggregate):
             raise InputError("date", f"{self.psn_no} is not in hospital on {day}", code="not_admitted")
         self.trigger_event(self.Discharged, day=day, key=key, fingerprint=fingerprint)
 
+    def register_remote(self, day: date, residence_admdvs: str, kind: str, until: date | None, key: str,
+                        fingerprint: str) -> None:
+        """Register a residence elsewhere from ``day`` (until the day before ``until``); none may overlap."""
+        self.check_present(day)
+        if residence_admdvs == self.admdvs:
+            raise InputError("residence_admdvs", f"{residence_admdvs} is the member's own region",
+                             code="remote_same_region")
+        if any(start < (until or date.max) and (end is None or day < end) for start, end, *_ in _remote(self)):
+            raise InputError("date", f"{self.psn_no} already has a remote-area registration in that time; "
+                             "cancel it first", code="remote_already_registered")
+        self.trigger_event(self.RemoteRegistered, day=day, residence_admdvs=residence_admdvs, kind=kind, until=until,
+                           key=key, fingerprint=fingerprint)
+
+    def cancel_remote(self, day: date, key: str, fingerprint: str) -> None:
+        """End the remote-area registration open on ``day``."""
+        if self.residence_on(day) is None:
+            raise InputError("date", f"{self.psn_no} has no remote-area registration on {day}",
+                             code="remote_not_registered")
+        self.trigger_event(self.RemoteCancelled, day=day, key=key, fingerprint=fingerprint)
+
     def change_base(self, day: date, contribution_base: Decimal, key: str, fingerprint: str) -> None:
         """A new contribution base from the month of ``day``."""
         self.check_present(day)
@@ -508,6 +556,13 @@ class Member(LedgerAggregate):
                 current = code
         return current
 
+    def residence_on(self, day: date) -> tuple[str, str] | None:
+        """(residence_admdvs, kind) of the remote-area registration covering ``day``, if any."""
+        for start, until, admdvs, kind in _remote(self):
+            if start <= day and (until is None or day < until):
+                return admdvs, kind
+        return None
+
     def base_for(self, month: str) -> Decimal:
         """The contribution base that applies to ``month``."""
         start = month_start(month)
@@ -534,12 +589,21 @@ class Member(LedgerAggregate):
                 lowest = min(lowest, running)
         return max(running if lowest is None else lowest, ZERO)
 
-    def claim_facts(self, day: date) -> dict[str, Any]:
-        """What a claim on ``day`` needs of the member: benefit type, and whether in hospital or suspended."""
+    def claim_facts(self, day: date, where: str | None = None) -> dict[str, Any]:
+        """What a claim on ``day`` needs of the member: benefit type, whether in hospital or suspended.
+
+        For a claim at an institution of another region ``where``, also how the member is there:
+        the kind of the remote-area registration covering ``day``, or ``temporary`` without one.
+        """
         # A member snapshotted before employment categories were recorded is an employee.
         flexible = getattr(self, "employment_category", EMPLOYEE) == FLEXIBLE
-        return {"psn_type": self.benefit_type_on(day), "hospitalised": self.hospitalised_on(day),
-                "suspended": self.suspended_on(day), "flexible_worker": flexible}
+        facts = {"psn_type": self.benefit_type_on(day), "hospitalised": self.hospitalised_on(day),
+                 "suspended": self.suspended_on(day), "flexible_worker": flexible}
+        if where is not None and where != self.admdvs:
+            residence = self.residence_on(day)
+            facts["institution_admdvs"] = where
+            facts["remote_kind"] = residence[1] if residence and residence[0] == where else TEMPORARY
+        return facts
 
     def credit_due(self, month: str, p: Reader) -> MonthlyCredit:
         """信政办〔2022〕23号 第八条、第十一条: the credit ``month`` owes this member (0.00 if none).
@@ -576,6 +640,11 @@ class Member(LedgerAggregate):
 def credit_article(psn_type: str, p: Reader) -> str:
     """The article a credit of ``psn_type`` rests on: 第八条（一） in service, 第八条（二） retired."""
     return p.cited("account_credit_retired" if psn_type == RETIRED else "account_credit_rate_in_service").citation()
+
+
+def _remote(m: Member) -> list[list[Any]]:
+    """The remote-area registrations (a member snapshotted before they existed has none)."""
+    return m.__dict__.setdefault("remote", [])
 
 
 def _move(m: Member, day: date, amount: Decimal) -> None:

@@ -471,3 +471,26 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
         result = run_audit(app)
     print_audit(result)
     sys.exit(0 if result.ok and not report.refused else 1)
+
+
+@main.command("overdue")
+@click.argument("admdvs")
+@click.option("--as-of", required=True, help="The day asked about, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def overdue_cmd(ctx: click.Context, admdvs: str, as_of: str, as_json: bool) -> None:
+    """Pharmacies' months not paid within 30 working days of receipt (医保办发〔2023〕4号 三（四））."""
+    from ledger.services.deadlines import overdue
+
+    day = _date(as_of)
+    assert day is not None
+    with opened(ctx) as app:
+        result = overdue(app, admdvs, day)
+    if as_json:
+        emit(result)
+        return
+    click.echo(f"{admdvs} as of {as_of}: {len(result['rows'])} month(s) overdue or paid late")
+    for r in result["rows"]:
+        click.echo(f"  {r['fixmedins_code']} {r['month']}: received {r['received_on']}, due {r['due_on']}, "
+                   + (f"paid {r['paid_on']}" if r["paid_on"] else "unpaid")
+                   + f", {r['working_days']} working days ({r['working_days_late']} late) 〔{r['article']}〕")

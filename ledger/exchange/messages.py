@@ -138,6 +138,8 @@ class InstitutionRegistered(Message):
     """Years of ``cost_history`` depressed by COVID (the three-best-of-five rule)."""
     provincial_class_average: Money | None = None
     """The provincial average cost per visit of the class, the specialist baseline's cap."""
+    remote_direct_settlement: bool = False
+    """Offers remote-area direct settlement (异地就医直接结算) to members registered elsewhere."""
 
     @model_validator(mode="after")
     def _hospitals_have_levels(self) -> InstitutionRegistered:
@@ -262,6 +264,8 @@ class BillItem(BaseModel):
     """01 category A (甲), 02 category B (乙), 03 outside the catalog (丙)."""
     exclusion: Exclusion | None = None
     """A cost the pooling fund never pays (health check-up, work injury, …)."""
+    lmt_used_flag: bool | None = None
+    """The prescriber states the use is within the item's restricted scope (限定支付范围, its indication)."""
 
 
 def _unique_lines(items: list[BillItem]) -> list[BillItem]:
@@ -272,6 +276,12 @@ def _unique_lines(items: list[BillItem]) -> list[BillItem]:
             raise ValueError(msg)
         seen.add(item.feedetl_sn)
     return items
+
+
+def _in_order(first: date, then: date | None, msg: str) -> None:
+    """Refuse a date ``then`` that comes before ``first``: ``msg`` names the field and why."""
+    if then is not None and then < first:
+        raise ValueError(msg)
 
 
 Items = Annotated[list[BillItem], Field(min_length=1), AfterValidator(_unique_lines)]
@@ -291,9 +301,7 @@ class _Claim(Message):
 
     @model_validator(mode="after")
     def _settled_after_service(self) -> _Claim:
-        if self.setl_date is not None and self.setl_date < self.date:
-            msg = "setl_date: a bill cannot be settled before the service date"
-            raise ValueError(msg)
+        _in_order(self.date, self.setl_date, "setl_date: a bill cannot be settled before the service date")
         return self
 
 
@@ -463,6 +471,90 @@ class YearClosed(Message):
         return f"year/{self.admdvs}/{self.year}"
 
 
+class MemberRemoteRegistered(_MemberFact):
+    """A residence registered elsewhere (异地就医备案).
+
+    信政办〔2022〕23号 第十五条; 同医保办发〔2022〕1号 第二十三条.
+    """
+
+    type: Literal["member.remote_registered"]
+    residence_admdvs: Code
+    """The region of residence, where the member seeks care."""
+    kind: Literal["resident", "resettled_retiree", "posted_worker"]
+    """异地长期居住人员, 异地安置退休人员, 常驻异地工作人员."""
+    end_date: date | None = None
+    """The last day the registration covers, when it is for a fixed term."""
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> MemberRemoteRegistered:
+        _in_order(self.date, self.end_date, "end_date: a registration cannot end before it starts")
+        return self
+
+
+class MemberRemoteCancelled(_MemberFact):
+    """The remote-area registration ends on ``date`` (the member is home again, or moved)."""
+
+    type: Literal["member.remote_cancelled"]
+
+
+class ReimbursementClaimed(Message):
+    """A manual reimbursement claim (零星报销): bills the member paid in full where there was no direct settlement.
+
+    ``date`` is when the claim was filed with the insured region (信政办〔2022〕23号 第十五条:
+    no later than the March after the year of service); ``service_date`` is the visit's.
+    """
+
+    type: Literal["reimbursement.claimed"]
+    claim_id: Code
+    psn_no: Code
+    fixmedins_code: Code
+    service_date: date
+    mdtrt_id: Code | None = None
+    """The visit serial number on the bills; bills of one visit share one deductible. Default: the claim's own."""
+    med_type: Literal["11", "13"] = "11"
+    items: Items
+
+    @model_validator(mode="after")
+    def _filed_after_service(self) -> ReimbursementClaimed:
+        _in_order(self.service_date, self.date, "date: a claim cannot be filed before the service date")
+        return self
+
+    def key(self) -> str:  # noqa: D102
+        return self.claim_id
+
+
+class _InstitutionMonth(Message):
+    fixmedins_code: Code
+    month: str
+
+    @field_validator("month")
+    @classmethod
+    def _is_month(cls, value: str) -> str:
+        parse_month(value)
+        return value
+
+    def key(self) -> str:
+        return f"{self.type}/{self.fixmedins_code}/{self.month}"
+
+
+class InstitutionMonthReceived(_InstitutionMonth):
+    """The bureau received an institution's settlement application for ``month`` on ``date`` (结算申请).
+
+    The national notice (医保办发〔2023〕4号 三（四）) counts 30 working days from this day for a pharmacy.
+    """
+
+    type: Literal["institution.month_received"]
+    amount: Money | None = None
+    """The amount the institution applied for, if given."""
+
+
+class InstitutionMonthPaid(_InstitutionMonth):
+    """The bureau paid the institution's ``month`` on ``date`` (拨付)."""
+
+    type: Literal["institution.month_paid"]
+    amount: Money | None = None
+
+
 AnyMessage = Annotated[
     InstitutionRegistered
     | MemberEnrolled
@@ -484,7 +576,12 @@ AnyMessage = Annotated[
     | InstitutionAssessed
     | InstitutionReviewed
     | MonthClosed
-    | YearClosed,
+    | YearClosed
+    | MemberRemoteRegistered
+    | MemberRemoteCancelled
+    | ReimbursementClaimed
+    | InstitutionMonthReceived
+    | InstitutionMonthPaid,
     Field(discriminator="type"),
 ]
 

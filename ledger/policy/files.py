@@ -13,9 +13,11 @@ import yaml
 from pydantic import ValidationError
 
 from ledger.errors import PolicyError
+from ledger.policy.catalogues import Catalogue, CatalogueFile
 from ledger.policy.parameters import PolicyFile, PolicyLibrary, RegionProfile
 
 POLICY_DIR = Path(__file__).parent
+CATALOGUE_DIR = POLICY_DIR / "catalogue"
 """The bundled files: ``documents/*.yaml`` and ``regions.yaml``."""
 
 
@@ -51,3 +53,24 @@ def load_library(directory: Path = POLICY_DIR) -> PolicyLibrary:
 def default_library() -> PolicyLibrary:
     """The library shipped with the package, loaded once per process."""
     return load_library()
+
+
+def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
+    """Read and validate every catalogue file, naming the file in any error."""
+    files = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            files.append(CatalogueFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        except (yaml.YAMLError, ValidationError) as e:
+            msg = f"{path}: {e}"
+            raise PolicyError(msg) from None
+        if files[-1].catalogue.id != path.stem:
+            msg = f"{path}: catalogue id {files[-1].catalogue.id} must match the file name"
+            raise PolicyError(msg)
+    return Catalogue(files)
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    """The catalogues shipped with the package, loaded once per process."""
+    return load_catalogue()

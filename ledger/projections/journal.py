@@ -30,6 +30,7 @@ from ledger.projections.base import (
     position_column,
     yuan,
 )
+from ledger.rules.facts import REIMBURSED
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -68,6 +69,8 @@ Entry = tuple[str, str, str, str, int]
 
 
 def _settlement_entries(p: dict[str, Any], sign: int, amounts: dict[str, Any], memo: str) -> list[Entry]:
+    if p["kind"] == REIMBURSED:  # the fund's share is paid to the member who paid the bill in full
+        return [(POOLING_EXPENSE, POOLING_BANK, p["psn_no"], memo, sign * fen(amounts["hifp_pay"]))]
     expense = ACCOUNT_EXPENSE_PHARMACY if p["kind"] == "purchase" else ACCOUNT_EXPENSE_CLINIC
     return [
         (POOLING_EXPENSE, PAYABLE, p["fixmedins_code"], memo, sign * fen(amounts["hifp_pay"])),

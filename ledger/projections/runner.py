@@ -25,6 +25,7 @@ from ledger.projections.base import Record, iso, metadata, positions
 from ledger.projections.caps import CapsView
 from ledger.projections.chain import ChainView
 from ledger.projections.clearing import ClearingView
+from ledger.projections.deadlines import DeadlinesView
 from ledger.projections.journal import JournalView
 from ledger.projections.prepayments import PrepaymentsView
 from ledger.projections.roster import RosterView
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 def all_views() -> list[View]:
     """Every read model, the log's seal first."""
     return [ChainView(), RosterView(), SettlementsView(), AccountsView(), CapsView(), PrepaymentsView(),
-            ClearingView(), JournalView()]
+            ClearingView(), JournalView(), DeadlinesView()]
 
 
 class EventSource:

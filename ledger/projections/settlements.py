@@ -24,6 +24,7 @@ from ledger.projections.base import (
     position_column,
     yuan,
 )
+from ledger.rules.facts import REIMBURSED
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -122,6 +123,8 @@ class SettlementsView(View):
             visits = -1 if p["closes_visit"] else 0
         else:
             amounts, count, visits = {col: fen(p["delta"][name]) for col, name in AMOUNTS.items()}, 0, 0
+        if p["kind"] == REIMBURSED:
+            return  # paid to the member, not the institution: nothing for its prepayment or reconciliation
         self._moves.append({"position": record.position, "setl_id": sid, "fixmedins_code": p["fixmedins_code"],
                             "admdvs": p["admdvs"], "day": record.day, "kind": record.topic.rsplit(".", 1)[1].lower(),
                             "count": count, "visits": visits, "prepay_month": None, **amounts})

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from ledger.money import ZERO, money_str
 from ledger.rules.account import account_payment_datong_art22, not_for_account_xinyang_art10
 from ledger.rules.annual_cap import annual_cap_xinyang_art5_3, pooled_share, within_cap
+from ledger.rules.catalogue import line_note
 from ledger.rules.deductible import deductible_charged_datong_art21, deductible_standard
 from ledger.rules.eligibility import refusal
 from ledger.rules.facts import PURCHASE, RETIRED
 from ledger.rules.items import split_line
 from ledger.rules.ratio import pooling_ratio
 from ledger.rules.reader import Reader
+from ledger.rules.remote import region_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,8 +113,14 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy, *, explain: bool = Fa
         if explain:
             steps.append(Step(rule, text(), amounts, tuple(p.take())))
 
+    step("region", lambda: region_text(ctx, policy.admdvs, p))
+    level = ctx.prescriber_level if claim.kind == PURCHASE else ctx.institution_level
+    if claim.catalogue:
+        step("catalogue", lambda: f"医保目录（{claim.catalogue}）："
+             + "；".join(line_note(line, level) for line in claim.lines))
+
     # Steps 1–4: each line split into self-paid parts and the in-scope rest.
-    splits = [split_line(line, p) for line in claim.lines]
+    splits = [split_line(line, p, level) for line in claim.lines]
     delivery = claim.delivery_fee
     if delivery:
         p.cited("delivery_fee_excluded")
@@ -205,8 +213,10 @@ def adjudicate(claim: Claim, ctx: Context, policy: Policy, *, explain: bool = Fa
             "overlmt_selfpay": ZERO if refused else s.overlmt_selfpay,
             "preselfpay_amt": ZERO if refused else s.preselfpay_amt,
             "inscp_scp_amt": ZERO if refused else s.inscp_scp_amt,
+            "catalogue": None if not claim.catalogue else "listed" if line.listing else "declared",
+            "restricted": s.restricted,
         }
-        for s in splits
+        for s, line in zip(splits, claim.lines, strict=True)
     )
     return Adjudication(
         setlinfo=setlinfo,

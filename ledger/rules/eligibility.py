@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ledger.rules.facts import PURCHASE
+from ledger.rules.facts import PURCHASE, TEMPORARY
 
 if TYPE_CHECKING:
     from ledger.rules.facts import Claim, Context
@@ -84,6 +84,30 @@ def undesignated_xinyang_art19_4(ctx: Context, p: Reader) -> Refusal | None:
     return Refusal("institution_not_designated", cited.citation(), "非门诊统筹定点医药机构")
 
 
+def temporary_trip_datong_art25_4(ctx: Context, p: Reader) -> Refusal | None:
+    """同医保办发〔2022〕1号 第二十五条（四）: ordinary outpatient costs on a trip elsewhere, unregistered.
+
+    「临时外出就医人员（包括转诊转院或自行在异地就医人员）在异地发生的普通门诊费用」，门诊统筹
+    基金不予支付。
+    """
+    if ctx.remote_kind != TEMPORARY:
+        return None
+    cited = p.cited("no_pooling_temporary_trip")
+    return Refusal("temporary_trip", cited.citation(), f"临时外出在异地（{ctx.institution_admdvs}）发生的普通门诊费用")
+
+
+def remote_undesignated_xinyang_art19_5(ctx: Context, p: Reader) -> Refusal | None:
+    """信政办〔2022〕23号 第十九条（五）; 同医保办发〔2022〕1号 第二十五条（三）: not designated at the residence.
+
+    「异地居住人员在备案居住地非门诊统筹定点医疗机构发生的门诊医疗费用」，门诊统筹基金不予支付。
+    """
+    if ctx.remote_kind in (None, TEMPORARY) or ctx.institution_designated:
+        return None
+    cited = p.cited("no_pooling_remote_undesignated")
+    return Refusal("remote_not_designated", cited.citation(),
+                   "异地居住人员在备案居住地非门诊统筹定点医药机构发生的费用")
+
+
 def undesignated_prescriber_datong_art25_2(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:
     """同医保办发〔2022〕1号 第二十五条（二）: the prescription must come from a pooling institution.
 
@@ -104,6 +128,8 @@ def refusal(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:
         or excluded_cost_jiaozuo_3(claim, p)
         or hospitalised_xinyang_art19_2(ctx, p)
         or suspended_xinyang_art19_3(ctx, p)
+        or temporary_trip_datong_art25_4(ctx, p)
+        or remote_undesignated_xinyang_art19_5(ctx, p)
         or undesignated_xinyang_art19_4(ctx, p)
         or undesignated_prescriber_datong_art25_2(claim, ctx, p)
     )

@@ -12,12 +12,17 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from ledger.money import ZERO
-from ledger.rules.items import Line
+from ledger.policy.catalogues import Listing
+from ledger.rules.lines import Line
 
 IN_SERVICE, RETIRED = "11", "12"
 EMPLOYEE, FLEXIBLE = "employee", "flexible"
 VISIT: Final = "visit"
 PURCHASE: Final = "purchase"
+REIMBURSED = "reimbursed"
+"""A settlement's kind when the member paid in full and claimed the fund's share back (零星报销)."""
+TEMPORARY = "temporary"
+"""How a member is at an institution of another region without a remote-area registration (临时外出)."""
 
 
 @dataclass(frozen=True)
@@ -31,17 +36,22 @@ class Claim:
     lines: tuple[Line, ...]
     delivery_fee: Decimal = ZERO
     exclusion: str | None = None
+    catalogue: str | None = None
+    """The catalogue the lines were looked up in (None: the region has none, or settled before catalogues)."""
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready form (Decimal and date are transcoded by the event store)."""
         record = dict(vars(self))
-        record["lines"] = [dict(vars(line)) for line in self.lines]
+        record["lines"] = [{**vars(line), "listing": line.listing.as_record() if line.listing else None}
+                           for line in self.lines]
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Claim:
         """Inverse of :meth:`as_record`."""
-        return cls(**{**record, "lines": tuple(Line(**line) for line in record["lines"])})
+        lines = tuple(Line(**{**line, "listing": Listing.from_record(line["listing"]) if line.get("listing") else None})
+                      for line in record["lines"])
+        return cls(**{**record, "lines": lines})
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,12 @@ class Context:
     """Personal-account balance before this claim."""
     deductible_paid_before: Decimal = ZERO
     """Deductible already paid under the same visit serial number (Datong art. 21)."""
+    institution_admdvs: str | None = None
+    """The institution's region, when it is not the member's (异地就医)."""
+    remote_kind: str | None = None
+    """At another region's institution: the member's registration kind there, or ``temporary``."""
+    reimbursed: bool = False
+    """Paid in full by the member and claimed back from the insured region (零星报销)."""
     notes: tuple[str, ...] = field(default=())
     flexible_worker: bool = False
     """Insured as a flexible worker (灵活就业人员)."""

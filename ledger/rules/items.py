@@ -7,25 +7,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ledger.money import ZERO, round_fen
+from ledger.rules.catalogue import as_listed, outside_restriction_datong_art16
+from ledger.rules.lines import Line
 
 if TYPE_CHECKING:
     from ledger.rules.reader import Reader
 
 CLASS_A, CLASS_B, OUTSIDE_CATALOG = "01", "02", "03"
-
-
-@dataclass(frozen=True)
-class Line:
-    """A bill line as adjudication sees it."""
-
-    feedetl_sn: str
-    med_list_codg: str
-    name: str
-    cnt: Decimal
-    pric: Decimal
-    pric_uplmt_amt: Decimal | None
-    chrgitm_lv: str
-    exclusion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +26,8 @@ class LineSplit:
     overlmt_selfpay: Decimal
     preselfpay_amt: Decimal
     inscp_scp_amt: Decimal
+    restricted: str | None = None
+    """Why a listed item is outside its restricted scope (限定支付范围), if it is."""
 
 
 def line_amount(line: Line) -> Decimal:
@@ -81,11 +71,17 @@ def class_b_preselfpay_datong_art19(amount_in_standard: Decimal, p: Reader) -> D
     return round_fen(amount_in_standard * p.amount("class_b_preselfpay_ratio"))
 
 
-def split_line(line: Line, p: Reader) -> LineSplit:
-    """Apply steps 1–4 of the cascade to one line, in the order POLICY.md §2 gives."""
+def split_line(line: Line, p: Reader, level: int | None = None) -> LineSplit:
+    """Apply steps 1–4 of the cascade to one line, in the order POLICY.md §2 gives.
+
+    A listed item is split by the catalogue's class and standard, not the sender's, and is fully
+    self-paid outside its restricted scope at an institution of ``level``.
+    """
+    line = as_listed(line)
     amount = line_amount(line)
-    if outside_catalog_xinyang_art19_1(line):
-        return LineSplit(line.feedetl_sn, amount, amount, ZERO, ZERO, ZERO)
+    restricted = outside_restriction_datong_art16(line, level)
+    if outside_catalog_xinyang_art19_1(line) or restricted:
+        return LineSplit(line.feedetl_sn, amount, amount, ZERO, ZERO, ZERO, restricted)
     over = over_payment_standard_datong_art20(line, p)
     within = amount - over
     pre = class_b_preselfpay_datong_art19(within, p) if line.chrgitm_lv == CLASS_B else ZERO

@@ -88,6 +88,11 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
     "visit.settled": settling.settle_visit,
     "purchase.settled": settling.settle_purchase,
     "settlement.reversed": settling.reverse_settlement,
+    "member.remote_registered": handlers.register_remote,
+    "member.remote_cancelled": handlers.cancel_remote,
+    "reimbursement.claimed": settling.settle_reimbursement,
+    "institution.month_received": handlers.record_month,
+    "institution.month_paid": handlers.record_month,
 }
 """One handler per message type booked in batches; period runs are handled on their own."""
 
@@ -97,6 +102,8 @@ def new_ids(msg: m.Message) -> list[UUID]:
         return [settlement_id(msg.medins_setl_id), visit_id(msg.fixmedins_code, msg.mdtrt_id)]
     if isinstance(msg, m.PurchaseSettled):
         return [settlement_id(msg.medins_setl_id)]
+    if isinstance(msg, m.ReimbursementClaimed):
+        return [settlement_id(msg.claim_id), visit_id(msg.fixmedins_code, msg.mdtrt_id or msg.claim_id)]
     if isinstance(msg, m.PrescriptionIssued):
         return [prescription_id(msg.rx_no)]
     if isinstance(msg, m.MemberEnrolled):

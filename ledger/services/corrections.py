@@ -91,7 +91,7 @@ def _corrected_context(s: Services, member: Member, settlement: Settlement, clai
     recorded = Context.from_record(settlement.context)
     family_doctor = member.family_doctor_on(day)
     updates: dict[str, Any] = {
-        **member.claim_facts(day),
+        **member.claim_facts(day, recorded.institution_admdvs),
         "cap_used_before": used,
         "balance_before": member.spendable_on(day) + member.settlements[settlement.setl_id]["acct_pay"],
         "deductible_paid_before": deductible_before,

@@ -8,6 +8,7 @@ something and False when the same message was booked before (idempotent resubmis
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ def register_institution(s: Services, msg: m.InstitutionRegistered) -> bool:
         pooling_designated=msg.pooling_designated, category=msg.category,
         cost_history={str(y): v for y, v in sorted((msg.cost_history or {}).items())},
         covid_depressed_years=sorted(msg.covid_depressed_years),
-        provincial_class_average=msg.provincial_class_average,
+        provincial_class_average=msg.provincial_class_average, remote_direct_settlement=msg.remote_direct_settlement,
     )
     s.uow.add(institution)
     return True
@@ -220,4 +221,38 @@ def review_institution(s: Services, msg: m.InstitutionReviewed) -> bool:
         raise InputError("year", f"{msg.year} is already cleared for {institution.admdvs}", code="year_closed")
     institution.review(msg.date, msg.year, msg.sampled_total, msg.violation_amount, f"review/{msg.key()}",
                        msg.fingerprint())
+    return True
+
+
+@member_fact
+def register_remote(s: Services, member: Member, msg: m.MemberRemoteRegistered) -> None:
+    """member.remote_registered: a residence elsewhere (信政办〔2022〕23号 第十五条; 同医保办发〔2022〕1号 第二十三条).
+
+    A resettled retiree (异地安置退休人员) must be retired.
+    """
+    if msg.kind == "resettled_retiree" and (member.retired_on is None or member.retired_on > msg.date):
+        raise InputError("kind", f"{member.psn_no} is not retired on {msg.date}", code="remote_not_retired",
+                         article="信政办〔2022〕23号 第十五条")
+    until = msg.end_date + timedelta(days=1) if msg.end_date else None
+    member.register_remote(msg.date, msg.residence_admdvs, msg.kind, until, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
+
+
+@member_fact
+def cancel_remote(s: Services, member: Member, msg: m.MemberRemoteCancelled) -> None:
+    """member.remote_cancelled: the registration ends on ``date``."""
+    member.cancel_remote(msg.date, msg.key(), msg.fingerprint())
+    _backdated(s, member, msg, msg.date)
+
+
+def record_month(s: Services, msg: m.InstitutionMonthReceived | m.InstitutionMonthPaid) -> bool:
+    """institution.month_received / month_paid: an institution's month applied for, then paid.
+
+    The payment deadline counts from the day received (医保办发〔2023〕4号 三（四））.
+    """
+    institution = s.institution(msg.fixmedins_code)
+    if institution.already_received(msg.key(), msg.fingerprint(), "month"):
+        return False
+    record = institution.receive_month if msg.type == "institution.month_received" else institution.pay_month
+    record(msg.date, msg.month, msg.amount, msg.key(), msg.fingerprint())
     return True

@@ -7,7 +7,8 @@ and, for a purchase, the prescription (what was dispensed where).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -19,14 +20,15 @@ from ledger.errors import InputError, UnknownError
 from ledger.money import ZERO
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.deductible import PRIMARY_COMBINED
-from ledger.rules.facts import PURCHASE, VISIT, Claim, Context
-from ledger.rules.items import Line
+from ledger.rules.facts import PURCHASE, REIMBURSED, VISIT, Claim, Context
+from ledger.rules.lines import Line
 from ledger.rules.prescriptions import (
     check_one_institution_datong_art13,
     check_split_reason_datong_art13,
     check_valid_on,
 )
 from ledger.rules.reader import Reader
+from ledger.rules.remote import check_direct_settlement_xinyang_art15, check_reimbursement_filed_in_time
 from ledger.services.corrections import readjudicate
 
 if TYPE_CHECKING:
@@ -61,21 +63,46 @@ def _check_window(msg: m.VisitSettled | m.PurchaseSettled, reader: Reader) -> No
                          article=cited.citation())
 
 
-def _lines(msg: m.VisitSettled | m.PurchaseSettled) -> tuple[Line, ...]:
+def _lines(s: Services, msg: m.VisitSettled | m.PurchaseSettled | m.ReimbursementClaimed, admdvs: str,
+           day: date) -> tuple[Line, ...]:
+    """The bill's lines, each with the insured region's catalogue entry on the service date."""
     return tuple(
-        Line(i.feedetl_sn, i.med_list_codg, i.name, i.cnt, i.pric, i.pric_uplmt_amt, i.chrgitm_lv, i.exclusion)
+        Line(i.feedetl_sn, i.med_list_codg, i.name, i.cnt, i.pric, i.pric_uplmt_amt, i.chrgitm_lv, i.exclusion,
+             i.lmt_used_flag, s.catalogue.listing(admdvs, day, i.med_list_codg))
         for i in msg.items
     )
 
 
 def _member_at(s: Services, msg: m.VisitSettled | m.PurchaseSettled, institution: Institution) -> Member:
+    """The member, present on the service date; at another region's institution, one that settles directly."""
     member = s.member(msg.psn_no)
     member.check_present(msg.date)
-    if institution.admdvs != member.admdvs:
-        raise InputError("fixmedins_code", f"{institution.fixmedins_code} is in region {institution.admdvs}, "
-                         f"the member's is {member.admdvs}; cross-region settlement is not handled",
-                         code="cross_region")
+    residence = member.residence_on(msg.date)
+    if institution.admdvs != member.admdvs and residence is not None and residence[0] == institution.admdvs:
+        check_direct_settlement_xinyang_art15(institution.remote_direct_settlement, institution.pooling_designated,
+                                              Reader(s.policy(member.admdvs, msg.date)))
     return member
+
+
+@dataclass(frozen=True)
+class _Bill:
+    """Who sent a bill and when: what a settlement is booked under."""
+
+    medins_setl_id: str
+    key: str
+    fingerprint: str
+    fixmedins_code: str
+    day: date
+    """The service date."""
+    setl_date: date
+    kind: str
+    split_reason: str = ""
+    """Why a prescription is dispensed in parts (同医保办发〔2022〕1号 第十三条); purchases only."""
+
+
+def _bill(msg: m.VisitSettled | m.PurchaseSettled, kind: str) -> _Bill:
+    return _Bill(msg.medins_setl_id, msg.key(), msg.fingerprint(), msg.fixmedins_code, msg.date,
+                 msg.setl_date or msg.date, kind, getattr(msg, "split_reason", ""))
 
 
 def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
@@ -93,9 +120,10 @@ def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
     if visit is not None and visit.psn_no != msg.psn_no:
         raise InputError("mdtrt_id", f"visit {msg.mdtrt_id} belongs to another member", code="visit_foreign")
     claim = Claim(kind=VISIT, date=msg.date, med_type=msg.med_type, acct_used_flag=msg.acct_used_flag,
-                  lines=_lines(msg), exclusion=msg.exclusion)
+                  lines=_lines(s, msg, member.admdvs, msg.date), exclusion=msg.exclusion,
+                  catalogue=s.catalogue.name(member.admdvs))
     ctx = Context(
-        **member.claim_facts(msg.date),
+        **member.claim_facts(msg.date, hospital.admdvs),
         institution_kind="hospital",
         institution_level=hospital.level,
         institution_designated=hospital.pooling_designated,
@@ -105,7 +133,7 @@ def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
         deductible_paid_before=visit.paid if visit else ZERO,
     )
     adj = adjudicate(claim, ctx, policy)
-    _book(s, msg, member, claim, ctx, adj, policy, mdtrt_id=msg.mdtrt_id,
+    _book(s, _bill(msg, VISIT), member, claim, ctx, adj, policy, mdtrt_id=msg.mdtrt_id,
           pool=(msg.fixmedins_code, msg.mdtrt_id), visit=visit, rx=None)
     return True
 
@@ -133,9 +161,10 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
     shared = reader.value("pharmacy_scheme") == PRIMARY_COMBINED
     visit = s.uow.get(Visit, visit_id(rx.fixmedins_code, rx.mdtrt_id)) if shared else None
     claim = Claim(kind=PURCHASE, date=msg.date, med_type="11", acct_used_flag=msg.acct_used_flag,
-                  lines=_lines(msg), delivery_fee=msg.delivery_fee)
+                  lines=_lines(s, msg, member.admdvs, msg.date), delivery_fee=msg.delivery_fee,
+                  catalogue=s.catalogue.name(member.admdvs))
     ctx = Context(
-        **member.claim_facts(msg.date),
+        **member.claim_facts(msg.date, pharmacy.admdvs),
         institution_kind="pharmacy",
         institution_level=None,
         institution_designated=pharmacy.pooling_designated,
@@ -147,8 +176,52 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
         deductible_paid_before=visit.paid if visit else ZERO,
     )
     adj = adjudicate(claim, ctx, policy)
-    _book(s, msg, member, claim, ctx, adj, policy, mdtrt_id=rx.mdtrt_id,
+    _book(s, _bill(msg, PURCHASE), member, claim, ctx, adj, policy, mdtrt_id=rx.mdtrt_id,
           pool=(rx.fixmedins_code, rx.mdtrt_id) if shared else None, visit=visit, rx=(rx, quantities))
+    return True
+
+
+def settle_reimbursement(s: Services, msg: m.ReimbursementClaimed) -> bool:
+    """reimbursement.claimed: a bill paid in full at the residence, claimed back (信政办〔2022〕23号 第十五条).
+
+    It is adjudicated as the visit would have been settled directly, under the insured region's
+    benefits on the service date; the fund's share is paid to the member, not the institution.
+    """
+    found = s.uow.get(Settlement, settlement_id(msg.claim_id))
+    if found is not None and found.already_received(msg.key(), msg.fingerprint(), "claim_id"):
+        return False
+    hospital = s.institution(msg.fixmedins_code)
+    if hospital.kind != "hospital":
+        raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy: reimbursement claims take "
+                         "hospital bills", code="not_a_hospital")
+    member = s.member(msg.psn_no)
+    member.check_present(msg.service_date)
+    if hospital.admdvs == member.admdvs:
+        raise InputError("fixmedins_code", f"{msg.fixmedins_code} is in the member's own region, where bills "
+                         "settle directly", code="reimbursement_not_remote", article="信政办〔2022〕23号 第十四条")
+    policy = s.policy(member.admdvs, msg.service_date, "service_date")
+    check_reimbursement_filed_in_time(msg.date, msg.service_date, Reader(policy))
+    mdtrt_id = msg.mdtrt_id or msg.claim_id
+    visit = s.uow.get(Visit, visit_id(msg.fixmedins_code, mdtrt_id))
+    if visit is not None and visit.psn_no != msg.psn_no:
+        raise InputError("mdtrt_id", f"visit {mdtrt_id} belongs to another member", code="visit_foreign")
+    claim = Claim(kind=VISIT, date=msg.service_date, med_type=msg.med_type, acct_used_flag=False,
+                  lines=_lines(s, msg, member.admdvs, msg.service_date), catalogue=s.catalogue.name(member.admdvs))
+    ctx = Context(
+        **member.claim_facts(msg.service_date, hospital.admdvs),
+        institution_kind="hospital",
+        institution_level=hospital.level,
+        institution_designated=hospital.pooling_designated,
+        cap_used_before=member.cap_used_through(msg.service_date),
+        balance_before=member.spendable_on(msg.service_date),
+        deductible_paid_before=visit.paid if visit else ZERO,
+        reimbursed=True,
+    )
+    adj = adjudicate(claim, ctx, policy)
+    bill = _Bill(msg.claim_id, msg.key(), msg.fingerprint(), msg.fixmedins_code, msg.service_date, msg.date,
+                 REIMBURSED)
+    _book(s, bill, member, claim, ctx, adj, policy, mdtrt_id=mdtrt_id, pool=(msg.fixmedins_code, mdtrt_id),
+          visit=visit, rx=None)
     return True
 
 
@@ -173,7 +246,7 @@ def _check_dispensing(msg: m.PurchaseSettled, rx: Prescription, reader: Reader) 
 
 def _book(
     s: Services,
-    msg: m.VisitSettled | m.PurchaseSettled,
+    bill: _Bill,
     member: Member,
     claim: Claim,
     ctx: Context,
@@ -188,17 +261,17 @@ def _book(
     """Book an adjudicated claim on every aggregate it changes."""
     s.record_policy(policy)
     info = adj.setlinfo
-    opens_visit = not member.visit_has_bills(msg.fixmedins_code, mdtrt_id)
+    opens_visit = not member.visit_has_bills(bill.fixmedins_code, mdtrt_id)
     settlement = Settlement.settle(
-        medins_setl_id=msg.medins_setl_id, key=msg.key(), fingerprint=msg.fingerprint(), kind=claim.kind,
-        psn_no=member.psn_no, fixmedins_code=msg.fixmedins_code, admdvs=member.admdvs, mdtrt_id=mdtrt_id,
-        rx_no=rx[0].rx_no if rx else None, day=msg.date, setl_date=msg.setl_date or msg.date,
+        medins_setl_id=bill.medins_setl_id, key=bill.key, fingerprint=bill.fingerprint, kind=bill.kind,
+        psn_no=member.psn_no, fixmedins_code=bill.fixmedins_code, admdvs=member.admdvs, mdtrt_id=mdtrt_id,
+        rx_no=rx[0].rx_no if rx else None, day=bill.day, setl_date=bill.setl_date,
         claim=claim.as_record(), context=ctx.as_record(), policy_version=policy.version,
         result=result_record(adj), deductible_pool=list(pool) if pool else None, opens_visit=opens_visit,
     )
     s.uow.add(settlement)
-    member.charge_settlement(setl_id=settlement.setl_id, fixmedins_code=msg.fixmedins_code, mdtrt_id=mdtrt_id,
-                             day=msg.date,
+    member.charge_settlement(setl_id=settlement.setl_id, fixmedins_code=bill.fixmedins_code, mdtrt_id=mdtrt_id,
+                             day=bill.day,
                              hifp_pay=info["hifp_pay"], acct_pay=info["acct_pay"], act_pay_dedc=info["act_pay_dedc"])
     if pool is not None and info["act_pay_dedc"]:
         if visit is None:
@@ -206,12 +279,12 @@ def _book(
             s.uow.add(visit)
         visit.charge(settlement.setl_id, info["act_pay_dedc"])
     if rx is not None:
-        rx[0].dispense(settlement.setl_id, msg.fixmedins_code, rx[1], getattr(msg, "split_reason", ""))
-    later = msg.date + timedelta(days=1)
+        rx[0].dispense(settlement.setl_id, bill.fixmedins_code, rx[1], bill.split_reason)
+    later = bill.day + timedelta(days=1)
     if member.settled_since(later):
         # A bill dated before ones already booked (a late upload): the cap is used in date order.
-        readjudicate(s, member, later, cause=msg.key(),
-                     reason=f"{msg.medins_setl_id} dated {msg.date.isoformat()} settled after later bills")
+        readjudicate(s, member, later, cause=bill.key,
+                     reason=f"{bill.medins_setl_id} dated {bill.day.isoformat()} settled after later bills")
 
 
 def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:

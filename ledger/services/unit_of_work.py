@@ -10,7 +10,7 @@ state behind.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -21,6 +21,8 @@ from ledger.domain.members import Member
 from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.regions import Region
 from ledger.errors import InputError, PolicyNotInForceError, UnknownError
+from ledger.policy.catalogues import Catalogue
+from ledger.policy.files import default_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -173,6 +175,8 @@ class Services:
     library: PolicyLibrary
     queries: PeriodQueries | None = None
     """Set by the application; a budget that arrives late prepays the months that waited for it."""
+    catalogue: Catalogue = field(default_factory=default_catalogue)
+    """The bureau's catalogue of items (class, payment standard, restrictions)."""
 
     def periods(self) -> PeriodQueries:
         """The period queries (a unit of work built without them cannot prepay)."""

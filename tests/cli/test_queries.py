@@ -74,7 +74,7 @@ def test_cap_json(queried):
     assert remaining == cap - used
     # What the pooling fund paid for M1's live settlements.
     paid = sum(amount(as_json(queried("settlement", k, "--json"))["hifp_pay"])
-               for k in ("S1", "S3", "S4", "S5", "S6", "PS1"))
+               for k in ("S1", "S3", "S4", "S5", "S6", "PS1", "S7", "C1"))
     assert used == paid
 
 

@@ -1,6 +1,6 @@
 """The exchange tests' material: builders for every message type, one file that holds them all, probes.
 
-``every_type()`` is a file with at least one valid instance of each of the 21 message types
+``every_type()`` is a file with at least one valid instance of each of the 26 message types
 of DESIGN.md §3, in an order the ledger accepts. Xinyang (411500) carries the member and
 claim facts; it borrows Kaifeng's budget scheme, so its months close only after a
 ``budget.set``. The year is cleared in Jiaozuo (410800), the one region whose scheme needs
@@ -87,7 +87,8 @@ def every_type() -> list[dict[str, Any]]:
     Members: M1 (in service, base 6000, family doctor at H1, retires in May), M2 (base 5000,
     7000 from May, transferred out in June), M3 (retired, base 4000, dies in June), J-M1
     (Jiaozuo). Institutions: H1 primary, H3 level 3, P1 pharmacy (Xinyang); J1 level 3
-    (Jiaozuo, category city_level3_general).
+    (Jiaozuo, category city_level3_general); K3 level 3 with remote direct settlement and K2
+    level 2 without (Kaifeng), where M1 lives in July.
     """
     return [
         institution("H1", level=1),
@@ -123,6 +124,15 @@ def every_type() -> list[dict[str, Any]]:
         fact("transferred_out", "M2", "2024-06-01", destination=KAIFENG),
         fact("deceased", "M3", "2024-06-15", heir="HEIR-1"),
         month_closed("2024-06"),
+        institution("K3", level=3, admdvs=KAIFENG, remote_direct_settlement=True, day="2024-07-01"),
+        institution("K2", level=2, admdvs=KAIFENG, day="2024-07-01"),
+        fact("remote_registered", "M1", "2024-07-01", residence_admdvs=KAIFENG, kind="resident"),
+        {"type": "institution.month_received", "date": "2024-07-05", "fixmedins_code": "P1", "month": "2024-06"},
+        visit("S7", "M1", "K3", "2024-07-10", item("100.00", sn="1"), mdtrt="V7"),
+        {"type": "reimbursement.claimed", "date": "2024-07-20", "claim_id": "C1", "psn_no": "M1",
+         "fixmedins_code": "K2", "service_date": "2024-07-12", "items": [item("100.00", sn="1")]},
+        {"type": "institution.month_paid", "date": "2024-07-25", "fixmedins_code": "P1", "month": "2024-06"},
+        fact("remote_cancelled", "M1", "2024-07-31"),
         institution("J1", level=3, admdvs=JIAOZUO, category="city_level3_general", day="2024-08-01"),
         member("J-M1", admdvs=JIAOZUO, day="2024-08-01"),
         visit("JS1", "J-M1", "J1", "2024-08-05", item("400.00", sn="1"), mdtrt="JV1"),

@@ -78,7 +78,7 @@ def credits(app, psn_no: str) -> dict[str, Decimal]:
 def test_the_file_holds_every_message_type(every_type_ledger):
     types = {m["type"] for m in every_type_ledger.messages}
     assert types == set(MESSAGE_TYPES)
-    assert len(MESSAGE_TYPES) == 21
+    assert len(MESSAGE_TYPES) == 26
 
 
 def test_every_line_is_booked(every_type_ledger):

@@ -42,7 +42,9 @@ DESIGN_TYPES = ["institution.registered", "member.enrolled", "member.retired", "
                 "member.suspended", "member.resumed", "member.admitted", "member.discharged",
                 "member.contribution_base_changed", "member.transferred_out", "member.deceased", "visit.settled",
                 "prescription.issued", "purchase.settled", "account.used", "settlement.reversed", "budget.set",
-                "institution.assessed", "institution.reviewed", "month.closed", "year.closed"]
+                "institution.assessed", "institution.reviewed", "month.closed", "year.closed",
+                "member.remote_registered", "member.remote_cancelled", "reimbursement.claimed",
+                "institution.month_received", "institution.month_paid"]
 
 
 def test_the_message_types_are_design_s_names():

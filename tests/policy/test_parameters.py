@@ -21,7 +21,7 @@ from ledger.policy.files import POLICY_DIR, default_library, load_library, load_
 from ledger.policy.parameters import Policy, PolicyFile
 from ledger.rules.adjudication import adjudicate
 from ledger.rules.facts import Claim, Context
-from ledger.rules.items import Line
+from ledger.rules.lines import Line
 
 XINYANG, KAIFENG, JIAOZUO, DATONG = "411500", "410200", "410800", "140200"
 ALL_REGIONS = (XINYANG, KAIFENG, JIAOZUO, DATONG)

@@ -41,7 +41,7 @@ from ledger.exchange.messages import BillItem
 from ledger.policy.files import default_library
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate
 from ledger.rules.facts import PURCHASE, Claim, Context
-from ledger.rules.items import Line
+from ledger.rules.lines import Line
 
 CASE_DIR = Path(__file__).parent
 CASE_FILES = sorted(CASE_DIR.glob("*.yaml"))

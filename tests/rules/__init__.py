@@ -15,7 +15,8 @@ from ledger.policy.files import default_library
 from ledger.policy.parameters import Policy
 from ledger.rules.adjudication import Adjudication, adjudicate
 from ledger.rules.facts import IN_SERVICE, PURCHASE, RETIRED, VISIT, Claim, Context
-from ledger.rules.items import CLASS_A, Line
+from ledger.rules.items import CLASS_A
+from ledger.rules.lines import Line
 from ledger.rules.reader import Reader
 
 XINYANG, KAIFENG, JIAOZUO, DATONG = "411500", "410200", "410800", "140200"

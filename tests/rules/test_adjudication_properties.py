@@ -26,7 +26,7 @@ from ledger.money import ZERO, round_fen
 from ledger.policy.parameters import Policy
 from ledger.rules.adjudication import SETLINFO_FIELDS, adjudicate
 from ledger.rules.facts import IN_SERVICE, PURCHASE, RETIRED, VISIT, Claim, Context
-from ledger.rules.items import Line
+from ledger.rules.lines import Line
 from tests.rules import DATONG, KAIFENG, XINYANG, policy
 
 DAY = date(2024, 3, 20)
