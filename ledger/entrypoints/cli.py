@@ -18,6 +18,7 @@ import click
 
 from ledger.errors import InputError, LedgerError
 from ledger.exchange.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
+from ledger.refusals import refusals_table
 from ledger.rules.adjudication import SETLINFO_FIELDS
 from ledger.rules.facts import RETIRED
 from ledger.services.application import BOOKED, PRESENT, OutpatientPooling
@@ -97,6 +98,12 @@ def schema(type_: str | None) -> None:
         emit(MESSAGE_TYPES[type_].model_json_schema())
     else:
         emit(json_schema())
+
+
+@main.command()
+def refusals() -> None:
+    """Print every refusal code with its meaning and article (the Markdown of docs/refusals.md)."""
+    click.echo(refusals_table(), nl=False)
 
 
 def _read_messages(file: str) -> list[Any]:

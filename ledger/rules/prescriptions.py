@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
+from ledger.refusals import RefusalCode
 
 if TYPE_CHECKING:
     from ledger.rules.reader import Reader
@@ -37,7 +38,7 @@ def check_days_supplied(days: int, med_type: str, chronic: bool, long_term: bool
     limit, article = days_limit_jiaozuo_2_2(med_type, chronic, long_term, p)
     if days > limit:
         raise InputError(field, f"{days} days supplied, more than the {limit} allowed",
-                         code="rx_days_over_limit", article=article)
+                         code=RefusalCode.RX_DAYS_OVER_LIMIT, article=article)
 
 
 def valid_through_datong_art10(issued: date, p: Reader) -> tuple[date, str]:
@@ -55,11 +56,11 @@ def check_valid_on(issued: date, day: date, p: Reader) -> None:
     """Refuse a purchase before the prescription was issued or after it expired."""
     if day < issued:
         raise InputError("date", f"the prescription was issued later, on {issued.isoformat()}",
-                         code="rx_not_yet_issued")
+                         code=RefusalCode.RX_NOT_YET_ISSUED)
     last, article = valid_through_datong_art10(issued, p)
     if day > last:
         raise InputError("rx_no", f"the prescription expired after {last.isoformat()}",
-                         code="rx_expired", article=article)
+                         code=RefusalCode.RX_EXPIRED, article=article)
 
 
 def check_one_institution_datong_art13(drug: str, here: str, bought_at: str | None, p: Reader, field: str) -> None:
@@ -72,4 +73,5 @@ def check_one_institution_datong_art13(drug: str, here: str, bought_at: str | No
         return
     if p.flag("rx_one_institution_per_drug"):
         raise InputError(field, f"{drug} was already bought at {bought_at}",
-                         code="rx_drug_bought_elsewhere", article=p.cited("rx_one_institution_per_drug").citation())
+                         code=RefusalCode.RX_DRUG_BOUGHT_ELSEWHERE,
+                         article=p.cited("rx_one_institution_per_drug").citation())

@@ -35,6 +35,7 @@ from ledger.money import ZERO
 from ledger.policy.parameters import Policy, PolicyLibrary, default_library
 from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
 from ledger.projections.runner import EventSource, ProjectionRunner
+from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate, result_record, setldetail
 from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
 from ledger.rules.facts import Claim, Context
@@ -234,7 +235,7 @@ class OutpatientPooling(Application[UUID]):
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             return BOOKED if booked else PRESENT
-        return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
+        return InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
 
     def close_period(self, msg: Message, *, refuse_repeat: bool = False) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
@@ -250,7 +251,8 @@ class OutpatientPooling(Application[UUID]):
         out: list[dict[str, Any] | LedgerError] = []
         for msg in messages:
             if msg.type not in ("visit.settled", "purchase.settled"):
-                out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}"))
+                out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}",
+                                      code=RefusalCode.NOT_A_CLAIM))
                 continue
             try:
                 HANDLERS[msg.type](s, msg)
@@ -345,7 +347,7 @@ class OutpatientPooling(Application[UUID]):
             moment = datetime.fromisoformat(known_at)
         except ValueError:
             raise InputError("known_at", f"{known_at!r} is neither a log position nor an ISO timestamp",
-                             code="bad_known_at") from None
+                             code=RefusalCode.BAD_KNOWN_AT) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         # Recorded times are stored as UTC ISO text, which sorts as time does.
@@ -398,7 +400,7 @@ class OutpatientPooling(Application[UUID]):
         with self._read() as conn:
             found = clearing.region_clearing(conn, admdvs, year)
         if found is None:
-            raise InputError("year", f"{year} is not cleared for region {admdvs}", code="not_cleared")
+            raise InputError("year", f"{year} is not cleared for region {admdvs}", code=RefusalCode.NOT_CLEARED)
         return found
 
     def reconcile(self, fixmedins_code: str, month: str) -> dict[str, Any]:

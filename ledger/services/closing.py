@@ -18,6 +18,7 @@ from ledger.domain.regions import Region
 from ledger.errors import InputError, PeriodError
 from ledger.money import ZERO, round_fen
 from ledger.periods import month_end
+from ledger.refusals import RefusalCode
 from ledger.rules.clearing import (
     clear_jiaozuo_4_1,
     clear_kaifeng_3_3,
@@ -40,7 +41,7 @@ CREDIT_BATCH = 2000
 def _scheme(policy: Policy, field: str) -> str:
     if not policy.has("payment_scheme"):
         raise InputError(field, f"no payment scheme for institutions is in force in region {policy.admdvs}",
-                         code="no_policy_in_force")
+                         code=RefusalCode.NO_POLICY_IN_FORCE)
     return str(policy.get("payment_scheme").value)
 
 
@@ -55,14 +56,15 @@ def close_month(app: OutpatientPooling, msg: m.MonthClosed, *, refuse_repeat: bo
     region.check_can_close_month(msg.month)
     end = month_end(msg.month)
     if msg.date < end:
-        raise PeriodError("date", f"{msg.month} cannot close before its last day {end}", code="month_not_over")
+        raise PeriodError("date", f"{msg.month} cannot close before its last day {end}",
+                          code=RefusalCode.MONTH_NOT_OVER)
     policy = s.policy(msg.admdvs, end)
     scheme = _scheme(policy, "month")
     budget = None
     if scheme == KAIFENG:
         budget = region.budgets.get(msg.month[:4])
         if budget is None:
-            raise PeriodError("month", f"no budget.set for {msg.admdvs} {msg.month[:4]}", code="no_budget")
+            raise PeriodError("month", f"no budget.set for {msg.admdvs} {msg.month[:4]}", code=RefusalCode.NO_BUDGET)
     s.uow.abandon()
 
     credits = _credit_accounts(app, msg, policy)
@@ -130,7 +132,7 @@ def close_year(app: OutpatientPooling, msg: m.YearClosed, *, refuse_repeat: bool
     finals: dict[str, tuple[Decimal, str]] = {}
     if scheme == KAIFENG:
         if summary["budget"] is None:
-            raise PeriodError("year", f"no budget.set for {msg.admdvs} {msg.year}", code="no_budget")
+            raise PeriodError("year", f"no budget.set for {msg.admdvs} {msg.year}", code=RefusalCode.NO_BUDGET)
         result = clear_kaifeng_3_3({c: t["actual"] for c, t in totals.items()}, summary["budget"], reader)
         summary["usage_rate"] = str(result.usage_rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
         summary["tier"] = result.tier
@@ -181,7 +183,7 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
         return t["actual"], "pharmacy: fund share paid in full"
     category = institution.category
     if category is None:
-        raise InputError("category", f"{code} has no Jiaozuo cost-baseline category", code="category_missing")
+        raise InputError("category", f"{code} has no Jiaozuo cost-baseline category", code=RefusalCode.CATEGORY_MISSING)
     if category in p.value("exempt_categories"):
         return t["actual"], f"{category}: exempt"
     if category == "specialist":
@@ -191,7 +193,7 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
     else:
         baselines = p.value("cost_baselines")
         if category not in baselines:
-            raise InputError("category", f"no baseline for category {category}", code="category_missing")
+            raise InputError("category", f"no baseline for category {category}", code=RefusalCode.CATEGORY_MISSING)
         baseline, how = baselines[category], category
     final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
                                      institution.reviews.get(str(year)))

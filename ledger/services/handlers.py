@@ -21,6 +21,7 @@ from ledger.domain.prescriptions import Prescription
 from ledger.domain.regions import Region
 from ledger.errors import InputError, PolicyNotInForceError, UnknownError
 from ledger.periods import first_of_month_after
+from ledger.refusals import RefusalCode
 from ledger.rules.account import check_use_xinyang_art9_10
 from ledger.rules.prescriptions import check_days_supplied, valid_through_datong_art10
 from ledger.rules.reader import Reader
@@ -46,7 +47,7 @@ class Services:
         try:
             return self.library.policy_for(admdvs, day)
         except PolicyNotInForceError as e:
-            raise InputError(field, str(e), code="no_policy_in_force") from None
+            raise InputError(field, str(e), code=RefusalCode.NO_POLICY_IN_FORCE) from None
 
     def member(self, psn_no: str, field: str = "psn_no") -> Member:
         """A member we hold, or an unknown-member refusal."""
@@ -78,7 +79,7 @@ class Services:
     def check_region(self, admdvs: str, field: str = "admdvs") -> None:
         """Refuse a region without a policy profile."""
         if admdvs not in self.library.regions:
-            raise InputError(field, f"no policy profile for region {admdvs}", code="unknown_region")
+            raise InputError(field, f"no policy profile for region {admdvs}", code=RefusalCode.UNKNOWN_REGION)
 
 
 def register_institution(s: Services, msg: m.InstitutionRegistered) -> bool:
@@ -104,7 +105,7 @@ def _family_doctor_institution(s: Services, code: str, admdvs: str, field: str) 
     institution = s.institution(code, field)
     if not institution.is_primary() or institution.admdvs != admdvs:
         raise InputError(field, f"{code} is not a primary institution of region {admdvs}",
-                         code="family_doctor_not_primary", article="信政办〔2022〕23号 第五条（二）")
+                         code=RefusalCode.FAMILY_DOCTOR_NOT_PRIMARY, article="信政办〔2022〕23号 第五条（二）")
 
 
 def enrol_member(s: Services, msg: m.MemberEnrolled) -> bool:
@@ -231,7 +232,7 @@ def issue_prescription(s: Services, msg: m.PrescriptionIssued) -> bool:
     institution = s.institution(msg.fixmedins_code)
     if institution.kind != "hospital":
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy; prescriptions come from hospitals",
-                         code="prescriber_not_hospital")
+                         code=RefusalCode.PRESCRIBER_NOT_HOSPITAL)
     reader = Reader(s.policy(member.admdvs, msg.date))
     for i, drug in enumerate(msg.drugs):
         check_days_supplied(drug.days, msg.med_type, msg.chronic, msg.long_term, reader, f"drugs.{i}.days")
@@ -261,7 +262,8 @@ def review_institution(s: Services, msg: m.InstitutionReviewed) -> bool:
     if institution.already_received(f"review/{msg.key()}", msg.fingerprint(), "year"):
         return False
     if s.region(institution.admdvs).year_closed(msg.year):
-        raise InputError("year", f"{msg.year} is already cleared for {institution.admdvs}", code="year_closed")
+        raise InputError("year", f"{msg.year} is already cleared for {institution.admdvs}",
+                         code=RefusalCode.YEAR_CLOSED)
     institution.review(msg.date, msg.year, msg.sampled_total, msg.violation_amount, f"review/{msg.key()}",
                        msg.fingerprint())
     return True
