@@ -382,6 +382,7 @@ class OutpatientPooling(Application[UUID]):
             mid = str(member_id(psn_no))
             psn_type = roster.psn_type_on(conn, mid, on.isoformat(), position) or row["psn_type"]
             used = caps.usage(conn, mid, year, as_of.isoformat() if as_of else None, position)
+        self.services().policy(row["admdvs"], date(year, 12, 31), "year")  # refuses a year no policy covers
         policy = self.library.policy_for(row["admdvs"], max(on, date.fromisoformat(row["enrolled_on"])))
         cap = annual_cap_xinyang_art5_3(psn_type, Reader(policy))
         return {"psn_no": psn_no, "year": year, "psn_type": psn_type, "cap": cap, "used": used["used"],
@@ -390,6 +391,7 @@ class OutpatientPooling(Application[UUID]):
 
     def prepayments(self, fixmedins_code: str, year: int, known_at: str | None = None) -> dict[str, Any]:
         """The institution's monthly prepayment ledger for a year."""
+        self.services().institution(fixmedins_code)
         with self._read() as conn:
             position = self._position(conn, known_at)
             rows = prepayments.ledger_rows(conn, fixmedins_code, year, position)
@@ -397,6 +399,8 @@ class OutpatientPooling(Application[UUID]):
 
     def clearing(self, admdvs: str, year: int) -> dict[str, Any]:
         """The region's year-end clearing."""
+        if admdvs not in self.library.regions:
+            raise UnknownError("admdvs", "region", admdvs)
         with self._read() as conn:
             found = clearing.region_clearing(conn, admdvs, year)
         if found is None:
@@ -405,6 +409,7 @@ class OutpatientPooling(Application[UUID]):
 
     def reconcile(self, fixmedins_code: str, month: str) -> dict[str, Any]:
         """3201: an institution's totals for a month."""
+        self.services().institution(fixmedins_code)
         with self._read() as conn:
             return settlements.reconcile(conn, fixmedins_code, month)
 

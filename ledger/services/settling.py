@@ -217,8 +217,9 @@ def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:
     settlement = s.uow.get(Settlement, sid)
     if settlement is None:
         raise UnknownError(field, "settlement", msg.medins_setl_id or msg.setl_id or "")
-    if settlement.already_received(msg.key(), msg.fingerprint(), field):
-        return False
+    if settlement.receipts.get(msg.key()) == msg.fingerprint():
+        return False  # the same reversal, sent again
+    # Sent again with other content, it is refused by reverse() as already reversed.
     member = s.member(settlement.psn_no)
     closes_visit = not member.visit_has_bills(settlement.fixmedins_code, settlement.mdtrt_id,
                                               besides=settlement.setl_id)
