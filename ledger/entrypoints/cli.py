@@ -88,7 +88,8 @@ def _say(message: str, code: RefusalCode, article: str = "", status: int = 1) ->
         out = {"error": message, "code": str(code)} | ({"article": article} if article else {})
         click.echo(json.dumps(out, ensure_ascii=False), err=True)
     else:
-        click.echo(f"ledger: {message} [{', '.join(x for x in (code, article) if x)}]", err=True)
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)  # one line, whatever was typed
+        click.echo(f"ledger: {shown} [{', '.join(x for x in (code, article) if x)}]", err=True)
     sys.exit(status)
 
 

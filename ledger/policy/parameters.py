@@ -40,7 +40,11 @@ def _decimal(raw: object, *, what: str) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         msg = f"{what} must be written as a quoted decimal string, not {raw!r}"
         raise ValueError(msg)
-    return Decimal(str(raw))
+    try:
+        return Decimal(str(raw))
+    except ArithmeticError:
+        msg = f"{what} must be a decimal, not {raw!r}"
+        raise ValueError(msg) from None
 
 
 def _check_value(unit: Unit, raw: Any, choices: tuple[str, ...]) -> Any:
@@ -416,9 +420,17 @@ def load_policy_file(path: Path) -> PolicyFile:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return PolicyFile.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as e:
-        msg = f"{path}: {e}"
-        raise PolicyError(msg) from None
+    except yaml.MarkedYAMLError as e:
+        where = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
+        msg = f"{path}: not YAML: {where}{e.problem or e.context}"
+    except yaml.YAMLError as e:
+        msg = f"{path}: not YAML: {e}"
+    except ValidationError as e:
+        first = e.errors()[0]
+        msg = f"{path}: {'.'.join(str(p) for p in first['loc']) or '-'}: {first['msg'].removeprefix('Value error, ')}"
+    except (UnicodeDecodeError, ArithmeticError) as e:
+        msg = f"{path}: {type(e).__name__}: {e}"
+    raise PolicyError(msg)
 
 
 def load_library(directory: Path = POLICY_DIR) -> PolicyLibrary:

@@ -94,7 +94,8 @@ def ingest_file(app: OutpatientPooling, path: str, *, batch_size: int = 200, pro
             refuse(f"{path}:{lineno}: {type_}: {describe(outcome)}")  # type: ignore[arg-type]
 
     def flush() -> None:
-        outcomes = iter(app.book([m for _, m in batch if not isinstance(m, str)]))
+        messages = [m for _, m in batch if not isinstance(m, str)]
+        outcomes = iter(app.book(messages) if messages else ())
         for lineno, msg in batch:
             if isinstance(msg, str):
                 refuse(msg)

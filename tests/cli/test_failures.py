@@ -207,13 +207,18 @@ def test_a_writer_stopped_before_any_batch_ends_cleanly(tmp_path):
 
 
 def test_whatif_with_a_bad_policy_file_is_one_line(small, tmp_path):
-    bad = tmp_path / "reform.yaml"
-    bad.write_text("document: [unclosed\n  parameters: {", encoding="utf-8")
-    message = one_line(small("whatif", "--policy", str(bad), "411500", "2024"), "bad_policy_file")
-    assert "\n" not in message
-    wrong = tmp_path / "wrong.yaml"
-    wrong.write_text("document: {id: x}\nparameters: {}\n", encoding="utf-8")
-    one_line(small("whatif", "--policy", str(wrong), "411500", "2024"), "bad_policy_file")
+    cases = {
+        "document: [unclosed\n  parameters: {": "not YAML: line 2: expected ',' or ']', but got ':'",
+        "document: {id: x}\nparameters: {}\n": "document.issuer: Field required",
+        "document: {id: x, issuer: a, number: b, title: c}\nparameters: {deductible_level3: {description: x, "
+        "unit: CNY, values: {2022-01-01: {value: abc, article: x}}}}\n":
+            "parameters.deductible_level3: value from 2022-01-01: an amount must be a decimal, not 'abc'",
+    }
+    for i, (text, expected) in enumerate(cases.items()):
+        bad = tmp_path / f"reform-{i}.yaml"
+        bad.write_text(text, encoding="utf-8")
+        message = one_line(small("whatif", "--policy", str(bad), "411500", "2024"), "bad_policy_file")
+        assert message == f"{bad}: {expected}"
 
 
 # ------------------------------------------------------------------ --json errors
