@@ -128,7 +128,7 @@ class LedgerCommands(click.Group):
     (``LEDGER_DEBUG=1`` shows it, for whoever is debugging the ledger itself).
     """
 
-    def main(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Run the command and exit, turning every failure into its one line."""
         kwargs["standalone_mode"] = False
         token = _json_errors.set(False)

@@ -58,7 +58,7 @@ def _plain_decimal(value: Any) -> Any:
         return Decimal(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent <= 0:  # type: ignore[operator]
+    if isinstance(value, Decimal) and isinstance(exponent := value.as_tuple().exponent, int) and exponent <= 0:
         return value
     raise PydanticCustomError(
         RefusalCode.BAD_AMOUNT, 'must be a plain decimal such as "12.50" (no exponent, spaces or float)')
@@ -623,8 +623,8 @@ def _json_decimal(text: str) -> Decimal | ExponentNumber:
 def parse_message(line: str | bytes) -> Message:
     """Parse one JSON line into its message model, or raise :class:`MessageError`."""
     try:
-        raw = json.loads(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n"),
-                         parse_float=_json_decimal, parse_int=_json_int)
+        text = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")
+        raw = json.loads(text, parse_float=_json_decimal, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}", RefusalCode.NOT_JSON) from None
     except UnicodeDecodeError as e:

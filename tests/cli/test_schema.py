@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ledger.entrypoints.cli import main
-from ledger.exchange.messages import MESSAGE_TYPES, json_schema
+from ledger.exchange.messages import MESSAGE_TYPES
 
 
 def schema(*args: str):
@@ -21,7 +21,23 @@ def test_schema_names_every_message_type():
     out = schema()
     assert set(out["discriminator"]["mapping"]) == set(MESSAGE_TYPES)
     assert len(MESSAGE_TYPES) == 21
-    assert out == json.loads(json.dumps(json_schema()))
+
+
+def test_schema_closes_every_object_so_a_misspelt_field_is_refused():
+    """Every message and nested object says ``additionalProperties: false``, as the parser refuses them."""
+    defs = schema()["$defs"]
+    assert len(defs) >= 23
+    assert [name for name, d in defs.items() if d.get("type") == "object" and
+            d.get("additionalProperties") is not False] == []
+
+
+def test_schema_states_the_identifier_set_and_the_carried_fields():
+    out = schema("--type", "visit.settled")
+    assert out["properties"]["psn_no"]["pattern"] == "^[0-9A-Za-z._:/#-]{1,64}$"
+    assert {"insutype", "mdtrt_cert_type", "medfee_sumamt", "backfill"} <= set(out["properties"])
+    item = out["$defs"]["BillItem"]["properties"]
+    assert {"det_item_fee_sumamt", "medins_list_codg", "spec"} <= set(item)
+    assert out["properties"]["acct_used_flag"]["type"] == "boolean"
 
 
 def test_schema_of_visit_settled():

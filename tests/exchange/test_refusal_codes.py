@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 from ledger.errors import InputError
+from ledger.exchange.messages import MESSAGE_TYPES, BillItem, PrescribedDrug
 from ledger.refusals import ABOUT, RefusalCode, refusals_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,10 @@ BEFORE_THE_ENUM = [
     "excluded_public_health", "hospitalised", "suspended", "institution_not_designated",
     "prescriber_not_designated",
 ]
+
+FIELD_NAMES = {name for model in (*MESSAGE_TYPES.values(), BillItem, PrescribedDrug) for name in model.model_fields}
+MISSPELT = {"pric_uplmt_am", "psn_n0"}
+"""Names in backticks in docs/bad-input.md that are fields (or the misspellings it shows), not codes."""
 
 RAISERS = {"InputError", "PeriodError", "Refusal", "MessageError", "PydanticCustomError", "__init__"}
 
@@ -91,3 +97,10 @@ def test_docs_refusals_is_the_enum():
     assert published == refusals_table(), "regenerate with `ledger refusals > docs/refusals.md`"
     for code in RefusalCode:
         assert f"| `{code}` | {code.meaning} |" in published
+
+
+def test_docs_bad_input_names_only_codes_of_the_enum():
+    text = (ROOT / "docs" / "bad-input.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z]+(?:_[a-z0-9]+)+)`", text)) - FIELD_NAMES - MISSPELT
+    assert named, "the table names its codes in backticks"
+    assert not [code for code in named if code not in {c.value for c in RefusalCode}]
