@@ -134,6 +134,9 @@ class LedgerCommands(click.Group):
         token = _json_errors.set(False)
         try:
             status = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            e.show()  # the help, as asked for by asking for nothing
+            sys.exit(e.exit_code)
         except click.ClickException as e:
             _say(" ".join(e.format_message().split()), RefusalCode.BAD_ARGUMENT, status=e.exit_code)
         except (click.Abort, KeyboardInterrupt):

@@ -40,6 +40,12 @@ def test_version():
     assert result.stdout.split()[1][0].isdigit()
 
 
+def test_no_command_shows_the_help():
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 2
+    assert "Commands:" in result.stderr and "init" in result.stderr
+
+
 # ------------------------------------------------------------------ #5 only some commands create a store
 
 

@@ -7,7 +7,9 @@ second reversal with another reason said "key reused".
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -120,3 +122,16 @@ def test_a_double_reversal_says_already_reversed(app, tmp_path):
     [error] = other.errors
     assert ": medins_setl_id: S1 was already reversed on 2024-03-21 [already_reversed]" in error
     assert logged(app, before) == []
+
+
+def test_a_refusal_is_never_glued_to_the_progress_bar(app, tmp_path):
+    """On a terminal the bar is drawn; each refusal line still starts a line of its own."""
+    setup(app, tmp_path)
+    path = tmp_path / "bar.jsonl"
+    path.write_bytes(json.dumps(member("B1")).encode() + b"\n" + b'{"type": "member.enrolled"}\n'
+                     + json.dumps(member("B2")).encode() + b"\n")
+    out = io.StringIO()
+    report = ingest_file(app, str(path), progress=True, errors_to=out, today=TODAY)
+    [error] = report.errors
+    assert "ingesting" in out.getvalue()
+    assert error in re.split(r"[\r\n]", out.getvalue())
