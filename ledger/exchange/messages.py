@@ -620,18 +620,25 @@ def _json_decimal(text: str) -> Decimal | ExponentNumber:
     return Decimal(text)
 
 
-def parse_message(line: str | bytes) -> Message:
-    """Parse one JSON line into its message model, or raise :class:`MessageError`."""
+def decode_json(text: str | bytes) -> Any:
+    """Decode JSON as the exchange reads it: numbers exact (never a float), or raise :class:`MessageError`.
+
+    Every way in (a file's line, an online request's body) decodes with this, so that a JSON
+    number reaches the amount checks as the Decimal it was written as.
+    """
     try:
-        text = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")
-        raw = json.loads(text, parse_float=_json_decimal, parse_int=_json_int)
+        return json.loads(text, parse_float=_json_decimal, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}", RefusalCode.NOT_JSON) from None
     except UnicodeDecodeError as e:
         raise MessageError("-", "-", f"not UTF-8: byte {e.start}", RefusalCode.NOT_UTF8) from None
     except RecursionError:
         raise MessageError("-", "-", "not JSON: nested too deep", RefusalCode.NOT_JSON) from None
-    return validate_message(raw)
+
+
+def parse_message(line: str | bytes) -> Message:
+    """Parse one JSON line into its message model, or raise :class:`MessageError`."""
+    return validate_message(decode_json(line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")))
 
 
 _PYDANTIC_CODES = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ledger.exchange.messages import MessageError, parse_message
+from ledger.exchange.messages import MessageError, decode_json, parse_message, validate_message
 from tests.exchange.scenario import budget
 from tests.support import institution, item, member, visit
 
@@ -159,3 +159,11 @@ def test_a_backfill_flag_is_not_part_of_the_content():
     assert marked.backfill and not plain.backfill
     assert marked.fingerprint() == plain.fingerprint()
     assert refused(member("M1", backfill="yes")).code == "invalid_value"
+
+
+def test_a_binary_float_is_refused_even_from_python():
+    """A caller that decoded JSON with floats (not ``decode_json``) gets a refusal, never a rounded amount."""
+    with pytest.raises(MessageError) as caught:
+        validate_message({**member("M1"), "contribution_base": 6000.1})
+    assert (caught.value.field, caught.value.code) == ("contribution_base", "bad_amount")
+    assert decode_json(b'{"a": 6000.1}') == {"a": Decimal("6000.1")}
