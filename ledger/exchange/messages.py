@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -114,8 +113,12 @@ IDENTIFIER = r"^[0-9A-Za-z._:/#-]{1,64}$"
 Code = Annotated[str, Field(pattern=IDENTIFIER)]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc)."""
+
+
 def _printable(value: str) -> str:
-    if any(unicodedata.category(c) == "Cc" for c in value):
+    if _CONTROL.search(value):
         msg = "must not contain control characters"
         raise ValueError(msg)
     return value
@@ -620,6 +623,9 @@ def _json_decimal(text: str) -> Decimal | ExponentNumber:
     return Decimal(text)
 
 
+_DECODER = json.JSONDecoder(parse_float=_json_decimal, parse_int=_json_int)
+
+
 def decode_json(text: str | bytes) -> Any:
     """Decode JSON as the exchange reads it: numbers exact (never a float), or raise :class:`MessageError`.
 
@@ -627,7 +633,8 @@ def decode_json(text: str | bytes) -> Any:
     number reaches the amount checks as the Decimal it was written as.
     """
     try:
-        return json.loads(text, parse_float=_json_decimal, parse_int=_json_int)
+        # UTF-8 only; a byte-order mark (a Windows editor's first line) is dropped, as before.
+        return _DECODER.decode(text.decode("utf-8-sig") if isinstance(text, bytes) else text.removeprefix("\ufeff"))
     except json.JSONDecodeError as e:
         raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}", RefusalCode.NOT_JSON) from None
     except UnicodeDecodeError as e:

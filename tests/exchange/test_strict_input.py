@@ -167,3 +167,7 @@ def test_a_binary_float_is_refused_even_from_python():
         validate_message({**member("M1"), "contribution_base": 6000.1})
     assert (caught.value.field, caught.value.code) == ("contribution_base", "bad_amount")
     assert decode_json(b'{"a": 6000.1}') == {"a": Decimal("6000.1")}
+
+
+def test_a_byte_order_mark_before_the_first_line_is_allowed():
+    assert parse_message(b"\xef\xbb\xbf" + line(member("M1"))).psn_no == "M1"  # type: ignore[attr-defined]
