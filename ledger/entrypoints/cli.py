@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
@@ -121,6 +121,15 @@ def _explain(error: Exception) -> tuple[str, RefusalCode] | tuple[str, RefusalCo
     return f"{type(error).__name__}: {first_line(error)}", RefusalCode.INVALID_VALUE
 
 
+def _stdout_gone() -> None:
+    """The reader of our output has gone (``ledger history M1 | head``): send what is left nowhere.
+
+    Without this, Python's own flush at exit would fail again and print a warning.
+    """
+    with suppress(OSError, ValueError):  # not a real file (a test's runner): nothing to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class LedgerCommands(click.Group):
     """The command group: every failure, from a bad argument to an unreachable server, is one line.
 
@@ -142,7 +151,7 @@ class LedgerCommands(click.Group):
         except (click.Abort, KeyboardInterrupt):
             _say("interrupted", RefusalCode.INTERRUPTED, status=130)
         except BrokenPipeError:
-            sys.stderr.close()  # the reader of our output has gone: nothing more to say
+            _stdout_gone()
             sys.exit(1)
         except Exception as e:
             if os.environ.get("LEDGER_DEBUG"):

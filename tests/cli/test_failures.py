@@ -9,7 +9,9 @@ an empty store made where none should be.
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -282,3 +284,13 @@ def test_progress_is_not_drawn_when_stderr_is_not_a_terminal(tmp_path):
     assert result.exit_code == 1
     assert "\x1b" not in result.stderr and "\r" not in result.stderr
     assert result.stderr.splitlines()[0].startswith(f"{path}:2: member.enrolled: ")
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback():
+    """``ledger … | head -1``: the rest of the output goes nowhere, exit 1, nothing on stderr."""
+    program = ("import sys, click\nfrom ledger.entrypoints import cli\n"
+               "@cli.main.command('long')\ndef long():\n    for _ in range(5_000): click.echo('x' * 80)\n"
+               "sys.argv = ['ledger', 'long']\ncli.main()\n")
+    shell = f"{shlex.quote(sys.executable)} -c {shlex.quote(program)} | head -1; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "x" * 80 + "\n", "")
