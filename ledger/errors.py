@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ledger.refusals import RefusalCode
+
 
 class LedgerError(Exception):
     """Root of every error the ledger raises on purpose."""
@@ -12,23 +14,34 @@ class InputError(LedgerError):
 
     ``field`` names the offending field (a dotted path for nested ones), ``code`` is a
     stable reason code for machines, and ``article`` the rule the refusal rests on, when
-    one does.
+    one does. Every code is a :class:`RefusalCode` (a string that prints as itself).
     """
 
-    def __init__(self, field: str, reason: str, *, code: str = "invalid", article: str = "") -> None:
+    def __init__(self, field: str, reason: str, *, code: RefusalCode = RefusalCode.INVALID_VALUE,
+                 article: str = "") -> None:
         self.field = field
         self.reason = reason
-        self.code = code
+        self.code = RefusalCode(code)
         self.article = article
         msg = f"{field}: {reason}" + (f" ({article})" if article else "")
         super().__init__(msg)
 
 
+_UNKNOWN = {
+    "member": RefusalCode.UNKNOWN_MEMBER,
+    "institution": RefusalCode.UNKNOWN_INSTITUTION,
+    "prescription": RefusalCode.UNKNOWN_PRESCRIPTION,
+    "settlement": RefusalCode.UNKNOWN_SETTLEMENT,
+    "policy version": RefusalCode.UNKNOWN_POLICY_VERSION,
+    "region": RefusalCode.UNKNOWN_REGION,
+}
+
+
 class UnknownError(InputError):
-    """Raised when a message names a member, institution, prescription or settlement we do not hold."""
+    """Raised when a message or query names a member, institution, region, … we do not hold."""
 
     def __init__(self, field: str, what: str, key: str) -> None:
-        super().__init__(field, f"unknown {what} {key}", code=f"unknown_{what.replace(' ', '_')}")
+        super().__init__(field, f"unknown {what} {key}", code=_UNKNOWN[what])
 
 
 class ConflictError(InputError):
@@ -36,7 +49,7 @@ class ConflictError(InputError):
 
     def __init__(self, field: str, key: str) -> None:
         super().__init__(
-            field, f"{key} was already booked with different content", code="key_reused"
+            field, f"{key} was already booked with different content", code=RefusalCode.KEY_REUSED
         )
 
 

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from ledger.errors import LedgerError
+from ledger.refusals import RefusalCode
 
 DEFAULT_DB = "./ledger.db"
 SCHEMA_LOCK = 0x1ED6E8
@@ -33,10 +37,19 @@ CATCH_UP_LOCK = 0x1ED6E9
 EVENT_STORES = ("core", "sqlalchemy")
 SQLALCHEMY_STORE = "eventsourcing_sqlalchemy"
 """The module of the optional ``sqlalchemy-store`` extra."""
+POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg")
+LEDGER_TABLES = frozenset({"log_chain", "yibao_events"})
+"""Tables only a ledger has: the read models' chain, or the events table named for the application."""
+CONNECT_TIMEOUT = 5
+"""Seconds to wait for a PostgreSQL server before saying it cannot be reached."""
 
 
 class StoreError(LedgerError):
-    """Raised when a database URL cannot be used."""
+    """Raised when a database URL cannot be used, or holds no ledger."""
+
+    def __init__(self, message: str, code: RefusalCode = RefusalCode.BAD_DATABASE_URL) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -66,26 +79,86 @@ class Store:
             msg = ("LEDGER_EVENT_STORE=sqlalchemy needs the sqlalchemy-store extra: "
                    "pip install 'yibao-ledger[sqlalchemy-store]'")
             raise StoreError(msg)
-        if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-            parts = urlsplit(url)
-            dbname = parts.path.lstrip("/")
-            if not dbname:
-                msg = f"{url}: name the database, postgresql://user@host:port/dbname"
-                raise StoreError(msg)
-            return cls(url=url, kind="postgresql", host=parts.hostname or "localhost", port=str(parts.port or 5432),
-                       user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
-                       dbname=dbname, event_store=event_store)
-        if url.startswith("sqlite:///"):
-            path = url.removeprefix("sqlite:///")
-        elif "://" in url:
-            msg = f"{url}: give a file path, sqlite:///path or postgresql://…"
+        if "://" not in url:
+            return cls._sqlite(url, url, event_store)
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            msg = f"{url!r} is not a database URL: give a file path, sqlite:///path or postgresql://…"
+            raise StoreError(msg) from None
+        if parsed.drivername == "sqlite":
+            return cls._sqlite(url, parsed.database or "", event_store)
+        if parsed.drivername not in POSTGRES_DRIVERS:
+            msg = f"{url}: the ledger runs on SQLite or PostgreSQL (sqlite:///path or postgresql://…)"
             raise StoreError(msg)
-        else:
-            path = url
-        if path == ":memory:":
+        if not parsed.database:
+            msg = f"{url}: name the database, postgresql://user@host:port/dbname"
+            raise StoreError(msg)
+        return cls(url=url, kind="postgresql", host=parsed.host or "localhost", port=str(parsed.port or 5432),
+                   user=parsed.username or "postgres", password=parsed.password or "", dbname=parsed.database,
+                   event_store=event_store)
+
+    @classmethod
+    def _sqlite(cls, url: str, path: str, event_store: str) -> Store:
+        if path in ("", ":memory:"):
             msg = "an in-memory SQLite database cannot be shared by the event store and the read models"
             raise StoreError(msg)
         return cls(url=url, kind="sqlite", path=str(Path(path)), event_store=event_store)
+
+    def check(self, *, create: bool) -> None:
+        """Refuse a store that is not a ledger: missing (unless ``create``), foreign, damaged or unreachable.
+
+        Only the commands that may make a ledger (``init``, ``ingest``, ``demo``, ``serve``) pass
+        ``create``; for every other one a mistyped path must not become a new empty ledger.
+        """
+        tables = self._tables()
+        if tables is not None and tables & LEDGER_TABLES:
+            return
+        if tables:
+            msg = f"{self.where()} holds no ledger (it has other tables); give the ledger's own database"
+            raise StoreError(msg, RefusalCode.STORE_FOREIGN)
+        if not create:
+            msg = f"no ledger at {self.where()} (create one with `ledger init`, or check --db)"
+            raise StoreError(msg, RefusalCode.STORE_MISSING)
+        if self.kind == "sqlite" and not Path(self.path).resolve().parent.is_dir():
+            msg = f"{self.where()}: the folder {Path(self.path).parent} does not exist"
+            raise StoreError(msg, RefusalCode.STORE_UNAVAILABLE)
+
+    def where(self) -> str:
+        """The store for a person: the file path, or the database, host and port (never the password)."""
+        if self.kind == "sqlite":
+            return self.path
+        return f"PostgreSQL database {self.dbname} at {self.host}:{self.port}"
+
+    def _tables(self) -> set[str] | None:
+        """The database's tables, or ``None`` when the SQLite file does not exist."""
+        if self.kind == "sqlite":
+            path = Path(self.path)
+            if not path.exists():
+                return None
+            if not path.is_file():
+                msg = f"{self.path} is not a file"
+                raise StoreError(msg, RefusalCode.STORE_UNAVAILABLE)
+            try:
+                with closing(sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)) as conn:
+                    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            except sqlite3.DatabaseError as e:
+                code = RefusalCode.STORE_UNAVAILABLE if "unable to open" in str(e) else RefusalCode.STORE_FOREIGN
+                msg = f"{self.path} cannot be read as a SQLite database ({e})"
+                raise StoreError(msg, code) from None
+            return {r[0] for r in rows}
+        try:
+            with self._connect() as conn:
+                rows = conn.execute("SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_schema = current_schema()").fetchall()
+        except psycopg.Error as e:
+            msg = f"cannot open {self.where()}: {first_line(e)}"
+            raise StoreError(msg, RefusalCode.STORE_UNAVAILABLE) from None
+        return {r[0] for r in rows}
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password or None,
+                               dbname=self.dbname, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
 
     def event_store_env(self) -> dict[str, str]:
         """The ``eventsourcing`` environment for this store."""
@@ -108,8 +181,8 @@ class Store:
         """The SQLAlchemy URL of the same database."""
         if self.kind == "sqlite":
             return f"sqlite:///{self.path}"
-        auth = self.user + (f":{self.password}" if self.password else "")
-        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+        return URL.create("postgresql+psycopg", username=self.user, password=self.password or None, host=self.host,
+                          port=int(self.port), database=self.dbname).render_as_string(hide_password=False)
 
     @contextmanager
     def schema_lock(self) -> Iterator[None]:
@@ -121,8 +194,7 @@ class Store:
         if self.kind != "postgresql":
             yield
             return
-        with psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password or None,
-                             dbname=self.dbname, autocommit=True) as conn:
+        with self._connect() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
             try:
                 yield
@@ -187,3 +259,9 @@ def sqlite_engine(path: str | Path, *pragmas: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def first_line(error: BaseException) -> str:
+    """A driver's error message without its hints and context lines."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

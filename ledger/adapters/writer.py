@@ -149,8 +149,8 @@ class Writer:
             if failed:
                 self._process.kill()
             else:
+                self._started(wait=True)  # its "ready" is read first, even when no batch was sent
                 if self._held_batches:
-                    self._started(wait=True)
                     self._commit_held()
                 self._settle()
                 self._send("stop")

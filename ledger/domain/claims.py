@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.domain.aggregate import Founded, LedgerAggregate, LedgerEvent, Received
 from ledger.domain.ids import settlement_id
 from ledger.errors import InputError
+from ledger.refusals import RefusalCode
 
 MONEY_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
                 "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay")
@@ -130,10 +131,10 @@ class Settlement(LedgerAggregate):
         """Undo this settlement, once."""
         if self.reversed_on is not None:
             raise InputError("medins_setl_id", f"{self.medins_setl_id} was already reversed on {self.reversed_on}",
-                             code="already_reversed")
+                             code=RefusalCode.ALREADY_REVERSED)
         if day < self.service_date:
             raise InputError("date", f"a reversal cannot precede the settlement's date {self.service_date}",
-                             code="reversal_before_settlement")
+                             code=RefusalCode.REVERSAL_BEFORE_SETTLEMENT)
         self.trigger_event(self.Reversed, day=day, reason=reason, result=self.result, key=key,
                            fingerprint=fingerprint, closes_visit=closes_visit, **self._identity())
 

@@ -10,6 +10,7 @@ from ledger.domain.aggregate import Founded, LedgerAggregate, LedgerEvent, Recei
 from ledger.domain.ids import institution_id
 from ledger.errors import InputError
 from ledger.periods import month_end
+from ledger.refusals import RefusalCode
 
 
 class Institution(LedgerAggregate):
@@ -139,10 +140,10 @@ class Institution(LedgerAggregate):
         """Record the settlement application for ``month`` received on ``day`` (once a month)."""
         if month_end(month) >= day:
             raise InputError("date", f"the application for {month} cannot be received before the month ends",
-                             code="month_not_ended")
+                             code=RefusalCode.MONTH_NOT_ENDED)
         if month in self.months:
             raise InputError("month", f"{self.fixmedins_code}'s {month} was already received on "
-                             f"{self.months[month]['received_on']}", code="month_already_received")
+                             f"{self.months[month]['received_on']}", code=RefusalCode.MONTH_ALREADY_RECEIVED)
         self.trigger_event(self.MonthReceived, day=day, month=month, fixmedins_code=self.fixmedins_code,
                            admdvs=self.admdvs, kind=self.kind, amount=amount, key=key, fingerprint=fingerprint)
 
@@ -151,13 +152,13 @@ class Institution(LedgerAggregate):
         entry = self.months.get(month)
         if entry is None:
             raise InputError("month", f"no application of {self.fixmedins_code} for {month} was received",
-                             code="month_not_received")
+                             code=RefusalCode.MONTH_NOT_RECEIVED)
         if day < entry["received_on"]:
             raise InputError("date", f"paid before the application was received on {entry['received_on']}",
-                             code="paid_before_received")
+                             code=RefusalCode.PAID_BEFORE_RECEIVED)
         if entry["paid_on"] is not None:
             raise InputError("month", f"{self.fixmedins_code}'s {month} was already paid on {entry['paid_on']}",
-                             code="month_already_paid")
+                             code=RefusalCode.MONTH_ALREADY_PAID)
         self.trigger_event(self.MonthPaid, day=day, month=month, fixmedins_code=self.fixmedins_code,
                            admdvs=self.admdvs, amount=amount, key=key, fingerprint=fingerprint)
 

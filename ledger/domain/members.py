@@ -21,6 +21,7 @@ from ledger.domain.ids import member_id
 from ledger.errors import InputError
 from ledger.money import ZERO
 from ledger.periods import month_end, month_start
+from ledger.refusals import RefusalCode
 from ledger.rules.account import monthly_credit_xinyang_art8
 from ledger.rules.facts import EMPLOYEE, FLEXIBLE, RETIRED, TEMPORARY
 
@@ -43,7 +44,7 @@ class InsufficientBalanceError(InputError):
 
     def __init__(self, field: str, wanted: Decimal, balance: Decimal) -> None:
         super().__init__(field, f"{wanted} exceeds the personal-account balance {balance}",
-                         code="insufficient_balance", article="信政办〔2022〕23号 第九条")
+                         code=RefusalCode.INSUFFICIENT_BALANCE, article="信政办〔2022〕23号 第九条")
 
 
 class Member(LedgerAggregate):
@@ -384,7 +385,7 @@ class Member(LedgerAggregate):
         self.check_present(day)
         if self.retired_on is not None:
             raise InputError("psn_no", f"{self.psn_no} is already retired (since {self.retired_on})",
-                             code="already_retired")
+                             code=RefusalCode.ALREADY_RETIRED)
         self.trigger_event(self.Retired, day=day, switch_on=switch_on, key=key, fingerprint=fingerprint)
 
     def sign_family_doctor(self, day: date, fixmedins_code: str, key: str, fingerprint: str) -> None:
@@ -397,20 +398,22 @@ class Member(LedgerAggregate):
         """Suspend benefits from ``day``."""
         self.check_present(day)
         if _open_on(self.suspensions, day) or any(s[0] >= day for s in self.suspensions):
-            raise InputError("date", f"benefits are already suspended on or after {day}", code="already_suspended")
+            raise InputError("date", f"benefits are already suspended on or after {day}",
+                             code=RefusalCode.ALREADY_SUSPENDED)
         self.trigger_event(self.Suspended, day=day, reason=reason, key=key, fingerprint=fingerprint)
 
     def resume(self, day: date, key: str, fingerprint: str) -> None:
         """Resume benefits on ``day``."""
         if not _open_on(self.suspensions, day):
-            raise InputError("date", f"benefits are not suspended on {day}", code="not_suspended")
+            raise InputError("date", f"benefits are not suspended on {day}", code=RefusalCode.NOT_SUSPENDED)
         self.trigger_event(self.Resumed, day=day, key=key, fingerprint=fingerprint)
 
     def admit(self, day: date, fixmedins_code: str, key: str, fingerprint: str) -> None:
         """Record an admission on ``day``."""
         self.check_present(day)
         if _open_on(self.admissions, day) or any(a[0] >= day for a in self.admissions if a[1] is None):
-            raise InputError("date", f"{self.psn_no} is already in hospital on {day}", code="already_admitted")
+            raise InputError("date", f"{self.psn_no} is already in hospital on {day}",
+                             code=RefusalCode.ALREADY_ADMITTED)
         self.trigger_event(self.Admitted, day=day, fixmedins_code=fixmedins_code, key=key, fingerprint=fingerprint)
 
     def discharge(self, day: date, key: str, fingerprint: str) -> None:
@@ -418,7 +421,7 @@ class Member(LedgerAggregate):
         if not _open_on(self.admissions, day) and not any(
             a[0] == day and a[1] is None for a in self.admissions
         ):
-            raise InputError("date", f"{self.psn_no} is not in hospital on {day}", code="not_admitted")
+            raise InputError("date", f"{self.psn_no} is not in hospital on {day}", code=RefusalCode.NOT_ADMITTED)
         self.trigger_event(self.Discharged, day=day, key=key, fingerprint=fingerprint)
 
     def register_remote(self, day: date, residence_admdvs: str, kind: str, until: date | None, key: str,
@@ -427,10 +430,10 @@ class Member(LedgerAggregate):
         self.check_present(day)
         if residence_admdvs == self.admdvs:
             raise InputError("residence_admdvs", f"{residence_admdvs} is the member's own region",
-                             code="remote_same_region")
+                             code=RefusalCode.REMOTE_SAME_REGION)
         if any(start < (until or date.max) and (end is None or day < end) for start, end, *_ in _remote(self)):
             raise InputError("date", f"{self.psn_no} already has a remote-area registration in that time; "
-                             "cancel it first", code="remote_already_registered")
+                             "cancel it first", code=RefusalCode.REMOTE_ALREADY_REGISTERED)
         self.trigger_event(self.RemoteRegistered, day=day, residence_admdvs=residence_admdvs, kind=kind, until=until,
                            key=key, fingerprint=fingerprint)
 
@@ -438,7 +441,7 @@ class Member(LedgerAggregate):
         """End the remote-area registration open on ``day``."""
         if self.residence_on(day) is None:
             raise InputError("date", f"{self.psn_no} has no remote-area registration on {day}",
-                             code="remote_not_registered")
+                             code=RefusalCode.REMOTE_NOT_REGISTERED)
         self.trigger_event(self.RemoteCancelled, day=day, key=key, fingerprint=fingerprint)
 
     def change_base(self, day: date, contribution_base: Decimal, key: str, fingerprint: str) -> None:
@@ -464,7 +467,7 @@ class Member(LedgerAggregate):
         """Credit the account for ``month`` (at most once)."""
         if month in self.credited:
             msg = f"{self.psn_no} was already credited for {month}"
-            raise InputError("month", msg, code="already_credited")
+            raise InputError("month", msg, code=RefusalCode.ALREADY_CREDITED)
         self.trigger_event(self.AccountCredited, day=day, month=month, amount=amount, psn_type=psn_type,
                            contribution_base=contribution_base, policy_version=policy_version, article=article)
         self._pay_out_if_left(day)
@@ -527,10 +530,11 @@ class Member(LedgerAggregate):
     def check_present(self, day: date) -> None:
         """Refuse a fact dated before enrolment or after the member left."""
         if day < self.enrolled_on:
-            raise InputError("date", f"{self.psn_no} enrolled only on {self.enrolled_on}", code="not_enrolled_yet")
+            raise InputError("date", f"{self.psn_no} enrolled only on {self.enrolled_on}",
+                             code=RefusalCode.NOT_ENROLLED_YET)
         if self.left is not None and day >= self.left[0]:
             raise InputError("psn_no", f"{self.psn_no} left the region ({self.left[1]}) on {self.left[0]}",
-                             code="member_left")
+                             code=RefusalCode.MEMBER_LEFT)
 
     def benefit_type_on(self, day: date) -> str:
         """In service or retired for benefits on ``day`` (the switch date applied)."""

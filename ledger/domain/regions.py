@@ -15,6 +15,7 @@ from ledger.domain.aggregate import Created, LedgerAggregate, LedgerEvent, Recei
 from ledger.domain.ids import region_id
 from ledger.errors import PeriodError
 from ledger.periods import next_month
+from ledger.refusals import RefusalCode
 
 
 class Region(LedgerAggregate):
@@ -152,16 +153,17 @@ class Region(LedgerAggregate):
     def check_can_close_month(self, month: str) -> None:
         """Refuse a second close, or a month before one already closed."""
         if month in self.months:
-            raise PeriodError("month", f"{month} is already closed for region {self.admdvs}", code="month_closed")
+            raise PeriodError("month", f"{month} is already closed for region {self.admdvs}",
+                              code=RefusalCode.MONTH_CLOSED)
         later = [m for m in self.months if m > month]
         if later:
             raise PeriodError("month", f"{month} comes before {max(later)}, which is already closed",
-                              code="month_out_of_order")
+                              code=RefusalCode.MONTH_OUT_OF_ORDER)
         if self.months and month != next_month(max(self.months)):
             raise PeriodError("month", f"close {next_month(max(self.months))} before {month}",
-                              code="month_out_of_order")
+                              code=RefusalCode.MONTH_OUT_OF_ORDER)
         if month[:4] in self.years:
-            raise PeriodError("month", f"{month[:4]} is already cleared", code="year_closed")
+            raise PeriodError("month", f"{month[:4]} is already cleared", code=RefusalCode.YEAR_CLOSED)
 
     def close_month(self, **facts: Any) -> None:
         """Record the month's close and the payments made."""
@@ -171,9 +173,10 @@ class Region(LedgerAggregate):
     def check_can_close_year(self, year: int) -> None:
         """Refuse a second clearing, or a year whose December is still open."""
         if self.year_closed(year):
-            raise PeriodError("year", f"{year} is already cleared for region {self.admdvs}", code="year_closed")
+            raise PeriodError("year", f"{year} is already cleared for region {self.admdvs}",
+                              code=RefusalCode.YEAR_CLOSED)
         if f"{year}-12" not in self.months:
-            raise PeriodError("year", f"close {year}-12 before clearing {year}", code="december_open")
+            raise PeriodError("year", f"close {year}-12 before clearing {year}", code=RefusalCode.DECEMBER_OPEN)
 
     def close_year(self, **facts: Any) -> None:
         """Record the year's clearing."""

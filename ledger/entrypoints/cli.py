@@ -7,23 +7,34 @@ Every command takes the store from ``--db URL`` or ``LEDGER_DB`` (default ``./le
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import sys
-from contextlib import contextmanager
-from datetime import date
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from datetime import date, datetime
 from decimal import Decimal
+from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+import psycopg
+from eventsourcing.persistence import EventSourcingError
+from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import InputError, LedgerError
+from ledger.adapters.store import Store, StoreError, first_line
+from ledger.errors import InputError, LedgerError, PolicyError, PolicyNotInForceError
 from ledger.exchange.messages import MESSAGE_TYPES, MessageError, json_schema, parse_message, validate_message
+from ledger.periods import parse_month
+from ledger.refusals import RefusalCode, refusals_table
 from ledger.rules.adjudication import SETLINFO_FIELDS
 from ledger.rules.facts import RETIRED
 from ledger.services.application import OutpatientPooling
 from ledger.services.audit import AuditReport, export_log
 from ledger.services.audit import audit as run_audit
 from ledger.services.bootstrap import bootstrap
+from ledger.services.deadlines import overdue
 from ledger.services.ingest import describe, ingest_file
 from ledger.services.whatif import whatif as run_whatif
 
@@ -45,29 +56,173 @@ def emit(data: Any) -> None:
     click.echo(json.dumps(data, default=_default, ensure_ascii=False, indent=2))
 
 
-def fail(message: str) -> None:
-    """Print an error and exit with status 1."""
-    click.echo(f"ledger: {message}", err=True)
-    sys.exit(1)
+class CommandError(LedgerError):
+    """Raised by a command that cannot do what it was asked: one line, with its refusal code."""
+
+    def __init__(self, message: str, code: RefusalCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: RefusalCode = RefusalCode.BAD_ARGUMENT) -> NoReturn:
+    """Refuse the command: ``main`` prints the one line and exits with status 1."""
+    raise CommandError(message, code)
+
+
+_json_errors: ContextVar[bool] = ContextVar("json_errors", default=False)
+
+
+def _errors_as_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        _json_errors.set(True)
+    return value
+
+
+json_option = click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_errors_as_json,
+                           help="Print JSON (and errors as JSON on stderr).")
+"""The ``--json`` flag of every command that prints JSON: a failure is then ``{"error", "code"}`` on stderr."""
+
+
+def _say(message: str, code: RefusalCode, article: str = "", status: int = 1) -> NoReturn:
+    """The one line a failure prints: ``ledger: message [code, article]``, or after ``--json`` a JSON object."""
+    if _json_errors.get():
+        out = {"error": message, "code": str(code)} | ({"article": article} if article else {})
+        click.echo(json.dumps(out, ensure_ascii=False), err=True)
+    else:
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)  # one line, whatever was typed
+        click.echo(f"ledger: {shown} [{', '.join(x for x in (code, article) if x)}]", err=True)
+    sys.exit(status)
+
+
+DATABASE_ERRORS = (SQLAlchemyError, EventSourcingError, sqlite3.Error, psycopg.Error)
+
+
+def _explain(error: Exception) -> tuple[str, RefusalCode] | tuple[str, RefusalCode, str]:
+    """A failure as one line, its refusal code and, for a refused input, the article it rests on."""
+    if isinstance(error, InputError):
+        return f"{error.field}: {error.reason}", error.code, error.article
+    if isinstance(error, CommandError | StoreError):
+        return str(error), error.code
+    if isinstance(error, PolicyNotInForceError):
+        return str(error), RefusalCode.NO_POLICY_IN_FORCE
+    if isinstance(error, PolicyError):
+        return first_line(error), RefusalCode.BAD_POLICY_FILE
+    if isinstance(error, DATABASE_ERRORS):
+        text = first_line(getattr(error, "orig", None) or error)
+        damaged = "not a database" in text or "malformed" in text
+        return (f"the database failed: {text}",
+                RefusalCode.STORE_FOREIGN if damaged else RefusalCode.STORE_UNAVAILABLE)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or first_line(error)}", RefusalCode.FILE_UNUSABLE
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text ({first_line(error)})", RefusalCode.FILE_UNUSABLE
+    if isinstance(error, LedgerError):
+        return first_line(error), RefusalCode.INVALID_VALUE
+    return f"{type(error).__name__}: {first_line(error)}", RefusalCode.INVALID_VALUE
+
+
+def _stdout_gone() -> None:
+    """The reader of our output has gone (``ledger history M1 | head``): send what is left nowhere.
+
+    Without this, Python's own flush at exit would fail again and print a warning.
+    """
+    with suppress(OSError, ValueError):  # not a real file (a test's runner): nothing to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+class LedgerCommands(click.Group):
+    """The command group: every failure, from a bad argument to an unreachable server, is one line.
+
+    Usage errors exit with status 2, refusals and failures with 1; no traceback is printed
+    (``LEDGER_DEBUG=1`` shows it, for whoever is debugging the ledger itself).
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Run the command and exit, turning every failure into its one line."""
+        kwargs["standalone_mode"] = False
+        token = _json_errors.set(False)
+        try:
+            status = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            e.show()  # the help, as asked for by asking for nothing
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            _say(" ".join(e.format_message().split()), RefusalCode.BAD_ARGUMENT, status=e.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _say("interrupted", RefusalCode.INTERRUPTED, status=130)
+        except BrokenPipeError:
+            _stdout_gone()
+            sys.exit(1)
+        except Exception as e:
+            if os.environ.get("LEDGER_DEBUG"):
+                raise
+            _say(*_explain(e))
+        finally:
+            _json_errors.reset(token)
+        sys.exit(status if isinstance(status, int) else 0)
 
 
 @contextmanager
-def opened(ctx: click.Context) -> Iterator[OutpatientPooling]:
-    """The application on the chosen store; errors become one line and exit status 1."""
-    app = None
+def opened(ctx: click.Context, *, create: bool = False) -> Iterator[OutpatientPooling]:
+    """The application on the chosen store, which must already hold a ledger unless ``create``."""
+    store = Store.parse(ctx.obj["db"])
+    store.check(create=create)
+    app = bootstrap(store)
     try:
-        app = bootstrap(ctx.obj["db"])
         yield app
-    except InputError as e:
-        fail(describe(e))
-    except LedgerError as e:
-        fail(str(e))
     finally:
-        if app is not None:
-            app.close()
+        app.close()
 
 
-@click.group()
+def progress_wanted(quiet: bool) -> bool:
+    """Progress bars only on a terminal: piped or redirected, stderr gets refusals alone, no ANSI codes."""
+    return not quiet and sys.stderr.isatty()
+
+
+class MonthType(click.ParamType):
+    """A month written YYYY-MM."""
+
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:  # noqa: D102
+        try:
+            parse_month(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a month YYYY-MM", param, ctx)
+        return str(value)
+
+
+class KnownAtType(click.ParamType):
+    """A log position (a whole number) or an ISO timestamp, kept as written for the application."""
+
+    name = "POSITION|TIMESTAMP"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:  # noqa: D102
+        text = str(value)
+        if text.isdigit():
+            if int(text) > 2**63 - 1:
+                self.fail(f"{text} is past any log position", param, ctx)
+            return text
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither a log position nor an ISO timestamp", param, ctx)
+        return text
+
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+MONTH = MonthType()
+YEAR = click.IntRange(1, 9999)
+KNOWN_AT = KnownAtType()
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.group(cls=LedgerCommands)
+@click.version_option(version("yibao-ledger"), "--version", prog_name="ledger", message="%(prog)s %(version)s")
 @click.option("--db", envvar="LEDGER_DB", default=None, metavar="URL",
               help="File path, sqlite:///path or postgresql://… (default ./ledger.db).")
 @click.pass_context
@@ -77,14 +232,23 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 @main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create an empty ledger at --db; the only command besides ingest and demo that may create one."""
+    with opened(ctx, create=True) as app:
+        app.read_models.catch_up()
+        click.echo(f"a ledger at {app.store.where()}, {app.recorder.max_notification_id() or 0} events")
+
+
+@main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--batch", default=200, show_default=True, help="Messages per transaction.")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(min=1), help="Messages per transaction.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def ingest(ctx: click.Context, file: str, batch: int, quiet: bool) -> None:
     """Book every message of FILE (JSON lines); refused lines are reported and skipped."""
-    with opened(ctx) as app:
-        report = ingest_file(app, file, batch_size=batch, progress=not quiet, errors_to=sys.stderr)
+    with opened(ctx, create=True) as app:
+        report = ingest_file(app, file, batch_size=batch, progress=progress_wanted(quiet), errors_to=sys.stderr)
     click.echo(report.summary())
     sys.exit(1 if report.refused else 0)
 
@@ -99,6 +263,12 @@ def schema(type_: str | None) -> None:
         emit(json_schema())
 
 
+@main.command()
+def refusals() -> None:
+    """Print every refusal code with its meaning and article (the Markdown of docs/refusals.md)."""
+    click.echo(refusals_table(), nl=False)
+
+
 def _read_messages(file: str) -> list[Any]:
     messages = []
     with open(file, "rb") as f:
@@ -107,7 +277,7 @@ def _read_messages(file: str) -> list[Any]:
                 try:
                     messages.append(parse_message(raw))
                 except MessageError as e:
-                    fail(f"{file}:{lineno}: {e}")
+                    fail(f"{file}:{lineno}: {e}", e.code)
     return messages
 
 
@@ -125,7 +295,7 @@ def presettle(ctx: click.Context, file: str) -> None:
 
 @main.command()
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_context
 def settlement(ctx: click.Context, key: str, as_json: bool) -> None:
     """A settlement by setl_id or medins_setl_id (2207's setlinfo, setldetail and trace)."""
@@ -175,26 +345,16 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"--as-of: {value!r} is not a date YYYY-MM-DD")
-    return None
-
-
 @main.command()
 @click.argument("psn_no")
-@click.option("--as-of", help="Effective date YYYY-MM-DD.")
-@click.option("--known-at", help="What the ledger knew at a log position or an ISO timestamp.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--as-of", type=DAY, help="Effective date YYYY-MM-DD.")
+@click.option("--known-at", type=KNOWN_AT, help="What the ledger knew at a log position or an ISO timestamp.")
+@json_option
 @click.pass_context
-def balance(ctx: click.Context, psn_no: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+def balance(ctx: click.Context, psn_no: str, as_of: datetime | None, known_at: str | None, as_json: bool) -> None:
     """The personal-account balance of PSN_NO."""
     with opened(ctx) as app:
-        result = app.balance(psn_no, _date(as_of), known_at)
+        result = app.balance(psn_no, _day(as_of), known_at)
     if as_json:
         emit(result)
     else:
@@ -203,15 +363,16 @@ def balance(ctx: click.Context, psn_no: str, as_of: str | None, known_at: str | 
 
 @main.command()
 @click.argument("psn_no")
-@click.option("--year", type=int, required=True)
-@click.option("--as-of", help="Effective date YYYY-MM-DD.")
-@click.option("--known-at", help="What the ledger knew at a log position or an ISO timestamp.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--year", type=YEAR, required=True)
+@click.option("--as-of", type=DAY, help="Effective date YYYY-MM-DD.")
+@click.option("--known-at", type=KNOWN_AT, help="What the ledger knew at a log position or an ISO timestamp.")
+@json_option
 @click.pass_context
-def cap(ctx: click.Context, psn_no: str, year: int, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+def cap(ctx: click.Context, psn_no: str, year: int, as_of: datetime | None, known_at: str | None,
+        as_json: bool) -> None:
     """Annual cap usage of PSN_NO (5206): cap, used, remaining."""
     with opened(ctx) as app:
-        result = app.cap(psn_no, year, _date(as_of), known_at)
+        result = app.cap(psn_no, year, _day(as_of), known_at)
     if as_json:
         emit(result)
     else:
@@ -221,7 +382,7 @@ def cap(ctx: click.Context, psn_no: str, year: int, as_of: str | None, known_at:
 
 @main.command()
 @click.argument("psn_no")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_context
 def history(ctx: click.Context, psn_no: str, as_json: bool) -> None:
     """The personal account's movements with the running balance."""
@@ -238,12 +399,14 @@ def _run_period(ctx: click.Context, raw: dict[str, Any]) -> None:
     try:
         msg = validate_message(raw)
     except MessageError as e:
-        fail(str(e))
+        fail(str(e), e.code)
     with opened(ctx) as app:
         outcome = app.close_period(msg, refuse_repeat=True)
         pending = app.pending_prepayment(raw["admdvs"], raw["month"]) if "month" in raw else None
+    if isinstance(outcome, InputError):
+        fail(describe(outcome), outcome.code)
     if isinstance(outcome, LedgerError):
-        fail(describe(outcome))
+        raise outcome
     click.echo(f"{raw['type']} {raw['admdvs']} {raw.get('month', raw.get('year'))}: done")
     if pending:
         click.echo(f"prepayment pending: {pending['reason']} [{pending['code']}]")
@@ -251,34 +414,32 @@ def _run_period(ctx: click.Context, raw: dict[str, Any]) -> None:
 
 @main.command("close-month")
 @click.argument("admdvs")
-@click.argument("month")
-@click.option("--date", "day", help="The close's date (default: the month's last day).")
+@click.argument("month", type=MONTH)
+@click.option("--date", "day", type=DAY, help="The close's date (default: the month's last day).")
 @click.pass_context
-def close_month(ctx: click.Context, admdvs: str, month: str, day: str | None) -> None:
+def close_month(ctx: click.Context, admdvs: str, month: str, day: datetime | None) -> None:
     """Close MONTH (YYYY-MM) for ADMDVS: credit accounts and prepay institutions."""
     from ledger.periods import month_end
 
-    try:
-        end = month_end(month)
-    except ValueError as e:
-        fail(str(e))
-    _run_period(ctx, {"type": "month.closed", "date": day or end.isoformat(), "admdvs": admdvs, "month": month})
+    on = _day(day) or month_end(month)
+    _run_period(ctx, {"type": "month.closed", "date": on.isoformat(), "admdvs": admdvs, "month": month})
 
 
 @main.command("close-year")
 @click.argument("admdvs")
-@click.argument("year", type=int)
-@click.option("--date", "day", help="The clearing's date (default: 31 December).")
+@click.argument("year", type=YEAR)
+@click.option("--date", "day", type=DAY, help="The clearing's date (default: 31 December).")
 @click.pass_context
-def close_year(ctx: click.Context, admdvs: str, year: int, day: str | None) -> None:
+def close_year(ctx: click.Context, admdvs: str, year: int, day: datetime | None) -> None:
     """Clear YEAR for ADMDVS: each institution's final amount against its prepayments."""
-    _run_period(ctx, {"type": "year.closed", "date": day or f"{year}-12-31", "admdvs": admdvs, "year": year})
+    on = _day(day) or date(year, 12, 31)
+    _run_period(ctx, {"type": "year.closed", "date": on.isoformat(), "admdvs": admdvs, "year": year})
 
 
 @main.command()
 @click.argument("fixmedins_code")
-@click.option("--month", required=True, help="YYYY-MM")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--month", type=MONTH, required=True, help="YYYY-MM")
+@json_option
 @click.pass_context
 def reconcile(ctx: click.Context, fixmedins_code: str, month: str, as_json: bool) -> None:
     """An institution's totals for a month (3201), to check against its own system."""
@@ -292,9 +453,9 @@ def reconcile(ctx: click.Context, fixmedins_code: str, month: str, as_json: bool
 
 @main.command()
 @click.argument("fixmedins_code")
-@click.option("--year", type=int, required=True)
-@click.option("--known-at", help="What the ledger knew at a log position or an ISO timestamp.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--year", type=YEAR, required=True)
+@click.option("--known-at", type=KNOWN_AT, help="What the ledger knew at a log position or an ISO timestamp.")
+@json_option
 @click.pass_context
 def prepayments(ctx: click.Context, fixmedins_code: str, year: int, known_at: str | None, as_json: bool) -> None:
     """The monthly prepayment ledger of an institution."""
@@ -311,8 +472,8 @@ def prepayments(ctx: click.Context, fixmedins_code: str, year: int, known_at: st
 
 @main.command("clearing")
 @click.argument("admdvs")
-@click.argument("year", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("year", type=YEAR)
+@json_option
 @click.pass_context
 def clearing_cmd(ctx: click.Context, admdvs: str, year: int, as_json: bool) -> None:
     """The year-end clearing of a region."""
@@ -336,7 +497,7 @@ def print_clearing(result: dict[str, Any]) -> None:
 
 @main.command("journal")
 @click.option("--trial-balance", is_flag=True, required=True, help="Debits and credits per account.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_context
 def journal_cmd(ctx: click.Context, trial_balance: bool, as_json: bool) -> None:
     """The double-entry journal (同医保办发〔2022〕1号 第二十七条): the trial balance."""
@@ -358,7 +519,7 @@ def journal_cmd(ctx: click.Context, trial_balance: bool, as_json: bool) -> None:
 def rebuild(ctx: click.Context, quiet: bool) -> None:
     """Rebuild every read model from the event log alone."""
     with opened(ctx) as app:
-        count = app.read_models.rebuild(progress=not quiet)
+        count = app.read_models.rebuild(progress=progress_wanted(quiet))
     click.echo(f"rebuilt the read models from {count} events")
 
 
@@ -367,6 +528,8 @@ def rebuild(ctx: click.Context, quiet: bool) -> None:
 @click.pass_context
 def export(ctx: click.Context, file: str) -> None:
     """Write the whole log to FILE as JSON lines, each hash-chained to the one before, then the chain head."""
+    if not Path(file).resolve().parent.is_dir():
+        fail(f"{file}: the folder {Path(file).parent} does not exist", RefusalCode.FILE_UNUSABLE)
     with opened(ctx) as app:
         count, head = export_log(app, file)
     click.echo(f"exported {count} events to {file}; chain head {head}")
@@ -374,16 +537,19 @@ def export(ctx: click.Context, file: str) -> None:
 
 @main.command("audit")
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False), help="Audit an export file.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def audit_cmd(ctx: click.Context, source: str | None, as_json: bool, quiet: bool) -> None:
     """Replay the log: chain, rebuild, re-adjudication, journal and read models; exit 1 on any difference."""
     if source is not None:
-        report = run_audit(export=source, progress=not quiet)
+        try:
+            report = run_audit(export=source, progress=progress_wanted(quiet))
+        except (ValueError, KeyError, TypeError) as e:
+            fail(f"{source} is not a ledger export ({first_line(e)})", RefusalCode.FILE_UNUSABLE)
     else:
         with opened(ctx) as app:
-            report = run_audit(app, progress=not quiet)
+            report = run_audit(app, progress=progress_wanted(quiet))
     if as_json:
         emit(report.as_dict())
     else:
@@ -407,8 +573,8 @@ def print_audit(report: AuditReport) -> None:
 @click.option("--policy", "reform", required=True, type=click.Path(exists=True, dir_okay=False),
               help="A parameter file (the shape of ledger/policy/documents) with the reform's values.")
 @click.argument("admdvs")
-@click.argument("year", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("year", type=YEAR)
+@json_option
 @click.pass_context
 def whatif_cmd(ctx: click.Context, reform: str, admdvs: str, year: int, as_json: bool) -> None:
     """Replay a region's year under changed parameters; print the difference per institution, book nothing."""
@@ -444,9 +610,9 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
     lines = write_city(spec, city)
     click.echo(f"1. generated {city}: {lines} messages ({members} members, {spec.hospitals} hospitals, "
                f"{spec.pharmacies} pharmacies, {spec.months} months of {year})")
-    with opened(ctx) as app:
+    with opened(ctx, create=True) as app:
         click.echo(f"2. ingesting into {app.store.url} …")
-        report = ingest_file(app, str(city), progress=True, errors_to=sys.stderr)
+        report = ingest_file(app, str(city), progress=progress_wanted(False), errors_to=sys.stderr)
         click.echo(f"   {report.summary()}; {app.recorder.max_notification_id()} events in the log")
         totals = app.region_totals(admdvs, year)
         click.echo(f"3. settled {totals['settlements']} claims ({totals['refused']} refused by the pooling rules): "
@@ -475,21 +641,18 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
 
 @main.command("overdue")
 @click.argument("admdvs")
-@click.option("--as-of", required=True, help="The day asked about, YYYY-MM-DD.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--as-of", "as_of", required=True, type=DAY, help="The day asked about, YYYY-MM-DD.")
+@json_option
 @click.pass_context
-def overdue_cmd(ctx: click.Context, admdvs: str, as_of: str, as_json: bool) -> None:
+def overdue_cmd(ctx: click.Context, admdvs: str, as_of: datetime, as_json: bool) -> None:
     """Pharmacies' months not paid within 30 working days of receipt (医保办发〔2023〕4号 三（四））."""
-    from ledger.services.deadlines import overdue
-
-    day = _date(as_of)
-    assert day is not None
+    day = as_of.date()
     with opened(ctx) as app:
         result = overdue(app, admdvs, day)
     if as_json:
         emit(result)
         return
-    click.echo(f"{admdvs} as of {as_of}: {len(result['rows'])} month(s) overdue or paid late")
+    click.echo(f"{admdvs} as of {day}: {len(result['rows'])} month(s) overdue or paid late")
     for r in result["rows"]:
         click.echo(f"  {r['fixmedins_code']} {r['month']}: received {r['received_on']}, due {r['due_on']}, "
                    + (f"paid {r['paid_on']}" if r["paid_on"] else "unpaid")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+import re
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal, get_args
@@ -17,15 +18,49 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ledger.periods import parse_month
+from ledger.refusals import RefusalCode
+
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+class ExponentNumber:
+    """A JSON number written with an exponent (``1E2``): kept as its text, so every field refuses it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _plain_decimal(value: Any) -> Any:
+    """Take an amount as a decimal string or an exact JSON number, never through a float.
+
+    ``"12.50"``, ``12.50`` (read from JSON as a Decimal) and ``12`` pass; ``"1E2"``, ``" 5.00 "``,
+    ``true`` and a binary float are refused: each could hide a typing slip or a rounding.
+    """
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):
+        return Decimal(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, Decimal) and isinstance(exponent := value.as_tuple().exponent, int) and exponent <= 0:
+        return value
+    raise PydanticCustomError(
+        RefusalCode.BAD_AMOUNT, 'must be a plain decimal such as "12.50" (no exponent, spaces or float)')
 
 
 def _exact(places: int, *, limit: Decimal, positive: bool = False):
@@ -33,12 +68,14 @@ def _exact(places: int, *, limit: Decimal, positive: bool = False):
         if not value.is_finite():
             msg = "must be a finite number"
             raise ValueError(msg)
-        if value < 0 or (positive and value == 0):
-            msg = "must be greater than zero" if positive else "must not be negative"
+        if value < 0:
+            msg = "must not be negative"
+            raise ValueError(msg)
+        if positive and value == 0:
+            msg = "must be greater than zero"
             raise ValueError(msg)
         if value > limit:
-            msg = f"must not exceed {limit}"
-            raise ValueError(msg)
+            raise PydanticCustomError(RefusalCode.AMOUNT_OVER_LIMIT, "must not exceed {limit}", {"limit": str(limit)})
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -places:
             msg = f"must have at most {places} decimal places"
@@ -58,13 +95,50 @@ MAX_QUANTITY = Decimal(100_000)
 """A line is at most ten million yuan a unit times a hundred thousand units."""
 
 
-Money = Annotated[Decimal, AfterValidator(_exact(2, limit=MAX_MONEY))]
+Money = Annotated[Decimal, BeforeValidator(_plain_decimal), AfterValidator(_exact(2, limit=MAX_MONEY))]
 """Yuan with at most two decimals, not negative."""
-Price = Annotated[Decimal, AfterValidator(_exact(6, limit=MAX_PRICE))]
+PositiveMoney = Annotated[Decimal, BeforeValidator(_plain_decimal),
+                          AfterValidator(_exact(2, limit=MAX_MONEY, positive=True))]
+"""Yuan with at most two decimals, greater than zero."""
+Price = Annotated[Decimal, BeforeValidator(_plain_decimal), AfterValidator(_exact(6, limit=MAX_PRICE))]
 """A unit price: the platform carries up to six decimals."""
-Quantity = Annotated[Decimal, AfterValidator(_exact(4, limit=MAX_QUANTITY, positive=True))]
+Quantity = Annotated[Decimal, BeforeValidator(_plain_decimal),
+                     AfterValidator(_exact(4, limit=MAX_QUANTITY, positive=True))]
 """A quantity dispensed or billed: greater than zero, up to four decimals."""
-Code = Annotated[str, Field(min_length=1, max_length=64)]
+Score = Annotated[Decimal, BeforeValidator(_plain_decimal), AfterValidator(_exact(2, limit=Decimal(100)))]
+"""An assessment score out of 100, up to two decimals."""
+
+IDENTIFIER = r"^[0-9A-Za-z._:/#-]{1,64}$"
+"""Identifiers (codes, keys, serial numbers): 1 to 64 of ASCII letters, digits and ``. _ : / # -``."""
+Code = Annotated[str, Field(pattern=IDENTIFIER)]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc)."""
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        msg = "must not contain control characters"
+        raise ValueError(msg)
+    return value
+
+
+Text = Annotated[str, Field(max_length=200), AfterValidator(_printable)]
+"""Free text (names, reasons): any printable characters, no control characters, at most 200."""
+
+
+def _iso_day(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    msg = "must be a date written YYYY-MM-DD"
+    raise ValueError(msg)
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+"""A calendar date, written YYYY-MM-DD (not a timestamp, not a number)."""
 
 Beneficiary = Literal["self", "spouse", "parent", "child", "other"]
 Purpose = Literal[
@@ -94,11 +168,13 @@ Category = Literal[
 class Message(BaseModel):
     """Common shape: a ``type`` naming the fact, and the ``date`` it takes effect."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
-    date: date
+    date: Day
     """The message's effective (business) date."""
+    backfill: StrictBool = False
+    """The sender knows the date is far from the log's present (a migration, a late batch): book it anyway."""
 
     def key(self) -> str:
         """The business key that makes the message idempotent."""
@@ -109,9 +185,10 @@ class Message(BaseModel):
         """Computed once per message: a handler may ask more than once.
 
         The JSON of the validated model: fields in their declared order, amounts in one
-        written form, extra fields dropped, so the same content always hashes the same.
+        written form, so the same content always hashes the same. ``backfill`` says how the
+        message arrives, not what it says, so it is left out.
         """
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
+        return hashlib.sha256(self.model_dump_json(exclude={"backfill"}).encode()).hexdigest()[:32]
 
     def fingerprint(self) -> str:
         """A hash of the message's content: the same key with another fingerprint is refused."""
@@ -123,12 +200,12 @@ class InstitutionRegistered(Message):
 
     type: Literal["institution.registered"]
     fixmedins_code: Code
-    fixmedins_name: str = ""
+    fixmedins_name: Text = ""
     admdvs: Code
     kind: Literal["hospital", "pharmacy"]
     level: Literal[1, 2, 3] | None = None
     """Hospital level: 1 = primary and below (基层), 2, 3. Pharmacies have none."""
-    pooling_designated: bool
+    pooling_designated: StrictBool
     """Designated for outpatient pooling (门诊统筹定点)."""
     category: Category | None = None
     """Jiaozuo's cost-baseline category (焦医保〔2024〕32号 四（一）1)."""
@@ -232,7 +309,7 @@ class MemberTransferredOut(_MemberFact):
     """Left the region (调离); the account balance is paid out (信政办〔2022〕23号 第十二条)."""
 
     type: Literal["member.transferred_out"]
-    destination: str = ""
+    destination: Text = ""
 
     def key(self) -> str:  # noqa: D102
         return f"{self.psn_no}/{self.type}"
@@ -242,20 +319,27 @@ class MemberDeceased(_MemberFact):
     """Death; the account balance passes to the recorded heir (第十二条)."""
 
     type: Literal["member.deceased"]
-    heir: str = Field(min_length=1)
+    heir: Annotated[Text, Field(min_length=1)]
 
     def key(self) -> str:  # noqa: D102
         return f"{self.psn_no}/{self.type}"
 
 
+def _within_limit(what: str, amount: Decimal) -> None:
+    """Refuse an amount the read models could not hold in integer fen."""
+    if amount > MAX_MONEY:
+        raise PydanticCustomError(RefusalCode.AMOUNT_OVER_LIMIT, "{what} {amount} passes the limit {limit}",
+                                  {"what": what, "amount": str(amount), "limit": str(MAX_MONEY)})
+
+
 class BillItem(BaseModel):
     """One bill line (费用明细)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     feedetl_sn: Code
     med_list_codg: Code
-    name: str = ""
+    name: Text = ""
     cnt: Quantity
     pric: Price
     pric_uplmt_amt: Price | None = None
@@ -266,6 +350,17 @@ class BillItem(BaseModel):
     """A cost the pooling fund never pays (health check-up, work injury, …)."""
     lmt_used_flag: bool | None = None
     """The prescriber states the use is within the item's restricted scope (限定支付范围, its indication)."""
+    det_item_fee_sumamt: Money | None = None
+    """Carried, not used: the sender's own line total (明细项目费用总额); the ledger computes cnt × pric."""
+    medins_list_codg: Code | None = None
+    """Carried, not used: the institution's own catalogue code for the item (医药机构目录编码)."""
+    spec: Text = ""
+    """Carried, not used: the item's specification (规格)."""
+
+    @model_validator(mode="after")
+    def _line_within_limit(self) -> BillItem:
+        _within_limit("cnt × pric", self.cnt * self.pric)
+        return self
 
 
 def _unique_lines(items: list[BillItem]) -> list[BillItem]:
@@ -291,10 +386,16 @@ class _Claim(Message):
     medins_setl_id: Code
     psn_no: Code
     fixmedins_code: Code
-    acct_used_flag: bool = False
+    acct_used_flag: StrictBool = False
     items: Items
-    setl_date: date | None = None
+    setl_date: Day | None = None
     """When the bill was settled, if later than ``date`` (a late upload)."""
+    insutype: Code | None = None
+    """Carried, not used: the insurance type (险种类型, 310 for the employee scheme)."""
+    mdtrt_cert_type: Code | None = None
+    """Carried, not used: the kind of credential presented (就诊凭证类型)."""
+    medfee_sumamt: Money | None = None
+    """Carried, not used: the sender's own bill total; the ledger computes it from the lines."""
 
     def key(self) -> str:
         return self.medins_setl_id
@@ -302,6 +403,7 @@ class _Claim(Message):
     @model_validator(mode="after")
     def _settled_after_service(self) -> _Claim:
         _in_order(self.date, self.setl_date, "setl_date: a bill cannot be settled before the service date")
+        _within_limit("items: the lines' total", sum((i.cnt * i.pric for i in self.items), Decimal(0)))
         return self
 
 
@@ -319,11 +421,11 @@ class VisitSettled(_Claim):
 class PrescribedDrug(BaseModel):
     """A drug on an e-prescription: how much, for how many days."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     med_list_codg: Code
     cnt: Quantity
-    days: int = Field(gt=0)
+    days: int = Field(gt=0, le=36_500)
 
 
 class PrescriptionIssued(Message):
@@ -336,10 +438,10 @@ class PrescriptionIssued(Message):
     fixmedins_code: Code
     med_type: Literal["11", "13"] = "11"
     drugs: Annotated[list[PrescribedDrug], Field(min_length=1)]
-    chronic: bool = False
-    long_term: bool = False
+    chronic: StrictBool = False
+    long_term: StrictBool = False
     """A long prescription for a listed chronic disease (up to 12 weeks); it must also be ``chronic``."""
-    over_limit_reason: str = Field(default="", max_length=200)
+    over_limit_reason: Text = ""
     """Why a line supplies more days than generally allowed (焦医保〔2024〕32号 二（二）「一般不超过」)."""
 
     def key(self) -> str:  # noqa: D102
@@ -362,7 +464,7 @@ class PurchaseSettled(_Claim):
     rx_no: Code
     delivery_fee: Money = Decimal("0.00")
     """A delivery fee (配送费): never paid by medical insurance."""
-    split_reason: str = Field(default="", max_length=200)
+    split_reason: Text = ""
     """Why the prescription is filled at more than one institution (Datong art. 13): required when it is."""
 
 
@@ -371,7 +473,7 @@ class AccountUsed(Message):
 
     type: Literal["account.used"]
     psn_no: Code
-    amount: Annotated[Money, AfterValidator(_exact(2, limit=MAX_MONEY, positive=True))]
+    amount: PositiveMoney
     beneficiary: Beneficiary
     purpose: Purpose
     reference: Code
@@ -386,7 +488,7 @@ class SettlementReversed(Message):
     type: Literal["settlement.reversed"]
     medins_setl_id: Code | None = None
     setl_id: Code | None = None
-    reason: str = ""
+    reason: Text = ""
 
     @model_validator(mode="after")
     def _names_a_settlement(self) -> SettlementReversed:
@@ -405,7 +507,8 @@ class BudgetSet(Message):
     type: Literal["budget.set"]
     admdvs: Code
     year: int = Field(ge=2000, le=2100)
-    amount: Money
+    amount: PositiveMoney
+    """Greater than zero: a region's year without a budget has no budget.set at all."""
 
     def key(self) -> str:  # noqa: D102
         return f"budget/{self.admdvs}/{self.year}"
@@ -417,7 +520,7 @@ class InstitutionAssessed(Message):
     type: Literal["institution.assessed"]
     fixmedins_code: Code
     year: int = Field(ge=2000, le=2100)
-    score: Annotated[Decimal, AfterValidator(_exact(2, limit=Decimal(100)))]
+    score: Score
 
     def key(self) -> str:  # noqa: D102
         return f"{self.fixmedins_code}/{self.year}"
@@ -429,7 +532,7 @@ class InstitutionReviewed(Message):
     type: Literal["institution.reviewed"]
     fixmedins_code: Code
     year: int = Field(ge=2000, le=2100)
-    sampled_total: Annotated[Money, AfterValidator(_exact(2, limit=MAX_MONEY, positive=True))]
+    sampled_total: PositiveMoney
     violation_amount: Money
 
     @model_validator(mode="after")
@@ -594,44 +697,103 @@ _adapter: TypeAdapter[Any] = TypeAdapter(AnyMessage)
 
 
 class MessageError(ValueError):
-    """Raised when a line is not a valid message: names its type, field and reason."""
+    """Raised when a line is not a valid message: names its type, field, reason and refusal code."""
 
-    def __init__(self, type_: str, field: str, reason: str) -> None:
+    def __init__(self, type_: str, field: str, reason: str, code: RefusalCode = RefusalCode.INVALID_VALUE) -> None:
         self.type = type_
         self.field = field
         self.reason = reason
-        super().__init__(f"{type_}: {field}: {reason}")
+        self.code = RefusalCode(code)
+        super().__init__(f"{type_}: {field}: {reason} [{self.code}]")
+
+
+MAX_DIGITS = 40
+"""A JSON integer longer than this is refused before Python turns it into a number."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise MessageError("-", "-", f"a number of {len(text)} digits", RefusalCode.INVALID_VALUE)
+    return int(text)
+
+
+def _json_decimal(text: str) -> Decimal | ExponentNumber:
+    """JSON numbers with a fraction are read exactly, as Decimal: never through a binary float."""
+    if "e" in text or "E" in text:
+        return ExponentNumber(text)
+    return Decimal(text)
+
+
+_DECODER = json.JSONDecoder(parse_float=_json_decimal, parse_int=_json_int)
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Decode JSON as the exchange reads it: numbers exact (never a float), or raise :class:`MessageError`.
+
+    Every way in (a file's line, an online request's body) decodes with this, so that a JSON
+    number reaches the amount checks as the Decimal it was written as.
+    """
+    try:
+        # UTF-8 only; a byte-order mark (a Windows editor's first line) is dropped, as before.
+        return _DECODER.decode(text.decode("utf-8-sig") if isinstance(text, bytes) else text.removeprefix("\ufeff"))
+    except json.JSONDecodeError as e:
+        raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}", RefusalCode.NOT_JSON) from None
+    except UnicodeDecodeError as e:
+        raise MessageError("-", "-", f"not UTF-8: byte {e.start}", RefusalCode.NOT_UTF8) from None
+    except RecursionError:
+        raise MessageError("-", "-", "not JSON: nested too deep", RefusalCode.NOT_JSON) from None
 
 
 def parse_message(line: str | bytes) -> Message:
     """Parse one JSON line into its message model, or raise :class:`MessageError`."""
-    try:
-        raw = json.loads(line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n"), parse_float=Decimal)
-    except json.JSONDecodeError as e:
-        raise MessageError("-", "-", f"not JSON: {e.msg} at column {e.colno}") from None
-    except UnicodeDecodeError as e:
-        raise MessageError("-", "-", f"not UTF-8: byte {e.start}") from None
-    return validate_message(raw)
+    return validate_message(decode_json(line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")))
+
+
+_PYDANTIC_CODES = {
+    "extra_forbidden": RefusalCode.UNKNOWN_FIELD,
+    "missing": RefusalCode.MISSING_FIELD,
+    "string_pattern_mismatch": RefusalCode.BAD_IDENTIFIER,
+}
+
+_OWN_CODES = {c.value: c for c in RefusalCode}
+"""The refusal codes our validators raise as pydantic error types."""
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field: not in the exchange contract (see `ledger schema`)"
+    if error["type"] == "string_pattern_mismatch":
+        return "must be 1 to 64 of ASCII letters, digits and . _ : / # -"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def validate_message(raw: Any) -> Message:
-    """Validate a decoded JSON object as a message."""
+    """Validate a decoded JSON object as a message.
+
+    An unknown field is named before anything else is checked, since a misspelling is the
+    likeliest cause of a missing one.
+    """
     if not isinstance(raw, dict):
-        raise MessageError("-", "-", "a message must be a JSON object")
+        raise MessageError("-", "-", "a message must be a JSON object", RefusalCode.NOT_AN_OBJECT)
     type_ = raw.get("type")
     if not isinstance(type_, str):
-        raise MessageError("-", "type", "missing: every message names its type")
+        raise MessageError("-", "type", "missing: every message names its type", RefusalCode.MISSING_TYPE)
     if type_ not in MESSAGE_TYPES:
-        raise MessageError(type_, "type", f"unknown message type (known: {', '.join(MESSAGE_TYPES)})")
+        shown = type_ if len(type_) <= 64 and type_.isprintable() else repr(type_[:64])
+        raise MessageError(shown, "type", f"unknown message type (known: {', '.join(MESSAGE_TYPES)})",
+                           RefusalCode.UNKNOWN_TYPE)
     try:
         return MESSAGE_TYPES[type_].model_validate(raw)
     except ValidationError as e:
-        first = e.errors()[0]
+        errors = e.errors()
+        first = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
         loc = ".".join(str(p) for p in first["loc"])
-        reason = first["msg"].removeprefix("Value error, ")
+        loc = loc if loc.isprintable() and len(loc) <= 100 else repr(loc[:100])
+        reason = _reason(first)
         if ": " in reason and not loc:
             loc, _, reason = reason.partition(": ")
-        raise MessageError(type_, loc or "-", reason) from None
+        code = _PYDANTIC_CODES.get(first["type"]) or _OWN_CODES.get(first["type"], RefusalCode.INVALID_VALUE)
+        raise MessageError(type_, loc or "-", reason, code) from None
 
 
 def json_schema() -> dict[str, Any]:

@@ -17,8 +17,8 @@ from ledger.policy.catalogues import Catalogue, CatalogueFile
 from ledger.policy.parameters import PolicyFile, PolicyLibrary, RegionProfile
 
 POLICY_DIR = Path(__file__).parent
-CATALOGUE_DIR = POLICY_DIR / "catalogue"
 """The bundled files: ``documents/*.yaml`` and ``regions.yaml``."""
+CATALOGUE_DIR = POLICY_DIR / "catalogue"
 
 
 def load_policy_file(path: Path) -> PolicyFile:
@@ -26,9 +26,17 @@ def load_policy_file(path: Path) -> PolicyFile:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return PolicyFile.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as e:
-        msg = f"{path}: {e}"
-        raise PolicyError(msg) from None
+    except yaml.MarkedYAMLError as e:
+        where = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
+        msg = f"{path}: not YAML: {where}{e.problem or e.context}"
+    except yaml.YAMLError as e:
+        msg = f"{path}: not YAML: {e}"
+    except ValidationError as e:
+        first = e.errors()[0]
+        msg = f"{path}: {'.'.join(str(p) for p in first['loc']) or '-'}: {first['msg'].removeprefix('Value error, ')}"
+    except (UnicodeDecodeError, ArithmeticError) as e:
+        msg = f"{path}: {type(e).__name__}: {e}"
+    raise PolicyError(msg)
 
 
 def load_library(directory: Path = POLICY_DIR) -> PolicyLibrary:

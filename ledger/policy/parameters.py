@@ -37,7 +37,11 @@ def _decimal(raw: object, *, what: str) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         msg = f"{what} must be written as a quoted decimal string, not {raw!r}"
         raise ValueError(msg)
-    return Decimal(str(raw))
+    try:
+        return Decimal(str(raw))
+    except ArithmeticError:
+        msg = f"{what} must be a decimal, not {raw!r}"
+        raise ValueError(msg) from None
 
 
 def _check_value(unit: Unit, raw: Any, choices: tuple[str, ...]) -> Any:

@@ -283,7 +283,7 @@ class ProjectionRunner:
         waited for.
         """
         head = self.source.head()
-        if self.store is None or (head is not None and head <= self.batch_size):
+        if self.store is None or head is None or head <= self.batch_size:
             yield None
             return
         writer = Writer(self.store)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
 from ledger.money import ZERO, round_fen
+from ledger.refusals import RefusalCode
 from ledger.rules.facts import RETIRED
 
 if TYPE_CHECKING:
@@ -70,16 +71,16 @@ def check_use_xinyang_art9_10(beneficiary: str, purpose: str, p: Reader) -> str:
     forbidden = p.cited("account_forbidden_purposes")
     if purpose in forbidden.value:
         raise InputError("purpose", f"the personal account may not pay for {purpose}",
-                         code="account_use_forbidden", article=forbidden.citation())
+                         code=RefusalCode.ACCOUNT_USE_FORBIDDEN, article=forbidden.citation())
     if beneficiary == "self":
         allowed = p.cited("account_purposes_self")
     else:
         family = p.cited("account_family_beneficiaries")
         if beneficiary not in family.value:
             raise InputError("beneficiary", f"the personal account may not pay for {beneficiary}",
-                             code="account_beneficiary_refused", article=family.citation())
+                             code=RefusalCode.ACCOUNT_BENEFICIARY_REFUSED, article=family.citation())
         allowed = p.cited("account_purposes_family")
     if purpose not in allowed.value:
         raise InputError("purpose", f"the personal account may not pay {purpose} for {beneficiary}",
-                         code="account_use_refused", article=allowed.citation())
+                         code=RefusalCode.ACCOUNT_USE_REFUSED, article=allowed.citation())
     return allowed.citation()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
 from ledger.money import ZERO, round_fen
+from ledger.refusals import RefusalCode
 
 if TYPE_CHECKING:
     from ledger.rules.reader import Reader
@@ -36,7 +37,7 @@ class KaifengClearing:
 def usage_rate(actual_total: Decimal, budget: Decimal) -> Decimal:
     """门诊统筹基金使用率: all institutions' actual pooled total ÷ annual budget."""
     if budget <= 0:
-        raise InputError("budget", "the annual budget must be positive to clear the year", code="no_budget")
+        raise InputError("budget", "the annual budget must be positive to clear the year", code=RefusalCode.NO_BUDGET)
     return actual_total / budget
 
 
@@ -99,12 +100,13 @@ def specialist_baseline_jiaozuo_4_1(history: dict[str, Decimal], covid_years: li
         best = sorted((history[y] for y in window), reverse=True)[:pick]
         if len(best) < pick:
             raise InputError("cost_history", f"needs {pick} of the {span} years before {year}",
-                             code="baseline_history_missing")
+                             code=RefusalCode.BASELINE_HISTORY_MISSING)
         baseline, how = sum(best, ZERO) / len(best), f"{pick} highest of {span} years (COVID)"
     else:
         missing = [y for y in previous if str(y) not in history]
         if missing:
-            raise InputError("cost_history", f"no cost per visit for {missing}", code="baseline_history_missing")
+            raise InputError("cost_history", f"no cost per visit for {missing}",
+                             code=RefusalCode.BASELINE_HISTORY_MISSING)
         baseline = sum((w * history[str(y)] for w, y in zip(weights, previous, strict=True)), ZERO) / sum(weights)
         how = "weighted " + ":".join(str(int(w)) for w in weights)
     baseline = round_fen(baseline)

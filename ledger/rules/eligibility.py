@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ledger.refusals import RefusalCode
 from ledger.rules.facts import PURCHASE, TEMPORARY
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 class Refusal:
     """Why the pooling fund pays nothing: a stable code and the article it rests on."""
 
-    code: str
+    code: RefusalCode
     article: str
     reason: str
 
@@ -33,12 +34,13 @@ def excluded_cost_jiaozuo_3(claim: Claim, p: Reader) -> Refusal | None:
     """
     if claim.exclusion is None:
         return None
+    code = RefusalCode(f"excluded_{claim.exclusion}")
     if p.has("excluded_cost_kinds"):
         cited = p.cited("excluded_cost_kinds")
         if claim.exclusion in cited.value:
-            return Refusal(f"excluded_{claim.exclusion}", cited.citation(), f"{claim.exclusion} 不纳入门诊统筹支付范围")
+            return Refusal(code, cited.citation(), f"{claim.exclusion} 不纳入门诊统筹支付范围")
     cited = p.cited("no_pooling_out_of_catalog")
-    return Refusal(f"excluded_{claim.exclusion}", cited.citation(), "不符合基本医疗保险基金支付范围")
+    return Refusal(code, cited.citation(), "不符合基本医疗保险基金支付范围")
 
 
 def flexible_worker_xinyang_art3(ctx: Context, p: Reader) -> Refusal | None:
@@ -50,7 +52,8 @@ def flexible_worker_xinyang_art3(ctx: Context, p: Reader) -> Refusal | None:
         return None
     if not p.flag("no_pooling_for_flexible_workers"):
         return None
-    return Refusal("flexible_worker", p.cited("no_pooling_for_flexible_workers").citation(), "灵活就业人员不适用本细则")
+    return Refusal(RefusalCode.FLEXIBLE_WORKER, p.cited("no_pooling_for_flexible_workers").citation(),
+                   "灵活就业人员不适用本细则")
 
 
 def hospitalised_xinyang_art19_2(ctx: Context, p: Reader) -> Refusal | None:
@@ -60,7 +63,8 @@ def hospitalised_xinyang_art19_2(ctx: Context, p: Reader) -> Refusal | None:
     """
     if not ctx.hospitalised or not p.flag("no_pooling_while_hospitalised"):
         return None
-    return Refusal("hospitalised", p.cited("no_pooling_while_hospitalised").citation(), "住院期间发生的门诊费用")
+    return Refusal(RefusalCode.HOSPITALISED, p.cited("no_pooling_while_hospitalised").citation(),
+                   "住院期间发生的门诊费用")
 
 
 def suspended_xinyang_art19_3(ctx: Context, p: Reader) -> Refusal | None:
@@ -70,7 +74,7 @@ def suspended_xinyang_art19_3(ctx: Context, p: Reader) -> Refusal | None:
     """
     if not ctx.suspended or not p.flag("no_pooling_while_suspended"):
         return None
-    return Refusal("suspended", p.cited("no_pooling_while_suspended").citation(), "待遇暂停期间发生的费用")
+    return Refusal(RefusalCode.SUSPENDED, p.cited("no_pooling_while_suspended").citation(), "待遇暂停期间发生的费用")
 
 
 def undesignated_xinyang_art19_4(ctx: Context, p: Reader) -> Refusal | None:
@@ -81,7 +85,7 @@ def undesignated_xinyang_art19_4(ctx: Context, p: Reader) -> Refusal | None:
     if ctx.institution_designated or not p.flag("no_pooling_at_undesignated"):
         return None
     cited = p.cited("no_pooling_at_undesignated")
-    return Refusal("institution_not_designated", cited.citation(), "非门诊统筹定点医药机构")
+    return Refusal(RefusalCode.INSTITUTION_NOT_DESIGNATED, cited.citation(), "非门诊统筹定点医药机构")
 
 
 def temporary_trip_datong_art25_4(ctx: Context, p: Reader) -> Refusal | None:
@@ -93,7 +97,8 @@ def temporary_trip_datong_art25_4(ctx: Context, p: Reader) -> Refusal | None:
     if ctx.remote_kind != TEMPORARY:
         return None
     cited = p.cited("no_pooling_temporary_trip")
-    return Refusal("temporary_trip", cited.citation(), f"临时外出在异地（{ctx.institution_admdvs}）发生的普通门诊费用")
+    return Refusal(RefusalCode.TEMPORARY_TRIP, cited.citation(),
+                   f"临时外出在异地（{ctx.institution_admdvs}）发生的普通门诊费用")
 
 
 def remote_undesignated_xinyang_art19_5(ctx: Context, p: Reader) -> Refusal | None:
@@ -104,7 +109,7 @@ def remote_undesignated_xinyang_art19_5(ctx: Context, p: Reader) -> Refusal | No
     if ctx.remote_kind in (None, TEMPORARY) or ctx.institution_designated:
         return None
     cited = p.cited("no_pooling_remote_undesignated")
-    return Refusal("remote_not_designated", cited.citation(),
+    return Refusal(RefusalCode.REMOTE_NOT_DESIGNATED, cited.citation(),
                    "异地居住人员在备案居住地非门诊统筹定点医药机构发生的费用")
 
 
@@ -118,7 +123,7 @@ def undesignated_prescriber_datong_art25_2(claim: Claim, ctx: Context, p: Reader
     if not p.flag("no_pooling_without_designated_prescription"):
         return None
     cited = p.cited("no_pooling_without_designated_prescription")
-    return Refusal("prescriber_not_designated", cited.citation(), "处方非门诊统筹定点医疗机构开具")
+    return Refusal(RefusalCode.PRESCRIBER_NOT_DESIGNATED, cited.citation(), "处方非门诊统筹定点医疗机构开具")
 
 
 def refusal(claim: Claim, ctx: Context, p: Reader) -> Refusal | None:

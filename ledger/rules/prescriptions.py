@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
+from ledger.refusals import RefusalCode
 
 if TYPE_CHECKING:
     from ledger.rules.reader import Reader
@@ -44,7 +45,7 @@ def check_days_supplied(days: int, med_type: str, chronic: bool, long_term: bool
     """
     if long_term and not chronic:
         raise InputError(field, "a long prescription is for a listed chronic disease: mark it chronic",
-                         code="rx_long_term_not_chronic", article=p.cited("rx_days_long_term").citation())
+                         code=RefusalCode.RX_LONG_TERM_NOT_CHRONIC, article=p.cited("rx_days_long_term").citation())
     limit, article = days_limit_jiaozuo_2_2(med_type, chronic, long_term, p)
     if days <= limit:
         return None
@@ -54,7 +55,7 @@ def check_days_supplied(days: int, med_type: str, chronic: bool, long_term: bool
         return f"{field}: {days} days, over the {limit} generally allowed ({article}「一般不超过」): {reason.strip()}"
     raise InputError(field, f"{days} days supplied, more than the {limit} allowed"
                      + (" (state over_limit_reason to exceed it)" if soft else ""),
-                     code="rx_days_over_limit", article=article)
+                     code=RefusalCode.RX_DAYS_OVER_LIMIT, article=article)
 
 
 def valid_through_datong_art10(issued: date, p: Reader) -> tuple[date, str]:
@@ -72,11 +73,11 @@ def check_valid_on(issued: date, day: date, p: Reader) -> None:
     """Refuse a purchase before the prescription was issued or after it expired."""
     if day < issued:
         raise InputError("date", f"the prescription was issued later, on {issued.isoformat()}",
-                         code="rx_not_yet_issued")
+                         code=RefusalCode.RX_NOT_YET_ISSUED)
     last, article = valid_through_datong_art10(issued, p)
     if day > last:
         raise InputError("rx_no", f"the prescription expired after {last.isoformat()}",
-                         code="rx_expired", article=article)
+                         code=RefusalCode.RX_EXPIRED, article=article)
 
 
 def check_split_reason_datong_art13(elsewhere: set[str], reason: str, p: Reader) -> None:
@@ -87,7 +88,7 @@ def check_split_reason_datong_art13(elsewhere: set[str], reason: str, p: Reader)
     """
     if elsewhere and not reason.strip() and p.flag("rx_one_institution_per_drug"):
         raise InputError("split_reason", f"the prescription was partly filled at {', '.join(sorted(elsewhere))}: "
-                         "record why it is filled here too", code="split_reason_missing",
+                         "record why it is filled here too", code=RefusalCode.SPLIT_REASON_MISSING,
                          article=p.cited("rx_one_institution_per_drug").citation())
 
 
@@ -101,4 +102,5 @@ def check_one_institution_datong_art13(drug: str, here: str, bought_at: str | No
         return
     if p.flag("rx_one_institution_per_drug"):
         raise InputError(field, f"{drug} was already bought at {bought_at}",
-                         code="rx_drug_bought_elsewhere", article=p.cited("rx_one_institution_per_drug").citation())
+                         code=RefusalCode.RX_DRUG_BOUGHT_ELSEWHERE,
+                         article=p.cited("rx_one_institution_per_drug").citation())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
 from ledger.periods import month_end
+from ledger.refusals import RefusalCode
 from ledger.rules.facts import TEMPORARY
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def check_direct_settlement_xinyang_art15(offers_direct: bool, designated: bool,
         return
     cited = p.cited("remote_direct_settlement")
     raise InputError("fixmedins_code", "the institution offers no remote direct settlement: the member pays in "
-                     "full and files reimbursement.claimed", code="remote_no_direct_settlement",
+                     "full and files reimbursement.claimed", code=RefusalCode.REMOTE_NO_DIRECT_SETTLEMENT,
                      article=cited.citation())
 
 
@@ -80,5 +81,5 @@ def check_reimbursement_filed_in_time(filed: date, service_date: date, p: Reader
     last = reimbursement_deadline_xinyang_art15(service_date, p)
     if filed > last:
         raise InputError("date", f"filed {filed.isoformat()}, after the last day {last.isoformat()} for a bill of "
-                         f"{service_date.isoformat()}", code="reimbursement_late",
+                         f"{service_date.isoformat()}", code=RefusalCode.REIMBURSEMENT_LATE,
                          article=p.cited("remote_reimbursement_deadline_month").citation())

@@ -42,6 +42,7 @@ from ledger.money import ZERO
 from ledger.policy.parameters import Policy, PolicyLibrary
 from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
 from ledger.projections.runner import EventSource, ProjectionRunner
+from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate, result_record, setldetail
 from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
 from ledger.rules.facts import Claim, Context
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = ["BOOKED", "PERIOD_TYPES", "PRESENT", "Outcome", "OutpatientPooling"]
 
 RETRIES = 20
+LOOKBACK = 256
+"""Events read back from the log's end to find its present (the latest effective date)."""
 """Attempts of one message against writers that keep getting there first (each waits a little longer)."""
 CACHE_SIZE = 50_000
 """Aggregates of each kind kept in memory between batches (prescriptions a fifth of it)."""
@@ -165,6 +168,15 @@ class OutpatientPooling(Application[UUID]):
         """This application's event log, as the read models read it."""
         return EventSource.of(self)
 
+    def log_present(self) -> date | None:
+        """The latest effective date among the log's last events: where the log's present is."""
+        head = self.recorder.max_notification_id()
+        if not head:
+            return None
+        events = (self.mapper.to_domain_event(n)
+                  for n in self.recorder.select_notifications(start=max(1, head - LOOKBACK + 1), limit=LOOKBACK))
+        return max((day for e in events if isinstance(day := getattr(e, "day", None), date)), default=None)
+
     def catch_up(self, *, progress: bool = False) -> int:
         """Bring the read models up to the log; returns how many events were read.
 
@@ -250,7 +262,7 @@ class OutpatientPooling(Application[UUID]):
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             return BOOKED if booked else PRESENT
-        return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
+        return InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
 
     def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
@@ -275,7 +287,8 @@ class OutpatientPooling(Application[UUID]):
         out: list[dict[str, Any] | LedgerError] = []
         for msg in messages:
             if not isinstance(msg, m.VisitSettled | m.PurchaseSettled):
-                out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}"))
+                out.append(InputError("type", f"presettle takes visit.settled and purchase.settled, not {msg.type}",
+                                      code=RefusalCode.NOT_A_CLAIM))
                 continue
             try:
                 HANDLERS[msg.type](s, msg)
@@ -384,7 +397,7 @@ class OutpatientPooling(Application[UUID]):
             moment = datetime.fromisoformat(known_at)
         except ValueError:
             raise InputError("known_at", f"{known_at!r} is neither a log position nor an ISO timestamp",
-                             code="bad_known_at") from None
+                             code=RefusalCode.BAD_KNOWN_AT) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         # Recorded times are stored as UTC ISO text, which sorts as time does.
@@ -419,6 +432,7 @@ class OutpatientPooling(Application[UUID]):
             mid = str(member_id(psn_no))
             psn_type = roster.psn_type_on(conn, mid, on.isoformat(), position) or row["psn_type"]
             used = caps.usage(conn, mid, year, as_of.isoformat() if as_of else None, position)
+        self.services().policy(row["admdvs"], date(year, 12, 31), "year")  # refuses a year no policy covers
         policy = self.library.policy_for(row["admdvs"], max(on, date.fromisoformat(row["enrolled_on"])))
         cap = annual_cap_xinyang_art5_3(psn_type, Reader(policy))
         return {"psn_no": psn_no, "year": year, "psn_type": psn_type, "cap": cap, "used": used["used"],
@@ -427,6 +441,7 @@ class OutpatientPooling(Application[UUID]):
 
     def prepayments(self, fixmedins_code: str, year: int, known_at: str | None = None) -> dict[str, Any]:
         """The institution's monthly prepayment ledger for a year."""
+        self.services().institution(fixmedins_code)
         with self._read() as conn:
             position = self._position(conn, known_at)
             rows = prepayments.ledger_rows(conn, fixmedins_code, year, position)
@@ -434,14 +449,17 @@ class OutpatientPooling(Application[UUID]):
 
     def clearing(self, admdvs: str, year: int) -> dict[str, Any]:
         """The region's year-end clearing."""
+        if admdvs not in self.library.regions:
+            raise UnknownError("admdvs", "region", admdvs)
         with self._read() as conn:
             found = clearing.region_clearing(conn, admdvs, year)
         if found is None:
-            raise InputError("year", f"{year} is not cleared for region {admdvs}", code="not_cleared")
+            raise InputError("year", f"{year} is not cleared for region {admdvs}", code=RefusalCode.NOT_CLEARED)
         return found
 
     def reconcile(self, fixmedins_code: str, month: str) -> dict[str, Any]:
         """3201: an institution's totals for a month."""
+        self.services().institution(fixmedins_code)
         with self._read() as conn:
             return settlements.reconcile(conn, fixmedins_code, month)
 

@@ -24,6 +24,7 @@ from ledger.domain.regions import Region
 from ledger.errors import InputError, PeriodError
 from ledger.money import ZERO, round_fen
 from ledger.periods import month_end
+from ledger.refusals import RefusalCode
 from ledger.rules.clearing import (
     clear_jiaozuo_4_1,
     clear_kaifeng_3_3,
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 CREDIT_BATCH = 2000
 """Members credited per transaction: a crash part-way loses at most one batch, which the rerun credits."""
 
-NO_SCHEME, NO_BUDGET, EARLIER_PENDING = "no_payment_scheme", "no_budget", "earlier_month_pending"
+NO_SCHEME, NO_BUDGET, EARLIER_PENDING = (RefusalCode.NO_PAYMENT_SCHEME, RefusalCode.NO_BUDGET,
+                                        RefusalCode.EARLIER_MONTH_PENDING)
 WAITING = (NO_BUDGET, EARLIER_PENDING)
 """Pending reasons a later message resolves; a month with no scheme in force stays unprepaid by this ledger."""
 
@@ -50,7 +52,7 @@ WAITING = (NO_BUDGET, EARLIER_PENDING)
 def _scheme(policy: Policy, field: str) -> str:
     if not policy.has("payment_scheme"):
         raise InputError(field, f"no payment scheme for institutions is in force in region {policy.admdvs}",
-                         code="no_policy_in_force")
+                         code=RefusalCode.NO_POLICY_IN_FORCE)
     return str(policy.get("payment_scheme").value)
 
 
@@ -65,7 +67,8 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
     region.check_can_close_month(msg.month)
     end = month_end(msg.month)
     if msg.date < end:
-        raise PeriodError("date", f"{msg.month} cannot close before its last day {end}", code="month_not_over")
+        raise PeriodError("date", f"{msg.month} cannot close before its last day {end}",
+                          code=RefusalCode.MONTH_NOT_OVER)
     policy = s.policy(msg.admdvs, end)
     s.uow.abandon()
 
@@ -187,7 +190,7 @@ def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False
     if waiting:
         reason = region.months[waiting[0]]["pending"]["reason"]
         raise PeriodError("year", f"{waiting[0]} is closed but not yet prepaid ({reason})",
-                          code="prepayment_pending")
+                          code=RefusalCode.PREPAYMENT_PENDING)
     policy = s.policy(msg.admdvs, month_end(f"{msg.year}-12"))
     scheme = _scheme(policy, "year")
     if scheme != KAIFENG:
@@ -198,7 +201,7 @@ def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False
     finals: dict[str, tuple[Decimal, str]] = {}
     if scheme == KAIFENG:
         if summary["budget"] is None:
-            raise PeriodError("year", f"no budget.set for {msg.admdvs} {msg.year}", code="no_budget")
+            raise PeriodError("year", f"no budget.set for {msg.admdvs} {msg.year}", code=RefusalCode.NO_BUDGET)
         result = clear_kaifeng_3_3({c: t["actual"] for c, t in totals.items()}, summary["budget"], reader)
         summary["usage_rate"] = str(result.usage_rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
         summary["tier"] = result.tier
@@ -242,7 +245,7 @@ def _check_baselines_set(policy: Policy, year: int) -> None:
         raise PeriodError("year", f"no {' or '.join(missing)} in force for {policy.admdvs} in {year}: they are "
                           "set once a year (「每年核定一次」); book the bureau's notice for the year as a dated "
                           "policy file",
-                          code="baselines_missing", article=BASELINES_ARTICLE)
+                          code=RefusalCode.BASELINES_MISSING, article=BASELINES_ARTICLE)
 
 
 def _year_totals(region: Region, year: int) -> dict[str, dict[str, Any]]:
@@ -268,7 +271,7 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
         return t["actual"], "pharmacy: fund share paid in full"
     category = institution.category
     if category is None:
-        raise InputError("category", f"{code} has no Jiaozuo cost-baseline category", code="category_missing")
+        raise InputError("category", f"{code} has no Jiaozuo cost-baseline category", code=RefusalCode.CATEGORY_MISSING)
     if category in p.value("exempt_categories"):
         return t["actual"], f"{category}: exempt"
     if category == "specialist":
@@ -281,7 +284,7 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
             # 「如以上类别的医疗机构仅1家，按其他专科医疗机构年度门诊次均费用基数核定办法处理」: the bureau's
             # notice says which classes it set; an institution of a class it did not is its to place.
             raise InputError("category", f"the notice for {year} sets no baseline for category {category} ({code}); "
-                             "a class of one institution is set as a specialist", code="category_missing",
+                             "a class of one institution is set as a specialist", code=RefusalCode.CATEGORY_MISSING,
                              article="焦医保〔2024〕32号 四（一）1")
         baseline, how = baselines[category], category
     final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InputError, PolicyNotInForceError
 from ledger.projections.deadlines import months_of
+from ledger.refusals import RefusalCode
 from ledger.rules.deadlines import working_day_deadline, working_days_between
 from ledger.rules.reader import Reader
 
@@ -24,7 +25,7 @@ OVERDUE, PAID_LATE = "overdue", "paid_late"
 def overdue(app: OutpatientPooling, admdvs: str, as_of: date) -> dict[str, Any]:
     """Every pharmacy month of ``admdvs`` that, as of ``as_of``, is unpaid past its deadline or was paid late."""
     if admdvs not in app.library.regions:
-        raise InputError("admdvs", f"no policy profile for region {admdvs}", code="unknown_region")
+        raise InputError("admdvs", f"no policy profile for region {admdvs}", code=RefusalCode.UNKNOWN_REGION)
     app.read_models.catch_up()
     with app.engine.connect() as conn:
         months = months_of(conn, admdvs, "pharmacy")
@@ -36,7 +37,7 @@ def overdue(app: OutpatientPooling, admdvs: str, as_of: date) -> dict[str, Any]:
         try:
             cited = Reader(app.library.policy_for(admdvs, received)).cited("pharmacy_settlement_working_days")
         except PolicyNotInForceError as e:
-            raise InputError("admdvs", str(e), code="no_policy_in_force") from None
+            raise InputError("admdvs", str(e), code=RefusalCode.NO_POLICY_IN_FORCE) from None
         due = working_day_deadline(received, int(cited.value))
         paid = date.fromisoformat(month["paid_on"]) if month["paid_on"] else None
         if paid is not None and paid > as_of:

@@ -18,6 +18,7 @@ from ledger.domain.members import Member
 from ledger.domain.prescriptions import Prescription
 from ledger.errors import InputError
 from ledger.periods import first_of_month_after
+from ledger.refusals import RefusalCode
 from ledger.rules.account import check_use_xinyang_art9_10
 from ledger.rules.prescriptions import check_days_supplied, valid_through_datong_art10
 from ledger.rules.reader import Reader
@@ -55,7 +56,7 @@ def _family_doctor_institution(s: Services, code: str, admdvs: str, field: str) 
     institution = s.institution(code, field)
     if not institution.is_primary() or institution.admdvs != admdvs:
         raise InputError(field, f"{code} is not a primary institution of region {admdvs}",
-                         code="family_doctor_not_primary", article="信政办〔2022〕23号 第五条（二）")
+                         code=RefusalCode.FAMILY_DOCTOR_NOT_PRIMARY, article="信政办〔2022〕23号 第五条（二）")
 
 
 def enrol_member(s: Services, msg: m.MemberEnrolled) -> bool:
@@ -183,7 +184,7 @@ def issue_prescription(s: Services, msg: m.PrescriptionIssued) -> bool:
     institution = s.institution(msg.fixmedins_code)
     if institution.kind != "hospital":
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy; prescriptions come from hospitals",
-                         code="prescriber_not_hospital")
+                         code=RefusalCode.PRESCRIBER_NOT_HOSPITAL)
     reader = Reader(s.policy(member.admdvs, msg.date))
     notes = [note for i, drug in enumerate(msg.drugs)
              if (note := check_days_supplied(drug.days, msg.med_type, msg.chronic, msg.long_term, reader,
@@ -218,7 +219,8 @@ def review_institution(s: Services, msg: m.InstitutionReviewed) -> bool:
     if institution.already_received(f"review/{msg.key()}", msg.fingerprint(), "year"):
         return False
     if s.region(institution.admdvs).year_closed(msg.year):
-        raise InputError("year", f"{msg.year} is already cleared for {institution.admdvs}", code="year_closed")
+        raise InputError("year", f"{msg.year} is already cleared for {institution.admdvs}",
+                         code=RefusalCode.YEAR_CLOSED)
     institution.review(msg.date, msg.year, msg.sampled_total, msg.violation_amount, f"review/{msg.key()}",
                        msg.fingerprint())
     return True
@@ -231,7 +233,7 @@ def register_remote(s: Services, member: Member, msg: m.MemberRemoteRegistered) 
     A resettled retiree (异地安置退休人员) must be retired.
     """
     if msg.kind == "resettled_retiree" and (member.retired_on is None or member.retired_on > msg.date):
-        raise InputError("kind", f"{member.psn_no} is not retired on {msg.date}", code="remote_not_retired",
+        raise InputError("kind", f"{member.psn_no} is not retired on {msg.date}", code=RefusalCode.REMOTE_NOT_RETIRED,
                          article="信政办〔2022〕23号 第十五条")
     until = msg.end_date + timedelta(days=1) if msg.end_date else None
     member.register_remote(msg.date, msg.residence_admdvs, msg.kind, until, msg.key(), msg.fingerprint())

@@ -16,6 +16,8 @@ from ledger.errors import LedgerError
 from ledger.services.unit_of_work import PeriodQueries
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from eventsourcing.persistence import Notification
     from sqlalchemy import Engine
 
@@ -76,6 +78,13 @@ class PeriodRun(PeriodQueries, Protocol):
 
 class Booking(Protocol):
     """What an ingest needs: batches booked, periods closed, the read models caught up at the end."""
+
+    @property
+    def library(self) -> PolicyLibrary:
+        """The policy files in force (the window of dates a line may carry is a parameter)."""
+
+    def log_present(self) -> date | None:
+        """The latest effective date among the log's last events: where the log's present is."""
 
     @property
     def engine(self) -> Engine:

@@ -18,6 +18,7 @@ from ledger.domain.prescriptions import Prescription
 from ledger.domain.visits import Visit
 from ledger.errors import InputError, UnknownError
 from ledger.money import ZERO
+from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.deductible import PRIMARY_COMBINED
 from ledger.rules.facts import PURCHASE, REIMBURSED, VISIT, Claim, Context
@@ -59,7 +60,7 @@ def _check_window(msg: m.VisitSettled | m.PurchaseSettled, reader: Reader) -> No
     cited = reader.cited("late_settlement_window_days")
     if (msg.setl_date - msg.date).days > int(cited.value):
         raise InputError("setl_date", f"settled {(msg.setl_date - msg.date).days} days after the visit, "
-                         f"beyond the {cited.value}-day window", code="late_upload_outside_window",
+                         f"beyond the {cited.value}-day window", code=RefusalCode.LATE_UPLOAD_OUTSIDE_WINDOW,
                          article=cited.citation())
 
 
@@ -112,13 +113,13 @@ def settle_visit(s: Services, msg: m.VisitSettled) -> bool:
     hospital = s.institution(msg.fixmedins_code)
     if hospital.kind != "hospital":
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy: use purchase.settled",
-                         code="not_a_hospital")
+                         code=RefusalCode.NOT_A_HOSPITAL)
     member = _member_at(s, msg, hospital)
     policy = s.policy(member.admdvs, msg.date)
     _check_window(msg, Reader(policy))
     visit = s.uow.get(Visit, visit_id(msg.fixmedins_code, msg.mdtrt_id))
     if visit is not None and visit.psn_no != msg.psn_no:
-        raise InputError("mdtrt_id", f"visit {msg.mdtrt_id} belongs to another member", code="visit_foreign")
+        raise InputError("mdtrt_id", f"visit {msg.mdtrt_id} belongs to another member", code=RefusalCode.VISIT_FOREIGN)
     claim = Claim(kind=VISIT, date=msg.date, med_type=msg.med_type, acct_used_flag=msg.acct_used_flag,
                   lines=_lines(s, msg, member.admdvs, msg.date), exclusion=msg.exclusion,
                   catalogue=s.catalogue.name(member.admdvs))
@@ -145,13 +146,13 @@ def settle_purchase(s: Services, msg: m.PurchaseSettled) -> bool:
     pharmacy = s.institution(msg.fixmedins_code)
     if pharmacy.kind != "pharmacy":
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a hospital: use visit.settled",
-                         code="not_a_pharmacy")
+                         code=RefusalCode.NOT_A_PHARMACY)
     member = _member_at(s, msg, pharmacy)
     rx = s.uow.get(Prescription, prescription_id(msg.rx_no))
     if rx is None:
         raise UnknownError("rx_no", "prescription", msg.rx_no)
     if rx.psn_no != msg.psn_no:
-        raise InputError("rx_no", f"prescription {msg.rx_no} was issued to another member", code="rx_foreign")
+        raise InputError("rx_no", f"prescription {msg.rx_no} was issued to another member", code=RefusalCode.RX_FOREIGN)
     policy = s.policy(member.admdvs, msg.date)
     reader = Reader(policy)
     _check_window(msg, reader)
@@ -193,18 +194,19 @@ def settle_reimbursement(s: Services, msg: m.ReimbursementClaimed) -> bool:
     hospital = s.institution(msg.fixmedins_code)
     if hospital.kind != "hospital":
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is a pharmacy: reimbursement claims take "
-                         "hospital bills", code="not_a_hospital")
+                         "hospital bills", code=RefusalCode.NOT_A_HOSPITAL)
     member = s.member(msg.psn_no)
     member.check_present(msg.service_date)
     if hospital.admdvs == member.admdvs:
         raise InputError("fixmedins_code", f"{msg.fixmedins_code} is in the member's own region, where bills "
-                         "settle directly", code="reimbursement_not_remote", article="信政办〔2022〕23号 第十四条")
+                         "settle directly", code=RefusalCode.REIMBURSEMENT_NOT_REMOTE,
+                         article="信政办〔2022〕23号 第十四条")
     policy = s.policy(member.admdvs, msg.service_date, "service_date")
     check_reimbursement_filed_in_time(msg.date, msg.service_date, Reader(policy))
     mdtrt_id = msg.mdtrt_id or msg.claim_id
     visit = s.uow.get(Visit, visit_id(msg.fixmedins_code, mdtrt_id))
     if visit is not None and visit.psn_no != msg.psn_no:
-        raise InputError("mdtrt_id", f"visit {mdtrt_id} belongs to another member", code="visit_foreign")
+        raise InputError("mdtrt_id", f"visit {mdtrt_id} belongs to another member", code=RefusalCode.VISIT_FOREIGN)
     claim = Claim(kind=VISIT, date=msg.service_date, med_type=msg.med_type, acct_used_flag=False,
                   lines=_lines(s, msg, member.admdvs, msg.service_date), catalogue=s.catalogue.name(member.admdvs))
     ctx = Context(
@@ -233,13 +235,13 @@ def _check_dispensing(msg: m.PurchaseSettled, rx: Prescription, reader: Reader) 
         field = f"items.{i}.med_list_codg"
         if item.med_list_codg not in rx.drugs:
             raise InputError(field, f"{item.med_list_codg} is not on prescription {rx.rx_no}",
-                             code="rx_drug_not_prescribed")
+                             code=RefusalCode.RX_DRUG_NOT_PRESCRIBED)
         check_one_institution_datong_art13(item.med_list_codg, msg.fixmedins_code,
                                            rx.bought_at(item.med_list_codg), reader, field)
         total = quantities.get(item.med_list_codg, ZERO) + item.cnt
         if total > rx.remaining(item.med_list_codg):
             raise InputError(f"items.{i}.cnt", f"{total} exceeds the {rx.remaining(item.med_list_codg)} "
-                             f"left on prescription {rx.rx_no}", code="rx_quantity_exceeded")
+                             f"left on prescription {rx.rx_no}", code=RefusalCode.RX_QUANTITY_EXCEEDED)
         quantities[item.med_list_codg] = total
     return quantities
 
@@ -294,8 +296,9 @@ def reverse_settlement(s: Services, msg: m.SettlementReversed) -> bool:
     settlement = s.uow.get(Settlement, sid)
     if settlement is None:
         raise UnknownError(field, "settlement", msg.medins_setl_id or msg.setl_id or "")
-    if settlement.already_received(msg.key(), msg.fingerprint(), field):
-        return False
+    if settlement.receipts.get(msg.key()) == msg.fingerprint():
+        return False  # the same reversal, sent again
+    # Sent again with other content, it is refused by reverse() as already reversed.
     member = s.member(settlement.psn_no)
     closes_visit = not member.visit_has_bills(settlement.fixmedins_code, settlement.mdtrt_id,
                                               besides=settlement.setl_id)
@@ -322,7 +325,7 @@ def _parse_setl_id(value: str) -> UUID:
     try:
         return UUID(value)
     except ValueError:
-        raise InputError("setl_id", f"{value!r} is not a setl_id", code="bad_setl_id") from None
+        raise InputError("setl_id", f"{value!r} is not a setl_id", code=RefusalCode.BAD_SETL_ID) from None
 
 
 def settlement_key(key: str) -> UUID:

@@ -23,6 +23,7 @@ from ledger.domain.regions import Region
 from ledger.errors import InputError, PolicyNotInForceError, UnknownError
 from ledger.policy.catalogues import Catalogue
 from ledger.policy.files import default_catalogue
+from ledger.refusals import RefusalCode
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -190,7 +191,7 @@ class Services:
         try:
             return self.library.policy_for(admdvs, day)
         except PolicyNotInForceError as e:
-            raise InputError(field, str(e), code="no_policy_in_force") from None
+            raise InputError(field, str(e), code=RefusalCode.NO_POLICY_IN_FORCE) from None
 
     def member(self, psn_no: str, field: str = "psn_no") -> Member:
         """A member we hold, or an unknown-member refusal."""
@@ -222,4 +223,4 @@ class Services:
     def check_region(self, admdvs: str, field: str = "admdvs") -> None:
         """Refuse a region without a policy profile."""
         if admdvs not in self.library.regions:
-            raise InputError(field, f"no policy profile for region {admdvs}", code="unknown_region")
+            raise InputError(field, f"no policy profile for region {admdvs}", code=RefusalCode.UNKNOWN_REGION)

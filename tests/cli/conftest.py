@@ -30,6 +30,18 @@ def make_runner(db: str) -> Callable[..., Result]:
     return run
 
 
+def error_of(result: Result) -> tuple[str, str]:
+    """The one line of a failed command, as (message, code): ``--json`` runs print it as JSON."""
+    assert result.exit_code != 0, result.stdout
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    if line.startswith("{"):
+        out = json.loads(line)
+        return out["error"], out["code"]
+    message, _, code = line.removeprefix("ledger: ").rpartition(" [")
+    return message, code.rstrip("]").split(", ")[0]
+
+
 def as_json(result: Result) -> Any:
     assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
     return json.loads(result.stdout)

@@ -50,7 +50,7 @@ def test_a_refused_line_is_reported_on_stderr_and_exits_1(ledger, tmp_path):
     assert len(errors) == 3
     assert errors[0] == f"{path}:3: visit.settled: psn_no: unknown member M404 [unknown_member]"
     assert errors[1].startswith(f"{path}:5: -: -: not JSON: Expecting value")
-    assert errors[2] == f"{path}:6: member.enrolled: contribution_base: must not be negative"
+    assert errors[2] == f"{path}:6: member.enrolled: contribution_base: must not be negative [invalid_value]"
     assert ledger("settlement", "S2", "--json").exit_code == 0
     assert ledger("balance", "M2").exit_code == 1
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from ledger.domain.ids import settlement_id
 from ledger.entrypoints.cli import main
-from tests.cli.conftest import as_json, make_runner
+from tests.cli.conftest import as_json, error_of, make_runner
 
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
 SETLINFO = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
@@ -232,7 +232,7 @@ def test_clearing_json(queried):
 def test_clearing_of_a_year_not_cleared(queried):
     result = queried("clearing", "411500", "2024", "--json")
     assert result.exit_code == 1
-    assert result.stderr.startswith("ledger: year: 2024 is not cleared for region 411500")
+    assert error_of(result) == ("year: 2024 is not cleared for region 411500", "not_cleared")
 
 
 def test_reconcile_json(queried):
@@ -279,8 +279,9 @@ def test_journal_trial_balance_json(queried):
 def test_an_unknown_settlement_key(queried, args):
     result = queried(*args)
     assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr.startswith("ledger: key: unknown settlement ")
+    message, code = error_of(result)
+    assert message.startswith("key: unknown settlement ")
+    assert code == "unknown_settlement"
 
 
 @pytest.mark.parametrize("args", [("balance", "M404", "--json"), ("cap", "M404", "--year", "2024", "--json"),
@@ -288,14 +289,15 @@ def test_an_unknown_settlement_key(queried, args):
 def test_an_unknown_member(queried, args):
     result = queried(*args)
     assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr.startswith("ledger: psn_no: unknown member M404")
+    assert error_of(result) == ("psn_no: unknown member M404", "unknown_member")
 
 
 def test_a_bad_date(queried):
     result = queried("balance", "M1", "--as-of", "2024-02-30")
-    assert result.exit_code == 1
-    assert "--as-of" in result.stderr
+    assert result.exit_code == 2
+    message, code = error_of(result)
+    assert "--as-of" in message
+    assert code == "bad_argument"
 
 
 # ------------------------------------------------------------------ choosing the store
@@ -327,4 +329,6 @@ def test_an_unusable_store_url_is_one_clear_line(url):
     result = CliRunner().invoke(main, ["--db", url, "balance", "M1", "--json"])
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit), result.exception
-    assert result.stderr.startswith(f"ledger: {url}: "), result.stderr
+    message, code = error_of(result)
+    assert message.startswith(f"{url}: ")
+    assert code == "bad_database_url"

@@ -40,6 +40,23 @@ def test_schema_amounts_are_exact_decimals_and_bill_lines_are_required():
     assert visit["properties"]["med_type"]["enum"] == ["11", "13"]
 
 
+def test_schema_closes_every_object_so_a_misspelt_field_is_refused():
+    """Every message and nested object says ``additionalProperties: false``, as the parser refuses them."""
+    defs = schema()["$defs"]
+    assert len(defs) >= 23
+    assert [name for name, d in defs.items() if d.get("type") == "object" and
+            d.get("additionalProperties") is not False] == []
+
+
+def test_schema_states_the_identifier_set_and_the_carried_fields():
+    out = schema("--type", "visit.settled")
+    assert out["properties"]["psn_no"]["pattern"] == "^[0-9A-Za-z._:/#-]{1,64}$"
+    assert {"insutype", "mdtrt_cert_type", "medfee_sumamt", "backfill"} <= set(out["properties"])
+    item = out["$defs"]["BillItem"]["properties"]
+    assert {"det_item_fee_sumamt", "medins_list_codg", "spec"} <= set(item)
+    assert out["properties"]["acct_used_flag"]["type"] == "boolean"
+
+
 def test_schema_of_visit_settled():
     out = schema("--type", "visit.settled")
     assert out["properties"]["type"]["const"] == "visit.settled"

@@ -106,8 +106,8 @@ def test_a_message_error_names_type_field_and_reason():
         parse_message(b'{"type":"member.enrolled","date":"2024-01-01","admdvs":"411500","psn_type":"11",'
                       b'"contribution_base":"6000.00"}')
     e = caught.value
-    assert (e.type, e.field) == ("member.enrolled", "psn_no")
-    assert str(e) == f"member.enrolled: psn_no: {e.reason}"
+    assert (e.type, e.field, e.code) == ("member.enrolled", "psn_no", "missing_field")
+    assert str(e) == f"member.enrolled: psn_no: {e.reason} [missing_field]"
 
 
 def test_a_nested_field_is_named_by_its_path():

@@ -93,7 +93,7 @@ CASES: list[tuple[str, dict[str, Any] | bytes, str, str, str]] = [
      "items.0.pric", "must not be negative"),
     ("negative account use", account_used("M1", "-5.00", ref="R-9"), "account.used", "amount", "negative"),
     ("negative delivery fee", buy(delivery_fee="-5.00"), "purchase.settled", "delivery_fee", "must not be negative"),
-    ("not a number", member("X", base="NaN"), "member.enrolled", "contribution_base", "finite"),
+    ("not a number", member("X", base="NaN"), "member.enrolled", "contribution_base", "plain decimal"),
     ("zero quantity", visit("S9", "M1", "H3", "2024-03-20", item("10.00", cnt="0", sn="1")), "visit.settled",
      "items.0.cnt", "greater than zero"),
     ("three decimals", member("X", base="6000.001"), "member.enrolled", "contribution_base",

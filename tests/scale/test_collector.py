@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 
 from ledger.adapters.collector import BATCH_THRESHOLDS, batch_collection
 from ledger.exchange.messages import MessageError
+from ledger.policy.files import default_library
 from ledger.services.ingest import ingest_file
 
 
@@ -35,6 +36,7 @@ def test_ingest_runs_at_the_batch_thresholds(tmp_path, monkeypatch):
     monkeypatch.setattr("ledger.services.ingest.parse_message", parse)
     path = tmp_path / "one.jsonl"
     path.write_text('{"type": "member.enrolled"}\n')
-    app = SimpleNamespace(catch_up=lambda progress: 0, engine=create_engine("sqlite://"))
-    report = ingest_file(app, str(path))  # a stand-in: ingest needs only these two
+    app = SimpleNamespace(catch_up=lambda progress: 0, engine=create_engine("sqlite://"),
+                          log_present=lambda: None, library=default_library())
+    report = ingest_file(app, str(path))  # a stand-in: ingest needs only these
     assert (seen, report.refused) == ([BATCH_THRESHOLDS], 1)
