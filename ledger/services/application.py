@@ -314,7 +314,13 @@ class OutpatientPooling(Application[UUID]):
             "trace": [step.as_record() for step in adj.trace],
             "lines": [dict(line) for line in adj.lines],
             "replay_matches": explanation.matches,
+            "submitted_by": self.submissions(settlement),
         }
+
+    def submissions(self, settlement: Settlement) -> list[dict[str, str]]:
+        """Who submitted the messages that booked or reversed the settlement (the online service records it)."""
+        return [{"event": type(e).__name__, **e.submitted_by} for e in self.events.get(settlement.id)
+                if getattr(e, "submitted_by", None)]
 
     def _read(self) -> Connection:
         self.read_models.catch_up()
