@@ -33,6 +33,7 @@ from ledger.services.calls import Call, as_message, setlinfo, statement_month, v
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sqlalchemy import Engine
     from sqlalchemy.engine import Row
 
     from ledger.domain.claims import Settlement
@@ -53,15 +54,19 @@ def _record(line: t.FeeLine) -> str:
 class Counter:
     """2201-2208 and the queries a counter makes, over one ledger application."""
 
-    def __init__(self, ledger: OutpatientPooling, follower: Follower, today: Callable[[], date]) -> None:
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, today: Callable[[], date],
+                 books: Engine) -> None:
         self.ledger = ledger
+        self.books = books
+        """The waiting work's engine (``service_tables.bookkeeping_engine``); taking lines into a
+        settlement is committed durably, on the ledger's own engine."""
         self.follower = follower
         self.today = today
 
     # ---------------------------------------------------------------- the visit and its lines
 
     def _visit(self, call: Call, mdtrt_id: str, psn_no: str, field: str) -> Row[Any]:
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn:
             row = conn.execute(select(visits).where(visits.c.mdtrt_id == mdtrt_id)).first()
         if row is None:
             raise UnknownError(f"{field}.mdtrt_id", "visit", mdtrt_id)
@@ -73,7 +78,7 @@ class Counter:
     def _lines(self, mdtrt_id: str, *, waiting: bool) -> list[Row[Any]]:
         c = fee_lines.c
         condition = c.setl_id.is_(None) if waiting else c.setl_id.is_not(None)
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn:
             return list(conn.execute(select(fee_lines).where(c.mdtrt_id == mdtrt_id, condition).order_by(c.seq)))
 
     def _take(self, mdtrt_id: str, feedetl_sns: list[str], setl_id: str | None) -> None:
@@ -91,7 +96,7 @@ class Counter:
         s.institution(code)
         s.member(data.psn_no, "input.data.psn_no").check_present(data.begntime)
         mdtrt_id = uuid.uuid4().hex[:20]
-        with self.ledger.engine.begin() as conn:
+        with self.books.begin() as conn:
             conn.execute(insert(visits).values(mdtrt_id=mdtrt_id, fixmedins_code=code, psn_no=data.psn_no,
                                                day=data.begntime.isoformat(), insutype=data.insutype,
                                                record=data.model_dump_json()))
@@ -102,7 +107,7 @@ class Counter:
         lines = validated(t.FeeUpload, call.envelope.input).feedetail
         s = self.ledger.services()
         rows, results = [], []
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn:
             for i, line in enumerate(lines):
                 field = f"input.feedetail.{i}"
                 visit = self._visit(call, line.mdtrt_id, line.psn_no, field)
@@ -126,7 +131,7 @@ class Counter:
                 if held is None:
                     rows.append({"mdtrt_id": line.mdtrt_id, "feedetl_sn": line.feedetl_sn, "record": record})
         if rows:
-            with self.ledger.engine.begin() as conn:
+            with self.books.begin() as conn:
                 seq = conn.execute(select(func.coalesce(func.max(fee_lines.c.seq), 0))).scalar_one()
                 conn.execute(insert(fee_lines), [{**row, "seq": seq + n} for n, row in enumerate(rows, 1)])
         return {"result": results}
@@ -140,7 +145,7 @@ class Counter:
         if data.feedetl_sn != ALL_LINES and data.feedetl_sn not in waiting:
             raise InputError("input.data.feedetl_sn", f"{data.feedetl_sn} is not a line of visit {data.mdtrt_id} "
                              "waiting to be settled", code="no_such_waiting_line")
-        with self.ledger.engine.begin() as conn:
+        with self.books.begin() as conn:
             conn.execute(delete(fee_lines).where(fee_lines.c.mdtrt_id == data.mdtrt_id,
                                                  fee_lines.c.feedetl_sn.in_(chosen)))
         return {"mdtrt_id": data.mdtrt_id, "cancelled": chosen}

@@ -39,6 +39,8 @@ from ledger.services.ingest import describe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sqlalchemy import Engine
+
     from ledger.services.application import OutpatientPooling
     from ledger.services.credentials import Principal
     from ledger.services.follower import Follower
@@ -88,13 +90,15 @@ def stamp() -> str:
 class Platform:
     """The service's transactions over one ledger application."""
 
-    def __init__(self, ledger: OutpatientPooling, follower: Follower, *,
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, *, books: Engine | None = None,
                  today: Callable[[], date] | None = None) -> None:
         self.ledger = ledger
         self.follower = follower
         self.today = today or date.today
         create_service_tables(ledger.store, ledger.engine)
-        self.counter = Counter(ledger, follower, self.today)
+        self.books = books or ledger.engine
+        """Where answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
+        self.counter = Counter(ledger, follower, self.today, self.books)
         self._one_at_a_time = threading.Lock()
         """One transaction at a time in this process: SQLite takes one writer, the application's
         aggregate cache is not shared between threads, and a msgid's answer is checked and
@@ -154,7 +158,7 @@ class Platform:
             output, error = None, e
         response = self.answer(received, output, error=error)
         try:
-            with self.ledger.engine.begin() as conn:
+            with self.books.begin() as conn:
                 conn.execute(insert(answers).values(paasid=principal.paasid, msgid=envelope.msgid,
                                                     infno=envelope.infno, body_hash=digest, response=response))
         except IntegrityError:  # another worker answered the same msgid first: its answer stands
@@ -164,7 +168,7 @@ class Platform:
         return response
 
     def _answered(self, paasid: str, msgid: str) -> tuple[str, bytes] | None:
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn:
             row = conn.execute(select(answers.c.body_hash, answers.c.response)
                                .where(answers.c.paasid == paasid, answers.c.msgid == msgid)).first()
         return None if row is None else (row.body_hash, bytes(row.response))

@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
+from ledger.adapters.service_tables import bookkeeping_engine
 from ledger.errors import InputError, LedgerError
 from ledger.services import transactions as t
 from ledger.services.bootstrap import bootstrap
@@ -115,9 +116,10 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
                follow_interval: float = 0.2) -> FastAPI:
     """The service on the store at ``db_url`` (``LEDGER_DB`` otherwise); ``today`` fixes the date in tests."""
     ledger = bootstrap(db_url)
-    credentials = Credentials.of(ledger)
+    books = bookkeeping_engine(ledger.store, ledger.engine)
+    credentials = Credentials.of(ledger, books)
     follower = Follower(ledger, interval=follow_interval)
-    platform = Platform(ledger, follower, today=today)
+    platform = Platform(ledger, follower, books=books, today=today)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -126,6 +128,7 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
             yield
         finally:
             follower.stop()
+            books.dispose()
             ledger.close()
 
     app = FastAPI(title="yibao-ledger online settlement", version="1", lifespan=lifespan,
