@@ -335,8 +335,12 @@ class OutpatientPooling(Application[UUID]):
 
     def submissions(self, settlement: Settlement) -> list[dict[str, str]]:
         """Who submitted the messages that booked or reversed the settlement (the online service records it)."""
-        return [{"event": type(e).__name__, **e.submitted_by} for e in self.events.get(settlement.id)
-                if getattr(e, "submitted_by", None)]
+        found = []
+        for event in self.events.get(settlement.id):
+            submitter = getattr(event, "submitted_by", None)
+            if submitter:
+                found.append({"event": type(event).__name__, **submitter})
+        return found
 
     def _read(self) -> Connection:
         self.read_models.catch_up()

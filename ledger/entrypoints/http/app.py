@@ -95,9 +95,10 @@ async def call_service(request: Request) -> Response:
     raw: dict[str, Any] = {}
     try:
         body = await read_body(request)
-        principal = await run_in_threadpool(request.app.state.credentials.authenticate, request.headers)
+        caller: Principal = await run_in_threadpool(request.app.state.credentials.authenticate, request.headers)
+        principal = caller
         raw = decode(body)
-        answer = await run_in_threadpool(platform.call, principal, raw)
+        answer = await run_in_threadpool(platform.call, caller, raw)
     except LedgerError as e:
         answer = platform.answer(received, None, error=e)
     access.info(json.dumps({"paasid": principal.paasid if principal else None, "msgid": raw.get("msgid"),
