@@ -101,6 +101,11 @@ async def call_service(request: Request) -> Response:
         answer = await run_in_threadpool(platform.call, caller, raw)
     except LedgerError as e:
         answer = platform.answer(received, None, error=e)
+    except Exception:  # a fault of ours or of the database: logged, and answered in the platform's shape
+        access.exception("failed to answer msgid %s", raw.get("msgid"))
+        answer = platform.answer(received, None, error=InputError(
+            "-", "the service could not answer; retry under the same msgid (nothing is booked twice)",
+            code="internal_error"))
     access.info(json.dumps({"paasid": principal.paasid if principal else None, "msgid": raw.get("msgid"),
                             "infno": raw.get("infno"), "ok": answer.startswith(b'{"infcode":0'),
                             "ms": round((time.perf_counter() - started) * 1000, 2)}, default=str))
