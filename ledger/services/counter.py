@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Row
 
     from ledger.domain.claims import Settlement
-    from ledger.services.application import OutpatientPooling
+    from ledger.exchange.messages import Message
+    from ledger.services.application import Outcome, OutpatientPooling
     from ledger.services.follower import Follower
     from ledger.services.handlers import Services
 
@@ -59,8 +60,10 @@ class Counter:
     """2201-2208 and the queries a counter makes, over one ledger application."""
 
     def __init__(self, ledger: OutpatientPooling, follower: Follower, today: Callable[[], date],
-                 books: Engine) -> None:
+                 books: Engine, book: Callable[[Message, dict[str, str]], Outcome]) -> None:
         self.ledger = ledger
+        self.book = book
+        """Books a settlement with those arriving together (``ledger.services.booker``)."""
         self.books = books
         """The waiting work's engine (``service_tables.bookkeeping_engine``); taking lines into a
         settlement is committed durably, on the ledger's own engine."""
@@ -235,8 +238,7 @@ class Counter:
             claim, taken = self._claim(call, data)
             msg = as_message(claim)
             self._reserve(data.mdtrt_id, taken, medins_setl_id)
-            with submitted_by(call.submitter):
-                outcome = self.ledger.book_one(msg)
+            outcome = self.book(msg, call.submitter)
             if isinstance(outcome, LedgerError):
                 self._take(data.mdtrt_id, taken, None)
                 raise outcome

@@ -32,6 +32,7 @@ from ledger.errors import InputError, LedgerError
 from ledger.money import FEN
 from ledger.services import transactions as t
 from ledger.services.application import PERIOD_TYPES
+from ledger.services.booker import Booker
 from ledger.services.calls import Call, as_message, validated
 from ledger.services.counter import Counter
 from ledger.services.ingest import describe
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
-    from ledger.services.application import OutpatientPooling
+    from ledger.exchange.messages import Message
+    from ledger.services.application import Outcome, OutpatientPooling
     from ledger.services.credentials import Principal
     from ledger.services.follower import Follower
 
@@ -98,7 +100,8 @@ class Platform:
         create_service_tables(ledger.store, ledger.engine)
         self.books = books or ledger.engine
         """Where answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
-        self.counter = Counter(ledger, follower, self.today, self.books)
+        self.booker = Booker(ledger)
+        self.counter = Counter(ledger, follower, self.today, self.books, self.book_together)
         self._one_at_a_time = threading.Lock()
         """One transaction at a time in this process: SQLite takes one writer, the application's
         aggregate cache is not shared between threads, and a msgid's answer is checked and
@@ -117,6 +120,23 @@ class Platform:
             "5206": (self.counter.cumulative, ANYONE),
             **{infno: (self.book_message, roles) for infno, (_, roles, _) in BOOKINGS.items()},
         }
+
+    def book_together(self, msg: Message, submitter: dict[str, str]) -> Outcome:
+        """Book a settlement in the booker's next batch, letting other requests run while it waits.
+
+        Called from a transaction, which holds the one-at-a-time lock: released while waiting,
+        so the settlements of concurrent requests reach the same batch (their lines are
+        reserved, their msgids not yet answered).
+        """
+        self._one_at_a_time.release()
+        try:
+            return self.booker.book(msg, submitter)
+        finally:
+            self._one_at_a_time.acquire()
+
+    def close(self) -> None:
+        """Stop the booker, once the settlements handed to it are booked."""
+        self.booker.stop()
 
     # ---------------------------------------------------------------- the call
 

@@ -133,6 +133,7 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
         try:
             yield
         finally:
+            platform.close()
             follower.stop()
             books.dispose()
             ledger.close()
