@@ -34,6 +34,7 @@ _UNKNOWN = {
     "settlement": RefusalCode.UNKNOWN_SETTLEMENT,
     "policy version": RefusalCode.UNKNOWN_POLICY_VERSION,
     "region": RefusalCode.UNKNOWN_REGION,
+    "visit": RefusalCode.UNKNOWN_VISIT,
 }
 
 

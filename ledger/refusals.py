@@ -16,6 +16,7 @@ from enum import StrEnum
 MESSAGE = "message refused, nothing booked"
 POOLING = "claim settled, the pooling fund pays nothing"
 COMMAND = "command refused"
+SERVICE = "request refused (infcode -1), nothing booked"
 
 XINYANG = "信政办〔2022〕23号"
 DATONG = "同医保办发〔2022〕1号"
@@ -47,6 +48,7 @@ class RefusalCode(StrEnum):
     UNKNOWN_SETTLEMENT = "unknown_settlement"
     UNKNOWN_POLICY_VERSION = "unknown_policy_version"
     UNKNOWN_REGION = "unknown_region"
+    UNKNOWN_VISIT = "unknown_visit"
     NO_POLICY_IN_FORCE = "no_policy_in_force"
     KEY_REUSED = "key_reused"
     WRITE_CONFLICT = "write_conflict"
@@ -134,6 +136,35 @@ class RefusalCode(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     FILE_UNUSABLE = "file_unusable"
     INTERRUPTED = "interrupted"
+    # The online service (infcode -1, nothing booked).
+    UNSIGNED = "unsigned"
+    BAD_TIMESTAMP = "bad_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
+    BAD_NONCE = "bad_nonce"
+    REPLAYED_NONCE = "replayed_nonce"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_PAASID = "bad_paasid"
+    BAD_ROLE = "bad_role"
+    UNKNOWN_PAASID = "unknown_paasid"
+    FORBIDDEN_ROLE = "forbidden_role"
+    FOREIGN_INSTITUTION = "foreign_institution"
+    MISSING_FIXMEDINS_CODE = "missing_fixmedins_code"
+    UNKNOWN_INFNO = "unknown_infno"
+    MSGID_REUSED = "msgid_reused"
+    WRONG_MESSAGE_TYPE = "wrong_message_type"
+    INVALID_INPUT = "invalid_input"
+    INVALID_MESSAGE = "invalid_message"
+    BODY_TOO_LARGE = "body_too_large"
+    INTERNAL_ERROR = "internal_error"
+    STATEMENT_NOT_A_MONTH = "statement_not_a_month"
+    LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
+    LINE_REUSED = "line_reused"
+    MEDFEE_MISMATCH = "medfee_mismatch"
+    NO_SUCH_WAITING_LINE = "no_such_waiting_line"
+    RX_NO_MISSING = "rx_no_missing"
+    VISIT_SETTLED = "visit_settled"
+    VISIT_SETTLING = "visit_settling"
+    NO_FEE_LINES = "no_fee_lines"
 
     @property
     def meaning(self) -> str:
@@ -174,6 +205,7 @@ ABOUT: dict[RefusalCode, tuple[str, str, str]] = {
     C.UNKNOWN_SETTLEMENT: ("no settlement with this key", "", MESSAGE),
     C.UNKNOWN_POLICY_VERSION: ("no policy version with this id", "", COMMAND),
     C.UNKNOWN_REGION: ("no policy profile or no data for this region", "", MESSAGE),
+    C.UNKNOWN_VISIT: ("no visit with this mdtrt_id was registered (2201)", "", MESSAGE),
     C.NO_POLICY_IN_FORCE: ("no policy document covers the region on this date", "", MESSAGE),
     C.KEY_REUSED: ("the business key was booked before with different content", "", MESSAGE),
     C.WRITE_CONFLICT: ("other writers kept changing the same records; retry", "", MESSAGE),
@@ -280,6 +312,34 @@ ABOUT: dict[RefusalCode, tuple[str, str, str]] = {
                        POOLING),
     C.REMOTE_NOT_DESIGNATED: ("a non-designated institution of the residence area",
                               f"{XINYANG} 第十九条（五）; {DATONG} 第二十五条（三）", POOLING),
+    C.UNSIGNED: ("a request without the gateway's x-tif-* headers", "", SERVICE),
+    C.BAD_TIMESTAMP: ("x-tif-timestamp is not Unix seconds", "", SERVICE),
+    C.STALE_TIMESTAMP: ("x-tif-timestamp is more than 300 s off the service's clock", "", SERVICE),
+    C.BAD_NONCE: ("x-tif-nonce is too long", "", SERVICE),
+    C.REPLAYED_NONCE: ("x-tif-nonce was already used (a replayed request)", "", SERVICE),
+    C.BAD_SIGNATURE: ("the signature does not match (unknown or revoked paasid, or wrong secret)", "", SERVICE),
+    C.BAD_PAASID: ("a paasid is 1 to 64 characters", "", SERVICE),
+    C.BAD_ROLE: ("not a role: institution, operator or regulator", "", SERVICE),
+    C.UNKNOWN_PAASID: ("no live credential for the paasid", "", SERVICE),
+    C.FORBIDDEN_ROLE: ("the caller's role may not call this transaction", "", SERVICE),
+    C.FOREIGN_INSTITUTION: ("an institution may act only for its own fixmedins_code", "", SERVICE),
+    C.MISSING_FIXMEDINS_CODE: ("the envelope names no fixmedins_code", "", SERVICE),
+    C.UNKNOWN_INFNO: ("not a transaction number the service answers", "", SERVICE),
+    C.MSGID_REUSED: ("the msgid was used before with another body", "", SERVICE),
+    C.WRONG_MESSAGE_TYPE: ("the transaction books another message type", "", SERVICE),
+    C.INVALID_INPUT: ("the request's input does not fit the transaction", "", SERVICE),
+    C.INVALID_MESSAGE: ("the message carried by the transaction is not valid", "", SERVICE),
+    C.BODY_TOO_LARGE: ("the request body is over the service's limit", "", SERVICE),
+    C.INTERNAL_ERROR: ("the service failed on this request; nothing was booked", "", SERVICE),
+    C.STATEMENT_NOT_A_MONTH: ("a 3201 statement period must be one calendar month", "", SERVICE),
+    C.LINE_AMOUNT_MISMATCH: ("a fee line's det_item_fee_sumamt is not cnt × pric", "", SERVICE),
+    C.LINE_REUSED: ("a fee line's feedetl_sn was uploaded before with other content", "", SERVICE),
+    C.MEDFEE_MISMATCH: ("medfee_sumamt is not the uploaded lines' total", "", SERVICE),
+    C.NO_SUCH_WAITING_LINE: ("no uploaded, unsettled fee line with this feedetl_sn", "", SERVICE),
+    C.RX_NO_MISSING: ("a pharmacy's fee lines name no e-prescription (rx_no)", "", SERVICE),
+    C.VISIT_SETTLED: ("the visit is already settled", "", SERVICE),
+    C.VISIT_SETTLING: ("the visit is being settled by another request", "", SERVICE),
+    C.NO_FEE_LINES: ("the visit has no uploaded fee lines waiting to be settled (2204 first)", "", SERVICE),
 }
 
 

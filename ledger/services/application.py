@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.adapters.seam import Aggregates
 from ledger.adapters.transcodings import make_transcoder
+from ledger.domain.aggregate import LedgerAggregate, submitted_by
 from ledger.domain.claims import Settlement
 from ledger.domain.ids import (
     institution_id,
@@ -198,20 +200,27 @@ class OutpatientPooling(Application[UUID]):
 
     # ---------------------------------------------------------------- booking
 
-    def book(self, messages: Sequence[m.Message], *, catch_up: bool = True) -> list[Outcome]:
+    def book(self, messages: Sequence[m.Message], *, catch_up: bool = True,
+             submitters: Sequence[dict[str, str]] | None = None) -> list[Outcome]:
         """Book a batch of messages in one transaction; one outcome per message.
 
         The read models are caught up afterwards, unless ``catch_up`` is False (an ingest
-        catches up once, at its end).
+        catches up once, at its end). ``submitters``, one per message, stamp each message's
+        events with who submitted it (the online service books settlements arriving together
+        as one batch).
         """
-        outcomes = self._book(messages)
+        outcomes = self._book(messages, submitters)
         if catch_up:
             self.catch_up()
         return outcomes
 
-    def _book(self, messages: Sequence[m.Message]) -> list[Outcome]:
+    def _book(self, messages: Sequence[m.Message], submitters: Sequence[dict[str, str]] | None) -> list[Outcome]:
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
+
+        def stamped(i: int) -> AbstractContextManager[None]:
+            return submitted_by(submitters[i]) if submitters else nullcontext()
+
         while True:
             s = self.services()
             s.uow.prefetch(candidates)
@@ -222,7 +231,8 @@ class OutpatientPooling(Application[UUID]):
                     continue
                 s.uow.begin_message()
                 try:
-                    outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
+                    with stamped(i):
+                        outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
                 except LedgerError as e:
                     if s.uow.message_changed_anything():
                         # The handler changed something before refusing: start the batch over without it.
@@ -236,8 +246,13 @@ class OutpatientPooling(Application[UUID]):
                 except IntegrityError:
                     s.uow.abandon()
                     self.cache.clear()
-                    return [refused[i] if i in refused else self._book_one(msg) for i, msg in enumerate(messages)]
+                    return [refused[i] if i in refused else self._book_stamped(msg, stamped(i))
+                            for i, msg in enumerate(messages)]
                 return outcomes
+
+    def _book_stamped(self, msg: m.Message, stamp: AbstractContextManager[None]) -> Outcome:
+        with stamp:
+            return self._book_one(msg)
 
     def book_one(self, msg: m.Message) -> Outcome:
         """Book one message in its own transaction, retrying when another writer got there first."""
@@ -320,13 +335,21 @@ class OutpatientPooling(Application[UUID]):
     def explain(self, settlement: Settlement) -> Explanation:
         """Re-adjudicate a settlement from its recorded claim, context and policy version."""
         adj = adjudicate(Claim.from_record(settlement.claim), Context.from_record(settlement.context),
-                         self.policy_version(settlement.policy_version), explain=True)
+                         self._policy_of(settlement), explain=True)
         return Explanation(settlement, adj, result_record(adj) == settlement.result)
 
-    def settlement_view(self, settlement: Settlement) -> dict[str, Any]:
-        """The settlement as ``ledger settlement --json`` prints it (setlinfo at the top level)."""
-        explanation = self.explain(settlement)
-        adj = explanation.adjudication
+    def _policy_of(self, settlement: Settlement) -> Policy:
+        """The settlement's policy version; a pre-settlement's may not be in the log yet, the library has it."""
+        try:
+            return self.policy_version(settlement.policy_version)
+        except UnknownError:
+            policy = self.library.policy_for(settlement.admdvs, settlement.service_date)
+            if policy.version != settlement.policy_version:
+                raise
+            return policy
+
+    def settlement_summary(self, settlement: Settlement) -> dict[str, Any]:
+        """The settlement as recorded: who, where, when, status, setlinfo and setldetail (no re-adjudication)."""
         result = settlement.result
         return {
             "setl_id": settlement.setl_id,
@@ -347,12 +370,30 @@ class OutpatientPooling(Application[UUID]):
                 "code": result["refusal_code"], "article": result["refusal_article"]},
             "annual_cap": result["annual_cap"],
             "setldetail": setldetail(result),
+        }
+
+    def settlement_view(self, settlement: Settlement) -> dict[str, Any]:
+        """The settlement as ``ledger settlement --json`` prints it (setlinfo at the top level)."""
+        explanation = self.explain(settlement)
+        adj = explanation.adjudication
+        return {
+            **self.settlement_summary(settlement),
             "setl_proc_info": adj.setl_proc_info(),
             "policy_version": settlement.policy_version,
             "trace": [step.as_record() for step in adj.trace],
             "lines": [dict(line) for line in adj.lines],
             "replay_matches": explanation.matches,
+            "submitted_by": self.submissions(settlement),
         }
+
+    def submissions(self, settlement: Settlement) -> list[dict[str, str]]:
+        """Who submitted the messages that booked or reversed the settlement (the online service records it)."""
+        found = []
+        for event in self.events.get(settlement.id):
+            submitter = getattr(event, "submitted_by", None)
+            if submitter:
+                found.append({"event": type(event).__name__, **submitter})
+        return found
 
     def _read(self) -> Connection:
         """A connection to the read models, as the writers left them (a query never projects)."""
