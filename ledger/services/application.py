@@ -189,6 +189,13 @@ class OutpatientPooling(Application[UUID]):
         """Book a batch of messages in one transaction; one outcome per message."""
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
+
+        def one_at_a_time(s: Services) -> list[Outcome]:
+            """Another writer got there first: each message on its own, retried against the store."""
+            s.uow.abandon()
+            self.cache.clear()
+            return [refused[i] if i in refused else self.book_one(msg) for i, msg in enumerate(messages)]
+
         while True:
             s = self.services()
             s.uow.prefetch(candidates)
@@ -200,6 +207,8 @@ class OutpatientPooling(Application[UUID]):
                 s.uow.begin_message()
                 try:
                     outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
+                except IntegrityError:
+                    return one_at_a_time(s)
                 except LedgerError as e:
                     if s.uow.message_changed_anything():
                         # The handler changed something before refusing: start the batch over without it.
@@ -211,9 +220,7 @@ class OutpatientPooling(Application[UUID]):
                 try:
                     s.uow.commit()
                 except IntegrityError:
-                    s.uow.abandon()
-                    self.cache.clear()
-                    return [refused[i] if i in refused else self.book_one(msg) for i, msg in enumerate(messages)]
+                    return one_at_a_time(s)
                 return outcomes
 
     def book_one(self, msg: Message) -> Outcome:
@@ -239,10 +246,16 @@ class OutpatientPooling(Application[UUID]):
     def close_period(self, msg: Message, *, refuse_repeat: bool = False) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
         run = closing.close_month if msg.type == "month.closed" else closing.close_year
-        try:
-            return BOOKED if run(self, msg, refuse_repeat=refuse_repeat) else PRESENT  # type: ignore[arg-type]
-        except LedgerError as e:
-            return e
+        for attempt in range(RETRIES):
+            try:
+                return BOOKED if run(self, msg, refuse_repeat=refuse_repeat) else PRESENT  # type: ignore[arg-type]
+            except LedgerError as e:
+                return e
+            except IntegrityError:
+                # Another writer closed it, or credited a member, first: run it again on what is stored.
+                self.cache.clear()
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
 
     def presettle(self, messages: Sequence[Message]) -> list[dict[str, Any] | LedgerError]:
         """2206: adjudicate claims as settling would, in order, and book nothing."""

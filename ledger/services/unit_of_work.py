@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from ledger.adapters.prefetch import existing_ids
 from ledger.domain.aggregate import LedgerAggregate
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from ledger.services.application import OutpatientPooling
 
 TAgg = TypeVar("TAgg", bound=LedgerAggregate)
+
+
+class StaleRead(IntegrityError):
+    """What a unit of work read disagrees with itself (another writer saved in between): a write conflict."""
 
 
 class AggregateCache:
