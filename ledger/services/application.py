@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
@@ -24,7 +24,15 @@ from ledger.adapters.store import Store
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.aggregate import LedgerAggregate
 from ledger.domain.claims import Settlement
-from ledger.domain.ids import institution_id, member_id, policy_version_id, prescription_id, settlement_id, visit_id
+from ledger.domain.ids import (
+    institution_id,
+    member_id,
+    policy_version_id,
+    prescription_id,
+    region_id,
+    settlement_id,
+    visit_id,
+)
 from ledger.domain.institutions import Institution
 from ledger.domain.members import Member
 from ledger.domain.policy_versions import PolicyVersion
@@ -250,12 +258,20 @@ class OutpatientPooling(Application[UUID]):
             try:
                 return BOOKED if run(self, msg, refuse_repeat=refuse_repeat) else PRESENT  # type: ignore[arg-type]
             except LedgerError as e:
-                return e
+                return PRESENT if not refuse_repeat and self._closed_meanwhile(msg) else e
             except IntegrityError:
                 # Another writer closed it, or credited a member, first: run it again on what is stored.
                 self.cache.clear()
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         return InputError("-", f"gave up after {RETRIES} write conflicts", code="write_conflict")
+
+    def _closed_meanwhile(self, msg: Message) -> bool:
+        """Whether another writer booked this very close while this one ran (it is then present, not refused)."""
+        try:
+            region: Region = self.repository.get(region_id(msg.admdvs))
+        except AggregateNotFoundError:
+            return False
+        return bool(region.receipts.get(msg.key()) == msg.fingerprint())
 
     def presettle(self, messages: Sequence[Message]) -> list[dict[str, Any] | LedgerError]:
         """2206: adjudicate claims as settling would, in order, and book nothing."""

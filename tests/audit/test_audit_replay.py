@@ -102,7 +102,8 @@ def test_the_export_holds_every_event_verbatim_each_hash_chained_and_the_head_la
 
     lines = path.read_bytes().splitlines()
     assert count == len(log) == len(lines) - 1
-    assert json.loads(lines[-1]) == {"chain_head": chain_head, "events": count}
+    assert json.loads(lines[-1]) == {"chain_head": chain_head, "events": count, "position": log[-1].id,
+                                     "recorded_at": json.loads(log[-1].state)["timestamp"]["_data_"]}
     previous = GENESIS
     for line, n in zip(lines[:-1], log, strict=True):
         record = json.loads(line)
