@@ -401,6 +401,7 @@ def print_audit(report: AuditReport) -> None:
     """The audit report for a person."""
     click.echo(f"audit of {report.source}: {report.events} events, chain head {report.chain_head}")
     click.echo(f"  settlements re-adjudicated: {report.settlements_replayed}")
+    click.echo(f"  period events re-derived: {report.period_events_rederived}")
     click.echo(f"  journal: debits {report.journal.get('debit')}, credits {report.journal.get('credit')}")
     for name, problems in report.checks.items():
         click.echo(f"  {name:<16} {'ok' if not problems else 'DIFFERS'}")

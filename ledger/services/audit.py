@@ -8,7 +8,9 @@ with the chain's head. ``audit`` reads the live store or such a file, on any mac
    recomputes the hash chain;
 2. re-adjudicates every settlement and adjustment under the policy version the log recorded
    and compares each amount;
-3. checks that the journal's debits equal its credits;
+3. re-derives every credit, prepayment, clearing and deposit return from the log alone
+   (:mod:`ledger.services.rederivation`);
+   checks that the journal's debits equal its credits;
 4. compares the recomputed chain with the sealed one (the live ``log_chain``, or the file's
    hashes), naming the first position that differs: a changed, deleted or reordered event;
 5. for the live store, compares the rebuilt read models with the live ones, row by row;
@@ -42,6 +44,7 @@ from ledger.projections.runner import EventSource, ProjectionRunner, all_views
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.facts import Claim, Context
 from ledger.services.anchor import Checkpoint, anchor_problems
+from ledger.services.rederivation import PeriodRunsView
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -227,6 +230,7 @@ class AuditReport:
     chain_head: str = GENESIS
     checks: dict[str, list[str]] = field(default_factory=dict)
     settlements_replayed: int = 0
+    period_events_rederived: int = 0
     journal: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -238,6 +242,7 @@ class AuditReport:
         """For ``--json``."""
         return {"ok": self.ok, "source": self.source, "events": self.events, "chain_head": self.chain_head,
                 "settlements_replayed": self.settlements_replayed,
+                "period_events_rederived": self.period_events_rederived,
                 "journal": {k: self.journal.get(k) for k in ("debit", "credit", "balanced")},
                 "checks": {name: {"ok": not problems, "problems": problems} for name, problems in self.checks.items()}}
 
@@ -274,8 +279,8 @@ def _scratch_engine(path: Path) -> Engine:
 
 def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, progress: bool,
            transcoder: JSONTranscoder | None, expect: Checkpoint | None) -> AuditReport:
-    replay = ReadjudicationView()
-    views: list[View] = [*all_views(), replay]
+    replay, periods = ReadjudicationView(), PeriodRunsView()
+    views: list[View] = [*all_views(), replay, periods]
     if export is not None:
         log = ExportedLog(export, expect)
         source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
@@ -307,6 +312,9 @@ def _audit(app: OutpatientPooling | None, export: str | None, scratch: Engine, p
     with scratch.connect() as conn:
         report.journal = trial_balance(conn)
     report.checks["readjudication"] = replay.problems
+    periods.finish()
+    report.checks["period_runs"] = periods.problems
+    report.period_events_rederived = periods.checked
     report.checks["journal"] = [] if report.journal["balanced"] else [
         f"debits {report.journal['debit']} differ from credits {report.journal['credit']}"]
     report.settlements_replayed = replay.checked
