@@ -272,13 +272,16 @@ class ProjectionRunner:
         tables = [t for v in rebuilt for t in v.tables]
         indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
         with self._writer() as writer:  # started first: it starts up while the old tables go
-            metadata.drop_all(self.engine, tables=tables)
-            metadata.create_all(self.engine, tables=tables)
             with self.engine.begin() as conn:
-                for index in indexes:
-                    index.drop(conn)
+                # One transaction: a rebuild killed here leaves the old views or the emptied ones, never
+                # emptied views with their old positions. (The update comes first: on SQLite it is what
+                # opens the transaction, which the tables' DDL then joins.)
                 conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt]))
                              .values(position=0))
+                metadata.drop_all(conn, tables=tables)
+                metadata.create_all(conn, tables=tables)
+                for index in indexes:
+                    index.drop(conn)
             read = self._timed_catch_up(progress, None, writer)
         with self.engine.begin() as conn:
             _make_missing_indexes(conn, tables)
