@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import delete
 
+from ledger.entrypoints.cli import main
 from ledger.projections.chain import log_chain
 from ledger.services.anchor import (
     Checkpoint,
@@ -124,3 +126,28 @@ def test_an_export_carries_its_signed_head_and_a_cut_export_fails_against_it(app
     forged.write_bytes(b"".join(lines[:-1]) + json.dumps({**tail, "recorded_at": "2099-01-01"}).encode() + b"\n")
     assert audit(export=str(forged)).checks["chain"] == [
         f"the checkpoint's signature does not verify (position {count}, hash {head})"]
+
+
+def test_the_commands_keygen_checkpoint_and_audit_expect_head(app, tmp_path):
+    """End to end on the CLI: a signed checkpoint appended to a file, then the audit against it, clean and cut."""
+    build_small_city(app)
+    key = tmp_path / "operator.key"
+
+    def ledger(*args: str):
+        return CliRunner().invoke(main, ["--db", app.store.url, *args], catch_exceptions=False)
+
+    assert ledger("keygen", str(key)).exit_code == 0
+    made = ledger("checkpoint", "--key", str(key), "--out", str(tmp_path / "heads.jsonl"))
+    assert made.exit_code == 0, made.output
+    anchored = json.loads((tmp_path / "heads.jsonl").read_text().splitlines()[-1])
+    assert anchored["position"] == app.recorder.max_notification_id()
+    expect = ["audit", "--quiet", "--expect-head", str(tmp_path / "heads.jsonl"), "--trusted-key", f"{key}.pub"]
+    assert ledger(*expect).exit_code == 0
+
+    _cut_the_last_event(app)
+    cut = ledger(*expect)
+    assert cut.exit_code == 1
+    assert "  anchor           DIFFERS" in cut.stdout
+    missing = ledger("audit", "--quiet", "--expect-head", str(tmp_path / "nowhere.jsonl"))
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith(f"ledger: --expect-head {tmp_path / 'nowhere.jsonl'}: neither a chain hash")

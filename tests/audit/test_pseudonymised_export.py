@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 
+from click.testing import CliRunner
+
+from ledger.entrypoints.cli import main
 from ledger.services.audit import audit, export_log
 from ledger.services.pseudonyms import Pseudonymiser
 from tests.audit.city import (
@@ -60,3 +63,20 @@ def test_the_same_key_gives_the_same_pseudonyms_and_another_key_others(app, tmp_
     ids = [{x["originator_id"] for x in _payloads(path)} for path in (first, again, other)]
     assert ids[0] == ids[1] != ids[2]
     assert Pseudonymiser(KEY).pseudonym("M1") != Pseudonymiser(b"o" * 32).pseudonym("M1")
+
+
+def test_ledger_export_pseudonymise_then_audit_from_the_file(app, tmp_path):
+    build_small_city(app)
+    key, path = tmp_path / "pseudonym.key", tmp_path / "for-the-regulator.jsonl"
+    key.write_bytes(KEY)
+    made = CliRunner().invoke(main, ["--db", app.store.url, "export", str(path), "--pseudonymise", str(key)],
+                              catch_exceptions=False)
+    assert made.exit_code == 0, made.output
+    assert b'"M1"' not in path.read_bytes()
+    audited = CliRunner().invoke(main, ["audit", "--from", str(path), "--quiet"], catch_exceptions=False)
+    assert audited.exit_code == 0, audited.output
+    assert audited.stdout.rstrip().endswith("audit passed")
+    short = tmp_path / "short.key"
+    short.write_bytes(b"too short")
+    refused = CliRunner().invoke(main, ["--db", app.store.url, "export", str(path), "--pseudonymise", str(short)])
+    assert (refused.exit_code, refused.stderr) == (1, "ledger: a pseudonymisation key needs at least 16 bytes\n")
