@@ -14,7 +14,8 @@ event names, what it should have recorded:
   prepayment follows from its movements not yet prepaid through the close's position
   (汴医保〔2023〕29号 三（二）, 焦医保〔2024〕32号 四（二）);
 - each ``Region.YearClosed``: what each institution was prepaid and withheld, its final
-  amount under the global budget (三（三）), what is due, and the deposit returned;
+  amount (under the global budget, 汴医保〔2023〕29号 三（三）, or within the growth cap on the
+  cost per visit, 焦医保〔2024〕32号 四（一）), what is due, and the deposit returned;
 - each ``Region.DepositReturned``: the scale's rate for the score, applied to what was withheld.
 
 So a close that lost its credits in a crash, or prepaid from a stale read model, is named
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from ledger.adapters.transcodings import make_transcoder
+from ledger.domain.ids import institution_id
 from ledger.domain.members import Member
 from ledger.domain.regions import Region
 from ledger.errors import LedgerError
@@ -39,7 +41,12 @@ from ledger.money import ZERO, round_fen
 from ledger.periods import month_end
 from ledger.policy.parameters import Policy
 from ledger.projections.base import View
-from ledger.rules.clearing import clear_kaifeng_3_3, deposit_return_rate
+from ledger.rules.clearing import (
+    clear_jiaozuo_4_1,
+    clear_kaifeng_3_3,
+    deposit_return_rate,
+    specialist_baseline_jiaozuo_4_1,
+)
 from ledger.rules.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
 from ledger.rules.reader import Reader
 
@@ -198,25 +205,29 @@ class PeriodRunsView(View):
         reader = self._reader(event.policy_version)
         self.year_policies[(event.admdvs, event.year)] = event.policy_version
         where = f"position {position}: {event.admdvs} {event.year}"
-        totals: dict[str, dict[str, Any]] = defaultdict(lambda: {"actual": ZERO, "granted": ZERO, "withheld": ZERO})
+        totals: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"visits": 0, "medfee": ZERO, "actual": ZERO, "granted": ZERO, "withheld": ZERO})
         for month in region.months_of(event.year):
             for row in region.months[month]["payments"]:
                 t = totals[row["fixmedins_code"]]
+                t["visits"] += row["visits"]
+                t["medfee"] += row["medfee"]
                 t["actual"] += row["actual"]
                 t["granted"] += row["paid"] + row["withheld"]
                 t["withheld"] += row["withheld"]
-        finals: dict[str, Decimal] = {}
         if event.scheme == KAIFENG:
             finals = clear_kaifeng_3_3({c: t["actual"] for c, t in totals.items()},
                                        region.budgets[str(event.year)], reader).finals
+        else:
+            finals = {c: self._final_jiaozuo(c, t, event.year, reader) for c, t in totals.items()}
         for row in event.rows:
             code, t = row["fixmedins_code"], totals.get(row["fixmedins_code"])
             if t is None:
                 self._problem(f"{where}: {code} cleared but never prepaid")
                 continue
+            final = finals[code]
             expected = {"actual": t["actual"], "prepaid": t["granted"], "deposit_withheld": t["withheld"],
-                        "due": row["final_amount"] - t["granted"],
-                        "final_amount": finals.get(code, row["final_amount"]),
+                        "final_amount": final, "due": final - t["granted"],
                         "deposit_returned": None if row["score"] is None else
                         round_fen(t["withheld"] * deposit_return_rate(row["score"], reader))}
             wrong = {k: (row[k], v) for k, v in expected.items() if row[k] != v}
@@ -226,6 +237,24 @@ class PeriodRunsView(View):
         if set(totals) != {row["fixmedins_code"] for row in event.rows}:
             self._problem(f"{where}: cleared {sorted(r['fixmedins_code'] for r in event.rows)}, "
                           f"prepaid {sorted(totals)}")
+
+    def _final_jiaozuo(self, code: str, t: dict[str, Any], year: int, p: Reader) -> Decimal:
+        """焦医保〔2024〕32号 四（一）、六（一）: the fund's share within the growth cap on the cost per visit.
+
+        A pharmacy and an exempt category are paid their actual; a specialist is held to its own
+        baseline, any other category to the policy's.
+        """
+        institution = self.aggregates[institution_id(code)]
+        if institution.kind == "pharmacy" or institution.category in p.value("exempt_categories"):
+            return Decimal(t["actual"])
+        if institution.category == "specialist":
+            baseline, _ = specialist_baseline_jiaozuo_4_1(institution.cost_history, institution.covid_depressed_years,
+                                                          year, institution.provincial_class_average, p)
+        else:
+            baseline = p.value("cost_baselines")[institution.category]
+        final, _ = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
+                                     institution.reviews.get(str(year)))
+        return final
 
     def deposit_returned(self, position: int, region: Region, event: Any) -> None:
         """A deposit returned after the clearing: the scale's rate for the score, of what was withheld."""

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from ledger.services.audit import audit
 from tests.audit.city import build_small_city, edit_payload, positions_of, reseal, stored_state
+from tests.payments.flows import (
+    jiaozuo_year,
+    kaifeng_april_to_december,
+    kaifeng_clearing,
+    kaifeng_first_quarter,
+    kaifeng_late_assessment,
+)
 
 CREDITED = "yibao:Member.AccountCredited"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
@@ -66,3 +73,41 @@ def test_a_prepayment_off_its_movements_is_named_kaifeng_3_2(app):
     assert audit(app).checks["period_runs"] == [
         f"position {january}: 411500 2024-01: prepayments recorded H2 104.97+5.53, H3 266.25+8.75, "
         "re-derived H2 104.97+5.53, H3 166.25+8.75"]
+
+
+def test_a_clearing_and_a_deposit_return_off_the_rules_are_named_kaifeng_3_3(app):
+    """Kaifeng 2024 (tests/payments/flows.py): H1's final amount 525.00 × 650.75 ÷ 641.50 = 532.57 rewritten to
+    632.57, and H2's late return, 90 % of 2.06 = 1.85 on the assumed scale, rewritten to 2.06."""
+    kaifeng_first_quarter(app)
+    kaifeng_april_to_december(app)
+    kaifeng_clearing(app)
+    kaifeng_late_assessment(app)
+    assert audit(app).checks["period_runs"] == []
+    [year] = positions_of(app, "yibao:Region.YearClosed")
+    [returned] = positions_of(app, "yibao:Region.DepositReturned")
+    edit_payload(app, year, b'"_data_":"532.57"', b'"_data_":"632.57"')
+    edit_payload(app, returned, b'"returned":{"_type_":"decimal_str","_data_":"1.85"}',
+                 b'"returned":{"_type_":"decimal_str","_data_":"2.06"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {year}: 410200 2024: H1: final_amount recorded 632.57, re-derived 532.57",
+        f"position {returned}: H2 2024: returned 2.06 of 2.06 at 0.90; re-derived 1.85 of 2.06 at 0.90",
+    ]
+
+
+def test_a_jiaozuo_final_amount_off_the_growth_cap_is_named_jiaozuo_4_1(app):
+    """Jiaozuo 2024 (tests/payments/flows.py): JC3's final amount, 369.45 within the cap and its review, rewritten
+    to 375.00 (its whole actual), and its due with it: the re-derivation gives 369.45 and a due of −5.55."""
+    jiaozuo_year(app)
+    assert audit(app).checks["period_runs"] == []
+    [year] = positions_of(app, "yibao:Region.YearClosed")
+    edit_payload(app, year, b'"final_amount":{"_type_":"decimal_str","_data_":"369.45"}',
+                 b'"final_amount":{"_type_":"decimal_str","_data_":"375.00"}')
+    edit_payload(app, year, b'"due":{"_type_":"decimal_str","_data_":"-5.55"}',
+                 b'"due":{"_type_":"decimal_str","_data_":"0.00"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {year}: 410800 2024: JC3: final_amount recorded 375.00, re-derived 369.45; "
+        "due recorded 0.00, re-derived -5.55"]
