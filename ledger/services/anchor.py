@@ -141,8 +141,7 @@ def expected_head(value: str) -> Checkpoint:
     if HASH.fullmatch(value):
         return Checkpoint(0, value)
     try:
-        lines = [line for line in Path(value).read_bytes().splitlines() if line.strip()]
-        record = json.loads(lines[-1])
+        record = json.loads(_last_line(Path(value)))
         if "chain_head" in record:  # an export's last line
             record = {**record, "hash": record.pop("chain_head")}
         return Checkpoint(int(record["position"]), str(record["hash"]), record.get("recorded_at"),
@@ -150,6 +149,23 @@ def expected_head(value: str) -> Checkpoint:
     except (OSError, IndexError, ValueError, KeyError, TypeError) as e:
         msg = f"--expect-head {value}: neither a chain hash nor a checkpoint file ({type(e).__name__}: {e})"
         raise AnchorError(msg) from None
+
+
+def _last_line(path: Path, chunk: int = 4096) -> bytes:
+    """The file's last non-blank line, read from its end (an export may be gigabytes)."""
+    with path.open("rb") as f:
+        end = f.seek(0, 2)
+        tail = b""
+        while end > 0 and len(tail.rstrip().splitlines()) < 2:  # two lines read: the last is whole
+            start = max(0, end - chunk)
+            f.seek(start)
+            tail = f.read(end - start) + tail
+            end = start
+    lines = tail.rstrip().splitlines()
+    if not lines:
+        msg = "the file is empty"
+        raise ValueError(msg)
+    return lines[-1]
 
 
 def anchor_problems(expected: Checkpoint, found: tuple[int, str] | None, last: int) -> list[str]:

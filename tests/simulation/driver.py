@@ -3,7 +3,7 @@
 One seed gives one run, exactly reproducible in what is sent (the interleaving of the
 processes is the machine's): a city is set up; then several ``ledger ingest`` processes book
 streams of visits, late and backdated bills, duplicates, conflicting resubmissions,
-reversals, backdated admissions and account payments at once; some are killed (SIGKILL) at
+reversals, backdated admissions, suspensions, base changes and account payments at once; some are killed (SIGKILL) at
 random moments and run again, and one first fails a commit in process. After every step the
 store must hold: debits equal credits, no balance below zero, no member past the cap. At the
 end: every line acknowledged is present exactly once (a second ingest books nothing and
@@ -43,7 +43,7 @@ REGION = "411500"
 LEVELS = {"H3": 3, "H2": 2}
 INGEST = "import sys; from ledger.entrypoints.cli import main; sys.exit(main())"
 FIRST_DAY, DAYS = date(2024, 2, 1), 150  # bills from February to June; January is closed before
-MONTHS = ["2024-02", "2024-03", "2024-04", "2024-05", "2024-06"]
+MONTHS = [f"2024-{m:02d}" for m in range(2, 13)]  # closed after the writers: then the year is cleared
 
 
 class SimulationFailure(AssertionError):
@@ -63,7 +63,12 @@ class Figures:
 
 @dataclass
 class Plan:
-    """One seed's messages: the setup, each writer's stream with the refusals the reference expects, the closes."""
+    """One seed's messages: the setup, each writer's stream with the refusals the reference expects, the period runs.
+
+    The period runs (February to December closed, the year cleared, the institutions assessed before
+    and after) come after the writers, so that the credits the reference expects do not hang on the
+    interleaving.
+    """
 
     setup: list[dict[str, Any]]
     streams: list[list[dict[str, Any]]]
@@ -86,11 +91,13 @@ def plan(seed: int, steps: int, writers: int, members: int = 8) -> Plan:
         setup.append(member(psn, psn_type=psn_type))
         ref.enrol(psn, psn_type)
     setup.append(close_month(REGION, "2024-01", "2024-01-31"))
-    ref.close_month()
+    ref.close_month(date(2024, 1, 1), date(2024, 1, 31))
     streams: list[list[dict[str, Any]]] = [[] for _ in range(writers)]
     refused: list[set[int]] = [set() for _ in range(writers)]
     mine: list[list[str]] = [[] for _ in range(writers)]
     admitted: set[str] = set()
+    suspended: set[str] = set()
+    rebased: set[str] = set()
 
     def send(w: int, message: dict[str, Any], outcome: str) -> None:
         streams[w].append(message)
@@ -126,14 +133,33 @@ def plan(seed: int, steps: int, writers: int, members: int = 8) -> Plan:
             ref.admit(psn, start, end)
             send(w, fact("admitted", psn, start.isoformat(), fixmedins_code="H3"), "booked")
             send(w, fact("discharged", psn, end.isoformat()), "booked")
+        elif roll < 0.95 and len(suspended) < len(people):  # benefits suspended (arrears), then resumed
+            psn = rng.choice([p for p in people if p not in suspended])
+            suspended.add(psn)
+            start = FIRST_DAY + timedelta(days=rng.randrange(DAYS))
+            end = start + timedelta(days=rng.randrange(1, 60))
+            ref.suspend(psn, start, end)
+            send(w, fact("suspended", psn, start.isoformat(), reason="arrears"), "booked")
+            send(w, fact("resumed", psn, end.isoformat()), "booked")
+        elif roll < 0.97 and len(rebased) < len(people):  # a new contribution base from a month
+            psn = rng.choice([p for p in people if p not in rebased])
+            rebased.add(psn)
+            day, base = FIRST_DAY + timedelta(days=rng.randrange(DAYS)), Decimal(rng.randrange(30, 120)) * 100
+            ref.change_base(psn, day, base)
+            send(w, fact("contribution_base_changed", psn, day.isoformat(), contribution_base=f"{base:.2f}"),
+                 "booked")
         else:
             psn, amount = rng.choice(people), Decimal(rng.randrange(100, 9000)) / 100
             send(0, {"type": "account.used", "date": "2024-01-31", "psn_no": psn, "amount": f"{amount:.2f}",
                      "beneficiary": "child", "purpose": "medical", "reference": f"R{seed}-{n}"},
                  ref.use_account(psn, amount))
-    closes = [close_month(REGION, m, _last_day(m)) for m in MONTHS]
-    for _ in MONTHS:
-        ref.close_month()
+    closes = [{"type": "institution.assessed", "date": "2024-12-31", "fixmedins_code": "H3", "year": 2024,
+               "score": "88.50"}, *[close_month(REGION, m, _last_day(m)) for m in MONTHS],
+              {"type": "year.closed", "date": "2024-12-31", "admdvs": REGION, "year": 2024},
+              {"type": "institution.assessed", "date": "2025-01-20", "fixmedins_code": "H2", "year": 2024,
+               "score": "92.00"}]
+    for m in MONTHS:
+        ref.close_month(date.fromisoformat(f"{m}-01"), date.fromisoformat(_last_day(m)))
     return Plan(setup, streams, refused, closes, ref)
 
 
