@@ -40,7 +40,7 @@ from ledger.errors import LedgerError
 from ledger.money import ZERO, round_fen
 from ledger.periods import month_end
 from ledger.policy.parameters import Policy
-from ledger.projections.base import View
+from ledger.projections.base import View, text
 from ledger.rules.clearing import (
     clear_jiaozuo_4_1,
     clear_kaifeng_3_3,
@@ -139,13 +139,14 @@ class PeriodRunsView(View):
         return Reader(self.policies[version])
 
     def _move(self, record: Record) -> None:
-        p = record.typed()
+        """An institution's movement, read from the plain payload (decoding the whole claim costs more)."""
+        p = record.payload
         sign = MOVEMENTS[record.topic]
         amounts = p["delta"] if sign == 0 else p["result"]
         visits = sign if p.get("opens_visit" if sign > 0 else "closes_visit") else 0
         self.pending[p["admdvs"]].append({
             "position": record.position, "day": record.day, "code": p["fixmedins_code"], "count": sign,
-            "visits": visits, **{k: (amounts[name] if sign >= 0 else -amounts[name])
+            "visits": visits, **{k: Decimal(text(amounts[name])) * (-1 if sign < 0 else 1)
                                  for k, name in (("medfee", "medfee_sumamt"), ("fund", "fund_pay_sumamt"),
                                                  ("acct", "acct_pay"))}})
 
