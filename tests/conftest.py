@@ -19,7 +19,7 @@ from ledger.services.application import OutpatientPooling
 from ledger.services.bootstrap import bootstrap
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
@@ -35,7 +35,7 @@ def sqlite_store(tmp_path) -> Store:
     return Store.parse(str(tmp_path / "ledger.db"))
 
 
-def fresh_postgres_database() -> Iterator[Store]:
+def fresh_postgres_database() -> Generator[Store, None, None]:
     """A new PostgreSQL database on the test server, dropped afterwards (or a skip without a server)."""
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:

@@ -527,13 +527,16 @@ def rebuild(ctx: click.Context, quiet: bool) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="Sign the head with this Ed25519 key.")
+@click.option("--pseudonymise", "pseudonym_key", type=click.Path(exists=True, dir_okay=False), metavar="KEYFILE",
+              help="Replace the identifiers of people with a keyed hash (HMAC-SHA256 under KEYFILE).")
 @click.pass_context
-def export(ctx: click.Context, file: str) -> None:
+def export(ctx: click.Context, file: str, key: str | None, pseudonym_key: str | None) -> None:
     """Write the whole log to FILE as JSON lines, each hash-chained to the one before, then the chain head."""
     if not Path(file).resolve().parent.is_dir():
         fail(f"{file}: the folder {Path(file).parent} does not exist", RefusalCode.FILE_UNUSABLE)
     with opened(ctx) as app:
-        count, head = export_log(app, file)
+        count, head = export_log(app, file, **_export_options(key, pseudonym_key))
     click.echo(f"exported {count} events to {file}; chain head {head}")
 
 
@@ -541,17 +544,23 @@ def export(ctx: click.Context, file: str) -> None:
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False), help="Audit an export file.")
 @json_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--expect-head", "expect_head", metavar="FILE|HASH",
+              help="A published chain head (a checkpoint file, an export, or a hash) the log must extend.")
+@click.option("--trusted-key", "trusted_key", type=click.Path(exists=True, dir_okay=False),
+              help="The Ed25519 public key (PEM) that must have signed the --expect-head checkpoint.")
 @click.pass_context
-def audit_cmd(ctx: click.Context, source: str | None, as_json: bool, quiet: bool) -> None:
+def audit_cmd(ctx: click.Context, source: str | None, as_json: bool, quiet: bool, expect_head: str | None,
+              trusted_key: str | None) -> None:
     """Replay the log: chain, rebuild, re-adjudication, journal and read models; exit 1 on any difference."""
+    anchored = _anchor_options(expect_head, trusted_key)
     if source is not None:
         try:
-            report = run_audit(export=source, progress=progress_wanted(quiet))
+            report = run_audit(export=source, progress=progress_wanted(quiet), **anchored)
         except (ValueError, KeyError, TypeError) as e:
             fail(f"{source} is not a ledger export ({first_line(e)})", RefusalCode.FILE_UNUSABLE)
     else:
         with opened(ctx) as app:
-            report = run_audit(app, progress=progress_wanted(quiet))
+            report = run_audit(app, progress=progress_wanted(quiet), **anchored)
     if as_json:
         emit(report.as_dict())
     else:
@@ -563,6 +572,7 @@ def print_audit(report: AuditReport) -> None:
     """The audit report for a person."""
     click.echo(f"audit of {report.source}: {report.events} events, chain head {report.chain_head}")
     click.echo(f"  settlements re-adjudicated: {report.settlements_replayed}")
+    click.echo(f"  period events re-derived: {report.period_events_rederived}")
     click.echo(f"  journal: debits {report.journal.get('debit')}, credits {report.journal.get('credit')}")
     for name, problems in report.checks.items():
         click.echo(f"  {name:<16} {'ok' if not problems else 'DIFFERS'}")
@@ -712,3 +722,67 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         os.environ["LEDGER_DB"] = ctx.obj["db"]
     uvicorn.run("ledger.entrypoints.http:create_app", factory=True, host=host, port=port, workers=workers,
                 timeout_graceful_shutdown=30)
+
+
+# ------------------------------------------------------------------ anchored heads and personal data
+
+
+def _anchor_options(expect_head: str | None, trusted_key: str | None) -> dict[str, Any]:
+    """``audit``'s ``expect`` and ``trusted`` from its options (a bad file is one line, exit 1)."""
+    from ledger.services.anchor import AnchorError, expected_head, load_public_key
+
+    try:
+        return {"expect": None if expect_head is None else expected_head(expect_head),
+                "trusted": None if trusted_key is None else load_public_key(trusted_key)}
+    except AnchorError as e:
+        fail(str(e))
+        raise
+
+
+def _export_options(key: str | None, pseudonym_key: str | None) -> dict[str, Any]:
+    """``export``'s signing key and pseudonymiser from its options."""
+    from ledger.services.anchor import AnchorError, load_private_key
+    from ledger.services.pseudonyms import Pseudonymiser
+
+    try:
+        return {"key": None if key is None else load_private_key(key),
+                "pseudonymise": None if pseudonym_key is None else Pseudonymiser.from_file(pseudonym_key)}
+    except AnchorError as e:
+        fail(str(e))
+        raise
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def keygen(file: str) -> None:
+    """Write a new Ed25519 signing key to FILE and its public key to FILE.pub (PEM, as openssl would)."""
+    from ledger.services.anchor import generate_key
+
+    try:
+        public = generate_key(file)
+    except OSError as e:
+        fail(f"{file}: {e.strerror or e}")
+    click.echo(f"wrote {file} (keep it private) and {file}.pub; public key {public}")
+
+
+@main.command()
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="Sign the head with this Ed25519 key.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Append the checkpoint to FILE (else print it).")
+@click.pass_context
+def checkpoint(ctx: click.Context, key: str | None, out: str | None) -> None:
+    """Publish the chain head (position, hash, time), to be kept where the store cannot reach it."""
+    from ledger.services.anchor import append_checkpoint, current_head
+
+    signing = _export_options(key, None)["key"]
+    with opened(ctx) as app:
+        found = current_head(app)
+    if signing is not None:
+        found = found.signed(signing)
+    if out is None:
+        click.echo(json.dumps(found.as_dict()))
+        return
+    try:
+        append_checkpoint(found, out)
+    except OSError as e:
+        fail(f"{out}: {e.strerror or e}")
+    click.echo(f"checkpoint at position {found.position}, chain head {found.hash}, appended to {out}")

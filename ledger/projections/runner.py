@@ -4,6 +4,13 @@ Each batch is one transaction: the views' rows and their positions in the log ar
 together, so a crash between batches loses nothing and repeats nothing. ``catch_up`` reads
 from the lowest position any view has reached; ``rebuild`` empties the rebuildable views
 and reads the whole log again.
+
+Several processes may catch up on one store at once (two ingests, the service's workers):
+each batch's transaction first locks the views' positions (:func:`locked_positions`) and
+reads them again under the lock, so a batch another process has already written is passed
+over event by event, and a position never moves back. The batches of different processes
+are serialised; none is written twice. A rebuild is the operator's alone: it empties the
+tables while it runs.
 """
 
 from __future__ import annotations
@@ -130,8 +137,8 @@ class ProjectionRunner:
         tables = [positions, *(t for v in self.views for t in v.tables)]
         metadata.create_all(self.engine, tables=tables)
         with self.engine.begin() as conn:
+            known = set(locked_positions(conn))
             _make_missing_indexes(conn, tables)
-            known = set(conn.scalars(select(positions.c.name)))
             missing = [{"name": v.name, "position": 0} for v in self.views if v.name not in known]
             if missing:
                 conn.execute(positions.insert(), missing)
@@ -191,6 +198,7 @@ class ProjectionRunner:
         if head is not None and start <= head:
             # The last events are of topics no view follows: the views have still read them.
             with self._batch(writer) as conn:
+                self._refresh(conn, done, writer)
                 self._advance(conn, done, head)
         return read
 
@@ -216,9 +224,12 @@ class ProjectionRunner:
                        writer: Writer | None) -> None:
         parse, decode = self.source.parse, self.source.decode
         readers: dict[str, list[View]] = {}
-        # Only the views behind take part (the log's seal, up to date, need not look for its head).
-        behind = [v for v in self.views if done[v.name] < notifications[-1].id]
         with self._batch(writer) as conn:
+            self._refresh(conn, done, writer)
+            # Only the views behind take part (the log's seal, up to date, need not look for its head).
+            behind = [v for v in self.views if done[v.name] < notifications[-1].id]
+            if not behind:
+                return
             for view in behind:
                 view.begin(conn)
             for n in notifications:
@@ -238,11 +249,21 @@ class ProjectionRunner:
                 view.flush(conn)
             self._advance(conn, done, notifications[-1].id)
 
+    def _refresh(self, conn: Connection, done: dict[str, int], writer: Writer | None) -> None:
+        """Lock the positions for this batch and take them as another process may have left them.
+
+        A rebuild's writer process is the only writer while it runs (see the module's docstring).
+        """
+        if writer is None:
+            fresh = locked_positions(conn)
+            done.update((name, fresh[name]) for name in done if name in fresh)
+
     def _advance(self, conn: Connection, done: dict[str, int], last: int) -> None:
-        """Record that every view has read the log through ``last``."""
+        """Record that every view has read the log through ``last`` (a position only ever moves on)."""
         for view in self.views:
             if done[view.name] < last:
-                conn.execute(update(positions).where(positions.c.name == view.name).values(position=last))
+                conn.execute(update(positions).where(positions.c.name == view.name, positions.c.position < last)
+                             .values(position=last))
                 done[view.name] = last
 
     @batch_collection()
@@ -262,13 +283,16 @@ class ProjectionRunner:
         tables = [t for v in rebuilt for t in v.tables]
         indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
         with self._exclusive(), self._writer() as writer:  # started first: it starts up while the old tables go
-            metadata.drop_all(self.engine, tables=tables)
-            metadata.create_all(self.engine, tables=tables)
             with self.engine.begin() as conn:
-                for index in indexes:
-                    index.drop(conn)
+                # One transaction: a rebuild killed here leaves the old views or the emptied ones, never
+                # emptied views with their old positions. (The update comes first: on SQLite it is what
+                # opens the transaction, which the tables' DDL then joins.)
                 conn.execute(update(positions).where(positions.c.name.in_([v.name for v in rebuilt]))
                              .values(position=0))
+                metadata.drop_all(conn, tables=tables)
+                metadata.create_all(conn, tables=tables)
+                for index in indexes:
+                    index.drop(conn)
             read = self._timed_catch_up(progress, None, writer)
         with self.engine.begin() as conn:
             _make_missing_indexes(conn, tables)
@@ -293,6 +317,20 @@ class ProjectionRunner:
             writer.close(failed=True)
             raise
         writer.close()
+
+
+def locked_positions(conn: Connection) -> dict[str, int]:
+    """Every view's position, locked until ``conn``'s transaction ends: one catching-up process at a time.
+
+    On PostgreSQL the rows are locked (``FOR UPDATE``, which also returns them as last
+    committed); SQLite locks the whole database for a writer, and a statement that writes
+    (here one that changes nothing) takes that lock at once, waiting out another process's
+    batch.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(positions).where(positions.c.name == "").values(position=positions.c.position))
+    rows = conn.execute(select(positions.c.name, positions.c.position).with_for_update()).all()
+    return {name: position for name, position in rows}
 
 
 INDEX_NAMES = {

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger.adapters.seam import Aggregates
@@ -221,6 +221,13 @@ class OutpatientPooling(Application[UUID]):
         def stamped(i: int) -> AbstractContextManager[None]:
             return submitted_by(submitters[i]) if submitters else nullcontext()
 
+        def one_at_a_time(s: Services) -> list[Outcome]:
+            """Another writer got there first: each message on its own, retried against the store."""
+            s.uow.abandon()
+            self.cache.clear()
+            return [refused[i] if i in refused else self._book_stamped(msg, stamped(i))
+                    for i, msg in enumerate(messages)]
+
         while True:
             s = self.services()
             s.uow.prefetch(candidates)
@@ -233,6 +240,8 @@ class OutpatientPooling(Application[UUID]):
                 try:
                     with stamped(i):
                         outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
+                except IntegrityError:
+                    return one_at_a_time(s)
                 except LedgerError as e:
                     if s.uow.message_changed_anything():
                         # The handler changed something before refusing: start the batch over without it.
@@ -244,10 +253,7 @@ class OutpatientPooling(Application[UUID]):
                 try:
                     s.uow.commit()
                 except IntegrityError:
-                    s.uow.abandon()
-                    self.cache.clear()
-                    return [refused[i] if i in refused else self._book_stamped(msg, stamped(i))
-                            for i, msg in enumerate(messages)]
+                    return one_at_a_time(s)
                 return outcomes
 
     def _book_stamped(self, msg: m.Message, stamp: AbstractContextManager[None]) -> Outcome:
@@ -281,20 +287,35 @@ class OutpatientPooling(Application[UUID]):
 
     def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
         """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
-        outcome: Outcome
-        try:
-            if isinstance(msg, m.MonthClosed):
-                done = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
-            elif isinstance(msg, m.YearClosed):
-                done = closing.close_year(self, msg, refuse_repeat=refuse_repeat)
-            else:
-                raise TypeError(f"{msg.type} is not a period close")
-            outcome = BOOKED if done else PRESENT
-        except LedgerError as e:
-            outcome = e
+        outcome: Outcome = InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
+        for attempt in range(RETRIES):
+            try:
+                if isinstance(msg, m.MonthClosed):
+                    done = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
+                elif isinstance(msg, m.YearClosed):
+                    done = closing.close_year(self, msg, refuse_repeat=refuse_repeat)
+                else:
+                    raise TypeError(f"{msg.type} is not a period close")
+                outcome = BOOKED if done else PRESENT
+            except LedgerError as e:
+                outcome = PRESENT if not refuse_repeat and self._closed_meanwhile(msg) else e
+            except IntegrityError:
+                # Another writer closed it, or credited a member, first: run it again on what is stored.
+                self.cache.clear()
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            break
         if catch_up:
             self.catch_up()
         return outcome
+
+    def _closed_meanwhile(self, msg: m.Message) -> bool:
+        """Whether another writer booked this very close while this one ran (it is then present, not refused)."""
+        try:
+            region: Region = self.repository.get(region_id(msg.admdvs))  # type: ignore[attr-defined]
+        except AggregateNotFoundError:
+            return False
+        return bool(region.receipts.get(msg.key()) == msg.fingerprint())
 
     def presettle(self, messages: Sequence[m.Message]) -> list[dict[str, Any] | LedgerError]:
         """2206: adjudicate claims as settling would, in order, and book nothing."""

@@ -8,10 +8,14 @@ with the chain's head. ``audit`` reads the live store or such a file, on any mac
    recomputes the hash chain;
 2. re-adjudicates every settlement and adjustment under the policy version the log recorded
    and compares each amount;
-3. checks that the journal's debits equal its credits;
+3. re-derives every credit, prepayment, clearing and deposit return from the log alone
+   (:mod:`ledger.services.rederivation`);
+   checks that the journal's debits equal its credits;
 4. compares the recomputed chain with the sealed one (the live ``log_chain``, or the file's
    hashes), naming the first position that differs: a changed, deleted or reordered event;
-5. for the live store, compares the rebuilt read models with the live ones, row by row.
+5. for the live store, compares the rebuilt read models with the live ones, row by row;
+6. given an anchored head (``--expect-head``, :mod:`ledger.services.anchor`), checks that the
+   recomputed chain passes through it, so a log cut at its end or rewritten with its seal fails.
 """
 
 from __future__ import annotations
@@ -39,13 +43,17 @@ from ledger.projections.journal import trial_balance
 from ledger.projections.runner import EventSource, ProjectionRunner, all_views
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.facts import Claim, Context
+from ledger.services.anchor import Checkpoint, anchor_problems
+from ledger.services.rederivation import PeriodRunsView
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from sqlalchemy import Connection, Engine, Table
 
     from ledger.services.ports import AuditedLedger
+    from ledger.services.pseudonyms import Pseudonymiser
 
 PAYLOAD_KEY = b',"payload":'
 MAX_PROBLEMS = 50
@@ -55,33 +63,51 @@ def _timestamp(state: bytes) -> str:
     return str(json.loads(state)["timestamp"]["_data_"])
 
 
-def export_log(app: AuditedLedger, path: str, *, batch: int = 2000) -> tuple[int, str]:
-    """Write the whole log to ``path`` as JSON lines; returns the number of events and the chain head."""
-    head, count, start = GENESIS, 0, 1
+def export_log(app: AuditedLedger, path: str, *, batch: int = 2000, key: Ed25519PrivateKey | None = None,
+               pseudonymise: Pseudonymiser | None = None) -> tuple[int, str]:
+    """Write the whole log to ``path`` as JSON lines; returns the number of events and the chain head.
+
+    The last line is the head as a checkpoint (position, hash, time), signed with ``key`` if given.
+    With ``pseudonymise`` the people's identifiers are replaced, and the file's chain is over
+    what it holds: its head is not the live one.
+    """
+    head, count, start, recorded_at = GENESIS, 0, 1, None
     with open(path, "wb") as out:
         while True:
             notifications = app.recorder.select_notifications(start, batch)
             if not notifications:
                 break
-            for n in notifications:
+            for n in map(pseudonymise.rewrite, notifications) if pseudonymise else notifications:
                 head = link(head, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                recorded_at = _timestamp(n.state)
                 prefix = json.dumps({"position": n.id, "originator_id": str(n.originator_id),
                                      "originator_version": n.originator_version, "topic": n.topic,
-                                     "recorded_at": _timestamp(n.state), "hash": head}, ensure_ascii=False)
+                                     "recorded_at": recorded_at, "hash": head}, ensure_ascii=False)
                 out.write(prefix[:-1].encode() + PAYLOAD_KEY + n.state + b"}\n")
                 count += 1
             start = notifications[-1].id + 1
-        out.write(json.dumps({"chain_head": head, "events": count}).encode() + b"\n")
+        checkpoint = Checkpoint(start - 1, head, recorded_at)
+        if key is not None:
+            checkpoint = checkpoint.signed(key)
+        tail = {"chain_head": head, "events": count, **checkpoint.as_dict(),
+                **({"pseudonymised": True} if pseudonymise else {})}
+        del tail["hash"]
+        out.write(json.dumps(tail).encode() + b"\n")
     return count, head
 
 
 class ExportedLog:
     """A log read back from an export file, streamed in order, its hash chain checked as it is read."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, watch: Checkpoint | None = None) -> None:
         self.path = path
         self.head: str | None = None
         """The chain head the file's last line declares."""
+        self.tail: dict[str, Any] = {}
+        """The file's last line: the head as a checkpoint."""
+        self.watch = watch
+        self.found: tuple[int, str] | None = None
+        """The recomputed (position, hash) at the watched head, if the records pass through it."""
         self.link = GENESIS
         """The chain recomputed over the records read so far."""
         self.last = 0
@@ -101,8 +127,8 @@ class ExportedLog:
                     continue
                 at = line.find(PAYLOAD_KEY)
                 if at < 0:
-                    tail = json.loads(line)
-                    self.head = tail.get("chain_head")
+                    self.tail = json.loads(line)
+                    self.head = self.tail.get("chain_head")
                     continue
                 meta = json.loads(line[:at] + b"}")
                 position = int(meta["position"])
@@ -116,6 +142,9 @@ class ExportedLog:
                 self.link = link(self.link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
                 if self.link != meta["hash"]:
                     self.broken_at = position if self.broken_at is None else min(self.broken_at, position)
+                if self.watch is not None and position == (self.watch.position or position) and (
+                        self.watch.position or self.link == self.watch.hash):
+                    self.found = (position, self.link)
                 yield n
 
     def chain_check(self) -> list[str]:
@@ -126,6 +155,9 @@ class ExportedLog:
             return ["the file has no chain head line (truncated?)"]
         if self.head != self.link:
             return [f"the chain head {self.head} does not match the records ({self.link})"]
+        if "signature" in self.tail:
+            return Checkpoint(int(self.tail["position"]), self.head, self.tail.get("recorded_at"),
+                              self.tail.get("public_key"), self.tail["signature"]).signature_problems()
         return []
 
     def select(self, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[Notification]:
@@ -198,6 +230,7 @@ class AuditReport:
     chain_head: str = GENESIS
     checks: dict[str, list[str]] = field(default_factory=dict)
     settlements_replayed: int = 0
+    period_events_rederived: int = 0
     journal: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -209,18 +242,26 @@ class AuditReport:
         """For ``--json``."""
         return {"ok": self.ok, "source": self.source, "events": self.events, "chain_head": self.chain_head,
                 "settlements_replayed": self.settlements_replayed,
+                "period_events_rederived": self.period_events_rederived,
                 "journal": {k: self.journal.get(k) for k in ("debit", "credit", "balanced")},
                 "checks": {name: {"ok": not problems, "problems": problems} for name, problems in self.checks.items()}}
 
 
 @batch_collection()
 def audit(app: AuditedLedger | None = None, *, export: str | None = None, progress: bool = False,
-          transcoder: JSONTranscoder | None = None) -> AuditReport:
-    """Audit the live store of ``app``, or the export file ``export``."""
+          transcoder: JSONTranscoder | None = None, expect: Checkpoint | None = None,
+          trusted: Ed25519PublicKey | None = None) -> AuditReport:
+    """Audit the live store of ``app``, or the export file ``export``; ``expect``: an anchored head it must extend.
+
+    ``trusted``: the key that must have signed ``expect``.
+    """
     scratch_dir = tempfile.mkdtemp(prefix="ledger-audit-")
     scratch = _scratch_engine(Path(scratch_dir) / "scratch.db")
     try:
-        return _audit(app, export, scratch, progress, transcoder)
+        report = _audit(app, export, scratch, progress, transcoder, expect)
+        if expect is not None:
+            report.checks["anchor"] = expect.signature_problems(trusted) + report.checks["anchor"]
+        return report
     finally:
         scratch.dispose()
         shutil.rmtree(scratch_dir, ignore_errors=True)
@@ -237,11 +278,11 @@ def _scratch_engine(path: Path) -> Engine:
 
 
 def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, progress: bool,
-           transcoder: JSONTranscoder | None) -> AuditReport:
-    replay = ReadjudicationView()
-    views: list[View] = [*all_views(), replay]
+           transcoder: JSONTranscoder | None, expect: Checkpoint | None) -> AuditReport:
+    replay, periods = ReadjudicationView(), PeriodRunsView()
+    views: list[View] = [*all_views(), replay, periods]
     if export is not None:
-        log = ExportedLog(export)
+        log = ExportedLog(export, expect)
         source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
         report = AuditReport(source=export)
         # The file checks its own chain as it is read; the scratch store needs no second one.
@@ -251,6 +292,8 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, progr
         report.checks["file"] = log.problems
         report.checks["chain"] = log.chain_check()
         report.chain_head = log.link
+        if expect is not None:
+            report.checks["anchor"] = anchor_problems(expect, log.found, log.last)
     else:
         assert app is not None
         app.read_models.catch_up(progress=progress)
@@ -263,14 +306,26 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, progr
                 problem for view in all_views() if view.rebuildable for table in view.tables
                 for problem in _compare_table(table, live, rebuilt)
             ]
-            report.chain_head = head(rebuilt)[1]
+            last, report.chain_head = head(rebuilt)
+            if expect is not None:
+                report.checks["anchor"] = anchor_problems(expect, _link_at(rebuilt, expect), last)
     with scratch.connect() as conn:
         report.journal = trial_balance(conn)
     report.checks["readjudication"] = replay.problems
+    periods.finish()
+    report.checks["period_runs"] = periods.problems
+    report.period_events_rederived = periods.checked
     report.checks["journal"] = [] if report.journal["balanced"] else [
         f"debits {report.journal['debit']} differ from credits {report.journal['credit']}"]
     report.settlements_replayed = replay.checked
     return report
+
+
+def _link_at(conn: Connection, expect: Checkpoint) -> tuple[int, str] | None:
+    """The recomputed link at the anchored position (or with the anchored hash, when only that is known)."""
+    where = (log_chain.c.position == expect.position) if expect.position else (log_chain.c.hash == expect.hash)
+    row = conn.execute(select(log_chain.c.position, log_chain.c.hash).where(where).limit(1)).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _compare_chain(live: Connection, rebuilt: Connection) -> list[str]:

@@ -29,6 +29,7 @@ from ledger.periods import month_end, month_key
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.facts import PURCHASE, Claim, Context
 from ledger.rules.reader import Reader
+from ledger.services.unit_of_work import StaleRead
 
 if TYPE_CHECKING:
     from ledger.domain.members import Member
@@ -55,7 +56,8 @@ def readjudicate(s: Services, member: Member, since: date, *, cause: str, reason
 
 def _readjudicate_one(s: Services, member: Member, setl_id: str, used: Any, *, cause: str, reason: str) -> bool:
     settlement = s.uow.get(Settlement, UUID(setl_id))
-    assert settlement is not None
+    if settlement is None:  # the member, read after another writer settled it, knows it; the batch did not
+        raise StaleRead(f"settlement {setl_id} was saved by another writer during the batch")
     day = settlement.service_date
     claim = Claim.from_record(settlement.claim)
     visit = s.uow.get(Visit, visit_id(*settlement.deductible_pool)) if settlement.deductible_pool else None

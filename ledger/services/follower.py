@@ -1,11 +1,10 @@
 """Keeps the read models current while the service runs, one projector at a time.
 
-The runner (``ledger.projections.runner``) must not project the same events twice at once:
-two catch-ups racing would both write the rows of one batch. The follower holds a lock while
-it projects, a thread lock within the process and, on PostgreSQL, an advisory lock across
-the service's worker processes. A background thread catches up every ``interval`` seconds,
-so the lag stays bounded; a query that must see the caller's last settlement (5206, a
-balance) takes the same lock and catches up first.
+The runner (``ledger.projections.runner``) serialises catch-ups across processes itself (the
+store's catch-up lock). The follower adds a thread lock, so a query that must see the
+caller's last settlement (5206, a balance) catches up and reads without another thread of
+this process projecting meanwhile. A background thread catches up every ``interval`` seconds,
+so the lag stays bounded.
 """
 
 from __future__ import annotations
@@ -16,15 +15,10 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ledger.adapters.locks import ProcessLock
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ledger.services.application import OutpatientPooling
-
-PROJECTION_LOCK = 0x1ED6E9
-"""The PostgreSQL advisory lock key held while a service process projects."""
 
 log = logging.getLogger("ledger.follower")
 
@@ -37,7 +31,6 @@ class Follower:
         ledger.read_models.setup()  # made here, once, before any thread asks for them
         self.interval = interval
         self._lock = threading.RLock()
-        self._across_processes = ProcessLock(ledger.store, PROJECTION_LOCK)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.caught_up_at: float | None = None
@@ -45,7 +38,7 @@ class Follower:
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Caught up, and no one else projecting until the block ends."""
-        with self._lock, self._across_processes.held():
+        with self._lock:
             self.ledger.read_models.catch_up()
             self.caught_up_at = time.monotonic()
             yield
@@ -57,11 +50,10 @@ class Follower:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop following and release the lock's connection."""
+        """Stop following."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self._across_processes.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
+
 from ledger.domain.aggregate import LedgerAggregate
 from ledger.domain.ids import institution_id, member_id, policy_version_id, region_id
 from ledger.domain.institutions import Institution
@@ -45,6 +47,10 @@ class AggregateStore(Protocol):
 
     def save(self, aggregates: list[LedgerAggregate]) -> None:
         """Save the aggregates' pending events in one transaction."""
+
+
+class StaleRead(IntegrityError):
+    """What a unit of work read disagrees with itself (another writer saved in between): a write conflict."""
 
 
 class AggregateCache:

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 from freezegun import freeze_time
 from freezegun.api import FakeDate, FakeDatetime
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 
 from ledger.adapters.transcodings import DateAsISO
 from ledger.domain.ids import settlement_id
+from ledger.projections.chain import GENESIS, link, log_chain
 from tests.support import (
     book,
     close_month,
@@ -295,6 +296,16 @@ def swap_events(app: OutpatientPooling, a: int, b: int) -> None:
                      {"v": -1_000_000 - a, "p": a})
         conn.execute(update, {**row_a, "p": b})
         conn.execute(update, {**row_b, "p": a})
+
+
+def reseal(app: OutpatientPooling) -> None:
+    """What a tamperer with the database can also do: recompute every link of the chain, then the read models."""
+    previous = GENESIS
+    with app.engine.begin() as conn:
+        for n in notifications(app):
+            previous = link(previous, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            conn.execute(update(log_chain).where(log_chain.c.position == n.id).values(hash=previous))
+    app.read_models.rebuild()
 
 
 # ---------------------------------------------------------------- tampering with an export file

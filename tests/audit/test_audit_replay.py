@@ -71,7 +71,8 @@ def test_a_clean_city_passes_the_audit_of_the_live_store(app):
     report = audit(app)
 
     assert report.ok, report.checks
-    assert report.checks == {"chain": [], "read_models": [], "readjudication": [], "journal": []}
+    assert report.checks == {"chain": [], "read_models": [], "readjudication": [], "period_runs": [],
+                             "journal": []}
     assert report.events == last
     assert report.settlements_replayed == SMALL_CITY_SETTLEMENTS_REPLAYED
     assert report.journal["debit"] == report.journal["credit"] == SMALL_CITY_JOURNAL_TOTAL
@@ -102,7 +103,8 @@ def test_the_export_holds_every_event_verbatim_each_hash_chained_and_the_head_la
 
     lines = path.read_bytes().splitlines()
     assert count == len(log) == len(lines) - 1
-    assert json.loads(lines[-1]) == {"chain_head": chain_head, "events": count}
+    assert json.loads(lines[-1]) == {"chain_head": chain_head, "events": count, "position": log[-1].id,
+                                     "recorded_at": json.loads(log[-1].state)["timestamp"]["_data_"]}
     previous = GENESIS
     for line, n in zip(lines[:-1], log, strict=True):
         record = json.loads(line)
@@ -125,7 +127,7 @@ def test_an_export_audits_clean_on_a_machine_that_never_saw_the_live_store(app, 
     report = audit(export=str(path))
 
     assert report.ok, report.checks
-    assert report.checks == {"file": [], "chain": [], "readjudication": [], "journal": []}
+    assert report.checks == {"file": [], "chain": [], "readjudication": [], "period_runs": [], "journal": []}
     assert report.source == str(path)
     assert report.events == count
     assert report.chain_head == chain_head

@@ -65,16 +65,18 @@ def test_audit_json_structure(city):
     result = run(city, "audit", "--quiet", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"ok", "source", "events", "chain_head", "settlements_replayed", "journal", "checks"}
+    assert set(report) == {"ok", "source", "events", "chain_head", "settlements_replayed", "period_events_rederived",
+                           "journal", "checks"}
     assert report["ok"] is True
     assert report["source"] == city.store.url
     assert report["events"] == city.recorder.max_notification_id()
     assert len(report["chain_head"]) == 64
     assert report["settlements_replayed"] == SMALL_CITY_SETTLEMENTS_REPLAYED
+    assert report["period_events_rederived"] == 6  # four credits (M1 and M2, two months) and two closes
     assert report["journal"] == {"debit": str(SMALL_CITY_JOURNAL_TOTAL), "credit": str(SMALL_CITY_JOURNAL_TOTAL),
                                  "balanced": True}
     assert report["checks"] == {name: {"ok": True, "problems": []}
-                                for name in ("chain", "read_models", "readjudication", "journal")}
+                                for name in ("chain", "read_models", "readjudication", "period_runs", "journal")}
 
 
 def test_audit_from_an_export_file_json_and_exit_codes(city, tmp_path):
@@ -87,7 +89,7 @@ def test_audit_from_an_export_file_json_and_exit_codes(city, tmp_path):
     assert report["ok"] is True
     assert report["source"] == str(path)
     assert report["chain_head"] == json.loads(export_lines(path)[-1])["chain_head"]
-    assert set(report["checks"]) == {"file", "chain", "readjudication", "journal"}
+    assert set(report["checks"]) == {"file", "chain", "readjudication", "period_runs", "journal"}
 
     [position] = positions_of(city, ACCOUNT_USED)
     lines = export_lines(path)

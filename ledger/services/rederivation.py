@@ -1,0 +1,287 @@
+"""The audit's second look at the period runs: every credit, prepayment, clearing and deposit from the log alone.
+
+A month close credits the accounts and prepays the institutions from what the read models
+said at the time; a year close clears from the months recorded. The audit does not trust
+either: it reads the log in order, keeps the members, regions and institutions as their
+events left them, and the institutions' movements as the settlements left them, and at
+each period event works out again, with the rule functions and the policy version the
+event names, what it should have recorded:
+
+- each ``Member.AccountCredited``: the credit the member was due (信政办〔2022〕23号 第八条),
+  from the member's facts before it;
+- each ``Region.MonthClosed``: that every member of the region due a credit for the month
+  got one, that the close's credit summary adds up the credits, and that each institution's
+  prepayment follows from its movements not yet prepaid through the close's position
+  (汴医保〔2023〕29号 三（二）, 焦医保〔2024〕32号 四（二）);
+- each ``Region.YearClosed``: what each institution was prepaid and withheld, its final
+  amount (under the global budget, 汴医保〔2023〕29号 三（三）, or within the growth cap on the
+  cost per visit, 焦医保〔2024〕32号 四（一）), what is due, and the deposit returned;
+- each ``Region.DepositReturned``: the scale's rate for the score, applied to what was withheld.
+
+So a close that lost its credits in a crash, or prepaid from a stale read model, is named
+with its position.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from ledger.adapters.transcodings import make_transcoder
+from ledger.domain.ids import institution_id
+from ledger.domain.members import Member
+from ledger.domain.regions import Region
+from ledger.errors import LedgerError
+from ledger.money import ZERO, round_fen
+from ledger.periods import month_end
+from ledger.policy.parameters import Policy
+from ledger.projections.base import View, text
+from ledger.rules.clearing import (
+    clear_jiaozuo_4_1,
+    clear_kaifeng_3_3,
+    deposit_return_rate,
+    specialist_baseline_jiaozuo_4_1,
+)
+from ledger.rules.facts import REIMBURSED
+from ledger.rules.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
+from ledger.rules.reader import Reader
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from ledger.projections.base import Record
+
+AGGREGATES = ("yibao:Member.", "yibao:Region.", "yibao:Institution.")
+MOVEMENTS = {"yibao:Settlement.Settled": 1, "yibao:Settlement.Reversed": -1, "yibao:Settlement.Adjusted": 0}
+MAX_PROBLEMS = 50
+Check = Callable[["PeriodRunsView", int, Any, Any], None]
+
+
+class PeriodRunsView(View):
+    """Re-derives the period runs while the audit reads the log (no tables: it only reports)."""
+
+    name = "audit_period_runs"
+    topics = ()
+    tables = ()
+
+    def __init__(self) -> None:
+        self.mapper: Mapper[UUID] = Mapper(transcoder=make_transcoder())
+        self.aggregates: dict[Any, Any] = {}
+        self.policies: dict[str, Policy] = {}
+        self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Per region, the institutions' movements not yet prepaid."""
+        self.credits: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+        """Per region and month, the credits booked."""
+        self.year_policies: dict[tuple[str, int], str] = {}
+        """The policy version each region's year was cleared under (a later deposit return uses it)."""
+        self.waiting: dict[str, list[tuple[Check, int, Any, Any]]] = defaultdict(list)
+        """Checks waiting for their policy version, which a transaction may record after the events using it."""
+        self.checked = 0
+        self.problems: list[str] = []
+
+    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
+        if record.topic == "yibao:PolicyVersion.Recorded":
+            p = record.typed()
+            try:
+                self.policies[p["content_hash"]] = Policy.from_record(p["record"])
+            except LedgerError:  # the re-adjudication names it; the runs that use it wait in vain, and are named
+                return
+            for waiting in self.waiting.pop(p["content_hash"], []):
+                self._check(*waiting)
+        elif record.topic in MOVEMENTS:
+            self._move(record)
+        elif record.topic.startswith(AGGREGATES):
+            event: Any = self.mapper.to_domain_event(StoredEvent(record.originator_id, record.originator_version,
+                                                            record.topic, record.state))
+            before: Any = self.aggregates.get(event.originator_id)
+            check = CHECKS.get(record.topic)
+            if record.topic == "yibao:Member.AccountCredited":
+                self.credits[(before.admdvs, event.month)].append(event.amount)
+            if check is not None:
+                self.checked += 1
+                version = self._version(before, event)
+                if version in self.policies:
+                    self._check(check, record.position, before, event)
+                else:  # recorded later in the same transaction: check it then, on the state as it is now
+                    self.waiting[version].append((check, record.position, copy.deepcopy(before), event))
+            try:
+                self.aggregates[event.originator_id] = event.mutate(before)
+            except Exception as e:  # a stream with a gap, or a stranger's event: say so, and go on
+                self._problem(f"position {record.position}: {record.topic}: cannot apply: {type(e).__name__}: {e}")
+
+    def _version(self, before: Any, event: Any) -> str:
+        if isinstance(event, Region.DepositReturned):
+            return self.year_policies.get((before.admdvs, event.year), "")
+        return str(event.policy_version)
+
+    def _check(self, check: Check, position: int, before: Any, event: Any) -> None:
+        try:
+            check(self, position, before, event)
+        except (LedgerError, KeyError, TypeError, ValueError) as e:
+            self._problem(f"position {position}: {event.TOPIC}: cannot re-derive: {e}")
+
+    def finish(self) -> None:
+        """After the last event: a period run whose policy version never came is a problem too."""
+        for version, waiting in self.waiting.items():
+            for _, position, _, event in waiting:
+                self._problem(f"position {position}: {event.TOPIC}: policy version {version!r} is not in the log")
+        self.waiting.clear()
+
+    def _problem(self, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+
+    def _reader(self, version: str) -> Reader:
+        return Reader(self.policies[version])
+
+    def _move(self, record: Record) -> None:
+        """An institution's movement, read from the plain payload (decoding the whole claim costs more)."""
+        p = record.payload
+        if p["kind"] == REIMBURSED:
+            return  # paid to the member, not the institution (as the settlements view counts it)
+        sign = MOVEMENTS[record.topic]
+        amounts = p["delta"] if sign == 0 else p["result"]
+        visits = sign if p.get("opens_visit" if sign > 0 else "closes_visit") else 0
+        self.pending[p["admdvs"]].append({
+            "position": record.position, "day": record.day, "code": p["fixmedins_code"], "count": sign,
+            "visits": visits, **{k: Decimal(text(amounts[name])) * (-1 if sign < 0 else 1)
+                                 for k, name in (("medfee", "medfee_sumamt"), ("fund", "fund_pay_sumamt"),
+                                                 ("acct", "acct_pay"))}})
+
+    # ------------------------------------------------------------------ the checks, one per period event
+
+    def credited(self, position: int, member: Member, event: Any) -> None:
+        """A month's credit: what the member was due before it (第八条)."""
+        due = member.credit_due(event.month, self._reader(event.policy_version))
+        if (due.amount, due.psn_type, due.contribution_base) != (event.amount, event.psn_type,
+                                                                 event.contribution_base):
+            self._problem(f"position {position}: {member.psn_no} credited {event.amount} for {event.month} "
+                          f"({event.psn_type}, base {event.contribution_base}); due {due.amount} "
+                          f"({due.psn_type}, base {due.contribution_base})")
+
+    def month_closed(self, position: int, region: Region, event: Any) -> None:
+        """A month close: every credit due booked, the summary adding up, each prepayment from the movements."""
+        reader = self._reader(event.policy_version)
+        where = f"position {position}: {event.admdvs} {event.month}"
+        missing = [m.psn_no for m in self._members(event.admdvs)
+                   if event.month not in m.credited and m.credit_due(event.month, reader).amount]
+        if missing:
+            self._problem(f"{where}: {len(missing)} members due a credit were not credited "
+                          f"({', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''})")
+        booked = self.credits[(event.admdvs, event.month)]
+        members, amount = len(booked), sum(booked, ZERO)
+        if (event.credits.get("members"), event.credits.get("amount")) != (members, amount):
+            self._problem(f"{where}: the close records {event.credits.get('members')} members credited "
+                          f"{event.credits.get('amount')}, the log holds {members} credited {amount}")
+        actuals = self._take_pending(event.admdvs, month_end(event.month).isoformat(), event.through_position)
+        if event.scheme == KAIFENG:
+            prepaid = prepay_kaifeng_3_2(actuals, region.budgets.get(event.month[:4], ZERO), reader)
+        else:
+            prepaid = prepay_jiaozuo_4_2(actuals, reader)
+        expected = [p.as_record() for p in prepaid]
+        if expected != event.payments:
+            self._problem(f"{where}: prepayments recorded {_codes(event.payments)}, re-derived {_codes(expected)}")
+
+    def _members(self, admdvs: str) -> list[Member]:
+        return [a for a in self.aggregates.values() if isinstance(a, Member) and a.admdvs == admdvs]
+
+    def _take_pending(self, admdvs: str, through_day: str, through_position: int) -> list[Actual]:
+        """Each institution's movements dated through the month and booked through the close, now prepaid."""
+        taken: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        left = []
+        for m in self.pending[admdvs]:
+            if m["day"] <= through_day and m["position"] <= through_position:
+                taken[m["code"]].append(m)
+            else:
+                left.append(m)
+        self.pending[admdvs] = left
+        return [Actual(code, sum(m["count"] for m in ms), sum(m["visits"] for m in ms),
+                       sum((m["medfee"] for m in ms), ZERO), sum((m["fund"] for m in ms), ZERO),
+                       sum((m["acct"] for m in ms), ZERO)) for code, ms in sorted(taken.items())]
+
+    def year_closed(self, position: int, region: Region, event: Any) -> None:
+        """A year's clearing: prepaid and withheld from the months, the final amounts, what is due, the deposits."""
+        reader = self._reader(event.policy_version)
+        self.year_policies[(event.admdvs, event.year)] = event.policy_version
+        where = f"position {position}: {event.admdvs} {event.year}"
+        totals: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"visits": 0, "medfee": ZERO, "actual": ZERO, "granted": ZERO, "withheld": ZERO})
+        for month in region.months_of(event.year):
+            for row in region.months[month]["payments"]:
+                t = totals[row["fixmedins_code"]]
+                t["visits"] += row["visits"]
+                t["medfee"] += row["medfee"]
+                t["actual"] += row["actual"]
+                t["granted"] += row["paid"] + row["withheld"]
+                t["withheld"] += row["withheld"]
+        if event.scheme == KAIFENG:
+            finals = clear_kaifeng_3_3({c: t["actual"] for c, t in totals.items()},
+                                       region.budgets[str(event.year)], reader).finals
+        else:
+            finals = {c: self._final_jiaozuo(c, t, event.year, reader) for c, t in totals.items()}
+        for row in event.rows:
+            code = row["fixmedins_code"]
+            if code not in totals:
+                self._problem(f"{where}: {code} cleared but never prepaid")
+                continue
+            t = totals[code]
+            final = finals[code]
+            expected = {"actual": t["actual"], "prepaid": t["granted"], "deposit_withheld": t["withheld"],
+                        "final_amount": final, "due": final - t["granted"],
+                        "deposit_returned": None if row["score"] is None else
+                        round_fen(t["withheld"] * deposit_return_rate(row["score"], reader)[0])}
+            wrong = {k: (row[k], v) for k, v in expected.items() if row[k] != v}
+            if wrong:
+                self._problem(f"{where}: {code}: " + "; ".join(f"{k} recorded {a}, re-derived {b}"
+                                                              for k, (a, b) in wrong.items()))
+        if set(totals) != {row["fixmedins_code"] for row in event.rows}:
+            self._problem(f"{where}: cleared {sorted(r['fixmedins_code'] for r in event.rows)}, "
+                          f"prepaid {sorted(totals)}")
+
+    def _final_jiaozuo(self, code: str, t: dict[str, Any], year: int, p: Reader) -> Decimal:
+        """焦医保〔2024〕32号 四（一）、六（一）: the fund's share within the growth cap on the cost per visit.
+
+        A pharmacy and an exempt category are paid their actual; a specialist is held to its own
+        baseline, any other category to the policy's.
+        """
+        institution = self.aggregates[institution_id(code)]
+        if institution.kind == "pharmacy" or institution.category in p.value("exempt_categories"):
+            return Decimal(t["actual"])
+        if institution.category == "specialist":
+            baseline, _ = specialist_baseline_jiaozuo_4_1(institution.cost_history, institution.covid_depressed_years,
+                                                          year, institution.provincial_class_average, p)
+        else:
+            baseline = p.value("cost_baselines")[institution.category]
+        final, _ = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
+                                     institution.reviews.get(str(year)))
+        return final
+
+    def deposit_returned(self, position: int, region: Region, event: Any) -> None:
+        """A deposit returned after the clearing: the rate for the score (passing or failing), of what was withheld."""
+        cleared = region.years[str(event.year)]
+        reader = self._reader(self._version(region, event))
+        held = region.deposits[str(event.year)][event.fixmedins_code]["withheld"]
+        rate, _ = deposit_return_rate(event.score, reader)
+        due = round_fen(held * rate)
+        if (event.withheld, event.rate, event.returned) != (held, rate, due) or not cleared:
+            self._problem(f"position {position}: {event.fixmedins_code} {event.year}: returned {event.returned} "
+                          f"of {event.withheld} at {event.rate}; re-derived {due} of {held} at {rate}")
+
+
+
+def _codes(rows: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['fixmedins_code']} {r['paid']}+{r['withheld']}" for r in rows) or "none"
+
+
+CHECKS: dict[str, Check] = {
+    "yibao:Member.AccountCredited": PeriodRunsView.credited,
+    "yibao:Region.MonthClosed": PeriodRunsView.month_closed,
+    "yibao:Region.YearClosed": PeriodRunsView.year_closed,
+    "yibao:Region.DepositReturned": PeriodRunsView.deposit_returned,
+}

@@ -1,0 +1,113 @@
+"""The audit re-derives the period runs from the log alone: credits, prepayments, clearings, deposits.
+
+Each case changes what a period event recorded and reseals the chain behind it, as someone
+with the database could: only the re-derivation notices. Figures are the small city's
+(tests/audit/city.py): January credits M1 120.00 (信政办〔2022〕23号 第八条（一）: 2 % of 6000.00)
+and M2 60.00 (第八条（二）); January prepays H3 175.00 as 166.25 paid + 8.75 withheld and H2
+110.50 as 104.97 + 5.53 (汴医保〔2023〕29号 三（二）: 5 % deposit).
+"""
+
+from __future__ import annotations
+
+from ledger.services.audit import audit
+from tests.audit.city import build_small_city, edit_payload, positions_of, reseal, stored_state
+from tests.payments.flows import (
+    jiaozuo_year,
+    kaifeng_april_to_december,
+    kaifeng_clearing,
+    kaifeng_first_quarter,
+    kaifeng_late_assessment,
+)
+
+CREDITED = "yibao:Member.AccountCredited"
+MONTH_CLOSED = "yibao:Region.MonthClosed"
+
+
+def test_a_clean_city_re_derives_every_credit_and_close_xinyang_art8_kaifeng_3_2(app):
+    build_small_city(app)
+    report = audit(app)
+    assert report.checks["period_runs"] == []
+    assert report.period_events_rederived == 6
+
+
+def test_a_credit_of_the_wrong_amount_is_named_xinyang_art8(app):
+    """M1's January credit rewritten from 120.00 to 12.00: due 2 % × 6000.00 = 120.00."""
+    build_small_city(app)
+    credit = positions_of(app, CREDITED)[0]
+    january = positions_of(app, MONTH_CLOSED)[0]
+    edit_payload(app, credit, b'"amount":{"_type_":"decimal_str","_data_":"120.00"}',
+                 b'"amount":{"_type_":"decimal_str","_data_":"12.00"}')
+    reseal(app)
+
+    report = audit(app)
+    assert report.checks["chain"] == [] and report.checks["read_models"] == []
+    assert report.checks["period_runs"] == [
+        f"position {credit}: M1 credited 12.00 for 2024-01 (11, base 6000.00); due 120.00 (11, base 6000.00)",
+        f"position {january}: 411500 2024-01: the close records 2 members credited 180.00, "
+        "the log holds 2 credited 72.00",
+    ]
+
+
+def test_a_close_that_lost_its_credits_is_named_xinyang_art8(app):
+    """A resumed close that recorded no credits (issue 20 #2): the log holds M1's 120.00 and M2's 60.00."""
+    build_small_city(app)
+    january = positions_of(app, MONTH_CLOSED)[0]
+    state = stored_state(app, january)
+    old = state[state.index(b'"credits":'):state.index(b"}", state.index(b'"credits":')) + 2]
+    edit_payload(app, january, old, b'"credits":{"members":0,"amount":{"_type_":"decimal_str","_data_":"0.00"}}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {january}: 411500 2024-01: the close records 0 members credited 0.00, "
+        "the log holds 2 credited 180.00"]
+
+
+def test_a_prepayment_off_its_movements_is_named_kaifeng_3_2(app):
+    """H3's January prepayment rewritten from 166.25 paid to 266.25."""
+    build_small_city(app)
+    january = positions_of(app, MONTH_CLOSED)[0]
+    edit_payload(app, january, b'"paid":{"_type_":"decimal_str","_data_":"166.25"}',
+                 b'"paid":{"_type_":"decimal_str","_data_":"266.25"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {january}: 411500 2024-01: prepayments recorded H2 104.97+5.53, H3 266.25+8.75, "
+        "re-derived H2 104.97+5.53, H3 166.25+8.75"]
+
+
+def test_a_clearing_and_a_deposit_return_off_the_rules_are_named_kaifeng_3_3(app):
+    """Kaifeng 2024 (tests/payments/flows.py): H1's final amount 525.00 × 650.75 ÷ 641.50 = 532.57 rewritten to
+    632.57, and H2's late return, the whole 2.06 on passing (焦医保〔2024〕32号 附件 例1), rewritten to 1.50."""
+    kaifeng_first_quarter(app)
+    kaifeng_april_to_december(app)
+    kaifeng_clearing(app)
+    kaifeng_late_assessment(app)
+    assert audit(app).checks["period_runs"] == []
+    [year] = positions_of(app, "yibao:Region.YearClosed")
+    [returned] = positions_of(app, "yibao:Region.DepositReturned")
+    edit_payload(app, year, b'"_data_":"532.57"', b'"_data_":"632.57"')
+    edit_payload(app, returned, b'"returned":{"_type_":"decimal_str","_data_":"2.06"}',
+                 b'"returned":{"_type_":"decimal_str","_data_":"1.50"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {year}: 410200 2024: H1: final_amount recorded 632.57, re-derived 532.57",
+        f"position {returned}: H2 2024: returned 1.50 of 2.06 at 1.00; re-derived 2.06 of 2.06 at 1.00",
+    ]
+
+
+def test_a_jiaozuo_final_amount_off_the_growth_cap_is_named_jiaozuo_4_1(app):
+    """Jiaozuo 2024 (tests/payments/flows.py): JC3's final amount, 369.45 within the cap and its review, rewritten
+    to 375.00 (its whole actual), and its due with it: the re-derivation gives 369.45 and a due of −5.55."""
+    jiaozuo_year(app)
+    assert audit(app).checks["period_runs"] == []
+    [year] = positions_of(app, "yibao:Region.YearClosed")
+    edit_payload(app, year, b'"final_amount":{"_type_":"decimal_str","_data_":"369.45"}',
+                 b'"final_amount":{"_type_":"decimal_str","_data_":"375.00"}')
+    edit_payload(app, year, b'"due":{"_type_":"decimal_str","_data_":"-5.55"}',
+                 b'"due":{"_type_":"decimal_str","_data_":"0.00"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {year}: 410800 2024: JC3: final_amount recorded 375.00, re-derived 369.45; "
+        "due recorded 0.00, re-derived -5.55"]
