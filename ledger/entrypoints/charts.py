@@ -27,6 +27,8 @@ WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 78, 120, 34, 46
 TICKS = 5
 ONE_PLACE = Decimal("0.1")
+BAND_LABEL_ROOM = 14
+"""A band narrower than this (in pixels) is drawn without its label, which would overlap its neighbours'."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,9 @@ def render(chart: Chart) -> str:
             continue
         out.append(f'<rect class="band" x="{LEFT}" y="{_n(y(high))}" width="{_n(plot_w)}" '
                    f'height="{_n(y(low) - y(high))}" fill="{BAND_FILLS[i % len(BAND_FILLS)]}"/>')
-        out.append(f'<text x="{WIDTH - RIGHT + 6}" y="{_n((y(high) + y(low)) / 2 + 4)}" fill="#555">'
-                   f"{escape(band.label)}</text>")
+        if y(low) - y(high) >= BAND_LABEL_ROOM:
+            out.append(f'<text x="{WIDTH - RIGHT + 6}" y="{_n((y(high) + y(low)) / 2 + 4)}" fill="#555">'
+                       f"{escape(band.label)}</text>")
     value = bottom
     while value <= top:
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y(value))}" y2="{_n(y(value))}" '

@@ -468,3 +468,20 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
         result = run_audit(app)
     print_audit(result)
     sys.exit(0 if result.ok and not report.refused else 1)
+
+
+@main.command("report")
+@click.argument("admdvs")
+@click.argument("year", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--quiet", is_flag=True, help="No progress bar for the audit.")
+@click.pass_context
+def report_cmd(ctx: click.Context, admdvs: str, year: int, out: str, quiet: bool) -> None:
+    """Write the year-end report of ADMDVS: one self-contained HTML file with the clearing, charts and audit."""
+    from ledger.entrypoints.console.views import report
+
+    with opened(ctx) as app:
+        audit_ = run_audit(app, progress=not quiet)
+        html = report(app, admdvs, year, audit_)
+    Path(out).write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out}: {admdvs} {year}, audit {'passed' if audit_.ok else 'FAILED'}")
