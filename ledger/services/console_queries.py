@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 WATCH_FILE = POLICY_DIR / "watch" / "watch-thresholds.yaml"
 SETTLED = "yibao:Settlement.Settled"
 RATE = Decimal("0.0001")
-SEARCH_LIMIT = 200
+SEARCH_LIMIT = 50
 
 
 def _ratio(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
@@ -82,6 +82,20 @@ def _monthly(conn: Connection, *conditions: Any, per_institution: bool = False) 
 
 def _year(column: Any, year: int) -> Any:
     return and_(column >= f"{year:04d}-01-01", column <= f"{year:04d}-12-31")
+
+
+def regions_with_data(app: OutpatientPooling) -> list[dict[str, Any]]:
+    """The regions with settlements in the ledger, each with its name and the years it has."""
+    m = settlements_movements.c
+    year = func.substr(m.day, 1, 4)
+    with _connect(app) as conn:
+        rows = conn.execute(select(m.admdvs, year).distinct().order_by(m.admdvs, year)).all()
+    out: dict[str, dict[str, Any]] = {}
+    for admdvs, y in rows:
+        profile = app.library.regions.get(admdvs)
+        out.setdefault(admdvs, {"admdvs": admdvs, "name": profile.name if profile else admdvs, "years": []})
+        out[admdvs]["years"].append(int(y))
+    return list(out.values())
 
 
 def institution_info(app: OutpatientPooling, fixmedins_code: str) -> dict[str, Any]:

@@ -37,12 +37,22 @@ def percent(value: Decimal | str | None) -> str:
     return f"{Decimal(value) * 100:.2f}%"
 
 
+def plain(value: Any) -> str:
+    """A parameter's value as a person reads it: lists joined, maps as name and value."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(plain(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {plain(v)}" for k, v in value.items())
+    return str(value)
+
+
 def environment() -> Environment:
     """The templates with the console's filters (autoescaped)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = money
     env.filters["percent"] = percent
+    env.filters["plain"] = plain
     return env
 
 

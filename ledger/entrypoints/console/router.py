@@ -1,0 +1,440 @@
+"""The console's pages under ``/console/``: a FastAPI router over the application's queries.
+
+The service mounts it with ``app.include_router(router, prefix="/console")`` and provides
+``app.state.ledger`` (the application) and ``app.state.credentials`` (whose
+``check_secret(paasid, secret)`` returns the principal, or None). Pages are rendered on the
+server; the only script sorts tables and follows a background audit.
+
+Who sees what: operators and regulators every page; an institution only its own page, its
+settlements and the members who settled with it. Only an operator changes anything (closing
+a month); every form that posts carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import shutil
+import tempfile
+import threading
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ledger.entrypoints.console import views
+from ledger.entrypoints.console.sessions import COOKIE, Session, Signer
+from ledger.errors import InputError, LedgerError, UnknownError
+from ledger.exchange.messages import MessageError, validate_message
+from ledger.periods import month_end
+from ledger.services import console_queries as q
+from ledger.services.application import BOOKED, PRESENT
+from ledger.services.audit import audit as run_audit
+from ledger.services.bootstrap import bootstrap
+from ledger.services.ingest import describe
+from ledger.services.whatif import whatif as run_whatif
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ledger.services.application import OutpatientPooling
+
+PREFIX = "/console"
+router = APIRouter()
+
+
+class Refused(Exception):
+    """A request the console answers with a page saying why (and a status), not a traceback."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class SignInFirst(Exception):
+    """No valid session: go to the sign-in form, then come back."""
+
+
+def _signer(request: Request) -> Signer:
+    state = request.app.state
+    if getattr(state, "console_signer", None) is None:
+        state.console_signer = Signer(secrets.token_bytes(32))
+    signer: Signer = state.console_signer
+    return signer
+
+
+def _ledger(request: Request) -> OutpatientPooling:
+    ledger: OutpatientPooling = request.app.state.ledger
+    return ledger
+
+
+def _who(request: Request) -> Session:
+    session = _signer(request).read(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInFirst
+    return session
+
+
+def _bureau(session: Session) -> None:
+    if not session.sees_everything:
+        raise Refused(403, "this page is for the bureau's operators and regulators")
+
+
+def _own(session: Session, fixmedins_code: str) -> None:
+    if not session.sees_everything and session.fixmedins_code != fixmedins_code:
+        raise Refused(403, f"an institution sees only its own pages, not {fixmedins_code}'s")
+
+
+async def _form(request: Request, session: Session) -> dict[str, Any]:
+    """The posted form, refused unless it carries the session's CSRF token."""
+    form = await request.form()
+    if not _signer(request).check_csrf(session, str(form.get("csrf") or "")):
+        raise Refused(403, "the form's CSRF token is missing or not this session's; reload the page")
+    return dict(form)
+
+
+def _render(request: Request, session: Session | None, template: str, status: int = 200,
+            **context: Any) -> HTMLResponse:
+    csrf = _signer(request).csrf(session) if session else ""
+    html = views.page(template, principal=session, csrf=csrf, base=PREFIX, link=True, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _answer(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a refusal, a missing session or a ledger error into a page, a redirect or a one-line error."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            result: Response = await handler(request, *args, **kwargs)
+            return result
+        except SignInFirst:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"{PREFIX}/signin?next={quote(target)}", status_code=303)
+        except Refused as e:
+            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", e.status,
+                           title="refused", message=e.message)
+        except UnknownError as e:
+            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", 404,
+                           title="not found", message=describe(e))
+        except (InputError, MessageError) as e:
+            message = describe(e) if isinstance(e, InputError) else str(e)
+            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", 400,
+                           title="refused", message=message)
+        except LedgerError as e:
+            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", 400,
+                           title="refused", message=str(e))
+
+    return wrapped
+
+
+def _year(app: OutpatientPooling, admdvs: str | None, year: int | None) -> int:
+    if year is not None:
+        return year
+    regions = q.regions_with_data(app)
+    years = [y for r in regions if admdvs is None or r["admdvs"] == admdvs for y in r["years"]]
+    return max(years) if years else date.today().year
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, f"{value!r} is not a date YYYY-MM-DD", code="bad_date") from None
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+@router.get("/signin", response_class=HTMLResponse)
+@_answer
+async def signin_form(request: Request, next: str = "") -> Response:
+    """The sign-in form."""
+    return _render(request, None, "signin.html", title="sign in", next=next, error=None)
+
+
+@router.post("/signin")
+@_answer
+async def signin(request: Request) -> Response:
+    """Check paasid and secret; on success set the session cookie and go on."""
+    form = await request.form()
+    paasid, secret, target = (str(form.get(k) or "") for k in ("paasid", "secret", "next"))
+    principal = request.app.state.credentials.check_secret(paasid, secret) if paasid and secret else None
+    if principal is None:
+        return _render(request, None, "signin.html", 401, title="sign in", next=target,
+                       error="paasid or secret not recognised")
+    session, cookie = _signer(request).issue(principal.paasid, principal.role)
+    home = f"{PREFIX}/institution/{session.paasid}" if session.role == "institution" else f"{PREFIX}/"
+    if not target.startswith(f"{PREFIX}/") or target.startswith(f"{PREFIX}/signin"):
+        target = home
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, cookie, max_age=_signer(request).lifetime, httponly=True, secure=True,
+                        samesite="strict", path=PREFIX)
+    return response
+
+
+@router.post("/signout")
+@_answer
+async def signout(request: Request) -> Response:
+    """End the session."""
+    await _form(request, _who(request))
+    response = RedirectResponse(f"{PREFIX}/signin", status_code=303)
+    response.delete_cookie(COOKIE, path=PREFIX, secure=True, httponly=True, samesite="strict")
+    return response
+
+
+# ------------------------------------------------------------------ pages
+
+
+@router.get("/", response_class=HTMLResponse)
+@_answer
+async def home(request: Request) -> Response:
+    """The regions the ledger holds, with their years."""
+    session = _who(request)
+    if session.role == "institution":
+        return RedirectResponse(f"{PREFIX}/institution/{session.paasid}", status_code=303)
+    _bureau(session)
+    return _render(request, session, "home.html", title="regions", regions=q.regions_with_data(_ledger(request)))
+
+
+@router.get("/region/{admdvs}", response_class=HTMLResponse)
+@_answer
+async def region(request: Request, admdvs: str, year: int | None = None) -> Response:
+    """A region's year: budget against fund paid, usage tiers, refusals, clearing."""
+    session = _who(request)
+    _bureau(session)
+    app = _ledger(request)
+    context = views.region_context(app, admdvs, _year(app, admdvs, year))
+    return _render(request, session, "region.html", title=admdvs, **context)
+
+
+@router.post("/region/{admdvs}/close-month")
+@_answer
+async def close_month(request: Request, admdvs: str) -> Response:
+    """Close a month (operators only): credit accounts and prepay institutions."""
+    session = _who(request)
+    form = await _form(request, session)
+    if not session.may_change:
+        raise Refused(403, f"a {session.role} changes nothing in the ledger")
+    month = str(form.get("month") or "")
+    try:
+        end = month_end(month)
+    except ValueError as e:
+        raise InputError("month", str(e), code="bad_month") from None
+    msg = validate_message({"type": "month.closed", "date": end.isoformat(), "admdvs": admdvs, "month": month})
+    outcome = _ledger(request).close_period(msg, refuse_repeat=True)
+    if outcome not in (BOOKED, PRESENT):
+        raise outcome  # type: ignore[misc]
+    return RedirectResponse(f"{PREFIX}/region/{admdvs}?year={month[:4]}", status_code=303)
+
+
+@router.get("/institution/{fixmedins_code}", response_class=HTMLResponse)
+@_answer
+async def institution(request: Request, fixmedins_code: str, year: int | None = None, search: str = "") -> Response:
+    """An institution's prepayments, clearing, cost ceiling and its settlements, searchable."""
+    session = _who(request)
+    _own(session, fixmedins_code)
+    app = _ledger(request)
+    info = q.institution_info(app, fixmedins_code)
+    data = q.institution_page(app, fixmedins_code, _year(app, info["admdvs"], year))
+    return _render(request, session, "institution.html", title=fixmedins_code, d=data,
+                   charts=views.institution_charts(data), search=search,
+                   settlements=q.search_settlements(app, fixmedins_code, search))
+
+
+@router.get("/settlement/{key}", response_class=HTMLResponse)
+@_answer
+async def settlement(request: Request, key: str) -> Response:
+    """A settlement's setlinfo, setldetail and trace: each rule, each parameter with its citation."""
+    session = _who(request)
+    app = _ledger(request)
+    found = app.get_settlement(key)
+    _own(session, found.fixmedins_code)
+    return _render(request, session, "settlement.html", title=found.medins_setl_id, s=app.settlement_view(found))
+
+
+@router.get("/member/{psn_no}", response_class=HTMLResponse)
+@_answer
+async def member(request: Request, psn_no: str, year: int | None = None, as_of: str = "",
+                 known_at: str = "") -> Response:
+    """A member's balance history, cap and settlements, as of a date and as known at a log position."""
+    session = _who(request)
+    app = _ledger(request)
+    if not session.sees_everything and session.fixmedins_code not in q.member_institutions(app, psn_no):
+        raise Refused(403, f"an institution sees only members who settled with it, not {psn_no}")
+    data = q.member_page(app, psn_no, _year(app, None, year), _date(as_of, "as_of"), known_at or None)
+    if session.fixmedins_code is not None:
+        data["settlements"] = [s for s in data["settlements"] if s["fixmedins_code"] == session.fixmedins_code]
+    return _render(request, session, "member.html", title=psn_no, d=data, balance_chart=views.member_chart(data),
+                   cap_chart=views.cap_chart(data), as_of=as_of, known_at=known_at)
+
+
+@router.get("/watch/{admdvs}", response_class=HTMLResponse)
+@_answer
+async def watch(request: Request, admdvs: str, year: int | None = None) -> Response:
+    """Institution-months past a watch threshold, each linked to its evidence."""
+    session = _who(request)
+    _bureau(session)
+    app = _ledger(request)
+    return _render(request, session, "watch.html", title=f"watch {admdvs}",
+                   w=q.watch_list(app, admdvs, _year(app, admdvs, year)))
+
+
+@router.get("/policy", response_class=HTMLResponse)
+@_answer
+async def policy(request: Request, admdvs: str = "", on: str = "") -> Response:
+    """Every parameter in force for a region on a date, with its citation; assumed values marked."""
+    session = _who(request)
+    _bureau(session)
+    app = _ledger(request)
+    regions = [{"admdvs": a, "name": app.library.regions[a].name} for a in app.library.regions_known()]
+    chosen = admdvs or (q.regions_with_data(app) or regions)[0]["admdvs"]
+    day = _date(on, "on") or date(_year(app, chosen, None), 12, 31)
+    return _render(request, session, "policy.html", title="policy", regions=regions,
+                   p=q.policy_in_force(app, chosen, day))
+
+
+@router.get("/report/{admdvs}/{year}", response_class=HTMLResponse)
+@_answer
+async def report(request: Request, admdvs: str, year: int) -> Response:
+    """The year-end report, as ``ledger report`` writes it."""
+    _bureau(_who(request))
+    app = _ledger(request)
+    return HTMLResponse(views.report(app, admdvs, year, run_audit(app)))
+
+
+# ------------------------------------------------------------------ audit in the background
+
+
+class AuditJobs:
+    """Audits running in threads, each on its own application over the same store."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    def start(self, app: OutpatientPooling, export: Path | None) -> str:
+        """Start an audit of the live store (or of an export file); returns the job's id."""
+        job = uuid.uuid4().hex
+        with self.lock:
+            self.jobs[job] = {"state": "running", "events": app.recorder.max_notification_id() or 0,
+                              "report": None, "error": None}
+        threading.Thread(target=self._run, args=(job, app.store.url, export), daemon=True).start()
+        return job
+
+    def _run(self, job: str, url: str, export: Path | None) -> None:
+        try:
+            if export is not None:
+                report = run_audit(export=str(export))
+            else:
+                own = bootstrap(url)
+                try:
+                    report = run_audit(own)
+                finally:
+                    own.close()
+            outcome: dict[str, Any] = {"state": "done", "report": report.as_dict()}
+        except (LedgerError, OSError, ValueError) as e:
+            outcome = {"state": "failed", "error": str(e)}
+        finally:
+            if export is not None:
+                shutil.rmtree(export.parent, ignore_errors=True)
+        with self.lock:
+            self.jobs[job].update(outcome)
+
+    def get(self, job: str) -> dict[str, Any]:
+        """A job's state and, when done, its report."""
+        with self.lock:
+            found = self.jobs.get(job)
+            if found is None:
+                raise Refused(404, f"no audit {job}")
+            return dict(found)
+
+
+def _jobs(request: Request) -> AuditJobs:
+    state = request.app.state
+    if getattr(state, "console_audits", None) is None:
+        state.console_audits = AuditJobs()
+    jobs: AuditJobs = state.console_audits
+    return jobs
+
+
+@router.get("/audit", response_class=HTMLResponse)
+@_answer
+async def audit_page(request: Request, job: str = "") -> Response:
+    """Start an audit, follow its progress, read its report."""
+    session = _who(request)
+    _bureau(session)
+    found = _jobs(request).get(job) if job else None
+    return _render(request, session, "audit.html", title="audit", job=job, found=found)
+
+
+@router.post("/audit")
+@_answer
+async def audit_start(request: Request) -> Response:
+    """Run an audit of the live log, or of an uploaded export, in the background."""
+    session = _who(request)
+    _bureau(session)
+    form = await _form(request, session)
+    upload = form.get("export")
+    export = None
+    if upload is not None and getattr(upload, "filename", ""):
+        folder = Path(tempfile.mkdtemp(prefix="ledger-console-"))
+        export = folder / "export.jsonl"
+        export.write_bytes(await upload.read())
+    job = _jobs(request).start(_ledger(request), export)
+    return RedirectResponse(f"{PREFIX}/audit?job={job}", status_code=303)
+
+
+@router.get("/audit/{job}/status")
+@_answer
+async def audit_status(request: Request, job: str) -> Response:
+    """A job's state, for the page's progress indicator."""
+    _bureau(_who(request))
+    found = _jobs(request).get(job)
+    return JSONResponse({"state": found["state"], "events": found["events"]})
+
+
+# ------------------------------------------------------------------ what if
+
+
+@router.get("/whatif", response_class=HTMLResponse)
+@_answer
+async def whatif_form(request: Request) -> Response:
+    """Upload a reform's parameter file."""
+    session = _who(request)
+    _bureau(session)
+    return _render(request, session, "whatif.html", title="what if", regions=q.regions_with_data(_ledger(request)),
+                   result=None)
+
+
+@router.post("/whatif", response_class=HTMLResponse)
+@_answer
+async def whatif(request: Request) -> Response:
+    """Replay a region's year under the uploaded reform: the fund's impact per institution and month."""
+    session = _who(request)
+    _bureau(session)
+    form = await _form(request, session)
+    upload, admdvs = form.get("reform"), str(form.get("admdvs") or "")
+    if upload is None or not getattr(upload, "filename", ""):
+        raise InputError("reform", "choose a reform's parameter file to upload", code="no_file")
+    app = _ledger(request)
+    try:
+        year = int(str(form.get("year") or _year(app, admdvs, None)))
+    except ValueError:
+        raise InputError("year", "the year is a number", code="bad_year") from None
+    folder = Path(tempfile.mkdtemp(prefix="ledger-console-"))
+    try:
+        path = folder / "reform.yaml"
+        path.write_bytes(await upload.read())
+        result = run_whatif(app, str(path), admdvs, year)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _render(request, session, "whatif.html", title="what if", regions=q.regions_with_data(app),
+                   result=result, chart=views.whatif_chart(result), month_chart=views.whatif_month_chart(result))
