@@ -11,7 +11,10 @@ otherwise defines a fresh base event class per aggregate and redefines nested ev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
@@ -24,11 +27,37 @@ class LedgerEvent(AggregateEvent):
     """Base of every event of the ledger."""
 
 
+_submitter: ContextVar[dict[str, str] | None] = ContextVar("submitter", default=None)
+
+
+@contextmanager
+def submitted_by(submitter: dict[str, str]) -> Iterator[None]:
+    """Stamp the events booked from messages within the block with who submitted them.
+
+    The online service books each request inside this block (``paasid``, ``opter``, ``msgid``);
+    a batch ingest has no submitter, and its events carry none.
+    """
+    token = _submitter.set(submitter)
+    try:
+        yield
+    finally:
+        _submitter.reset(token)
+
+
 class Received(LedgerEvent):
     """An event booked from an exchange message, remembering the message's key and fingerprint."""
 
     key: str
     fingerprint: str
+    submitted_by: ClassVar[dict[str, str] | None] = None
+    """Who submitted the message, when the online service booked it: set on the event itself
+    (so it is stored with it) only when there is one, so events booked without keep their form."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        submitter = _submitter.get()
+        if submitter is not None:
+            object.__setattr__(self, "submitted_by", submitter)
 
     def apply(self, aggregate: Any) -> None:
         """Record the receipt, then let the event change the aggregate."""

@@ -140,6 +140,8 @@ def settlement(ctx: click.Context, key: str, as_json: bool) -> None:
         click.echo(f"  {name:<18} {view[name]}")
     if view["refusal"]:
         click.echo(f"  refused: {view['refusal']['code']} ({view['refusal']['article']})")
+    for who in view["submitted_by"]:
+        click.echo(f"  {who['event'].lower()} by {who['paasid']} (opter {who['opter']}, msgid {who['msgid']})")
 
 
 @main.command()
@@ -468,6 +470,59 @@ def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, fo
         result = run_audit(app)
     print_audit(result)
     sys.exit(0 if result.ok and not report.refused else 1)
+
+
+@main.group()
+def credentials() -> None:
+    """Credentials of the online service's callers (issued by the bureau)."""
+
+
+@credentials.command("issue")
+@click.argument("paasid")
+@click.option("--role", required=True, type=click.Choice(["institution", "operator", "regulator"]),
+              help="institution (its paasid is its fixmedins_code), operator (bureau staff) or regulator.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def credentials_issue(ctx: click.Context, paasid: str, role: str, as_json: bool) -> None:
+    """Issue PAASID's credential (replacing any earlier one) and print its secret, this once."""
+    from ledger.services.credentials import Credentials
+
+    with opened(ctx) as app:
+        secret = Credentials.of(app).issue(paasid, role)
+    if as_json:
+        emit({"paasid": paasid, "role": role, "secret": secret})
+    else:
+        click.echo(f"paasid {paasid}\nrole   {role}\nsecret {secret}\n(the secret is not shown again)")
+
+
+@credentials.command("revoke")
+@click.argument("paasid")
+@click.pass_context
+def credentials_revoke(ctx: click.Context, paasid: str) -> None:
+    """Revoke PAASID's credential: its requests are refused from now on."""
+    from ledger.services.credentials import Credentials
+
+    with opened(ctx) as app:
+        Credentials.of(app).revoke(paasid)
+    click.echo(f"revoked {paasid}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker processes (several on PostgreSQL; SQLite takes one writer).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the national platform's interface (POST /fsi/api/rsfComIfsService/callService)."""
+    import os
+
+    import uvicorn
+
+    if ctx.obj["db"]:
+        os.environ["LEDGER_DB"] = ctx.obj["db"]
+    uvicorn.run("ledger.entrypoints.http:create_app", factory=True, host=host, port=port, workers=workers,
+                timeout_graceful_shutdown=30)
 
 
 @main.command("report")

@@ -282,8 +282,18 @@ class OutpatientPooling(Application[UUID]):
     def explain(self, settlement: Settlement) -> Explanation:
         """Re-adjudicate a settlement from its recorded claim, context and policy version."""
         adj = adjudicate(Claim.from_record(settlement.claim), Context.from_record(settlement.context),
-                         self.policy_version(settlement.policy_version), explain=True)
+                         self._policy_of(settlement), explain=True)
         return Explanation(settlement, adj, result_record(adj) == settlement.result)
+
+    def _policy_of(self, settlement: Settlement) -> Policy:
+        """The settlement's policy version; a pre-settlement's may not be in the log yet, the library has it."""
+        try:
+            return self.policy_version(settlement.policy_version)
+        except UnknownError:
+            policy = self.library.policy_for(settlement.admdvs, settlement.service_date)
+            if policy.version != settlement.policy_version:
+                raise
+            return policy
 
     def settlement_view(self, settlement: Settlement) -> dict[str, Any]:
         """The settlement as ``ledger settlement --json`` prints it (setlinfo at the top level)."""
@@ -314,7 +324,13 @@ class OutpatientPooling(Application[UUID]):
             "trace": [step.as_record() for step in adj.trace],
             "lines": [dict(line) for line in adj.lines],
             "replay_matches": explanation.matches,
+            "submitted_by": self.submissions(settlement),
         }
+
+    def submissions(self, settlement: Settlement) -> list[dict[str, str]]:
+        """Who submitted the messages that booked or reversed the settlement (the online service records it)."""
+        return [{"event": type(e).__name__, **e.submitted_by} for e in self.events.get(settlement.id)
+                if getattr(e, "submitted_by", None)]
 
     def _read(self) -> Connection:
         self.read_models.catch_up()

@@ -1,0 +1,78 @@
+"""The online service's own tables, in the ledger's database beside the read models.
+
+They hold what is not a fact of the ledger and cannot be rebuilt from the log: the callers'
+credentials, the nonces seen in the signature window, the answers already given (so a
+retried ``msgid`` gets the same bytes), and a counter's work in progress: visits registered
+(2201) and fee lines uploaded (2204) but not yet settled. A rebuild of the read models
+leaves them alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ledger.adapters.store import Store
+
+service_metadata = MetaData()
+
+credentials = Table(
+    "service_credentials",
+    service_metadata,
+    Column("paasid", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("issued_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+)
+
+nonces = Table(
+    "service_nonces",
+    service_metadata,
+    Column("paasid", String(64), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("seen_at", Integer, nullable=False, index=True),
+)
+
+answers = Table(
+    "service_answers",
+    service_metadata,
+    Column("paasid", String(64), primary_key=True),
+    Column("msgid", String(64), primary_key=True),
+    Column("infno", String(8), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("response", LargeBinary, nullable=False),
+)
+
+visits = Table(
+    "service_visits",
+    service_metadata,
+    Column("mdtrt_id", String(64), primary_key=True),
+    Column("fixmedins_code", String(64), nullable=False),
+    Column("psn_no", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("insutype", String(8), nullable=False),
+    Column("record", Text, nullable=False),  # the 2201 input as registered (JSON)
+)
+
+fee_lines = Table(
+    "service_fee_lines",
+    service_metadata,
+    Column("mdtrt_id", String(64), primary_key=True),
+    Column("feedetl_sn", String(64), primary_key=True),
+    Column("seq", Integer, nullable=False),  # upload order: a bill lists its lines as uploaded
+    Column("record", Text, nullable=False),  # the line as a bill item with its rx_no (JSON)
+    # The settlement that took the line; none while it waits (and again after a reversal).
+    Column("setl_id", String(64), nullable=True),
+    Index("ix_service_fee_lines_setl", "setl_id"),
+)
+
+
+def create_service_tables(store: Store, engine: Engine) -> None:
+    """Create the tables once (under the store's schema lock, as the read models are)."""
+    with store.schema_lock():
+        service_metadata.create_all(engine)

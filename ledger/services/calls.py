@@ -1,0 +1,86 @@
+"""What every transaction of the online service shares: the call, its input, its checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ledger.errors import InputError
+from ledger.exchange.messages import MessageError, validate_message
+from ledger.periods import month_end
+from ledger.rules.adjudication import SETLINFO_FIELDS
+
+if TYPE_CHECKING:
+    from ledger.exchange.messages import Message
+    from ledger.services import transactions as t
+    from ledger.services.credentials import Principal
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated request, as the transactions see it."""
+
+    principal: Principal
+    envelope: t.RequestEnvelope
+
+    @property
+    def fixmedins_code(self) -> str:
+        """The institution the request acts for (an institution's own code)."""
+        return self.envelope.fixmedins_code or (self.principal.paasid if self.principal.role == "institution" else "")
+
+    @property
+    def submitter(self) -> dict[str, str]:
+        """What each booked event records of who submitted it."""
+        return {"paasid": self.principal.paasid, "opter": self.envelope.opter, "msgid": self.envelope.msgid}
+
+    def institution(self) -> str:
+        """The acting institution, which a counter transaction needs."""
+        if not self.fixmedins_code:
+            raise InputError("fixmedins_code", "required: the institution this transaction is for",
+                             code="missing_fixmedins_code")
+        return self.fixmedins_code
+
+    def check_owns(self, fixmedins_code: str, what: str) -> None:
+        """An institution reads and changes only its own business."""
+        if self.principal.role == "institution" and fixmedins_code != self.principal.paasid:
+            raise InputError("fixmedins_code", f"{what} belongs to another institution", code="foreign_institution")
+
+
+def validated(model: type[M], raw: Any) -> M:
+    """``input`` as the transaction's model, or a refusal naming the first bad field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in ("input", *first["loc"]))
+        raise InputError(where, first["msg"].removeprefix("Value error, "), code="invalid_input") from None
+
+
+def as_message(raw: dict[str, Any]) -> Message:
+    """An exchange message, or a refusal in the ledger's words."""
+    try:
+        return validate_message(raw)
+    except MessageError as e:
+        raise InputError(e.field, e.reason, code="invalid_message") from None
+
+
+def setlinfo(view: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """2207's ``setlinfo`` and ``setldetail`` from a settlement as the ledger shows it."""
+    info = {"setl_id": view["setl_id"], "mdtrt_id": view["mdtrt_id"], "psn_no": view["psn_no"],
+            **{name: view[name] for name in SETLINFO_FIELDS}, "setl_time": view["setl_date"],
+            "medins_setl_id": view["medins_setl_id"], "status": view["status"], "refusal": view["refusal"],
+            **extra}
+    return {"setlinfo": info, "setldetail": view["setldetail"]}
+
+
+def statement_month(stmt: t.Statement) -> str:
+    """3201 reconciles one calendar month: its ``YYYY-MM``."""
+    month = stmt.stmt_begndate.strftime("%Y-%m")
+    if stmt.stmt_begndate.day != 1 or stmt.stmt_enddate != month_end(month):
+        raise InputError("input.data.stmt_enddate", "a statement runs from a month's first day to its last",
+                         code="statement_not_a_month")
+    return month

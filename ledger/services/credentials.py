@@ -1,0 +1,159 @@
+"""Who may call the online service: credentials issued by the bureau, and the gateway's signature.
+
+A caller is a ``Principal``: its ``paasid`` (an institution's is its ``fixmedins_code``) and
+its role. Each request is signed the national platform's way: ``x-tif-signature`` is the
+lowercase hex SHA-256 of ``timestamp + secret + nonce + timestamp``, over the caller's
+``x-tif-timestamp`` (Unix seconds) and ``x-tif-nonce``. A timestamp more than
+``SIGNATURE_WINDOW`` seconds off, or a nonce seen before from the same caller, is refused.
+
+The secret is stored as issued, not hashed. The signature is a shared-secret scheme: to
+recompute it the service must hold the secret itself, and a hash of the secret would not let
+it. The table is read only by the service (on PostgreSQL, grant it to the service's role
+alone); a secret is printed once when issued and never shown again, and revoking a
+credential stops it at once. Comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, get_args
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ledger.adapters.service_tables import create_service_tables, credentials, nonces
+from ledger.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy import Engine
+
+    from ledger.services.application import OutpatientPooling
+
+Role = Literal["institution", "operator", "regulator"]
+ROLES: tuple[str, ...] = get_args(Role)
+SIGNATURE_WINDOW = 300
+"""Seconds a signed request's timestamp may be off the service's clock, either way (the gateway's rule)."""
+HEADERS = ("x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    paasid: str
+    role: Role
+
+
+class AuthError(InputError):
+    """Raised when a request's credentials or signature are refused."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__("x-tif-signature", reason, code=code)
+
+
+def signature(timestamp: str, secret: str, nonce: str) -> str:
+    """The gateway's signature: lowercase hex SHA-256 of timestamp + secret + nonce + timestamp."""
+    return hashlib.sha256(f"{timestamp}{secret}{nonce}{timestamp}".encode()).hexdigest()
+
+
+def signed_headers(paasid: str, secret: str, *, now: float | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The four headers a client sends (``scripts/sign.py``, the tests and the benchmark use it)."""
+    timestamp = str(int(time.time() if now is None else now))
+    nonce = nonce or secrets.token_hex(16)
+    return {"x-tif-paasid": paasid, "x-tif-timestamp": timestamp, "x-tif-nonce": nonce,
+            "x-tif-signature": signature(timestamp, secret, nonce)}
+
+
+class Credentials:
+    """The credentials table and the signature check, on the ledger's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def of(cls, ledger: OutpatientPooling) -> Credentials:
+        """The credentials kept in ``ledger``'s database (the tables are made on first use)."""
+        create_service_tables(ledger.store, ledger.engine)
+        return cls(ledger.engine)
+
+    def issue(self, paasid: str, role: str) -> str:
+        """Issue (or replace) ``paasid``'s credential; returns the secret, to be shown once."""
+        if role not in ROLES:
+            raise InputError("role", f"{role!r} is not a role (one of {', '.join(ROLES)})", code="bad_role")
+        if not paasid or len(paasid) > 64:
+            raise InputError("paasid", "a paasid is 1 to 64 characters", code="bad_paasid")
+        secret = secrets.token_hex(24)
+        row = {"role": role, "secret": secret, "issued_at": _now(), "revoked_at": None}
+        with self.engine.begin() as conn:
+            if conn.execute(update(credentials).where(credentials.c.paasid == paasid).values(**row)).rowcount == 0:
+                conn.execute(insert(credentials).values(paasid=paasid, **row))
+        return secret
+
+    def revoke(self, paasid: str) -> None:
+        """Stop ``paasid``'s credential; its requests are refused from now on."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(credentials).where(credentials.c.paasid == paasid,
+                                                          credentials.c.revoked_at.is_(None))
+                                .values(revoked_at=_now())).rowcount
+        if not done:
+            raise InputError("paasid", f"no live credential for {paasid}", code="unknown_paasid")
+
+    def _live(self, paasid: str) -> tuple[Principal, str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(credentials.c.role, credentials.c.secret)
+                               .where(credentials.c.paasid == paasid, credentials.c.revoked_at.is_(None))).first()
+        return None if row is None else (Principal(paasid, row.role), row.secret)
+
+    def principal(self, paasid: str) -> Principal | None:
+        """The caller holding a live credential ``paasid``, if any."""
+        found = self._live(paasid)
+        return None if found is None else found[0]
+
+    def check_secret(self, paasid: str, secret: str) -> Principal | None:
+        """The caller if ``secret`` is ``paasid``'s live secret (a login form's check), else None."""
+        found = self._live(paasid)
+        if found is None or not hmac.compare_digest(found[1].encode(), secret.encode()):
+            return None
+        return found[0]
+
+    def authenticate(self, headers: Mapping[str, str], *, now: float | None = None) -> Principal:
+        """The caller of a signed request, or :class:`AuthError` (bad, stale or replayed)."""
+        paasid, timestamp, nonce, signed = (headers.get(name, "") for name in HEADERS)
+        if not (paasid and timestamp and nonce and signed):
+            missing = ", ".join(name for name in HEADERS if not headers.get(name))
+            raise AuthError(f"missing {missing}", "unsigned")
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            raise AuthError("x-tif-timestamp must be Unix seconds", "bad_timestamp")
+        clock = int(time.time() if now is None else now)
+        if abs(clock - int(timestamp)) > SIGNATURE_WINDOW:
+            raise AuthError(f"x-tif-timestamp is more than {SIGNATURE_WINDOW} s off the service's clock",
+                            "stale_timestamp")
+        if len(nonce) > 128:
+            raise AuthError("x-tif-nonce is longer than 128 characters", "bad_nonce")
+        found = self._live(paasid)
+        if found is None or not hmac.compare_digest(signature(timestamp, found[1], nonce), signed.lower()):
+            raise AuthError("the signature does not match (unknown or revoked paasid, or wrong secret)",
+                            "bad_signature")
+        self._remember(paasid, nonce, clock)
+        return found[0]
+
+    def _remember(self, paasid: str, nonce: str, clock: int) -> None:
+        """Record the nonce; one seen within the window is a replay. Older ones are forgotten."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(nonces).values(paasid=paasid, nonce=nonce, seen_at=clock))
+                if secrets.randbelow(100) == 0:
+                    conn.execute(delete(nonces).where(nonces.c.seen_at < clock - 2 * SIGNATURE_WINDOW))
+        except IntegrityError:
+            raise AuthError("x-tif-nonce was already used (a replayed request)", "replayed_nonce") from None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,206 @@
+"""The national platform's interface over the ledger: one call, dispatched on ``infno``.
+
+A request is answered once: its answer is kept under the caller's ``msgid``, so a retry gets
+the same bytes and books nothing again, and a ``msgid`` reused with another body is refused.
+Each transaction checks the caller's role, translates the platform's input into the ledger's
+exchange messages (``ledger.exchange.messages``) and books them as the batch ingest would,
+stamping each event with who submitted it. A counter's work before settling (the visit
+registered by 2201, the fee lines uploaded by 2204) waits in the service's tables
+(``ledger.services.counter``) until 2207 settles it.
+
+Transactions (docs/service.md has the full list): the platform's 9001, 1101, 2201, 2204,
+2205, 2206, 2207, 2208, 3201, 5203, 5206; ours, 8101-8701, each books one kind of exchange
+message of the ledger's contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ledger.adapters.service_tables import answers, create_service_tables
+from ledger.domain.aggregate import submitted_by
+from ledger.errors import InputError, LedgerError
+from ledger.money import FEN
+from ledger.services import transactions as t
+from ledger.services.application import PERIOD_TYPES
+from ledger.services.calls import Call, as_message, validated
+from ledger.services.counter import Counter
+from ledger.services.ingest import describe
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ledger.services.application import OutpatientPooling
+    from ledger.services.credentials import Principal
+    from ledger.services.follower import Follower
+
+ANYONE = frozenset({"institution", "operator", "regulator"})
+COUNTER = frozenset({"institution", "operator"})
+BUREAU = frozenset({"operator"})
+
+BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
+    "8101": ("e-prescription", COUNTER, ("prescription.issued",)),
+    "8201": ("member facts", BUREAU, ("member.enrolled", "member.retired", "member.family_doctor_signed",
+                                      "member.suspended", "member.resumed", "member.admitted", "member.discharged",
+                                      "member.contribution_base_changed", "member.transferred_out",
+                                      "member.deceased", "account.used")),
+    "8301": ("institution facts", BUREAU, ("institution.registered", "institution.assessed",
+                                           "institution.reviewed")),
+    "8401": ("budget", BUREAU, ("budget.set",)),
+    "8501": ("period close", BUREAU, PERIOD_TYPES),
+    "8601": ("backfill and correction", BUREAU, ("visit.settled", "purchase.settled", "settlement.reversed")),
+}
+"""Our numbered transactions: each books exchange messages of the listed types, given as ``input.data``."""
+
+
+def body_hash(envelope: dict[str, Any]) -> str:
+    """The request's content, for telling a retry from a ``msgid`` reused with another body."""
+    return hashlib.sha256(json.dumps(envelope, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready output: amounts as decimal strings with two places (finer prices as they are)."""
+    if isinstance(value, Decimal):
+        return str(value.quantize(FEN)) if value == value.quantize(FEN) else str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def stamp() -> str:
+    """The platform's time of a message: yyyyMMddHHmmssSSS, UTC."""
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+
+
+class Platform:
+    """The service's transactions over one ledger application."""
+
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, *,
+                 today: Callable[[], date] | None = None) -> None:
+        self.ledger = ledger
+        self.follower = follower
+        self.today = today or date.today
+        create_service_tables(ledger.store, ledger.engine)
+        self.counter = Counter(ledger, follower, self.today)
+        self._one_at_a_time = threading.Lock()
+        """One transaction at a time in this process: SQLite takes one writer, the application's
+        aggregate cache is not shared between threads, and a msgid's answer is checked and
+        given under it. Several worker processes share the load on PostgreSQL."""
+        self.transactions: dict[str, tuple[Callable[[Call], dict[str, Any]], frozenset[str]]] = {
+            "9001": (self.sign_in, ANYONE),
+            "1101": (self.counter.person, ANYONE),
+            "2201": (self.counter.register, COUNTER),
+            "2204": (self.counter.upload, COUNTER),
+            "2205": (self.counter.cancel, COUNTER),
+            "2206": (self.counter.presettle, COUNTER),
+            "2207": (self.counter.settle, COUNTER),
+            "2208": (self.counter.reverse, COUNTER),
+            "3201": (self.counter.statement, ANYONE),
+            "5203": (self.counter.settlement, ANYONE),
+            "5206": (self.counter.cumulative, ANYONE),
+            **{infno: (self.book_message, roles) for infno, (_, roles, _) in BOOKINGS.items()},
+        }
+
+    # ---------------------------------------------------------------- the call
+
+    def call(self, principal: Principal, raw: dict[str, Any]) -> bytes:
+        """Answer one request (its envelope decoded, amounts as Decimal); the bytes to send back."""
+        received = stamp()
+        try:
+            envelope = validated(t.RequestEnvelope, raw)
+        except InputError as e:
+            return self.answer(received, None, error=e)
+        infno = envelope.infno
+        known = self.transactions.get(infno)
+        if known is None:
+            return self.answer(received, None, error=InputError(
+                "infno", f"unknown transaction {infno} (known: {', '.join(sorted(self.transactions))})",
+                code="unknown_infno"))
+        run, roles = known
+        with self._one_at_a_time:
+            return self._once(principal, envelope, body_hash(raw), received, run, roles)
+
+    def _once(self, principal: Principal, envelope: t.RequestEnvelope, digest: str, received: str,
+              run: Callable[[Call], dict[str, Any]], roles: frozenset[str]) -> bytes:
+        """The first answer to this ``msgid``, given now or earlier."""
+        earlier = self._answered(principal.paasid, envelope.msgid)
+        if earlier is not None:
+            if earlier[0] != digest:
+                return self.answer(received, None, error=InputError(
+                    "msgid", f"{envelope.msgid} was already used with another body", code="msgid_reused"))
+            return earlier[1]
+        call = Call(principal, envelope)
+        try:
+            if principal.role not in roles:
+                raise InputError("infno", f"a {principal.role} may not call {envelope.infno}", code="forbidden_role")
+            if principal.role == "institution" and envelope.fixmedins_code not in ("", principal.paasid):
+                raise InputError("fixmedins_code", f"{envelope.fixmedins_code} is not the caller "
+                                 f"{principal.paasid}", code="foreign_institution")
+            output, error = run(call), None
+        except LedgerError as e:
+            output, error = None, e
+        response = self.answer(received, output, error=error)
+        try:
+            with self.ledger.engine.begin() as conn:
+                conn.execute(insert(answers).values(paasid=principal.paasid, msgid=envelope.msgid,
+                                                    infno=envelope.infno, body_hash=digest, response=response))
+        except IntegrityError:  # another worker answered the same msgid first: its answer stands
+            earlier = self._answered(principal.paasid, envelope.msgid)
+            assert earlier is not None
+            return earlier[1]
+        return response
+
+    def _answered(self, paasid: str, msgid: str) -> tuple[str, bytes] | None:
+        with self.ledger.engine.connect() as conn:
+            row = conn.execute(select(answers.c.body_hash, answers.c.response)
+                               .where(answers.c.paasid == paasid, answers.c.msgid == msgid)).first()
+        return None if row is None else (row.body_hash, bytes(row.response))
+
+    @staticmethod
+    def answer(received: str, output: dict[str, Any] | None, *, error: LedgerError | None = None) -> bytes:
+        """The response envelope's bytes: ``infcode`` 0 with the output, or -1 with the reason."""
+        body = {
+            "infcode": -1 if error else 0,
+            "inf_refmsgid": uuid.uuid4().hex,
+            "refmsg_time": received,
+            "respond_time": stamp(),
+            "err_msg": describe(error) if error else None,
+            "output": None if error else plain(output),
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    # ---------------------------------------------------------------- transactions
+
+    def sign_in(self, call: Call) -> dict[str, Any]:
+        """9001: a sign-in number for the operator's session (kept by the caller, checked by no one)."""
+        validated(t.SignInInput, call.envelope.input)
+        return {"signinoutb": {"sign_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                               "sign_no": uuid.uuid4().hex}}
+
+    def book_message(self, call: Call) -> dict[str, Any]:
+        """8101-8601: book one exchange message of the kinds the transaction takes."""
+        name, _, types = BOOKINGS[call.envelope.infno]
+        msg = as_message(validated(t.MessageInput, call.envelope.input).data)
+        if msg.type not in types:
+            raise InputError("input.data.type", f"{call.envelope.infno} ({name}) books {', '.join(types)}, "
+                             f"not {msg.type}", code="wrong_message_type")
+        if call.principal.role == "institution":
+            call.check_owns(getattr(msg, "fixmedins_code", ""), f"{msg.type} {msg.key()}")
+        with submitted_by(call.submitter):
+            outcome = self.ledger.close_period(msg) if msg.type in PERIOD_TYPES else self.ledger.book_one(msg)
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return {"type": msg.type, "key": msg.key(), "outcome": outcome}
