@@ -13,6 +13,7 @@ a month); every form that posts carries the session's CSRF token.
 from __future__ import annotations
 
 import functools
+import inspect
 import secrets
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ledger.entrypoints.console import views
@@ -106,12 +108,19 @@ def _render(request: Request, session: Session | None, template: str, status: in
 
 
 def _answer(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a refusal, a missing session or a ledger error into a page, a redirect or a one-line error."""
+    """Turn a refusal, a missing session or a ledger error into a page, a redirect or a one-line error.
+
+    A handler that is not a coroutine runs in the thread pool, so a long query does not hold up
+    the settlement service on the same event loop.
+    """
 
     @functools.wraps(handler)
     async def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            result: Response = await handler(request, *args, **kwargs)
+            if inspect.iscoroutinefunction(handler):
+                result: Response = await handler(request, *args, **kwargs)
+            else:  # a page that only reads: off the event loop, as the service's own calls are
+                result = await run_in_threadpool(handler, request, *args, **kwargs)
             return result
         except SignInFirst:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -155,7 +164,7 @@ def _date(value: str | None, field: str) -> date | None:
 
 @router.get("/signin", response_class=HTMLResponse)
 @_answer
-async def signin_form(request: Request, next: str = "") -> Response:
+def signin_form(request: Request, next: str = "") -> Response:
     """The sign-in form."""
     return _render(request, None, "signin.html", title="sign in", next=next, error=None)
 
@@ -166,7 +175,8 @@ async def signin(request: Request) -> Response:
     """Check paasid and secret; on success set the session cookie and go on."""
     form = await request.form()
     paasid, secret, target = (str(form.get(k) or "") for k in ("paasid", "secret", "next"))
-    principal = request.app.state.credentials.check_secret(paasid, secret) if paasid and secret else None
+    check = request.app.state.credentials.check_secret
+    principal = await run_in_threadpool(check, paasid, secret) if paasid and secret else None
     if principal is None:
         return _render(request, None, "signin.html", 401, title="sign in", next=target,
                        error="paasid or secret not recognised")
@@ -195,7 +205,7 @@ async def signout(request: Request) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 @_answer
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     """The regions the ledger holds, with their years."""
     session = _who(request)
     if session.role == "institution":
@@ -206,7 +216,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/region/{admdvs}", response_class=HTMLResponse)
 @_answer
-async def region(request: Request, admdvs: str, year: int | None = None) -> Response:
+def region(request: Request, admdvs: str, year: int | None = None) -> Response:
     """A region's year: budget against fund paid, usage tiers, refusals, clearing."""
     session = _who(request)
     _bureau(session)
@@ -229,7 +239,7 @@ async def close_month(request: Request, admdvs: str) -> Response:
     except ValueError as e:
         raise InputError("month", str(e), code="bad_month") from None
     msg = validate_message({"type": "month.closed", "date": end.isoformat(), "admdvs": admdvs, "month": month})
-    outcome = _ledger(request).close_period(msg, refuse_repeat=True)
+    outcome = await run_in_threadpool(functools.partial(_ledger(request).close_period, msg, refuse_repeat=True))
     if outcome not in (BOOKED, PRESENT):
         raise outcome  # type: ignore[misc]
     return RedirectResponse(f"{PREFIX}/region/{admdvs}?year={month[:4]}", status_code=303)
@@ -237,7 +247,7 @@ async def close_month(request: Request, admdvs: str) -> Response:
 
 @router.get("/institution/{fixmedins_code}", response_class=HTMLResponse)
 @_answer
-async def institution(request: Request, fixmedins_code: str, year: int | None = None, search: str = "") -> Response:
+def institution(request: Request, fixmedins_code: str, year: int | None = None, search: str = "") -> Response:
     """An institution's prepayments, clearing, cost ceiling and its settlements, searchable."""
     session = _who(request)
     _own(session, fixmedins_code)
@@ -251,7 +261,7 @@ async def institution(request: Request, fixmedins_code: str, year: int | None = 
 
 @router.get("/settlement/{key}", response_class=HTMLResponse)
 @_answer
-async def settlement(request: Request, key: str) -> Response:
+def settlement(request: Request, key: str) -> Response:
     """A settlement's setlinfo, setldetail and trace: each rule, each parameter with its citation."""
     session = _who(request)
     app = _ledger(request)
@@ -262,7 +272,7 @@ async def settlement(request: Request, key: str) -> Response:
 
 @router.get("/member/{psn_no}", response_class=HTMLResponse)
 @_answer
-async def member(request: Request, psn_no: str, year: int | None = None, as_of: str = "",
+def member(request: Request, psn_no: str, year: int | None = None, as_of: str = "",
                  known_at: str = "") -> Response:
     """A member's balance history, cap and settlements, as of a date and as known at a log position."""
     session = _who(request)
@@ -278,7 +288,7 @@ async def member(request: Request, psn_no: str, year: int | None = None, as_of: 
 
 @router.get("/watch/{admdvs}", response_class=HTMLResponse)
 @_answer
-async def watch(request: Request, admdvs: str, year: int | None = None) -> Response:
+def watch(request: Request, admdvs: str, year: int | None = None) -> Response:
     """Institution-months past a watch threshold, each linked to its evidence."""
     session = _who(request)
     _bureau(session)
@@ -289,7 +299,7 @@ async def watch(request: Request, admdvs: str, year: int | None = None) -> Respo
 
 @router.get("/policy", response_class=HTMLResponse)
 @_answer
-async def policy(request: Request, admdvs: str = "", on: str = "") -> Response:
+def policy(request: Request, admdvs: str = "", on: str = "") -> Response:
     """Every parameter in force for a region on a date, with its citation; assumed values marked."""
     session = _who(request)
     _bureau(session)
@@ -303,7 +313,7 @@ async def policy(request: Request, admdvs: str = "", on: str = "") -> Response:
 
 @router.get("/report/{admdvs}/{year}", response_class=HTMLResponse)
 @_answer
-async def report(request: Request, admdvs: str, year: int) -> Response:
+def report(request: Request, admdvs: str, year: int) -> Response:
     """The year-end report, as ``ledger report`` writes it."""
     _bureau(_who(request))
     app = _ledger(request)
@@ -367,7 +377,7 @@ def _jobs(request: Request) -> AuditJobs:
 
 @router.get("/audit", response_class=HTMLResponse)
 @_answer
-async def audit_page(request: Request, job: str = "") -> Response:
+def audit_page(request: Request, job: str = "") -> Response:
     """Start an audit, follow its progress, read its report."""
     session = _who(request)
     _bureau(session)
@@ -388,13 +398,13 @@ async def audit_start(request: Request) -> Response:
         folder = Path(tempfile.mkdtemp(prefix="ledger-console-"))
         export = folder / "export.jsonl"
         export.write_bytes(await upload.read())
-    job = _jobs(request).start(_ledger(request), export)
+    job = await run_in_threadpool(_jobs(request).start, _ledger(request), export)
     return RedirectResponse(f"{PREFIX}/audit?job={job}", status_code=303)
 
 
 @router.get("/audit/{job}/status")
 @_answer
-async def audit_status(request: Request, job: str) -> Response:
+def audit_status(request: Request, job: str) -> Response:
     """A job's state, for the page's progress indicator."""
     _bureau(_who(request))
     found = _jobs(request).get(job)
@@ -406,7 +416,7 @@ async def audit_status(request: Request, job: str) -> Response:
 
 @router.get("/whatif", response_class=HTMLResponse)
 @_answer
-async def whatif_form(request: Request) -> Response:
+def whatif_form(request: Request) -> Response:
     """Upload a reform's parameter file."""
     session = _who(request)
     _bureau(session)
@@ -433,7 +443,7 @@ async def whatif(request: Request) -> Response:
     try:
         path = folder / "reform.yaml"
         path.write_bytes(await upload.read())
-        result = run_whatif(app, str(path), admdvs, year)
+        result = await run_in_threadpool(run_whatif, app, str(path), admdvs, year)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return _render(request, session, "whatif.html", title="what if", regions=q.regions_with_data(app),
