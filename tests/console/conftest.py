@@ -6,20 +6,17 @@ run it; credentials are issued through the service's credentials table.
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import uvicorn
 
 from ledger.entrypoints.console.sessions import COOKIE
 from ledger.entrypoints.http import create_app
 from tests.cli.conftest import make_runner
 from tests.exchange.stores import BOTH, open_store
-from tests.service.conftest import free_port
+from tests.service.conftest import serving
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -67,10 +64,7 @@ class Console:
     url: str
     app: FastAPI
     secrets: dict[str, str]
-    http: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.http = httpx.Client(base_url=self.url, timeout=60)
+    http: httpx.Client
 
     def cookie(self, paasid: str) -> str:
         """Sign in through the form; the session cookie's value."""
@@ -87,21 +81,8 @@ def serve(store: Store) -> Iterator[Console]:
     """The service on ``store`` in a thread until the module ends."""
     app = create_app(store.url, follow_interval=0.05)
     secrets = {paasid: app.state.credentials.issue(paasid, role) for paasid, role in USERS.items()}
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.02)
-    running = Console(f"http://127.0.0.1:{port}", app, secrets)
-    try:
-        yield running
-    finally:
-        running.http.close()
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        yield Console(url, app, secrets, http)
 
 
 @pytest.fixture(scope="module")
