@@ -112,7 +112,7 @@ def test_member_page_as_of_a_date_and_known_at_a_position(operator, cli):
 def test_a_bad_date_is_one_line_not_a_500(operator):
     response = operator.get(f"/console/member/{MEMBER}?as_of=30-06-2025")
     assert response.status_code == 400
-    assert "'30-06-2025' is not a date YYYY-MM-DD" in text_of(response.text, "error")
+    assert text_of(response.text, "error") == "as_of: &#39;30-06-2025&#39; is not a date YYYY-MM-DD [bad_date]"
     assert "Traceback" not in response.text
 
 
