@@ -28,6 +28,7 @@ from ledger.rules.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_ka
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
+    from ledger.domain.institutions import Institution
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
     from ledger.services.application import OutpatientPooling
@@ -179,23 +180,30 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
     if institution.kind == "pharmacy":
         p.flag("pharmacy_visit_count")
         return t["actual"], "pharmacy: fund share paid in full"
-    category = institution.category
-    if category is None:
-        raise InputError("category", f"{code} has no Jiaozuo cost-baseline category", code="category_missing")
-    if category in p.value("exempt_categories"):
-        return t["actual"], f"{category}: exempt"
-    if category == "specialist":
-        baseline, how = specialist_baseline_jiaozuo_4_1(
-            institution.cost_history, institution.covid_depressed_years, year,
-            institution.provincial_class_average, p)
-    else:
-        baselines = p.value("cost_baselines")
-        if category not in baselines:
-            raise InputError("category", f"no baseline for category {category}", code="category_missing")
-        baseline, how = baselines[category], category
+    found = jiaozuo_baseline(institution, year, p)
+    if found is None:
+        return t["actual"], f"{institution.category}: exempt"
+    baseline, how = found
     final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
                                      institution.reviews.get(str(year)))
     return final, f"{how}: {basis}"
+
+
+def jiaozuo_baseline(institution: Institution, year: int, p: Reader) -> tuple[Decimal, str] | None:
+    """焦医保〔2024〕32号 四（一）: a hospital's cost-per-visit baseline and how it was set; None if exempt."""
+    category = institution.category
+    if category is None:
+        raise InputError("category", f"{institution.fixmedins_code} has no Jiaozuo cost-baseline category",
+                         code="category_missing")
+    if category in p.value("exempt_categories"):
+        return None
+    if category == "specialist":
+        return specialist_baseline_jiaozuo_4_1(institution.cost_history, institution.covid_depressed_years, year,
+                                               institution.provincial_class_average, p)
+    baselines = p.value("cost_baselines")
+    if category not in baselines:
+        raise InputError("category", f"no baseline for category {category}", code="category_missing")
+    return baselines[category], category
 
 
 def assess_institution(s: Services, msg: m.InstitutionAssessed) -> bool:

@@ -27,6 +27,8 @@ from ledger.policy.parameters import POLICY_DIR, Cited, PolicyLibrary, RegionPro
 from ledger.projections.base import yuan
 from ledger.projections.runner import EventSource
 from ledger.projections.settlements import settlements_index, settlements_movements
+from ledger.rules.reader import Reader
+from ledger.services.closing import jiaozuo_baseline
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -98,11 +100,16 @@ def regions_with_data(app: OutpatientPooling) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def institution_info(app: OutpatientPooling, fixmedins_code: str) -> dict[str, Any]:
-    """Who an institution is: name, region, kind, level and (Jiaozuo) cost category."""
+def _institution(app: OutpatientPooling, fixmedins_code: str) -> Institution:
     found = app.services().uow.get(Institution, institution_id(fixmedins_code))
     if found is None:
         raise UnknownError("fixmedins_code", "institution", fixmedins_code)
+    return found
+
+
+def institution_info(app: OutpatientPooling, fixmedins_code: str) -> dict[str, Any]:
+    """Who an institution is: name, region, kind, level and (Jiaozuo) cost category."""
+    found = _institution(app, fixmedins_code)
     return {"fixmedins_code": fixmedins_code, "name": found.fixmedins_name, "admdvs": found.admdvs,
             "kind": found.kind, "level": found.level, "category": found.category}
 
@@ -187,28 +194,28 @@ def region_overview(app: OutpatientPooling, admdvs: str, year: int) -> dict[str,
 
 
 def cost_ceiling(app: OutpatientPooling, fixmedins_code: str, year: int) -> dict[str, Any]:
-    """Jiaozuo 四（一）3: cost per visit month by month against the baseline and its 6.5 % ceiling.
+    """Jiaozuo 四（一）3: cost per visit month by month against the baseline and its growth ceiling.
 
-    The baseline is the one the clearing applied (its ``basis``); before the clearing, and in a
-    region whose scheme is not Jiaozuo's, the page says so instead.
+    The baseline is set as the clearing sets it; in a region whose scheme is not Jiaozuo's, and
+    for a pharmacy or an exempt clinic, there is none and the page says so.
     """
-    info = institution_info(app, fixmedins_code)
-    policy = app.library.policy_for(info["admdvs"], date(year, 12, 31))
+    institution = _institution(app, fixmedins_code)
+    policy = app.library.policy_for(institution.admdvs, date(year, 12, 31))
     rows = app.prepayments(fixmedins_code, year)["rows"]
     months = [{"month": r["month"], "visits": r["visits"], "medfee": r["medfee"],
                "cost_per_visit": _per(r["medfee"], r["visits"])} for r in rows]
     scheme = policy.get("payment_scheme").value if policy.has("payment_scheme") else None
-    out: dict[str, Any] = {"scheme": scheme, "months": months, "baseline": None, "ceiling": None,
+    out: dict[str, Any] = {"scheme": scheme, "months": months, "baseline": None, "how": None, "ceiling": None,
                            "growth_cap": None, "citation": None}
-    if scheme != "jiaozuo_conditional_ffs" or not policy.has("cost_growth_cap"):
+    if scheme != "jiaozuo_conditional_ffs" or institution.kind == "pharmacy":
         return out
+    reader = Reader(policy)
     cap = policy.get("cost_growth_cap")
-    out["growth_cap"], out["citation"] = cap.value, cap.citation()
-    baselines = policy.get("cost_baselines").value if policy.has("cost_baselines") else {}
-    baseline = baselines.get(info["category"] or "")
-    if baseline is not None:
-        out["baseline"] = baseline
-        out["ceiling"] = _fen(baseline * (1 + cap.value))
+    found = jiaozuo_baseline(institution, year, reader)
+    if found is not None:
+        baseline, how = found
+        out.update(baseline=baseline, how=how, growth_cap=cap.value, citation=cap.citation(),
+                   ceiling=_fen(baseline * (1 + cap.value)))
     return out
 
 

@@ -27,14 +27,15 @@ if TYPE_CHECKING:
     from ledger.adapters.store import Store
 
 ADMDVS, YEAR = "410200", 2025
+JIAOZUO = "410800"
 OWN, OTHER = "H410200001", "H410200002"
 USERS = {"bureau-op": "operator", "regulator-1": "regulator", OWN: "institution", OTHER: "institution"}
 
 
-def _demo(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def _demo(kind: str, tmp_path_factory: pytest.TempPathFactory, *options: str) -> Iterator[Store]:
     for store in open_store(kind, tmp_path_factory):
         folder = tmp_path_factory.mktemp("demo")
-        result = make_runner(store.url)("demo", "--dir", str(folder))
+        result = make_runner(store.url)("demo", "--dir", str(folder), *options)
         assert result.exit_code == 0, result.stdout + result.stderr
         yield store
 
@@ -43,6 +44,12 @@ def _demo(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store
 def demo_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A store holding the demo city's year, closed and cleared (SQLite and PostgreSQL)."""
     yield from _demo(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=BOTH)
+def jiaozuo_demo_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The demo city in Jiaozuo (焦作市), whose institutions are cleared fee-for-service within a cost ceiling."""
+    yield from _demo(request.param, tmp_path_factory, "--admdvs", JIAOZUO)
 
 
 @pytest.fixture(scope="module")
