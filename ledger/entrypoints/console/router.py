@@ -27,6 +27,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from ledger.entrypoints.console import views
 from ledger.entrypoints.console.sessions import COOKIE, Session, Signer
@@ -98,6 +99,12 @@ async def _form(request: Request, session: Session) -> dict[str, Any]:
     if not _signer(request).check_csrf(session, str(form.get("csrf") or "")):
         raise Refused(403, "the form's CSRF token is missing or not this session's; reload the page")
     return dict(form)
+
+
+def _upload(form: dict[str, Any], name: str) -> UploadFile | None:
+    """The file posted as ``name``, if one was chosen."""
+    found = form.get(name)
+    return found if isinstance(found, UploadFile) and found.filename else None
 
 
 def _render(request: Request, session: Session | None, template: str, status: int = 200,
@@ -392,9 +399,9 @@ async def audit_start(request: Request) -> Response:
     session = _who(request)
     _bureau(session)
     form = await _form(request, session)
-    upload = form.get("export")
+    upload = _upload(form, "export")
     export = None
-    if upload is not None and getattr(upload, "filename", ""):
+    if upload is not None:
         folder = Path(tempfile.mkdtemp(prefix="ledger-console-"))
         export = folder / "export.jsonl"
         export.write_bytes(await upload.read())
@@ -431,8 +438,8 @@ async def whatif(request: Request) -> Response:
     session = _who(request)
     _bureau(session)
     form = await _form(request, session)
-    upload, admdvs = form.get("reform"), str(form.get("admdvs") or "")
-    if upload is None or not getattr(upload, "filename", ""):
+    upload, admdvs = _upload(form, "reform"), str(form.get("admdvs") or "")
+    if upload is None:
         raise InputError("reform", "choose a reform's parameter file to upload", code="no_file")
     app = _ledger(request)
     try:
