@@ -116,6 +116,41 @@ def test_a_bad_date_is_one_line_not_a_500(operator):
     assert "Traceback" not in response.text
 
 
+@pytest.mark.parametrize(("path", "line"), [
+    (f"/console/region/{ADMDVS}?year=20x5", "year: &#39;20x5&#39; is not a year YYYY [bad_year]"),
+    (f"/console/report/{ADMDVS}/abcd", "year: &#39;abcd&#39; is not a year YYYY [bad_year]"),
+    (f"/console/region/999999?year={YEAR}", "admdvs: no policy profile for region 999999 [unknown_region]"),
+])
+def test_bad_input_in_a_url_is_one_line(operator, path, line):
+    response = operator.get(path)
+    assert response.status_code == 400
+    assert text_of(response.text, "error") == line
+
+
+def test_unknown_keys_are_not_found(operator):
+    for path in ("/console/member/M999", "/console/settlement/NOPE", "/console/institution/H999",
+                 "/console/audit/nope/status"):
+        response = operator.get(path)
+        assert response.status_code == 404, path
+        assert "Traceback" not in response.text
+
+
+def _post_whatif(operator, admdvs: str, content: bytes):
+    token = re.search(r'name="csrf" value="([^"]+)"', _page(operator, "/console/whatif")).group(1)
+    return operator.post("/console/whatif", data={"csrf": token, "admdvs": admdvs, "year": str(YEAR)},
+                         files={"reform": ("reform.yaml", content, "application/x-yaml")})
+
+
+@pytest.mark.parametrize(("admdvs", "content", "line"), [
+    (ADMDVS, b"\xff\xfe not text", "reform: the reform file is not UTF-8 text [not_text]"),
+    ("999999", REFORM.encode(), "admdvs: no policy profile for region 999999 [unknown_region]"),
+])
+def test_a_bad_reform_upload_is_one_line(operator, admdvs, content, line):
+    response = _post_whatif(operator, admdvs, content)
+    assert response.status_code == 400
+    assert text_of(response.text, "error") == line
+
+
 def test_watch_list_marks_its_thresholds_assumed_and_links_evidence(operator):
     html = _page(operator, f"/console/watch/{ADMDVS}?year={YEAR}")
     thresholds = tables(html)["thresholds"][1:]
@@ -139,10 +174,7 @@ def test_whatif_upload_equals_whatif_json(operator, cli, tmp_path):
     reform = tmp_path / "reform.yaml"
     reform.write_text(REFORM, encoding="utf-8")
     expected = as_json(cli("whatif", "--policy", str(reform), ADMDVS, str(YEAR), "--json"))
-    page = _page(operator, "/console/whatif")
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    response = operator.post("/console/whatif", data={"csrf": token, "admdvs": ADMDVS, "year": str(YEAR)},
-                             files={"reform": ("reform.yaml", REFORM.encode(), "application/x-yaml")})
+    response = _post_whatif(operator, ADMDVS, REFORM.encode())
     assert response.status_code == 200, response.text
     html = response.text
     assert text_of(html, "total-difference") == expected["totals"]["fund_difference"]
@@ -154,17 +186,31 @@ def test_whatif_upload_equals_whatif_json(operator, cli, tmp_path):
     assert all(drawn(s) for s in charts(html))
 
 
-def test_audit_runs_in_the_background_and_passes(operator, cli):
-    page = _page(operator, "/console/audit")
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    started = operator.post("/console/audit", data={"csrf": token})
+def _audit(operator, files=None) -> str:
+    token = re.search(r'name="csrf" value="([^"]+)"', _page(operator, "/console/audit")).group(1)
+    started = operator.post("/console/audit", data={"csrf": token}, files=files)
     assert started.status_code == 303
     job = started.headers["location"].split("job=")[1]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while operator.get(f"/console/audit/{job}/status").json()["state"] == "running":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    html = _page(operator, started.headers["location"])
+    return _page(operator, started.headers["location"])
+
+
+def test_an_uploaded_file_that_is_no_export_fails_its_audit(operator):
+    html = _audit(operator, files={"export": ("log.jsonl", b'{"position": "x"}\n', "application/json")})
+    assert text_of(html, "audit-result") == "审计未通过 audit FAILED"
+    assert ["chain", "DIFFERS", "the file has no chain head line (truncated?)"] in tables(html)["checks"]
+
+
+def test_an_uploaded_file_that_cannot_be_read_ends_its_audit_in_one_line(operator):
+    html = _audit(operator, files={"export": ("log.jsonl", b'{"a": 1},"payload":{}}\n', "application/json")})
+    assert text_of(html, "audit-result").startswith("审计无法完成 the audit could not run: ")
+
+
+def test_audit_runs_in_the_background_and_passes(operator, cli):
+    html = _audit(operator)
     expected = as_json(cli("audit", "--quiet", "--json"))
     assert text_of(html, "audit-result") == "审计通过 audit passed"
     assert text_of(html, "chain-head") == expected["chain_head"]

@@ -149,9 +149,12 @@ def _answer(handler: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _year(app: OutpatientPooling, admdvs: str | None, year: int | None) -> int:
-    if year is not None:
-        return year
+def _year(app: OutpatientPooling, admdvs: str | None, year: str = "") -> int:
+    """The year asked for, or the latest the ledger holds for the region."""
+    if year:
+        if not (year.isdigit() and len(year) == 4):
+            raise InputError("year", f"{year!r} is not a year YYYY", code="bad_year")
+        return int(year)
     regions = q.regions_with_data(app)
     years = [y for r in regions if admdvs is None or r["admdvs"] == admdvs for y in r["years"]]
     return max(years) if years else date.today().year
@@ -223,7 +226,7 @@ def home(request: Request) -> Response:
 
 @router.get("/region/{admdvs}", response_class=HTMLResponse)
 @_answer
-def region(request: Request, admdvs: str, year: int | None = None) -> Response:
+def region(request: Request, admdvs: str, year: str = "") -> Response:
     """A region's year: budget against fund paid, usage tiers, refusals, clearing."""
     session = _who(request)
     _bureau(session)
@@ -254,7 +257,7 @@ async def close_month(request: Request, admdvs: str) -> Response:
 
 @router.get("/institution/{fixmedins_code}", response_class=HTMLResponse)
 @_answer
-def institution(request: Request, fixmedins_code: str, year: int | None = None, search: str = "") -> Response:
+def institution(request: Request, fixmedins_code: str, year: str = "", search: str = "") -> Response:
     """An institution's prepayments, clearing, cost ceiling and its settlements, searchable."""
     session = _who(request)
     _own(session, fixmedins_code)
@@ -279,7 +282,7 @@ def settlement(request: Request, key: str) -> Response:
 
 @router.get("/member/{psn_no}", response_class=HTMLResponse)
 @_answer
-def member(request: Request, psn_no: str, year: int | None = None, as_of: str = "",
+def member(request: Request, psn_no: str, year: str = "", as_of: str = "",
                  known_at: str = "") -> Response:
     """A member's balance history, cap and settlements, as of a date and as known at a log position."""
     session = _who(request)
@@ -295,7 +298,7 @@ def member(request: Request, psn_no: str, year: int | None = None, as_of: str = 
 
 @router.get("/watch/{admdvs}", response_class=HTMLResponse)
 @_answer
-def watch(request: Request, admdvs: str, year: int | None = None) -> Response:
+def watch(request: Request, admdvs: str, year: str = "") -> Response:
     """Institution-months past a watch threshold, each linked to its evidence."""
     session = _who(request)
     _bureau(session)
@@ -313,18 +316,18 @@ def policy(request: Request, admdvs: str = "", on: str = "") -> Response:
     app = _ledger(request)
     regions = [{"admdvs": a, "name": app.library.regions[a].name} for a in app.library.regions_known()]
     chosen = admdvs or (q.regions_with_data(app) or regions)[0]["admdvs"]
-    day = _date(on, "on") or date(_year(app, chosen, None), 12, 31)
+    day = _date(on, "on") or date(_year(app, chosen), 12, 31)
     return _render(request, session, "policy.html", title="policy", regions=regions,
                    p=q.policy_in_force(app, chosen, day))
 
 
 @router.get("/report/{admdvs}/{year}", response_class=HTMLResponse)
 @_answer
-def report(request: Request, admdvs: str, year: int) -> Response:
+def report(request: Request, admdvs: str, year: str) -> Response:
     """The year-end report, as ``ledger report`` writes it."""
     _bureau(_who(request))
     app = _ledger(request)
-    return HTMLResponse(views.report(app, admdvs, year, run_audit(app)))
+    return HTMLResponse(views.report(app, admdvs, _year(app, admdvs, year), run_audit(app)))
 
 
 # ------------------------------------------------------------------ audit in the background
@@ -357,8 +360,8 @@ class AuditJobs:
                 finally:
                     own.close()
             outcome: dict[str, Any] = {"state": "done", "report": report.as_dict()}
-        except (LedgerError, OSError, ValueError) as e:
-            outcome = {"state": "failed", "error": str(e)}
+        except Exception as e:  # an uploaded file can fail in any way; the job must end, saying why
+            outcome = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
         finally:
             if export is not None:
                 shutil.rmtree(export.parent, ignore_errors=True)
@@ -442,14 +445,18 @@ async def whatif(request: Request) -> Response:
     if upload is None:
         raise InputError("reform", "choose a reform's parameter file to upload", code="no_file")
     app = _ledger(request)
+    if admdvs not in app.library.regions:
+        raise InputError("admdvs", f"no policy profile for region {admdvs}", code="unknown_region")
+    year = _year(app, admdvs, str(form.get("year") or ""))
+    content = await upload.read()
     try:
-        year = int(str(form.get("year") or _year(app, admdvs, None)))
-    except ValueError:
-        raise InputError("year", "the year is a number", code="bad_year") from None
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("reform", "the reform file is not UTF-8 text", code="not_text") from None
     folder = Path(tempfile.mkdtemp(prefix="ledger-console-"))
     try:
         path = folder / "reform.yaml"
-        path.write_bytes(await upload.read())
+        path.write_bytes(content)
         result = await run_in_threadpool(run_whatif, app, str(path), admdvs, year)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
