@@ -6,21 +6,24 @@ import json
 import re
 from decimal import Decimal
 
+import pytest
+
 from tests.cli.conftest import as_json
 from tests.console.conftest import ADMDVS, YEAR
 from tests.console.helpers import charts, drawn, tables, text_of
 
 
-def _report(cli, tmp_path) -> str:
-    out = tmp_path / "report.html"
+@pytest.fixture(scope="module")
+def html(cli, tmp_path_factory) -> str:
+    """``ledger report`` of the demo city, written once per store."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
     result = cli("report", ADMDVS, str(YEAR), "--out", str(out), "--quiet")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert result.stdout.strip() == f"wrote {out}: {ADMDVS} {YEAR}, audit passed"
     return out.read_text(encoding="utf-8")
 
 
-def test_report_is_self_contained_and_draws_every_chart(cli, tmp_path):
-    html = _report(cli, tmp_path)
+def test_report_is_self_contained_and_draws_every_chart(html):
     assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
     assert "WenQuanYi Micro Hei" in html  # a CJK font stack
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched
@@ -30,8 +33,7 @@ def test_report_is_self_contained_and_draws_every_chart(cli, tmp_path):
     assert "开封市" in html
 
 
-def test_report_clearing_table_equals_clearing_json_kaifeng_3_3(cli, tmp_path):
-    html = _report(cli, tmp_path)
+def test_report_clearing_table_equals_clearing_json_kaifeng_3_3(html, cli):
     expected = as_json(cli("clearing", ADMDVS, str(YEAR), "--json"))
     rows = tables(html)["clearing"]
     body = {r[0]: r for r in rows[1:-1]}
@@ -46,8 +48,7 @@ def test_report_clearing_table_equals_clearing_json_kaifeng_3_3(cli, tmp_path):
     assert text_of(html, "budget") == expected["budget"]
 
 
-def test_report_months_add_up_to_the_reconciliations_3201(cli, tmp_path):
-    html = _report(cli, tmp_path)
+def test_report_months_add_up_to_the_reconciliations_3201(html, cli):
     months = tables(html)["months"][1:]
     codes = [r["fixmedins_code"] for r in as_json(cli("clearing", ADMDVS, str(YEAR), "--json"))["rows"]]
     for row in months[:2]:
@@ -57,8 +58,7 @@ def test_report_months_add_up_to_the_reconciliations_3201(cli, tmp_path):
         assert row[2] == str(sum(a["visit_cnt"] for a in answers))
 
 
-def test_report_audit_equals_audit_json(cli, tmp_path):
-    html = _report(cli, tmp_path)
+def test_report_audit_equals_audit_json(html, cli):
     audit = json.loads(cli("audit", "--quiet", "--json").stdout)
     assert text_of(html, "chain-head") == audit["chain_head"]
     assert text_of(html, "audit-result") == "审计通过 audit passed"
