@@ -295,10 +295,8 @@ class OutpatientPooling(Application[UUID]):
                 raise
             return policy
 
-    def settlement_view(self, settlement: Settlement) -> dict[str, Any]:
-        """The settlement as ``ledger settlement --json`` prints it (setlinfo at the top level)."""
-        explanation = self.explain(settlement)
-        adj = explanation.adjudication
+    def settlement_summary(self, settlement: Settlement) -> dict[str, Any]:
+        """The settlement as recorded: who, where, when, status, setlinfo and setldetail (no re-adjudication)."""
         result = settlement.result
         return {
             "setl_id": settlement.setl_id,
@@ -319,6 +317,14 @@ class OutpatientPooling(Application[UUID]):
                 "code": result["refusal_code"], "article": result["refusal_article"]},
             "annual_cap": result["annual_cap"],
             "setldetail": setldetail(result),
+        }
+
+    def settlement_view(self, settlement: Settlement) -> dict[str, Any]:
+        """The settlement as ``ledger settlement --json`` prints it (setlinfo at the top level)."""
+        explanation = self.explain(settlement)
+        adj = explanation.adjudication
+        return {
+            **self.settlement_summary(settlement),
             "setl_proc_info": adj.setl_proc_info(),
             "policy_version": settlement.policy_version,
             "trace": [step.as_record() for step in adj.trace],

@@ -212,7 +212,7 @@ class Counter:
                                  "settle again under a new chrg_bchno", code="already_reversed")
             taken = [line["feedetl_sn"] for line in found.claim["lines"]]
         self._take(data.mdtrt_id, taken, found.setl_id)
-        return setlinfo(self.ledger.settlement_view(found), mdtrt_id=data.mdtrt_id, chrg_bchno=data.chrg_bchno)
+        return setlinfo(self.ledger.settlement_summary(found), mdtrt_id=data.mdtrt_id, chrg_bchno=data.chrg_bchno)
 
     def reverse(self, call: Call) -> dict[str, Any]:
         """2208: reverse a settlement; its lines wait again, to be settled anew or cancelled."""
@@ -228,7 +228,7 @@ class Counter:
         if isinstance(outcome, LedgerError):
             raise outcome
         self._take(data.mdtrt_id, [line["feedetl_sn"] for line in found.claim["lines"]], None)
-        return setlinfo(self.ledger.settlement_view(self.ledger.get_settlement(found.setl_id)),
+        return setlinfo(self.ledger.settlement_summary(self.ledger.get_settlement(found.setl_id)),
                         mdtrt_id=data.mdtrt_id)
 
     # ---------------------------------------------------------------- queries

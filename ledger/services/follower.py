@@ -34,6 +34,7 @@ class Follower:
 
     def __init__(self, ledger: OutpatientPooling, *, interval: float = 0.2) -> None:
         self.ledger = ledger
+        ledger.read_models.setup()  # made here, once, before any thread asks for them
         self.interval = interval
         self._lock = threading.RLock()
         self._pg: psycopg.Connection[Any] | None = None

@@ -26,6 +26,7 @@ def line(mdtrt_id: str, sn: str, pric, cnt=1, *, psn_no: str = "M1", lv: str = "
             "det_item_fee_sumamt": amount, "cnt": cnt, "pric": pric, "chrgitm_lv": lv, **extra}
 
 
+
 def cumulative(caller, cum_ym: str, psn_no: str = "M1") -> dict:
     out = caller.ok("5206", {"data": {"psn_no": psn_no, "cum_ym": cum_ym}})
     return {c["cum_type_code"]: c["cum"] for c in out["cuminfo"]}

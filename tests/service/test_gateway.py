@@ -1,0 +1,113 @@
+"""Signatures, roles and idempotent retries over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.service.helpers import line, register, settle_input
+
+pytestmark = pytest.mark.usefixtures("city")
+
+SIGN_IN = {"signIn": {"opter_no": "OP7"}}
+
+
+def refusal(response) -> str:
+    assert response.status_code == 200
+    body = response.json()
+    assert body["infcode"] == -1 and body["output"] is None
+    return body["err_msg"]
+
+
+def test_a_good_signature_is_answered(service):
+    h3 = service.caller("H3")
+    assert h3.call("9001", SIGN_IN)["infcode"] == 0
+
+
+def test_a_wrong_secret_is_refused(service):
+    h3 = service.caller("H3")
+    body = json.dumps(h3.envelope("9001", SIGN_IN))
+    h3.secret = "not-the-secret"
+    assert "[bad_signature]" in refusal(h3.post(body))
+
+
+def test_a_stale_timestamp_is_refused(service):
+    h3 = service.caller("H3")
+    body = json.dumps(h3.envelope("9001", SIGN_IN))
+    assert "[stale_timestamp]" in refusal(h3.post(body, h3.headers(now=time.time() - 301)))
+
+
+def test_a_replayed_nonce_is_refused(service):
+    h3 = service.caller("H3")
+    headers = h3.headers()
+    assert h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), headers).json()["infcode"] == 0
+    assert "[replayed_nonce]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), headers))
+
+
+def test_unsigned_and_revoked_callers_are_refused(service):
+    h3 = service.caller("H3")
+    assert "[unsigned]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), {}))
+    service.app.state.credentials.revoke("H3")
+    assert "[bad_signature]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN))))
+
+
+def test_check_secret_and_principal_for_the_console(service):
+    credentials = service.app.state.credentials
+    h3 = service.caller("H3")
+    assert credentials.check_secret("H3", h3.secret).role == "institution"
+    assert credentials.check_secret("H3", "wrong") is None
+    assert credentials.principal("NOBODY") is None
+
+
+def test_an_institution_acts_only_for_itself(service):
+    h3, h2 = service.caller("H3"), service.caller("H2")
+    assert "[foreign_institution]" in h3.refused("9001", SIGN_IN, fixmedins_code="H2")
+    mdtrt_id = register(h3)
+    # Another hospital can neither upload under H3's visit nor read H3's settlement.
+    assert "[foreign_institution]" in h2.refused("2204", {"feedetail": [line(mdtrt_id, "1", "10.00")]})
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "10.00")]})
+    setl_id = h3.ok("2207", settle_input(mdtrt_id, "10.00"))["setlinfo"]["setl_id"]
+    assert "[foreign_institution]" in h2.refused("5203", {"data": {"setl_id": setl_id}})
+    assert "[foreign_institution]" in h2.refused("2208", {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id,
+                                                                  "psn_no": "M1"}})
+    # An institution books no bureau facts.
+    assert "[forbidden_role]" in h3.refused("8401", {"data": {"type": "budget.set", "date": "2024-01-01",
+                                                               "admdvs": "411500", "year": 2024, "amount": "1.00"}})
+
+
+def test_a_regulator_reads_everything_and_books_nothing(service):
+    h3, regulator = service.caller("H3"), service.caller("REG1", "regulator")
+    mdtrt_id = register(h3)
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "10.00")]})
+    setl_id = h3.ok("2207", settle_input(mdtrt_id, "10.00"))["setlinfo"]["setl_id"]
+    seen = regulator.ok("5203", {"data": {"setl_id": setl_id}}, fixmedins_code="")
+    assert seen["setlinfo"]["medfee_sumamt"] == "10.00"
+    for infno, input_ in (("2201", {"data": {"psn_no": "M1", "begntime": "2024-03-20"}}),
+                          ("2207", settle_input(mdtrt_id, "10.00", bchno="B9")),
+                          ("8401", {"data": {"type": "budget.set", "date": "2024-01-01", "admdvs": "411500",
+                                             "year": 2024, "amount": "1.00"}})):
+        assert "[forbidden_role]" in regulator.refused(infno, input_, fixmedins_code="H3")
+
+
+def test_the_same_msgid_gets_the_first_answer_byte_for_byte(service):
+    h3 = service.caller("H3")
+    envelope = h3.envelope("2201", {"data": {"psn_no": "M1", "begntime": "2024-03-20 08:00:00"}})
+    first = h3.post(json.dumps(envelope)).content
+    again = h3.post(json.dumps(envelope)).content
+    assert first == again
+    # Another body under the same msgid is refused.
+    envelope["input"]["data"]["psn_no"] = "M2"
+    assert "[msgid_reused]" in refusal(h3.post(json.dumps(envelope)))
+
+
+def test_a_settlement_retried_under_a_new_msgid_returns_the_one_booked(service):
+    h3 = service.caller("H3")
+    mdtrt_id = register(h3)
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "400.00")]})
+    first = h3.ok("2207", settle_input(mdtrt_id, "400.00"))
+    retry = h3.ok("2207", settle_input(mdtrt_id, "400.00"))
+    assert retry == first
+    assert len(service.app.state.ledger.submissions(service.app.state.ledger.get_settlement(
+        first["setlinfo"]["setl_id"]))) == 1
