@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from ledger.services.application import OutpatientPooling
 
 PREFIX = "/console"
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
+"""HTML pages, not an API: kept out of the service's OpenAPI schema."""
 
 
 class Refused(Exception):
