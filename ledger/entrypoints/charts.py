@@ -9,7 +9,7 @@ no amount passes through a float. Text takes the page's font stack, which covers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from html import escape
 from typing import TYPE_CHECKING, Literal
@@ -68,7 +68,6 @@ class Chart:
     bands: Sequence[Band] = ()
     unit: str = "元"
     label_every: int = 1
-    notes: Sequence[str] = field(default_factory=tuple)
 
 
 def _n(value: Decimal) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -41,6 +41,15 @@ def test_region_page_equals_clearing_json_kaifeng_3_3(operator, cli):
     svgs = charts(html)
     assert len(svgs) == 3 and all(drawn(s) for s in svgs)
     assert "90%–100% 结余共享" in svgs[1]  # the tier's band, drawn on the running total
+
+
+def test_region_institutions_add_up_to_the_months(operator):
+    shown = tables(_page(operator, f"/console/region/{ADMDVS}?year={YEAR}"))
+    institutions, months = shown["institutions"][1:], shown["months"][1:]
+    assert sum(Decimal(r[6]) for r in institutions) == sum(Decimal(r[4]) for r in months)
+    assert sum(int(r[3]) for r in institutions) == sum(int(r[1]) for r in months)
+    h1 = next(r for r in institutions if r[0] == OWN)
+    assert h1[2] == "hospital" and h1[7] == str((Decimal(h1[5]) / int(h1[4])).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def test_region_months_equal_the_reconciliations_3201(operator, cli):
