@@ -6,13 +6,14 @@ run it; credentials are issued through the service's credentials table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from ledger.entrypoints.console.sessions import COOKIE
+from ledger.entrypoints.console.sessions import COOKIE, SIGNIN_COOKIE
 from ledger.entrypoints.http import create_app
 from tests.cli.conftest import make_runner
 from tests.exchange.stores import BOTH, open_store
@@ -73,9 +74,18 @@ class Console:
     secrets: dict[str, str]
     http: httpx.Client
 
+    def signin(self, paasid: str, secret: str) -> httpx.Response:
+        """Post the sign-in form as a browser would: with the form's CSRF token and its cookie."""
+        form = self.http.get("/console/signin")
+        nonce = form.cookies[SIGNIN_COOKIE]
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token, "the sign-in form has no CSRF token"
+        return self.http.post("/console/signin", data={"paasid": paasid, "secret": secret, "csrf": token.group(1)},
+                              headers={"cookie": f"{SIGNIN_COOKIE}={nonce}"})
+
     def cookie(self, paasid: str) -> str:
         """Sign in through the form; the session cookie's value."""
-        response = self.http.post("/console/signin", data={"paasid": paasid, "secret": self.secrets[paasid]})
+        response = self.signin(paasid, self.secrets[paasid])
         assert response.status_code == 303, response.text
         return response.cookies[COOKIE]
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ledger.entrypoints.console.sessions import COOKIE, Signer
+from ledger.entrypoints.console.sessions import COOKIE, SIGNIN_COOKIE, Signer
 from tests.console.conftest import ADMDVS, OTHER, OWN, YEAR
 
 PAGES = ["/console/", f"/console/region/{ADMDVS}?year={YEAR}", f"/console/institution/{OWN}",
@@ -28,8 +28,7 @@ def test_a_page_without_a_session_redirects_to_sign_in(console, path):
 
 
 def test_session_cookie_is_signed_http_only_secure_and_expiring(console):
-    response = console.http.post("/console/signin", data={"paasid": "regulator-1",
-                                                          "secret": console.secrets["regulator-1"]})
+    response = console.signin("regulator-1", console.secrets["regulator-1"])
     assert response.status_code == 303 and response.headers["location"] == "/console/"
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
@@ -37,10 +36,18 @@ def test_session_cookie_is_signed_http_only_secure_and_expiring(console):
 
 
 def test_a_wrong_secret_signs_nobody_in(console):
-    response = console.http.post("/console/signin", data={"paasid": "regulator-1", "secret": "guess"})
+    response = console.signin("regulator-1", "guess")
     assert response.status_code == 401
-    assert "set-cookie" not in response.headers
+    assert f"{COOKIE}=" not in response.headers.get("set-cookie", "")
     assert "paasid or secret not recognised" in response.text
+
+
+def test_a_sign_in_without_the_forms_csrf_token_is_refused(console):
+    data = {"paasid": "regulator-1", "secret": console.secrets["regulator-1"]}
+    for extra, headers in (({}, {}), ({"csrf": "forged"}, {"cookie": f"{SIGNIN_COOKIE}=nonce"})):
+        response = console.http.post("/console/signin", data={**data, **extra}, headers=headers)
+        assert response.status_code == 403 and "CSRF token is missing or not this browser" in response.text
+        assert f"{COOKIE}=" not in response.headers.get("set-cookie", "")
 
 
 def test_an_altered_or_expired_cookie_is_no_session(console):

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 from ledger.entrypoints.console import views
-from ledger.entrypoints.console.sessions import COOKIE, Session, Signer
+from ledger.entrypoints.console.sessions import COOKIE, SIGNIN_COOKIE, Session, Signer
 from ledger.errors import InputError, LedgerError, UnknownError
 from ledger.exchange.messages import MessageError, validate_message
 from ledger.periods import month_end
@@ -173,11 +173,22 @@ def _date(value: str | None, field: str) -> date | None:
 # ------------------------------------------------------------------ sign-in
 
 
+def _signin_page(request: Request, target: str, error: str | None = None, status: int = 200) -> Response:
+    """The sign-in form, with a CSRF token made from the nonce in its own cookie (set here if missing)."""
+    signer = _signer(request)
+    nonce = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(16)
+    response = _render(request, None, "signin.html", status, title="sign in", next=target, error=error,
+                       signin_csrf=signer.signin_csrf(nonce))
+    response.set_cookie(SIGNIN_COOKIE, nonce, max_age=signer.lifetime, httponly=True, secure=True,
+                        samesite="strict", path=PREFIX)
+    return response
+
+
 @router.get("/signin", response_class=HTMLResponse)
 @_answer
 def signin_form(request: Request, next: str = "") -> Response:
     """The sign-in form."""
-    return _render(request, None, "signin.html", title="sign in", next=next, error=None)
+    return _signin_page(request, next)
 
 
 @router.post("/signin")
@@ -185,12 +196,13 @@ def signin_form(request: Request, next: str = "") -> Response:
 async def signin(request: Request) -> Response:
     """Check paasid and secret; on success set the session cookie and go on."""
     form = await request.form()
-    paasid, secret, target = (str(form.get(k) or "") for k in ("paasid", "secret", "next"))
+    paasid, secret, target, token = (str(form.get(k) or "") for k in ("paasid", "secret", "next", "csrf"))
+    if not _signer(request).check_signin_csrf(request.cookies.get(SIGNIN_COOKIE), token):
+        raise Refused(403, "the sign-in form's CSRF token is missing or not this browser's; reload the form")
     check = request.app.state.credentials.check_secret
     principal = await run_in_threadpool(check, paasid, secret) if paasid and secret else None
     if principal is None:
-        return _render(request, None, "signin.html", 401, title="sign in", next=target,
-                       error="paasid or secret not recognised")
+        return _signin_page(request, target, "paasid or secret not recognised", 401)
     session, cookie = _signer(request).issue(principal.paasid, principal.role)
     home = f"{PREFIX}/institution/{session.paasid}" if session.role == "institution" else f"{PREFIX}/"
     if not target.startswith(f"{PREFIX}/") or target.startswith(f"{PREFIX}/signin"):

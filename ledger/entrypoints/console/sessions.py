@@ -3,7 +3,8 @@
 The cookie holds the principal's paasid and role, when the session ends and a random nonce,
 signed with HMAC-SHA256 under a key the server holds; nothing is kept server side, so a
 changed or expired cookie is simply no session. The CSRF token of a form is an HMAC of the
-session's nonce under the same key: a page can only show it to the session it belongs to.
+session's nonce under the same key: a page can only show it to the session it belongs to. The
+sign-in form, which has no session yet, takes its token from a nonce in a cookie of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 COOKIE = "ledger_console"
+SIGNIN_COOKIE = "ledger_console_signin"
+"""A nonce the sign-in form's CSRF token is made from, so a sign-in cannot be forged from another site."""
 LIFETIME = 8 * 3600
 """Seconds a sign-in lasts: a working day."""
 
@@ -87,3 +90,11 @@ class Signer:
     def check_csrf(self, session: Session, token: str | None) -> bool:
         """Whether a form's token belongs to this session."""
         return bool(token) and hmac.compare_digest(token or "", self.csrf(session))
+
+    def signin_csrf(self, nonce: str) -> str:
+        """The sign-in form's CSRF token, made from the nonce in its own cookie."""
+        return self._mac(f"signin|{nonce}".encode())
+
+    def check_signin_csrf(self, nonce: str | None, token: str | None) -> bool:
+        """Whether the sign-in form's token belongs to the browser that asked for the form."""
+        return bool(nonce) and bool(token) and hmac.compare_digest(token or "", self.signin_csrf(nonce or ""))
