@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
+from ledger.entrypoints.console.router import KEY_VARIABLE, _signer
 from ledger.entrypoints.console.sessions import COOKIE, SIGNIN_COOKIE, Signer
 from tests.console.conftest import ADMDVS, OTHER, OWN, YEAR
 
@@ -132,3 +134,16 @@ def test_sign_out_ends_the_session_in_the_browser(console):
         response = op.post("/console/signout", data={"csrf": token})
         assert response.status_code == 303 and response.headers["location"] == "/console/signin"
         assert f"{COOKIE}=" in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
+
+
+def _worker() -> SimpleNamespace:
+    """What the signer reads of a request: its app's state (one per worker process)."""
+    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
+
+
+def test_with_a_configured_key_every_worker_reads_a_session(monkeypatch):
+    monkeypatch.setenv(KEY_VARIABLE, "a key shared by the workers")
+    _, cookie = _signer(_worker()).issue("bureau-op", "operator")
+    assert _signer(_worker()).read(cookie).paasid == "bureau-op"
+    monkeypatch.delenv(KEY_VARIABLE)
+    assert _signer(_worker()).read(cookie) is None  # a key drawn by another process

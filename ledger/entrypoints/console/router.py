@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import secrets
 import shutil
 import tempfile
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ledger.services.application import OutpatientPooling
 
 PREFIX = "/console"
+KEY_VARIABLE = "LEDGER_CONSOLE_KEY"
 router = APIRouter(include_in_schema=False)
 """HTML pages, not an API: kept out of the service's OpenAPI schema."""
 
@@ -64,10 +66,20 @@ class SignInFirst(Exception):
     """No valid session: go to the sign-in form, then come back."""
 
 
+_state_lock = threading.Lock()
+
+
 def _signer(request: Request) -> Signer:
+    """The app's session signer, made on first use under the key ``LEDGER_CONSOLE_KEY`` names.
+
+    Without that key each process draws its own: sessions then last as long as the process
+    and do not cross worker processes (``ledger serve --workers N`` needs the key set).
+    """
     state = request.app.state
-    if getattr(state, "console_signer", None) is None:
-        state.console_signer = Signer(secrets.token_bytes(32))
+    with _state_lock:
+        if getattr(state, "console_signer", None) is None:
+            configured = os.environ.get(KEY_VARIABLE, "")
+            state.console_signer = Signer(configured.encode() if configured else secrets.token_bytes(32))
     signer: Signer = state.console_signer
     return signer
 
@@ -134,18 +146,15 @@ def _answer(handler: Callable[..., Any]) -> Callable[..., Any]:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{PREFIX}/signin?next={quote(target)}", status_code=303)
         except Refused as e:
-            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", e.status,
-                           title="refused", message=e.message)
+            status, title, message = e.status, "refused", e.message
         except UnknownError as e:
-            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", 404,
-                           title="not found", message=describe(e))
-        except (InputError, MessageError) as e:
-            message = describe(e) if isinstance(e, InputError) else str(e)
-            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", 400,
-                           title="refused", message=message)
-        except LedgerError as e:
-            return _render(request, _signer(request).read(request.cookies.get(COOKIE)), "error.html", 400,
-                           title="refused", message=str(e))
+            status, title, message = 404, "not found", describe(e)
+        except InputError as e:
+            status, title, message = 400, "refused", describe(e)
+        except (LedgerError, MessageError) as e:
+            status, title, message = 400, "refused", str(e)
+        session = _signer(request).read(request.cookies.get(COOKIE))
+        return _render(request, session, "error.html", status, title=title, message=message)
 
     return wrapped
 
@@ -392,8 +401,9 @@ class AuditJobs:
 
 def _jobs(request: Request) -> AuditJobs:
     state = request.app.state
-    if getattr(state, "console_audits", None) is None:
-        state.console_audits = AuditJobs()
+    with _state_lock:
+        if getattr(state, "console_audits", None) is None:
+            state.console_audits = AuditJobs()
     jobs: AuditJobs = state.console_audits
     return jobs
 
