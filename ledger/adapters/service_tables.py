@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, create_engine
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -76,3 +76,20 @@ def create_service_tables(store: Store, engine: Engine) -> None:
     """Create the tables once (under the store's schema lock, as the read models are)."""
     with store.schema_lock():
         service_metadata.create_all(engine)
+
+
+def bookkeeping_engine(store: Store, engine: Engine) -> Engine:
+    """The engine for nonces, answers and a counter's waiting work, whose commits need not wait for the disk.
+
+    A settlement is a fact of the ledger and its commit is durable; what these tables hold can
+    be lost in a crash at no cost to the ledger: a forgotten nonce only matters for a replay
+    within the signature window, a forgotten answer makes a retry book nothing new (every
+    booking is idempotent by its key), and a forgotten registration or upload is refused when
+    settled and made again. On PostgreSQL their commits are asynchronous (``synchronous_commit
+    = off``: lost, never corrupted, in a crash); the read models' SQLite engine already commits
+    without syncing (WAL, ``synchronous=NORMAL``).
+    """
+    if store.kind != "postgresql":
+        return engine
+    return create_engine(store.sqlalchemy_url(), pool_pre_ping=True,
+                         connect_args={"options": "-c synchronous_commit=off"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.adapters.store import Store
 from ledger.adapters.transcodings import make_transcoder
-from ledger.domain.aggregate import LedgerAggregate
+from ledger.domain.aggregate import LedgerAggregate, submitted_by
 from ledger.domain.claims import Settlement
 from ledger.domain.ids import institution_id, member_id, policy_version_id, prescription_id, settlement_id, visit_id
 from ledger.domain.institutions import Institution
@@ -185,10 +186,19 @@ class OutpatientPooling(Application[UUID]):
 
     # ---------------------------------------------------------------- booking
 
-    def book(self, messages: Sequence[Message]) -> list[Outcome]:
-        """Book a batch of messages in one transaction; one outcome per message."""
+    def book(self, messages: Sequence[Message], *,
+             submitters: Sequence[dict[str, str]] | None = None) -> list[Outcome]:
+        """Book a batch of messages in one transaction; one outcome per message.
+
+        ``submitters``, one per message, stamp each message's events with who submitted it
+        (the online service books settlements arriving together as one batch).
+        """
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
+
+        def stamped(i: int) -> AbstractContextManager[None]:
+            return submitted_by(submitters[i]) if submitters else nullcontext()
+
         while True:
             s = self.services()
             s.uow.prefetch(candidates)
@@ -199,7 +209,8 @@ class OutpatientPooling(Application[UUID]):
                     continue
                 s.uow.begin_message()
                 try:
-                    outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
+                    with stamped(i):
+                        outcomes.append(BOOKED if HANDLERS[msg.type](s, msg) else PRESENT)
                 except LedgerError as e:
                     if s.uow.message_changed_anything():
                         # The handler changed something before refusing: start the batch over without it.
@@ -213,8 +224,13 @@ class OutpatientPooling(Application[UUID]):
                 except IntegrityError:
                     s.uow.abandon()
                     self.cache.clear()
-                    return [refused[i] if i in refused else self.book_one(msg) for i, msg in enumerate(messages)]
+                    return [refused[i] if i in refused else self._book_stamped(msg, stamped(i))
+                            for i, msg in enumerate(messages)]
                 return outcomes
+
+    def _book_stamped(self, msg: Message, stamp: AbstractContextManager[None]) -> Outcome:
+        with stamp:
+            return self.book_one(msg)
 
     def book_one(self, msg: Message) -> Outcome:
         """Book one message in its own transaction, retrying when another writer got there first."""
@@ -335,8 +351,12 @@ class OutpatientPooling(Application[UUID]):
 
     def submissions(self, settlement: Settlement) -> list[dict[str, str]]:
         """Who submitted the messages that booked or reversed the settlement (the online service records it)."""
-        return [{"event": type(e).__name__, **e.submitted_by} for e in self.events.get(settlement.id)
-                if getattr(e, "submitted_by", None)]
+        found = []
+        for event in self.events.get(settlement.id):
+            submitter = getattr(event, "submitted_by", None)
+            if submitter:
+                found.append({"event": type(event).__name__, **submitter})
+        return found
 
     def _read(self) -> Connection:
         self.read_models.catch_up()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from ledger.adapters.service_tables import fee_lines, visits
 from ledger.domain.aggregate import submitted_by
@@ -31,17 +32,22 @@ from ledger.services import transactions as t
 from ledger.services.calls import Call, as_message, setlinfo, statement_month, validated
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
+    from sqlalchemy import Engine
     from sqlalchemy.engine import Row
 
     from ledger.domain.claims import Settlement
-    from ledger.services.application import OutpatientPooling
+    from ledger.exchange.messages import Message
+    from ledger.services.application import Outcome, OutpatientPooling
     from ledger.services.follower import Follower
+    from ledger.services.handlers import Services
 
 ITEM_FIELDS = ("feedetl_sn", "med_list_codg", "name", "cnt", "pric", "pric_uplmt_amt", "chrgitm_lv", "exclusion")
 """What of a fee line becomes the bill item of the exchange contract."""
 ALL_LINES = "0000"
+RESERVED = "~"
+"""A line's ``setl_id`` while a bill (``~`` + its ``medins_setl_id``) is being booked."""
 PHARMACY = "41"
 
 
@@ -53,15 +59,28 @@ def _record(line: t.FeeLine) -> str:
 class Counter:
     """2201-2208 and the queries a counter makes, over one ledger application."""
 
-    def __init__(self, ledger: OutpatientPooling, follower: Follower, today: Callable[[], date]) -> None:
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, today: Callable[[], date],
+                 books: Engine, book: Callable[[Message, dict[str, str]], Outcome]) -> None:
         self.ledger = ledger
+        self.book = book
+        """Books a settlement with those arriving together (``ledger.services.booker``)."""
+        self.books = books
+        """The waiting work's engine (``service_tables.bookkeeping_engine``); taking lines into a
+        settlement is committed durably, on the ledger's own engine."""
         self.follower = follower
         self.today = today
+
+    @contextmanager
+    def _reading(self) -> Iterator[Services]:
+        """The ledger's aggregates, to read: they go back to the application's cache afterwards."""
+        s = self.ledger.services()
+        yield s
+        s.uow.commit()  # nothing pending: no write, only the cache refilled
 
     # ---------------------------------------------------------------- the visit and its lines
 
     def _visit(self, call: Call, mdtrt_id: str, psn_no: str, field: str) -> Row[Any]:
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn:
             row = conn.execute(select(visits).where(visits.c.mdtrt_id == mdtrt_id)).first()
         if row is None:
             raise UnknownError(f"{field}.mdtrt_id", "visit", mdtrt_id)
@@ -70,11 +89,29 @@ class Counter:
             raise InputError(f"{field}.psn_no", f"visit {mdtrt_id} is not {psn_no}'s", code="visit_foreign")
         return row
 
-    def _lines(self, mdtrt_id: str, *, waiting: bool) -> list[Row[Any]]:
+    def _lines(self, mdtrt_id: str, *, waiting: bool, medins_setl_id: str = "") -> list[Row[Any]]:
+        """A visit's waiting lines (with those this very bill reserved), or its taken ones."""
         c = fee_lines.c
-        condition = c.setl_id.is_(None) if waiting else c.setl_id.is_not(None)
-        with self.ledger.engine.connect() as conn:
+        mine = or_(c.setl_id.is_(None), c.setl_id == RESERVED + medins_setl_id)
+        condition = mine if waiting else c.setl_id.is_not(None)
+        with self.books.connect() as conn:
             return list(conn.execute(select(fee_lines).where(c.mdtrt_id == mdtrt_id, condition).order_by(c.seq)))
+
+    def _reserve(self, mdtrt_id: str, feedetl_sns: list[str], medins_setl_id: str) -> None:
+        """Reserve the lines for one bill before booking it.
+
+        So two bills (two requests, two workers) never take the same line; a bill retried after a
+        crash between reserving and booking finds its own reservation.
+        """
+        c, mark = fee_lines.c, RESERVED + medins_setl_id
+        with self.ledger.engine.begin() as conn:
+            reserved = conn.execute(update(fee_lines).where(
+                c.mdtrt_id == mdtrt_id, c.feedetl_sn.in_(feedetl_sns), or_(c.setl_id.is_(None), c.setl_id == mark),
+            ).values(setl_id=mark)).rowcount
+            if reserved != len(feedetl_sns):
+                conn.rollback()
+                raise InputError("input.data.mdtrt_id", f"another bill of visit {mdtrt_id} is taking its lines",
+                                 code="visit_settling")
 
     def _take(self, mdtrt_id: str, feedetl_sns: list[str], setl_id: str | None) -> None:
         """Mark lines as taken by a settlement (or, with None, waiting again after a reversal)."""
@@ -87,11 +124,11 @@ class Counter:
         """2201: register a visit of a member; the ledger assigns its ``mdtrt_id``."""
         data = validated(t.RegistrationInput, call.envelope.input).data
         code = call.institution()
-        s = self.ledger.services()
-        s.institution(code)
-        s.member(data.psn_no, "input.data.psn_no").check_present(data.begntime)
+        with self._reading() as s:
+            s.institution(code)
+            s.member(data.psn_no, "input.data.psn_no").check_present(data.begntime)
         mdtrt_id = uuid.uuid4().hex[:20]
-        with self.ledger.engine.begin() as conn:
+        with self.books.begin() as conn:
             conn.execute(insert(visits).values(mdtrt_id=mdtrt_id, fixmedins_code=code, psn_no=data.psn_no,
                                                day=data.begntime.isoformat(), insutype=data.insutype,
                                                record=data.model_dump_json()))
@@ -100,9 +137,8 @@ class Counter:
     def upload(self, call: Call) -> dict[str, Any]:
         """2204: upload fee lines under registered visits; each line's split is answered."""
         lines = validated(t.FeeUpload, call.envelope.input).feedetail
-        s = self.ledger.services()
         rows, results = [], []
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn, self._reading() as s:
             for i, line in enumerate(lines):
                 field = f"input.feedetail.{i}"
                 visit = self._visit(call, line.mdtrt_id, line.psn_no, field)
@@ -126,7 +162,7 @@ class Counter:
                 if held is None:
                     rows.append({"mdtrt_id": line.mdtrt_id, "feedetl_sn": line.feedetl_sn, "record": record})
         if rows:
-            with self.ledger.engine.begin() as conn:
+            with self.books.begin() as conn:
                 seq = conn.execute(select(func.coalesce(func.max(fee_lines.c.seq), 0))).scalar_one()
                 conn.execute(insert(fee_lines), [{**row, "seq": seq + n} for n, row in enumerate(rows, 1)])
         return {"result": results}
@@ -140,7 +176,7 @@ class Counter:
         if data.feedetl_sn != ALL_LINES and data.feedetl_sn not in waiting:
             raise InputError("input.data.feedetl_sn", f"{data.feedetl_sn} is not a line of visit {data.mdtrt_id} "
                              "waiting to be settled", code="no_such_waiting_line")
-        with self.ledger.engine.begin() as conn:
+        with self.books.begin() as conn:
             conn.execute(delete(fee_lines).where(fee_lines.c.mdtrt_id == data.mdtrt_id,
                                                  fee_lines.c.feedetl_sn.in_(chosen)))
         return {"mdtrt_id": data.mdtrt_id, "cancelled": chosen}
@@ -150,7 +186,7 @@ class Counter:
     def _claim(self, call: Call, data: t.Settle) -> tuple[dict[str, Any], list[str]]:
         """The waiting lines of a visit as one claim of the exchange contract, and their serial numbers."""
         visit = self._visit(call, data.mdtrt_id, data.psn_no, "input.data")
-        lines = self._lines(data.mdtrt_id, waiting=True)
+        lines = self._lines(data.mdtrt_id, waiting=True, medins_setl_id=f"{data.mdtrt_id}-{data.chrg_bchno}")
         if not lines:
             settled = bool(self._lines(data.mdtrt_id, waiting=False))
             raise InputError("input.data.mdtrt_id", f"visit {data.mdtrt_id} has no fee lines waiting"
@@ -200,9 +236,11 @@ class Counter:
         found = self._settled(medins_setl_id)
         if found is None:
             claim, taken = self._claim(call, data)
-            with submitted_by(call.submitter):
-                outcome = self.ledger.book_one(as_message(claim))
+            msg = as_message(claim)
+            self._reserve(data.mdtrt_id, taken, medins_setl_id)
+            outcome = self.book(msg, call.submitter)
             if isinstance(outcome, LedgerError):
+                self._take(data.mdtrt_id, taken, None)
                 raise outcome
             found = self.ledger.get_settlement(medins_setl_id)
         else:
@@ -252,7 +290,8 @@ class Counter:
         psn_no = data.psn_no or data.mdtrt_cert_no
         if not psn_no:
             raise InputError("input.data.psn_no", "give psn_no or mdtrt_cert_no", code="invalid_input")
-        member = self.ledger.services().member(psn_no, "input.data.psn_no")
+        with self._reading() as s:
+            member = s.member(psn_no, "input.data.psn_no")
         today = self.today()
         paused = next((start for start, until, *_ in member.suspensions
                        if start <= today and (until is None or today < until)), None)

@@ -74,14 +74,16 @@ def signed_headers(paasid: str, secret: str, *, now: float | None = None, nonce:
 class Credentials:
     """The credentials table and the signature check, on the ledger's database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, nonces_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.nonces_engine = nonces_engine or engine
+        """Where nonces are remembered (``service_tables.bookkeeping_engine``: no wait for the disk)."""
 
     @classmethod
-    def of(cls, ledger: OutpatientPooling) -> Credentials:
+    def of(cls, ledger: OutpatientPooling, nonces_engine: Engine | None = None) -> Credentials:
         """The credentials kept in ``ledger``'s database (the tables are made on first use)."""
         create_service_tables(ledger.store, ledger.engine)
-        return cls(ledger.engine)
+        return cls(ledger.engine, nonces_engine)
 
     def issue(self, paasid: str, role: str) -> str:
         """Issue (or replace) ``paasid``'s credential; returns the secret, to be shown once."""
@@ -147,7 +149,7 @@ class Credentials:
     def _remember(self, paasid: str, nonce: str, clock: int) -> None:
         """Record the nonce; one seen within the window is a replay. Older ones are forgotten."""
         try:
-            with self.engine.begin() as conn:
+            with self.nonces_engine.begin() as conn:
                 conn.execute(insert(nonces).values(paasid=paasid, nonce=nonce, seen_at=clock))
                 if secrets.randbelow(100) == 0:
                     conn.execute(delete(nonces).where(nonces.c.seen_at < clock - 2 * SIGNATURE_WINDOW))

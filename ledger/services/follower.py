@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import psycopg
+from ledger.adapters.locks import ProcessLock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,7 +37,7 @@ class Follower:
         ledger.read_models.setup()  # made here, once, before any thread asks for them
         self.interval = interval
         self._lock = threading.RLock()
-        self._pg: psycopg.Connection[Any] | None = None
+        self._across_processes = ProcessLock(ledger.store, PROJECTION_LOCK)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.caught_up_at: float | None = None
@@ -45,25 +45,10 @@ class Follower:
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Caught up, and no one else projecting until the block ends."""
-        with self._lock, self._across_processes():
+        with self._lock, self._across_processes.held():
             self.ledger.read_models.catch_up()
             self.caught_up_at = time.monotonic()
             yield
-
-    @contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        store = self.ledger.store
-        if store.kind != "postgresql":
-            yield
-            return
-        if self._pg is None or self._pg.closed:
-            self._pg = psycopg.connect(host=store.host, port=store.port, user=store.user,
-                                       password=store.password or None, dbname=store.dbname, autocommit=True)
-        self._pg.execute("SELECT pg_advisory_lock(%s)", (PROJECTION_LOCK,))
-        try:
-            yield
-        finally:
-            self._pg.execute("SELECT pg_advisory_unlock(%s)", (PROJECTION_LOCK,))
 
     def start(self) -> None:
         """Follow the log in a background thread."""
@@ -76,8 +61,7 @@ class Follower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self._pg is not None:
-            self._pg.close()
+        self._across_processes.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

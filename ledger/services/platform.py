@@ -32,6 +32,7 @@ from ledger.errors import InputError, LedgerError
 from ledger.money import FEN
 from ledger.services import transactions as t
 from ledger.services.application import PERIOD_TYPES
+from ledger.services.booker import Booker
 from ledger.services.calls import Call, as_message, validated
 from ledger.services.counter import Counter
 from ledger.services.ingest import describe
@@ -39,7 +40,10 @@ from ledger.services.ingest import describe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ledger.services.application import OutpatientPooling
+    from sqlalchemy import Engine
+
+    from ledger.exchange.messages import Message
+    from ledger.services.application import Outcome, OutpatientPooling
     from ledger.services.credentials import Principal
     from ledger.services.follower import Follower
 
@@ -88,13 +92,16 @@ def stamp() -> str:
 class Platform:
     """The service's transactions over one ledger application."""
 
-    def __init__(self, ledger: OutpatientPooling, follower: Follower, *,
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, *, books: Engine | None = None,
                  today: Callable[[], date] | None = None) -> None:
         self.ledger = ledger
         self.follower = follower
         self.today = today or date.today
         create_service_tables(ledger.store, ledger.engine)
-        self.counter = Counter(ledger, follower, self.today)
+        self.books = books or ledger.engine
+        """Where answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
+        self.booker = Booker(ledger)
+        self.counter = Counter(ledger, follower, self.today, self.books, self.book_together)
         self._one_at_a_time = threading.Lock()
         """One transaction at a time in this process: SQLite takes one writer, the application's
         aggregate cache is not shared between threads, and a msgid's answer is checked and
@@ -113,6 +120,23 @@ class Platform:
             "5206": (self.counter.cumulative, ANYONE),
             **{infno: (self.book_message, roles) for infno, (_, roles, _) in BOOKINGS.items()},
         }
+
+    def book_together(self, msg: Message, submitter: dict[str, str]) -> Outcome:
+        """Book a settlement in the booker's next batch, letting other requests run while it waits.
+
+        Called from a transaction, which holds the one-at-a-time lock: released while waiting,
+        so the settlements of concurrent requests reach the same batch (their lines are
+        reserved, their msgids not yet answered).
+        """
+        self._one_at_a_time.release()
+        try:
+            return self.booker.book(msg, submitter)
+        finally:
+            self._one_at_a_time.acquire()
+
+    def close(self) -> None:
+        """Stop the booker, once the settlements handed to it are booked."""
+        self.booker.stop()
 
     # ---------------------------------------------------------------- the call
 
@@ -154,7 +178,7 @@ class Platform:
             output, error = None, e
         response = self.answer(received, output, error=error)
         try:
-            with self.ledger.engine.begin() as conn:
+            with self.books.begin() as conn:
                 conn.execute(insert(answers).values(paasid=principal.paasid, msgid=envelope.msgid,
                                                     infno=envelope.infno, body_hash=digest, response=response))
         except IntegrityError:  # another worker answered the same msgid first: its answer stands
@@ -164,7 +188,7 @@ class Platform:
         return response
 
     def _answered(self, paasid: str, msgid: str) -> tuple[str, bytes] | None:
-        with self.ledger.engine.connect() as conn:
+        with self.books.connect() as conn:
             row = conn.execute(select(answers.c.body_hash, answers.c.response)
                                .where(answers.c.paasid == paasid, answers.c.msgid == msgid)).first()
         return None if row is None else (row.body_hash, bytes(row.response))

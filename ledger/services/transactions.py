@@ -162,7 +162,8 @@ class Settle(_Input):
     medfee_sumamt: Money
     psn_setlway: Text = "01"
     mdtrt_id: Code
-    chrg_bchno: Code
+    chrg_bchno: Annotated[str, Field(min_length=1, max_length=40)]
+    """The bill's batch number: ``mdtrt_id-chrg_bchno`` is the bill's key (``medins_setl_id``)."""
     insutype: Text = "310"
     acct_used_flag: Flag = False
 

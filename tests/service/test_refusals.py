@@ -108,3 +108,13 @@ def test_a_bill_older_than_the_window_goes_to_the_operator_jiaozuo_1_1(service, 
     assert "[late_upload_outside_window" in h3.refused("2207", settle_input(mdtrt_id, "10.00"))
     service.today[0] = service.today[0].replace(day=11)  # 2024-03-11: 30 days after 2024-02-10
     assert h3.ok("2207", settle_input(mdtrt_id, "10.00"))["setlinfo"]["setl_time"] == "2024-03-11"
+
+
+def test_lines_reserved_by_one_bill_are_not_taken_by_another(service, h3):
+    """A bill reserves its lines before booking: another bill of the visit (another request, another
+    worker) cannot take them, and the same bill retried after a crash between the two finds them."""
+    mdtrt_id = register(h3)
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "10.00")]})
+    service.app.state.platform.counter._reserve(mdtrt_id, ["1"], f"{mdtrt_id}-B1")
+    assert "[visit_settled]" in h3.refused("2207", settle_input(mdtrt_id, "10.00", bchno="B2"))
+    assert h3.ok("2207", settle_input(mdtrt_id, "10.00", bchno="B1"))["setlinfo"]["medfee_sumamt"] == "10.00"

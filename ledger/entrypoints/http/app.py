@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
+from ledger.adapters.service_tables import bookkeeping_engine
 from ledger.entrypoints.console.router import router as console_router
 from ledger.errors import InputError, LedgerError
 from ledger.services import transactions as t
@@ -95,11 +96,17 @@ async def call_service(request: Request) -> Response:
     raw: dict[str, Any] = {}
     try:
         body = await read_body(request)
-        principal = await run_in_threadpool(request.app.state.credentials.authenticate, request.headers)
+        caller: Principal = await run_in_threadpool(request.app.state.credentials.authenticate, request.headers)
+        principal = caller
         raw = decode(body)
-        answer = await run_in_threadpool(platform.call, principal, raw)
+        answer = await run_in_threadpool(platform.call, caller, raw)
     except LedgerError as e:
         answer = platform.answer(received, None, error=e)
+    except Exception:  # a fault of ours or of the database: logged, and answered in the platform's shape
+        access.exception("failed to answer msgid %s", raw.get("msgid"))
+        answer = platform.answer(received, None, error=InputError(
+            "-", "the service could not answer; retry under the same msgid (nothing is booked twice)",
+            code="internal_error"))
     access.info(json.dumps({"paasid": principal.paasid if principal else None, "msgid": raw.get("msgid"),
                             "infno": raw.get("infno"), "ok": answer.startswith(b'{"infcode":0'),
                             "ms": round((time.perf_counter() - started) * 1000, 2)}, default=str))
@@ -116,9 +123,10 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
                follow_interval: float = 0.2) -> FastAPI:
     """The service on the store at ``db_url`` (``LEDGER_DB`` otherwise); ``today`` fixes the date in tests."""
     ledger = bootstrap(db_url)
-    credentials = Credentials.of(ledger)
+    books = bookkeeping_engine(ledger.store, ledger.engine)
+    credentials = Credentials.of(ledger, books)
     follower = Follower(ledger, interval=follow_interval)
-    platform = Platform(ledger, follower, today=today)
+    platform = Platform(ledger, follower, books=books, today=today)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -126,7 +134,9 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
         try:
             yield
         finally:
+            platform.close()
             follower.stop()
+            books.dispose()
             ledger.close()
 
     app = FastAPI(title="yibao-ledger online settlement", version="1", lifespan=lifespan,

@@ -1,0 +1,104 @@
+"""Group commit: settlements that arrive together are booked in one transaction.
+
+A counter's 2207 is answered only once its settlement is durable, and on SQLite each durable
+commit syncs the log to disk: booked one by one, settlements wait on the disk, not on the
+rules. The booker takes every settlement waiting when it is free and books them as one batch
+(``OutpatientPooling.book``), each with its own submitter and its own outcome: a refused one
+never takes the others down, and a write conflict falls back to booking them one at a time.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from ledger.services.unit_of_work import AggregateCache
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from ledger.domain.aggregate import LedgerAggregate
+    from ledger.exchange.messages import Message
+    from ledger.services.application import Outcome, OutpatientPooling
+
+MAX_BATCH = 64
+"""Settlements booked in one transaction at most."""
+
+Job = tuple["Message", dict[str, str], "Future[Outcome]"]
+
+
+class SharedCache(AggregateCache):
+    """The application's aggregate cache, safe to use from the booker and the request threads at once.
+
+    A unit of work checks aggregates out of the cache and puts them back after committing; the
+    two threads' units of work stay independent, and a stale copy put back is caught by the
+    store's version check (the batch is then booked one message at a time).
+    """
+
+    def __init__(self, cache: AggregateCache) -> None:
+        super().__init__(cache.sizes)
+        self._lock = threading.Lock()
+
+    def take(self, aggregate_id: UUID) -> LedgerAggregate | None:  # noqa: D102
+        with self._lock:
+            return super().take(aggregate_id)
+
+    def put(self, aggregate: LedgerAggregate) -> None:  # noqa: D102
+        with self._lock:
+            super().put(aggregate)
+
+    def clear(self) -> None:  # noqa: D102
+        with self._lock:
+            super().clear()
+
+    def __contains__(self, aggregate_id: UUID) -> bool:
+        with self._lock:
+            return super().__contains__(aggregate_id)
+
+
+class Booker:
+    """One thread booking the settlements handed to it, as many at a time as are waiting."""
+
+    def __init__(self, ledger: OutpatientPooling) -> None:
+        self.ledger = ledger
+        ledger.cache = SharedCache(ledger.cache)
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ledger-booker", daemon=True)
+        self._thread.start()
+
+    def book(self, msg: Message, submitter: dict[str, str]) -> Outcome:
+        """Book ``msg`` (with the next batch); returns its outcome once it is durable."""
+        done: Future[Outcome] = Future()
+        self._jobs.put((msg, submitter, done))
+        return done.result()
+
+    def stop(self) -> None:
+        """Finish the settlements handed over, then stop."""
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)
+                    break
+                batch.append(job)
+            try:
+                outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch])
+            except BaseException as e:  # every waiting request hears of it; the booker lives on
+                for _, _, done in batch:
+                    done.set_exception(e)
+                continue
+            for (_, _, done), outcome in zip(batch, outcomes, strict=True):
+                done.set_result(outcome)
