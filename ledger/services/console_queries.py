@@ -190,7 +190,7 @@ def region_overview(app: OutpatientPooling, admdvs: str, year: int) -> dict[str,
         "member_share": _ratio(totals["medfee"] - totals["fund"], totals["medfee"]),
         "refusals": [{"code": code, "count": int(n)} for code, n in refusals],
         "months": months, "clearing": cleared, "bands": usage_bands(app, admdvs, year),
-        "institutions": institutions_of(app, admdvs, year),
+        "institutions": institutions_of(app, admdvs, year), "formula": clearing_formula(app, admdvs, year),
     }
 
 

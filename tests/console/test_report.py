@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.cli.conftest import as_json
-from tests.console.conftest import ADMDVS, YEAR
+from tests.cli.conftest import as_json, make_runner
+from tests.console.conftest import ADMDVS, JIAOZUO, YEAR
 from tests.console.helpers import charts, drawn, tables, text_of
 
 
@@ -70,3 +70,13 @@ def test_report_of_an_unknown_region_is_one_line(cli, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("ledger: ") and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_jiaozuo_report_cites_its_cost_ceiling_and_has_no_budget_tiers_jiaozuo_4_1(jiaozuo_demo_store, tmp_path):
+    out = tmp_path / "jiaozuo.html"
+    result = make_runner(jiaozuo_demo_store.url)("report", JIAOZUO, str(YEAR), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert all(drawn(svg) > 0 for svg in charts(html))
+    assert "焦医保〔2024〕32号 四（一）3（2）" in html and "6.5%" in html
+    assert 'class="band"' not in html and 'id="usage-rate"' not in html  # no budget, no Kaifeng tiers
