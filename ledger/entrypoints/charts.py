@@ -158,7 +158,7 @@ def render(chart: Chart) -> str:
     for r in chart.rules:
         out.append(f'<line class="rule" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y(r.value))}" '
                    f'y2="{_n(y(r.value))}" stroke="#c0392b" stroke-dasharray="6 4" stroke-width="1.5"/>')
-        out.append(f'<text x="{WIDTH - RIGHT + 6}" y="{_n(y(r.value) + 4)}" fill="#c0392b">{escape(r.label)}</text>')
+        out.append(f'<text x="{LEFT + 4}" y="{_n(y(r.value) - 4)}" fill="#c0392b">{escape(r.label)}</text>')
     legend_x = LEFT
     for j, s in enumerate(chart.series):
         colour = PALETTE[j % len(PALETTE)]
