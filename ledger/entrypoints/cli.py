@@ -609,14 +609,17 @@ def whatif_cmd(ctx: click.Context, reform: str, admdvs: str, year: int, as_json:
 @click.option("--admdvs", default="410200", show_default=True, help="The demo city's region.")
 @click.option("--members", default=200, show_default=True)
 @click.option("--year", default=2025, show_default=True)
+@click.option("--from-month", "from_month", default=1, show_default=True, type=click.IntRange(1, 12),
+              help="The first month (Jiaozuo's scheme, for one, starts in August 2024).")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--dir", "folder", default="demo", show_default=True, help="Where the city's messages are written.")
 @click.pass_context
-def demo(ctx: click.Context, admdvs: str, members: int, year: int, seed: int, folder: str) -> None:
-    """A demo city-year: generate, ingest and settle, close twelve months, clear the year, audit."""
+def demo(ctx: click.Context, admdvs: str, members: int, year: int, from_month: int, seed: int, folder: str) -> None:
+    """A demo city-year: generate, ingest and settle, close its months, clear the year, audit."""
     from ledger.demo.city import CitySpec, write_city
 
-    spec = CitySpec(admdvs=admdvs, members=members, year=year, seed=seed)
+    spec = CitySpec(admdvs=admdvs, members=members, year=year, seed=seed, start_month=from_month,
+                    months=13 - from_month)
     Path(folder).mkdir(parents=True, exist_ok=True)
     city = Path(folder) / f"city-{admdvs}-{year}-{seed}.jsonl"
     lines = write_city(spec, city)
@@ -786,3 +789,20 @@ def checkpoint(ctx: click.Context, key: str | None, out: str | None) -> None:
     except OSError as e:
         fail(f"{out}: {e.strerror or e}")
     click.echo(f"checkpoint at position {found.position}, chain head {found.hash}, appended to {out}")
+
+
+@main.command("report")
+@click.argument("admdvs")
+@click.argument("year", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--quiet", is_flag=True, help="No progress bar for the audit.")
+@click.pass_context
+def report_cmd(ctx: click.Context, admdvs: str, year: int, out: str, quiet: bool) -> None:
+    """Write the year-end report of ADMDVS: one self-contained HTML file with the clearing, charts and audit."""
+    from ledger.entrypoints.console.views import report
+
+    with opened(ctx) as app:
+        audit_ = run_audit(app, progress=not quiet)
+        html = report(app, admdvs, year, audit_)
+    Path(out).write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out}: {admdvs} {year}, audit {'passed' if audit_.ok else 'FAILED'}")

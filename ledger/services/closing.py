@@ -35,6 +35,7 @@ from ledger.rules.payments import KAIFENG, Actual, Prepayment, prepay_jiaozuo_4_
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
+    from ledger.domain.institutions import Institution
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
     from ledger.services.ports import PeriodRun
@@ -269,27 +270,34 @@ def _clear_jiaozuo(s: Services, code: str, t: dict[str, Any], year: int, p: Read
     if institution.kind == "pharmacy":
         p.flag("pharmacy_visit_count")
         return t["actual"], "pharmacy: fund share paid in full"
-    category = institution.category
-    if category is None:
-        raise InputError("category", f"{code} has no Jiaozuo cost-baseline category", code=RefusalCode.CATEGORY_MISSING)
-    if category in p.value("exempt_categories"):
-        return t["actual"], f"{category}: exempt"
-    if category == "specialist":
-        baseline, how = specialist_baseline_jiaozuo_4_1(
-            institution.cost_history, institution.covid_depressed_years, year,
-            institution.provincial_class_average, p)
-    else:
-        baselines = p.value("cost_baselines")
-        if category not in baselines:
-            # 「如以上类别的医疗机构仅1家，按其他专科医疗机构年度门诊次均费用基数核定办法处理」: the bureau's
-            # notice says which classes it set; an institution of a class it did not is its to place.
-            raise InputError("category", f"the notice for {year} sets no baseline for category {category} ({code}); "
-                             "a class of one institution is set as a specialist", code=RefusalCode.CATEGORY_MISSING,
-                             article="焦医保〔2024〕32号 四（一）1")
-        baseline, how = baselines[category], category
+    found = jiaozuo_baseline(institution, year, p)
+    if found is None:
+        return t["actual"], f"{institution.category}: exempt"
+    baseline, how = found
     final, basis = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
                                      institution.reviews.get(str(year)))
     return final, f"{how}: {basis}"
+
+
+def jiaozuo_baseline(institution: Institution, year: int, p: Reader) -> tuple[Decimal, str] | None:
+    """焦医保〔2024〕32号 四（一）: a hospital's cost-per-visit baseline and how it was set; None if exempt."""
+    category = institution.category
+    if category is None:
+        raise InputError("category", f"{institution.fixmedins_code} has no Jiaozuo cost-baseline category",
+                         code=RefusalCode.CATEGORY_MISSING)
+    if category in p.value("exempt_categories"):
+        return None
+    if category == "specialist":
+        return specialist_baseline_jiaozuo_4_1(institution.cost_history, institution.covid_depressed_years, year,
+                                               institution.provincial_class_average, p)
+    baselines = p.value("cost_baselines")
+    if category not in baselines:
+        # 「如以上类别的医疗机构仅1家，按其他专科医疗机构年度门诊次均费用基数核定办法处理」: the bureau's
+        # notice says which classes it set; an institution of a class it did not is its to place.
+        raise InputError("category", f"the notice for {year} sets no baseline for category {category} "
+                         f"({institution.fixmedins_code}); a class of one institution is set as a specialist",
+                         code=RefusalCode.CATEGORY_MISSING, article="焦医保〔2024〕32号 四（一）1")
+    return baselines[category], category
 
 
 def assess_institution(s: Services, msg: m.InstitutionAssessed) -> bool:

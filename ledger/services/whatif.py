@@ -29,6 +29,7 @@ TOPICS = ("yibao:Settlement.Settled", "yibao:Settlement.Adjusted", "yibao:Settle
 @dataclass
 class _Replayed:
     fixmedins_code: str
+    month: str
     member: str
     fund: Decimal
     member_part: Decimal
@@ -68,27 +69,31 @@ def whatif(app: SettlementLog, reform: str, admdvs: str, year: int, *, batch: in
                                  "notes": context.notes})
             result = adjudicate(claim, context, library.policy_for(admdvs, claim.date)).setlinfo
             used[member] = used.get(member, ZERO) + result["hifp_pay"]
-            replayed[setl_id] = _Replayed(p["fixmedins_code"], member, p["result"]["fund_pay_sumamt"],
-                                          p["result"]["psn_part_amt"], result["fund_pay_sumamt"],
-                                          result["psn_part_amt"])
-    return _report(overrides.document.number, admdvs, year, replayed.values())
+            replayed[setl_id] = _Replayed(p["fixmedins_code"], claim.date.isoformat()[:7], member,
+                                          p["result"]["fund_pay_sumamt"], p["result"]["psn_part_amt"],
+                                          result["fund_pay_sumamt"], result["psn_part_amt"])
+    return _report(overrides.document.number, admdvs, year, list(replayed.values()))
 
 
-def _report(reform: str, admdvs: str, year: int, rows: Any) -> dict[str, Any]:
+def _report(reform: str, admdvs: str, year: int, rows: list[_Replayed]) -> dict[str, Any]:
+    out = _added_up(rows, "fixmedins_code")
+    totals = {k: sum((r[k] for r in out), ZERO) for k in ("fund", "fund_whatif", "fund_difference", "member",
+                                                          "member_whatif", "member_difference")}
+    return {"reform": reform, "admdvs": admdvs, "year": year, "rows": out, "totals": totals,
+            "months": _added_up(rows, "month")}
+
+
+def _added_up(rows: list[_Replayed], key: str) -> list[dict[str, Any]]:
+    """The replayed settlements added up per institution or per month of service, with the differences."""
     per: dict[str, dict[str, Any]] = {}
     for r in rows:
-        t = per.setdefault(r.fixmedins_code, {"fixmedins_code": r.fixmedins_code, "settlements": 0, "fund": ZERO,
-                                              "fund_whatif": ZERO, "member": ZERO, "member_whatif": ZERO})
+        group = getattr(r, key)
+        t = per.setdefault(group, {key: group, "settlements": 0, "fund": ZERO, "fund_whatif": ZERO, "member": ZERO,
+                                   "member_whatif": ZERO})
         t["settlements"] += 1
         t["fund"] += r.fund
         t["fund_whatif"] += r.fund_whatif
         t["member"] += r.member_part
         t["member_whatif"] += r.member_whatif
-    out = []
-    for code in sorted(per):
-        t = per[code]
-        out.append({**t, "fund_difference": t["fund_whatif"] - t["fund"],
-                    "member_difference": t["member_whatif"] - t["member"]})
-    totals = {k: sum((r[k] for r in out), ZERO) for k in ("fund", "fund_whatif", "fund_difference", "member",
-                                                          "member_whatif", "member_difference")}
-    return {"reform": reform, "admdvs": admdvs, "year": year, "rows": out, "totals": totals}
+    return [{**per[g], "fund_difference": per[g]["fund_whatif"] - per[g]["fund"],
+             "member_difference": per[g]["member_whatif"] - per[g]["member"]} for g in sorted(per)]

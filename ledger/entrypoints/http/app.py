@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from ledger.adapters.service_tables import bookkeeping_engine
+from ledger.entrypoints.console.router import router as console_router
 from ledger.errors import InputError, LedgerError
 from ledger.refusals import RefusalCode
 from ledger.services import transactions as t
@@ -146,6 +147,7 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
     app.state.follower = follower
     app.state.platform = platform
     app.include_router(router)
+    app.include_router(console_router, prefix="/console")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if not access.handlers:
         access.addHandler(logging.StreamHandler())
