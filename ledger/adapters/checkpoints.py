@@ -2,15 +2,13 @@
 
 In WAL mode a commit appends its pages to the log and syncs the log. Once the log holds
 1,000 pages (SQLite's ``wal_autocheckpoint``), the connection that commits next also copies
-the log back into the database file and syncs that, before its commit returns: at 100,000
-events, an ingest's booking waited 3.8 to 5.5 s of 21 to 25 s in its commits, the bare
-library 3.2 s of 11.6 s. During an ingest a second connection, on a thread, checkpoints
-every few hundredths of a second instead, while the ingest goes on with its Python work
-(``sqlite3`` lets go of the GIL while SQLite runs). A commit that still passes the threshold
-finds the pages already copied. Measured at 100,000 events, interleaved: the booking's
-commits 3.8 to 5.5 s without, 1.9 to 2.2 s with; the same CPU time, the read models' time
-unchanged. A rebuild does not use it: its connections checkpoint at 16,384 pages already, and
-at 1M events the thread saved under 1 s of 52 s for 5 s more CPU.
+the log back into the database file and syncs that, before its commit returns, and the
+booking waits for it. During an ingest a second connection, on a thread, checkpoints every
+few hundredths of a second instead, while the ingest goes on with its Python work (``sqlite3``
+lets go of the GIL while SQLite runs). A commit that still passes the threshold finds the
+pages already copied: the booking's commits take about half as long, for the same CPU time
+(docs/benchmarks.md). A rebuild does not use it: its connections checkpoint at 16,384 pages
+already, and the thread saved it almost nothing.
 
 Durability is unchanged: every commit is still synced to the log before it returns, and a
 checkpoint only moves committed pages, in a way SQLite keeps safe against a crash. A

@@ -4,10 +4,9 @@ CPython collects its youngest generation every 700 net allocations, and from tim
 walks every tracked object in a full collection. A batch run (an ingest, a rebuild, an
 audit, a what-if) keeps a large working set alive from start to end, the aggregate cache
 above all, and allocates millions of short-lived objects that reference counting frees: the
-full collections walk the working set again and again and find next to nothing. At 100,000
-events, with the defaults, an ingest spent 2.5 s of 14 s in the collector (20 full
-collections of about 0.1 s each); with the thresholds below, 0.3 s, and the same peak
-memory. The collector still runs, so a reference cycle is still freed, only later.
+full collections walk the working set again and again and find next to nothing. With the
+thresholds below the collector costs a fraction of what it did, for the same peak memory
+(figures in docs/benchmarks.md). The collector still runs, so a reference cycle is still freed, only later.
 """
 
 from __future__ import annotations

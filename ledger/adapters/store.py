@@ -235,8 +235,8 @@ class Store:
                 # Read models are rebuilt from the log, so a lost last batch costs nothing but a re-read.
                 "synchronous=NORMAL",
                 # 8 MiB of pages a connection. SQLite's sorter, which makes the indexes at the end
-                # of a rebuild, may take as much again. A rebuild of 1M events peaked at 196 MiB
-                # with 64 MiB, at 110 MiB with 8 MiB, in the same CPU time (within the noise).
+                # of a rebuild, may take as much again; a larger cache cost memory and saved no
+                # time (docs/benchmarks.md).
                 "cache_size=-8192",
                 "wal_autocheckpoint=16384",
             )

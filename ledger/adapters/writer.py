@@ -3,9 +3,8 @@
 A rebuild is bound by the interpreter: reading the log, parsing it and making the rows hold
 it, and so does handing the rows to the database driver (on SQLite the database's own work
 runs in the same process as well). The machine has more than one core, so a rebuild sends
-each batch's writes to a writer process and goes on with the next batch meanwhile. (At 1M
-events on SQLite, 2026-12-02, runs taken in turn: in one process 54.6 and 62.1 s, with the
-writer 46.1 and 43.1 s; a prototype's writer was busy about 20 s of it.)
+each batch's writes to a writer process and goes on with the next batch meanwhile
+(figures in docs/benchmarks.md).
 
 The views do not know: they write through a :class:`Deferred` connection, which records
 their writes in order. The writer runs each batch's writes in one transaction with the
@@ -18,10 +17,8 @@ the next, so a failure in the writer stops the rebuild at the next batch.
 
 The writer is a fresh interpreter that imports only this module and what the writes need
 (:data:`BOOT`), not the caller's main module as ``multiprocessing``'s spawn would: it is ready
-in about 0.4 s instead of 0.6, and a script that rebuilds needs no ``__main__`` guard. Until it
-is ready the runner goes on, holding the batches' writes (see :meth:`Writer.commit`). At 0.1M
-events on SQLite (2026-12-02, runs taken in turn) the rebuild took 2.19-2.32 s with the
-spawned writer and the runner waiting for it, and 1.79-1.97 s with both changes.
+sooner, and a script that rebuilds needs no ``__main__`` guard. Until it is ready the runner
+goes on, holding the batches' writes (see :meth:`Writer.commit`).
 """
 
 from __future__ import annotations
@@ -99,8 +96,8 @@ class Deferred:
 HELD_BATCHES = 8
 """At most this many batches are kept while the writer starts.
 
-Three or four are, at 5,000 events a batch: a rebuild of 0.1M events on SQLite peaked at 129 MiB
-with them, 104 MiB before; at 1M, 116 MiB against 113 (2026-12-02).
+Three or four are, in practice; what they cost in memory does not grow with the log
+(figures in docs/benchmarks.md).
 """
 
 
@@ -125,8 +122,8 @@ class Writer:
     def commit(self, ops: list[Op]) -> None:
         """Send a batch's writes, to be committed together, once the batch before is committed.
 
-        While the writer is still starting up (an interpreter and its imports, about 0.4 s,
-        while the runner's first batches take 0.15 s each) the writes are kept, up to
+        While the writer is still starting up (an interpreter and its imports take longer than
+        the runner's first batches) the writes are kept, up to
         :data:`HELD_BATCHES` batches, and sent with the first batch after it is ready, in one
         transaction: still whole batches, with their positions.
         """
@@ -225,8 +222,8 @@ def serve(store: Store, pipe: PipeEnd) -> None:
     """The writer's loop: run each message's writes; commit, or answer a query; until told to stop.
 
     Told to stop, it closes its connections, says so, and ends at once, as a forked child does:
-    an interpreter's own shutdown, undoing every module it imported, took 0.1–0.2 s of a 2.5 s
-    rebuild that the runner spent waiting for it (0.1M events on SQLite).
+    an interpreter's own shutdown, undoing every module it imported, is time the runner would
+    spend waiting for it.
     """
     engine = store.engine()
     stopped = False

@@ -61,8 +61,7 @@ class EventSource:
     ``stop``, of the given topics only (all topics when empty): a rebuild reads only what its
     views follow. ``read_ahead``: reading waits mostly on a database server, so the next batch
     is read while the last is processed. (On SQLite, in process, making the rows holds the
-    interpreter: a rebuild of the 0.1M city took 3.3 s reading in place, 3.6-3.8 s reading ahead;
-    on PostgreSQL 4.4-4.6 s in place, 3.8-3.9 s ahead.)
+    interpreter, so reading ahead only pays on PostgreSQL; figures in docs/benchmarks.md.)
     """
 
     def __init__(self, select: Callable[[int, int, int | None, Sequence[str]], Sequence[Notification]],
@@ -303,8 +302,7 @@ class ProjectionRunner:
         """A writer process for a rebuild, if the runner knows its store (stopped at once if the rebuild fails).
 
         A log of one batch or less is written here: the writer gains by writing one batch
-        while the next is read, and its start (a new interpreter, about 0.4 s) would only be
-        waited for.
+        while the next is read, and its start (a new interpreter) would only be waited for.
         """
         head = self.source.head()
         if self.store is None or head is None or head <= self.batch_size:
