@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from ledger.adapters.collector import batch_collection
@@ -134,7 +135,15 @@ class ProjectionRunner:
         if self._ready:
             return
         tables = [positions, *(t for v in self.views for t in v.tables)]
-        metadata.create_all(self.engine, tables=tables)
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine, tables=tables)
+                break
+            except OperationalError:
+                # Another process created a table between this one's look and its create (SQLite
+                # takes no lock across the two): look again.
+                if attempt == 2:
+                    raise
         with self.engine.begin() as conn:
             known = set(locked_positions(conn))
             _make_missing_indexes(conn, tables)
