@@ -64,7 +64,7 @@ def signature(timestamp: str, secret: str, nonce: str) -> str:
     return hashlib.sha256(f"{timestamp}{secret}{nonce}{timestamp}".encode()).hexdigest()
 
 
-def signed_headers(paasid: str, secret: str, *, now: float | None = None, nonce: str | None = None) -> dict[str, str]:
+def signed_headers(paasid: str, secret: str, *, now: int | None = None, nonce: str | None = None) -> dict[str, str]:
     """The four headers a client sends (``scripts/sign.py``, the tests and the benchmark use it)."""
     timestamp = str(int(time.time() if now is None else now))
     nonce = nonce or secrets.token_hex(16)
@@ -126,7 +126,7 @@ class Credentials:
             return None
         return found[0]
 
-    def authenticate(self, headers: Mapping[str, str], *, now: float | None = None) -> Principal:
+    def authenticate(self, headers: Mapping[str, str], *, now: int | None = None) -> Principal:
         """The caller of a signed request, or :class:`AuthError` (bad, stale or replayed)."""
         paasid, timestamp, nonce, signed = (headers.get(name, "") for name in HEADERS)
         if not (paasid and timestamp and nonce and signed):

@@ -3,7 +3,7 @@
 The runner (``ledger.projections.runner``) serialises catch-ups across processes itself (the
 store's catch-up lock). The follower adds a thread lock, so a query that must see the
 caller's last settlement (5206, a balance) catches up and reads without another thread of
-this process projecting meanwhile. A background thread catches up every ``interval`` seconds,
+this process projecting meanwhile. A background thread catches up every ``interval``,
 so the lag stays bounded.
 """
 
@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,24 +24,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("ledger.follower")
 
 
+FOLLOW_INTERVAL = timedelta(milliseconds=200)
+"""How often the background thread catches up: the read models' lag stays within it."""
+
+
 class Follower:
     """Catches the read models up with the log, in the background and before a query."""
 
-    def __init__(self, ledger: OutpatientPooling, *, interval: float = 0.2) -> None:
+    def __init__(self, ledger: OutpatientPooling, *, interval: timedelta = FOLLOW_INTERVAL) -> None:
         self.ledger = ledger
         ledger.read_models.setup()  # made here, once, before any thread asks for them
         self.interval = interval
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.caught_up_at: float | None = None
+        self.caught_up_at: int | None = None
+        """``time.monotonic_ns()`` when the read models last caught up."""
 
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Caught up, and no one else projecting until the block ends."""
         with self._lock:
             self.ledger.read_models.catch_up()
-            self.caught_up_at = time.monotonic()
+            self.caught_up_at = time.monotonic_ns()
             yield
 
     def start(self) -> None:
@@ -56,7 +62,7 @@ class Follower:
             self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.interval.total_seconds()):
             try:
                 with self.reading():
                     pass
@@ -67,6 +73,6 @@ class Follower:
         """The log's head, how far the read models have read, and how long since they caught up."""
         head = self.ledger.recorder.max_notification_id() or 0
         position = min(self.ledger.read_models.positions().values(), default=0)
-        since = None if self.caught_up_at is None else round(time.monotonic() - self.caught_up_at, 3)
+        since = None if self.caught_up_at is None else round((time.monotonic_ns() - self.caught_up_at) / 1e9, 3)
         return {"log_position": head, "read_model_position": position, "lag_events": max(head - position, 0),
-                "seconds_since_caught_up": since, "follow_interval": self.interval}
+                "seconds_since_caught_up": since, "follow_interval": self.interval.total_seconds()}

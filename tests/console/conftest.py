@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -99,7 +100,7 @@ class Console:
 
 def serve(store: Store) -> Iterator[Console]:
     """The service on ``store`` in a thread until the module ends."""
-    app = create_app(store.url, follow_interval=0.05)
+    app = create_app(store.url, follow_interval=timedelta(milliseconds=50))
     secrets = {paasid: app.state.credentials.issue(paasid, role) for paasid, role in USERS.items()}
     with serving(app) as url, httpx.Client(base_url=url, timeout=60) as http:
         yield Console(url, app, secrets, http)

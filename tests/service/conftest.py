@@ -12,7 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -123,7 +123,7 @@ class Caller:
 @pytest.fixture
 def service(store: Store) -> Iterator[Service]:
     today = [date(2024, 3, 20)]
-    app = create_app(store.url, today=lambda: today[0], follow_interval=0.05)
+    app = create_app(store.url, today=lambda: today[0], follow_interval=timedelta(milliseconds=50))
     with serving(app) as url:
         running = Service(url, app, today)
         try:

@@ -36,7 +36,7 @@ def test_a_wrong_secret_is_refused(service):
 def test_a_stale_timestamp_is_refused(service):
     h3 = service.caller("H3")
     body = json.dumps(h3.envelope("9001", SIGN_IN))
-    assert "[stale_timestamp]" in refusal(h3.post(body, h3.headers(now=time.time() - 301)))
+    assert "[stale_timestamp]" in refusal(h3.post(body, h3.headers(now=int(time.time()) - 301)))
 
 
 def test_a_replayed_nonce_is_refused(service):

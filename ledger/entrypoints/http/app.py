@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from ledger.refusals import RefusalCode
 from ledger.services import transactions as t
 from ledger.services.bootstrap import bootstrap
 from ledger.services.credentials import HEADERS, Credentials
-from ledger.services.follower import Follower
+from ledger.services.follower import FOLLOW_INTERVAL, Follower
 from ledger.services.platform import Platform, stamp
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def health(request: Request) -> dict[str, Any]:
 
 
 def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = None,
-               follow_interval: float = 0.2) -> FastAPI:
+               follow_interval: timedelta = FOLLOW_INTERVAL) -> FastAPI:
     """The service on the store at ``db_url`` (``LEDGER_DB`` otherwise); ``today`` fixes the date in tests."""
     ledger = bootstrap(db_url)
     books = bookkeeping_engine(ledger.store, ledger.engine)
