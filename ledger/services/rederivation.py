@@ -46,11 +46,11 @@ from ledger.rules.clearing import (
     clear_jiaozuo_4_1,
     clear_kaifeng_3_3,
     deposit_return_rate,
-    specialist_baseline_jiaozuo_4_1,
 )
 from ledger.rules.facts import REIMBURSED
 from ledger.rules.payments import KAIFENG, Actual, prepay_jiaozuo_4_2, prepay_kaifeng_3_2
 from ledger.rules.reader import Reader
+from ledger.services.closing import jiaozuo_baseline
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -247,18 +247,14 @@ class PeriodRunsView(View):
     def _final_jiaozuo(self, code: str, t: dict[str, Any], year: int, p: Reader) -> Decimal:
         """焦医保〔2024〕32号 四（一）、六（一）: the fund's share within the growth cap on the cost per visit.
 
-        A pharmacy and an exempt category are paid their actual; a specialist is held to its own
-        baseline, any other category to the policy's.
+        A pharmacy and an exempt category are paid their actual; the baseline is chosen as the
+        clearing chooses it (:func:`ledger.services.closing.jiaozuo_baseline`).
         """
         institution = self.aggregates[institution_id(code)]
-        if institution.kind == "pharmacy" or institution.category in p.value("exempt_categories"):
+        found = None if institution.kind == "pharmacy" else jiaozuo_baseline(institution, year, p)
+        if found is None:
             return Decimal(t["actual"])
-        if institution.category == "specialist":
-            baseline, _ = specialist_baseline_jiaozuo_4_1(institution.cost_history, institution.covid_depressed_years,
-                                                          year, institution.provincial_class_average, p)
-        else:
-            baseline = p.value("cost_baselines")[institution.category]
-        final, _ = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], baseline, p,
+        final, _ = clear_jiaozuo_4_1(t["visits"], t["medfee"], t["actual"], found[0], p,
                                      institution.reviews.get(str(year)))
         return final
 
