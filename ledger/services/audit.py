@@ -44,7 +44,7 @@ from ledger.projections.runner import EventSource, ProjectionRunner, all_views
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.facts import Claim, Context
 from ledger.services.anchor import Checkpoint, anchor_problems
-from ledger.services.rederivation import PeriodRunsView
+from ledger.services.rederivation import MAX_PROBLEMS, PeriodRunsView
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from ledger.services.pseudonyms import Pseudonymiser
 
 PAYLOAD_KEY = b',"payload":'
-MAX_PROBLEMS = 50
 
 
 def _timestamp(state: bytes) -> str:

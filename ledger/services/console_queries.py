@@ -22,7 +22,7 @@ from ledger.domain.ids import institution_id, region_id
 from ledger.domain.institutions import Institution
 from ledger.domain.regions import Region
 from ledger.errors import InputError, UnknownError
-from ledger.money import ZERO
+from ledger.money import ZERO, round_fen
 from ledger.policy.files import POLICY_DIR, load_policy_file
 from ledger.policy.parameters import Cited, PolicyLibrary, RegionProfile, Source
 from ledger.projections.base import yuan
@@ -50,15 +50,11 @@ def _ratio(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(RATE, rounding=ROUND_HALF_UP)
 
 
-def _fen(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def _per(amount: Decimal, count: int) -> Decimal | None:
     """An amount per visit, to the fen."""
     if not count:
         return None
-    return _fen(amount / count)
+    return round_fen(amount / count)
 
 
 def _connect(app: OutpatientPooling) -> Connection:
@@ -150,7 +146,7 @@ def usage_bands(app: OutpatientPooling, admdvs: str, year: int) -> list[dict[str
     edges = [(ZERO, floor.value, "无结余共享", floor), (floor.value, knee.value, "结余共享", knee),
              (knee.value, whole, "结余共享", knee), (whole, limit.value, "超支分担", limit),
              (limit.value, limit.value + (limit.value - whole) * 3, "超出部分基金不分担", limit)]
-    return [{"low": _fen(amount * low), "high": _fen(amount * high),
+    return [{"low": round_fen(amount * low), "high": round_fen(amount * high),
              "label": f"{_percent(low)}–{_percent(high)} {label}", "citation": cited.citation()}
             for low, high, label, cited in edges]
 
@@ -185,7 +181,7 @@ def region_overview(app: OutpatientPooling, admdvs: str, year: int) -> dict[str,
         cleared = None
     return {
         "admdvs": admdvs, "name": app.library.regions[admdvs].name, "year": year, "budget": amount,
-        "monthly_budget": _fen(amount / months_of_budget) if amount and months_of_budget else None,
+        "monthly_budget": round_fen(amount / months_of_budget) if amount and months_of_budget else None,
         "usage_rate": _ratio(totals["fund"], amount) if amount else None,
         "members": len(app.members_of(admdvs, f"{year:04d}-12-31")), "totals": totals, "visits": int(visits),
         "cost_per_visit": _per(totals["medfee"], int(visits)),
@@ -218,7 +214,7 @@ def cost_ceiling(app: OutpatientPooling, fixmedins_code: str, year: int) -> dict
     if found is not None:
         baseline, how = found
         out.update(baseline=baseline, how=how, growth_cap=cap.value, citation=cap.citation(),
-                   ceiling=_fen(baseline * (1 + cap.value)))
+                   ceiling=round_fen(baseline * (1 + cap.value)))
     return out
 
 

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 AGGREGATES = ("yibao:Member.", "yibao:Region.", "yibao:Institution.")
 MOVEMENTS = {"yibao:Settlement.Settled": 1, "yibao:Settlement.Reversed": -1, "yibao:Settlement.Adjusted": 0}
 MAX_PROBLEMS = 50
+"""Problems an audit check lists before it stops listing (it still fails on the rest)."""
 Check = Callable[["PeriodRunsView", int, Any, Any], None]
 
 
