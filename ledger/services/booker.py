@@ -14,12 +14,8 @@ import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from ledger.services.unit_of_work import AggregateCache
-
 if TYPE_CHECKING:
-    from uuid import UUID
 
-    from ledger.domain.aggregate import LedgerAggregate
     from ledger.exchange.messages import Message
     from ledger.services.application import Outcome, OutpatientPooling
 
@@ -29,41 +25,11 @@ MAX_BATCH = 64
 Job = tuple["Message", dict[str, str], "Future[Outcome]"]
 
 
-class SharedCache(AggregateCache):
-    """The application's aggregate cache, safe to use from the booker and the request threads at once.
-
-    A unit of work checks aggregates out of the cache and puts them back after committing; the
-    two threads' units of work stay independent, and a stale copy put back is caught by the
-    store's version check (the batch is then booked one message at a time).
-    """
-
-    def __init__(self, cache: AggregateCache) -> None:
-        super().__init__(cache.sizes)
-        self._lock = threading.Lock()
-
-    def take(self, aggregate_id: UUID) -> LedgerAggregate | None:  # noqa: D102
-        with self._lock:
-            return super().take(aggregate_id)
-
-    def put(self, aggregate: LedgerAggregate) -> None:  # noqa: D102
-        with self._lock:
-            super().put(aggregate)
-
-    def clear(self) -> None:  # noqa: D102
-        with self._lock:
-            super().clear()
-
-    def __contains__(self, aggregate_id: UUID) -> bool:
-        with self._lock:
-            return super().__contains__(aggregate_id)
-
-
 class Booker:
     """One thread booking the settlements handed to it, as many at a time as are waiting."""
 
     def __init__(self, ledger: OutpatientPooling) -> None:
         self.ledger = ledger
-        ledger.cache = SharedCache(ledger.cache)
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="ledger-booker", daemon=True)
         self._thread.start()

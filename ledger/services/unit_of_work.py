@@ -9,6 +9,7 @@ state behind.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -60,19 +61,25 @@ class AggregateCache:
     a prescription by the purchases that follow it, usually soon; each kind has its own
     bound, so a run of prescriptions never pushes members out. A settlement or a visit is read
     again seldom (a reversal, a second bill) and is not kept.
+
+    The online service's request threads and its booker share one cache, so every method
+    holds a lock; units of work stay independent (an aggregate is checked out, then put back
+    after its commit), and a stale copy put back is caught by the store's version check.
     """
 
     def __init__(self, sizes: Mapping[type[LedgerAggregate], int]) -> None:
         self.sizes = dict(sizes)
         self._pools: dict[type[LedgerAggregate], OrderedDict[UUID, LedgerAggregate]] = {
             kind: OrderedDict() for kind in self.sizes}
+        self._lock = threading.Lock()
 
     def take(self, aggregate_id: UUID) -> LedgerAggregate | None:
         """Remove and return the cached aggregate, if any."""
-        for pool in self._pools.values():
-            found = pool.pop(aggregate_id, None)
-            if found is not None:
-                return found
+        with self._lock:
+            for pool in self._pools.values():
+                found = pool.pop(aggregate_id, None)
+                if found is not None:
+                    return found
         return None
 
     def put(self, aggregate: LedgerAggregate) -> None:
@@ -81,18 +88,21 @@ class AggregateCache:
         pool = self._pools.get(kind)
         if pool is None:
             return
-        pool[aggregate.id] = aggregate
-        pool.move_to_end(aggregate.id)
-        while len(pool) > self.sizes[kind]:
-            pool.popitem(last=False)
+        with self._lock:
+            pool[aggregate.id] = aggregate
+            pool.move_to_end(aggregate.id)
+            while len(pool) > self.sizes[kind]:
+                pool.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything (after another writer may have changed the store)."""
-        for pool in self._pools.values():
-            pool.clear()
+        with self._lock:
+            for pool in self._pools.values():
+                pool.clear()
 
     def __contains__(self, aggregate_id: UUID) -> bool:
-        return any(aggregate_id in pool for pool in self._pools.values())
+        with self._lock:
+            return any(aggregate_id in pool for pool in self._pools.values())
 
 
 class UnitOfWork:
