@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from eventsourcing.application import Application
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -225,6 +226,16 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+    def log_application(self, application: str) -> Application:
+        """A bare ``eventsourcing`` application on the events the application named ``application`` keeps here.
+
+        For another process that only reads the log (the audit's second process): the events
+        table is named for the application, so the name is all it needs of it. Its recorder
+        is open while it lives: keep it, and close it when done.
+        """
+        reader = type("LogReader", (Application,), {"name": application})
+        return reader(env=self.event_store_env())
 
     def engine(self) -> Engine:
         """A SQLAlchemy engine for the read models."""

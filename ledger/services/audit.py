@@ -21,7 +21,10 @@ with the chain's head. ``audit`` reads the live store or such a file, on any mac
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -33,7 +36,8 @@ from eventsourcing.persistence import JSONTranscoder, Notification
 from sqlalchemy import select
 
 from ledger.adapters.collector import batch_collection
-from ledger.adapters.store import sqlite_engine
+from ledger.adapters.seam import log_reader
+from ledger.adapters.store import Store, sqlite_engine
 from ledger.adapters.transcodings import make_transcoder
 from ledger.errors import LedgerError
 from ledger.policy.parameters import Policy
@@ -56,6 +60,14 @@ if TYPE_CHECKING:
     from ledger.services.pseudonyms import Pseudonymiser
 
 PAYLOAD_KEY = b',"payload":'
+APART_FROM = 50_000
+"""A log of at least this many events is re-adjudicated by a second process while this one
+rebuilds the read models (each is about half an audit's work; figures in docs/benchmarks.md).
+A shorter one is not worth the second interpreter's start."""
+BOOT = ("import sys; sys.path[:] = sys.argv[2:]; from ledger.services.audit import readjudicate_main; "
+        "readjudicate_main(sys.argv[1])")
+"""The second process: a fresh interpreter on this one's import path (not ``multiprocessing``'s
+spawn, which would run the caller's main module again: a script or a server)."""
 
 
 def _timestamp(state: bytes) -> str:
@@ -220,6 +232,88 @@ class ReadjudicationView(View):
             self.problems.append(text)
 
 
+class AuditError(LedgerError):
+    """Raised when the audit could not run to its end (not when it found a difference)."""
+
+
+Where = tuple[Store, str] | str
+"""The log a second process reads: a store and the application's name, or an export file."""
+
+
+@batch_collection()
+def readjudicate(where: Where, head: int | None, scratch: str) -> tuple[int, list[str]]:
+    """Re-adjudicate the log at ``where`` through position ``head``, as the second process does.
+
+    Returns how many settlements it replayed and the problems found. ``scratch``: a directory
+    for the runner's positions.
+    """
+    reader = None
+    if isinstance(where, str):
+        source = EventSource(select=ExportedLog(where).select, decode=make_transcoder().decode, head=lambda: None)
+    else:
+        store, application = where
+        reader = store.log_application(application)
+        source = EventSource(select=log_reader(reader.recorder), decode=make_transcoder().decode,
+                             head=lambda: head, read_ahead=store.kind == "postgresql")
+    view = ReadjudicationView()
+    engine = _scratch_engine(Path(scratch) / "readjudication.db")
+    try:
+        ProjectionRunner(source, engine, [view]).catch_up()
+    finally:
+        engine.dispose()
+        if reader is not None:
+            reader.close()
+    return view.checked, view.problems
+
+
+def readjudicate_main(scratch: str) -> None:
+    """The second process: the arguments of :func:`readjudicate` and its result, pickled in files in ``scratch``.
+
+    (Files, not the command line: a PostgreSQL URL may hold a password.)
+    """
+    folder = Path(scratch)
+    where, head = pickle.loads((folder / "readjudicate.args").read_bytes())
+    (folder / "readjudicate.result").write_bytes(pickle.dumps(readjudicate(where, head, scratch)))
+
+
+class Apart:
+    """The re-adjudication, in a second process for a long log, in this one for a short one."""
+
+    def __init__(self, where: Where, events: int, head: int | None, scratch: str) -> None:
+        self.view: ReadjudicationView | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._scratch = Path(scratch)
+        if events < APART_FROM:
+            self.view = ReadjudicationView()
+            return
+        (self._scratch / "readjudicate.args").write_bytes(pickle.dumps((where, head)))
+        self._process = subprocess.Popen([sys.executable, "-c", BOOT, scratch, *sys.path], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    @property
+    def views(self) -> list[View]:
+        """What this process's runner must read for it."""
+        return [] if self.view is None else [self.view]
+
+    def result(self) -> tuple[int, list[str]]:
+        """How many settlements were replayed, and the problems found."""
+        if self.view is not None:
+            return self.view.checked, self.view.problems
+        assert self._process is not None
+        _, err = self._process.communicate()
+        if self._process.returncode != 0:
+            why = err.decode(errors="replace").strip().splitlines()
+            raise AuditError(f"the re-adjudication process stopped: {why[-1] if why else self._process.returncode}")
+        checked, problems = pickle.loads((self._scratch / "readjudicate.result").read_bytes())
+        return int(checked), list(problems)
+
+    def stop(self) -> None:
+        """End the second process if it still runs (the audit failed before asking for its result)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
 @dataclass
 class AuditReport:
     """What an audit found; ``ok`` only when every check passed."""
@@ -257,7 +351,7 @@ def audit(app: AuditedLedger | None = None, *, export: str | None = None, progre
     scratch_dir = tempfile.mkdtemp(prefix="ledger-audit-")
     scratch = _scratch_engine(Path(scratch_dir) / "scratch.db")
     try:
-        report = _audit(app, export, scratch, progress, transcoder, expect)
+        report = _audit(app, export, scratch, scratch_dir, progress, transcoder, expect)
         if expect is not None:
             report.checks["anchor"] = expect.signature_problems(trusted) + report.checks["anchor"]
         return report
@@ -276,47 +370,58 @@ def _scratch_engine(path: Path) -> Engine:
     return sqlite_engine(path, "journal_mode=MEMORY", "synchronous=OFF")
 
 
-def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, progress: bool,
+def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scratch_dir: str, progress: bool,
            transcoder: JSONTranscoder | None, expect: Checkpoint | None) -> AuditReport:
-    replay, periods = ReadjudicationView(), PeriodRunsView()
-    views: list[View] = [*all_views(), replay, periods]
+    periods = PeriodRunsView()
     if export is not None:
         log = ExportedLog(export, expect)
         source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
-        report = AuditReport(source=export)
-        # The file checks its own chain as it is read; the scratch store needs no second one.
-        rebuildable = [v for v in views if v.rebuildable]
-        ProjectionRunner(source, scratch, rebuildable).catch_up(progress=progress)
-        report.events = log.records
-        report.checks["file"] = log.problems
-        report.checks["chain"] = log.chain_check()
-        report.chain_head = log.link
-        if expect is not None:
-            report.checks["anchor"] = anchor_problems(expect, log.found, log.last)
+        # A file's size stands in for its count of events; a transcoder of the caller's own stays in this process.
+        replay = Apart(export, Path(export).stat().st_size // 1000 if transcoder is None else 0, None, scratch_dir)
     else:
         assert app is not None
         app.read_models.catch_up(progress=progress)
-        report = AuditReport(source=app.store.url)
-        runner = ProjectionRunner(EventSource.of(app), scratch, views)
-        report.events = runner.rebuild(progress=progress)
-        with app.engine.connect() as live, scratch.connect() as rebuilt:
-            report.checks["chain"] = _compare_chain(live, rebuilt)
-            report.checks["read_models"] = [
-                problem for view in all_views() if view.rebuildable for table in view.tables
-                for problem in _compare_table(table, live, rebuilt)
-            ]
-            last, report.chain_head = head(rebuilt)
+        live = app.event_source()
+        last = live.head() or 0
+        # Both processes read the log through the same position, whatever is booked meanwhile.
+        source = EventSource(select=live.select, decode=live.decode, head=lambda: last, read_ahead=live.read_ahead)
+        replay = Apart((app.store, app.name), last, last, scratch_dir)
+    try:
+        if export is not None:
+            report = AuditReport(source=export)
+            # The file checks its own chain as it is read; the scratch store needs no second one.
+            views = [v for v in [*all_views(), *replay.views, periods] if v.rebuildable]
+            ProjectionRunner(source, scratch, views).catch_up(progress=progress)
+            report.events = log.records
+            report.checks["file"] = log.problems
+            report.checks["chain"] = log.chain_check()
+            report.chain_head = log.link
             if expect is not None:
-                report.checks["anchor"] = anchor_problems(expect, _link_at(rebuilt, expect), last)
-    with scratch.connect() as conn:
-        report.journal = trial_balance(conn)
-    report.checks["readjudication"] = replay.problems
+                report.checks["anchor"] = anchor_problems(expect, log.found, log.last)
+        else:
+            assert app is not None
+            report = AuditReport(source=app.store.url)
+            runner = ProjectionRunner(source, scratch, [*all_views(), *replay.views, periods])
+            report.events = runner.rebuild(progress=progress)
+            with app.engine.connect() as live_conn, scratch.connect() as rebuilt:
+                report.checks["chain"] = _compare_chain(live_conn, rebuilt)
+                report.checks["read_models"] = [
+                    problem for view in all_views() if view.rebuildable for table in view.tables
+                    for problem in _compare_table(table, live_conn, rebuilt)
+                ]
+                position, report.chain_head = head(rebuilt)
+                if expect is not None:
+                    report.checks["anchor"] = anchor_problems(expect, _link_at(rebuilt, expect), position)
+        with scratch.connect() as conn:
+            report.journal = trial_balance(conn)
+        report.settlements_replayed, report.checks["readjudication"] = replay.result()
+    finally:
+        replay.stop()
     periods.finish()
     report.checks["period_runs"] = periods.problems
     report.period_events_rederived = periods.checked
     report.checks["journal"] = [] if report.journal["balanced"] else [
         f"debits {report.journal['debit']} differ from credits {report.journal['credit']}"]
-    report.settlements_replayed = replay.checked
     return report
 
 

@@ -114,6 +114,9 @@ class SettlementLog(Protocol):
 class AuditedLedger(Protocol):
     """What an audit or an export reads of the live ledger."""
 
+    name: str
+    """The application's name, which names its events table (a second process reads the log by it)."""
+
     @property
     def store(self) -> Store:
         """Where the ledger lives (named in the report)."""
