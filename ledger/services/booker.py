@@ -5,6 +5,8 @@ commit syncs the log to disk: booked one by one, settlements wait on the disk, n
 rules. The booker takes every settlement waiting when it is free and books them as one batch
 (``OutpatientPooling.book``), each with its own submitter and its own outcome: a refused one
 never takes the others down, and a write conflict falls back to booking them one at a time.
+The batch does not wait for the read models: the follower (``ledger.services.follower``)
+projects it within its interval, and the queries that must see it catch up first.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class Booker:
                     break
                 batch.append(job)
             try:
-                outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch])
+                outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch],
+                                            catch_up=False)
             except BaseException as e:  # every waiting request hears of it; the booker lives on
                 for _, _, done in batch:
                     done.set_exception(e)

@@ -96,12 +96,17 @@ async def call_service(request: Request) -> Response:
     platform: Platform = request.app.state.platform
     principal: Principal | None = None
     raw: dict[str, Any] = {}
-    try:
-        body = await read_body(request)
-        caller: Principal = await run_in_threadpool(request.app.state.credentials.authenticate, request.headers)
-        principal = caller
+    credentials: Credentials = request.app.state.credentials
+
+    def authenticated_call(body: bytes) -> bytes:
+        """In one worker thread: who calls, then the answer (a thread hop costs as much as a query)."""
+        nonlocal principal, raw
+        principal = credentials.authenticate(request.headers)
         raw = decode(body)
-        answer = await run_in_threadpool(platform.call, caller, raw)
+        return platform.call(principal, raw)
+
+    try:
+        answer = await run_in_threadpool(authenticated_call, await read_body(request))
     except LedgerError as e:
         answer = platform.answer(received, None, error=e)
     except Exception:  # a fault of ours or of the database: logged, and answered in the platform's shape
