@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -14,6 +14,10 @@ from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import SETLINFO_FIELDS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Connection
+
     from ledger.exchange.messages import Message
     from ledger.services import transactions as t
     from ledger.services.credentials import Principal
@@ -27,6 +31,12 @@ class Call:
 
     principal: Principal
     envelope: t.RequestEnvelope
+    writes: list[Callable[[Connection], object]] = field(default_factory=list)
+    """The service tables' changes of an answered call, committed with its answer in one transaction."""
+
+    def write_with_answer(self, write: Callable[[Connection], object]) -> None:
+        """Have ``write`` committed with the answer: a refused call, or one answered before, writes nothing."""
+        self.writes.append(write)
 
     @property
     def fixmedins_code(self) -> str:

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger.adapters.service_tables import answers, create_service_tables
@@ -65,6 +65,11 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
     "8601": ("backfill and correction", BUREAU, ("visit.settled", "purchase.settled", "settlement.reversed")),
 }
 """Our numbered transactions: each books exchange messages of the listed types, given as ``input.data``."""
+
+ANSWER = insert(answers)
+ANSWERED = select(answers.c.body_hash, answers.c.response).where(
+    answers.c.paasid == bindparam("paasid"), answers.c.msgid == bindparam("msgid"))
+"""The statements every request runs, built once."""
 
 
 def body_hash(envelope: dict[str, Any]) -> str:
@@ -181,18 +186,20 @@ class Platform:
         response = self.answer(received, output, error=error)
         try:
             with self.books.begin() as conn:
-                conn.execute(insert(answers).values(paasid=principal.paasid, msgid=envelope.msgid,
-                                                    infno=envelope.infno, body_hash=digest, response=response))
+                for write in call.writes if error is None else ():
+                    write(conn)
+                conn.execute(ANSWER, {"paasid": principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
+                                      "body_hash": digest, "response": response})
         except IntegrityError:  # another worker answered the same msgid first: its answer stands
             earlier = self._answered(principal.paasid, envelope.msgid)
-            assert earlier is not None
+            if earlier is None:
+                raise
             return earlier[1]
         return response
 
     def _answered(self, paasid: str, msgid: str) -> tuple[str, bytes] | None:
         with self.books.connect() as conn:
-            row = conn.execute(select(answers.c.body_hash, answers.c.response)
-                               .where(answers.c.paasid == paasid, answers.c.msgid == msgid)).first()
+            row = conn.execute(ANSWERED, {"paasid": paasid, "msgid": msgid}).first()
         return None if row is None else (row.body_hash, bytes(row.response))
 
     @staticmethod

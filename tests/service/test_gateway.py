@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from ledger.services.credentials import Credentials
 from tests.service.helpers import line, register, settle_input
 
 pytestmark = pytest.mark.usefixtures("city")
@@ -51,6 +52,20 @@ def test_unsigned_and_revoked_callers_are_refused(service):
     assert "[unsigned]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), {}))
     service.app.state.credentials.revoke("H3")
     assert "[bad_signature]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN))))
+
+
+def test_a_revocation_or_a_new_secret_from_another_process_stops_the_old_secret_at_once(service):
+    """The service keeps credentials it has read in memory; ``ledger credentials`` runs elsewhere."""
+    h3 = service.caller("H3")
+    assert h3.call("9001", SIGN_IN)["infcode"] == 0  # H3's credential is now held in memory
+    elsewhere = Credentials(service.app.state.ledger.engine)
+    old_secret, h3.secret = h3.secret, elsewhere.issue("H3", "institution")
+    assert h3.call("9001", SIGN_IN)["infcode"] == 0
+    h3.secret, new_secret = old_secret, h3.secret
+    assert "[bad_signature]" in h3.refused("9001", SIGN_IN)
+    h3.secret = new_secret
+    elsewhere.revoke("H3")
+    assert "[bad_signature]" in h3.refused("9001", SIGN_IN)
 
 
 def test_check_secret_and_principal_for_the_console(service):
