@@ -38,7 +38,7 @@ from ledger.refusals import RefusalCode
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from ledger.services.application import OutpatientPooling
 
@@ -66,6 +66,16 @@ class Principal:
     role: Role
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A request whose signature checks out; its nonce is yet to be recorded (:meth:`Credentials.admit`)."""
+
+    principal: Principal
+    secret: str
+    nonce: str
+    clock: int
+
+
 class AuthError(InputError):
     """Raised when a request's credentials or signature are refused."""
 
@@ -89,18 +99,16 @@ def signed_headers(paasid: str, secret: str, *, now: int | None = None, nonce: s
 class Credentials:
     """The credentials table and the signature check, on the ledger's database."""
 
-    def __init__(self, engine: Engine, nonces_engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.nonces_engine = nonces_engine or engine
-        """Where nonces are remembered (``service_tables.bookkeeping_engine``: no wait for the disk)."""
         self._known: dict[str, tuple[Principal, str]] = {}
         """The live credentials read so far, by paasid; each use confirms the secret still live."""
 
     @classmethod
-    def of(cls, ledger: OutpatientPooling, nonces_engine: Engine | None = None) -> Credentials:
+    def of(cls, ledger: OutpatientPooling) -> Credentials:
         """The credentials kept in ``ledger``'s database (the tables are made on first use)."""
         create_service_tables(ledger.store, ledger.engine)
-        return cls(ledger.engine, nonces_engine)
+        return cls(ledger.engine)
 
     def issue(self, paasid: str, role: str) -> str:
         """Issue (or replace) ``paasid``'s credential; returns the secret, to be shown once."""
@@ -144,8 +152,8 @@ class Credentials:
             return None
         return found[0]
 
-    def authenticate(self, headers: Mapping[str, str], *, now: int | None = None) -> Principal:
-        """The caller of a signed request, or :class:`AuthError` (bad, stale or replayed)."""
+    def verify(self, headers: Mapping[str, str], *, now: int | None = None) -> Signed:
+        """A request's signature checked, or :class:`AuthError` (bad or stale); :meth:`admit` records its nonce."""
         paasid, timestamp, nonce, signed = (headers.get(name, "") for name in HEADERS)
         if not (paasid and timestamp and nonce and signed):
             missing = ", ".join(name for name in HEADERS if not headers.get(name))
@@ -164,29 +172,30 @@ class Credentials:
             if found is None or not self._signs(found, timestamp, nonce, signed):
                 raise AuthError(REFUSED_SIGNATURE, RefusalCode.BAD_SIGNATURE)
             self._known[paasid] = found
-        if not self._remember(paasid, found[1], nonce, clock):
-            self._known.pop(paasid, None)
-            raise AuthError(REFUSED_SIGNATURE, RefusalCode.BAD_SIGNATURE)
-        return found[0]
+        return Signed(found[0], found[1], nonce, clock)
 
     @staticmethod
     def _signs(found: tuple[Principal, str], timestamp: str, nonce: str, signed: str) -> bool:
         return hmac.compare_digest(signature(timestamp, found[1], nonce), signed.lower())
 
-    def _remember(self, paasid: str, secret: str, nonce: str, clock: int) -> bool:
-        """Record the nonce if ``secret`` is still ``paasid``'s live secret; whether it was.
+    def admit(self, signed: Signed, conn: Connection) -> Principal:
+        """The caller, once its nonce is recorded in ``conn``'s transaction while its secret is still live.
 
-        A nonce seen within the window is a replay. Older ones are forgotten.
+        A nonce seen within the window is a replay; a credential revoked (or issued anew) since
+        it was read is refused and forgotten. Older nonces are forgotten now and then.
         """
+        paasid = signed.principal.paasid
         try:
-            with self.nonces_engine.begin() as conn:
-                recorded = conn.execute(REMEMBER, {"paasid": paasid, "nonce": nonce, "seen_at": clock,
-                                                   "secret": secret}).first() is not None
-                if recorded and secrets.randbelow(100) == 0:
-                    conn.execute(delete(nonces).where(nonces.c.seen_at < clock - 2 * SIGNATURE_WINDOW))
+            recorded = conn.execute(REMEMBER, {"paasid": paasid, "nonce": signed.nonce, "seen_at": signed.clock,
+                                               "secret": signed.secret}).first() is not None
         except IntegrityError:
             raise AuthError("x-tif-nonce was already used (a replayed request)", RefusalCode.REPLAYED_NONCE) from None
-        return recorded
+        if not recorded:
+            self._known.pop(paasid, None)
+            raise AuthError(REFUSED_SIGNATURE, RefusalCode.BAD_SIGNATURE)
+        if secrets.randbelow(100) == 0:
+            conn.execute(delete(nonces).where(nonces.c.seen_at < signed.clock - 2 * SIGNATURE_WINDOW))
+        return signed.principal
 
 
 def _now() -> str:

@@ -41,11 +41,11 @@ from ledger.services.ingest import describe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from ledger.exchange.messages import Message
     from ledger.services.application import Outcome, OutpatientPooling
-    from ledger.services.credentials import Principal
+    from ledger.services.credentials import Credentials, Signed
     from ledger.services.follower import Follower
 
 ANYONE = frozenset({"institution", "operator", "regulator"})
@@ -98,14 +98,15 @@ def stamp() -> str:
 class Platform:
     """The service's transactions over one ledger application."""
 
-    def __init__(self, ledger: OutpatientPooling, follower: Follower, *, books: Engine | None = None,
-                 today: Callable[[], date] | None = None) -> None:
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, credentials: Credentials, *,
+                 books: Engine | None = None, today: Callable[[], date] | None = None) -> None:
         self.ledger = ledger
+        self.credentials = credentials
         self.follower = follower
         self.today = today or date.today
         create_service_tables(ledger.store, ledger.engine)
         self.books = books or ledger.engine
-        """Where answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
+        """Where nonces, answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
         self.booker = Booker(ledger)
         self.counter = Counter(ledger, follower, self.today, self.books, self.book_together)
         self._one_at_a_time = threading.Lock()
@@ -146,27 +147,40 @@ class Platform:
 
     # ---------------------------------------------------------------- the call
 
-    def call(self, principal: Principal, raw: dict[str, Any]) -> bytes:
-        """Answer one request (its envelope decoded, amounts as Decimal); the bytes to send back."""
+    def call(self, signed: Signed, raw: dict[str, Any]) -> bytes:
+        """Answer one signed request (its envelope decoded, amounts as Decimal); the bytes to send back."""
         received = stamp()
         try:
             envelope = validated(t.RequestEnvelope, raw)
         except InputError as e:
-            return self.answer(received, None, error=e)
+            return self.refuse(signed, e)
         infno = envelope.infno
         known = self.transactions.get(infno)
         if known is None:
-            return self.answer(received, None, error=InputError(
+            return self.refuse(signed, InputError(
                 "infno", f"unknown transaction {infno} (known: {', '.join(sorted(self.transactions))})",
                 code=RefusalCode.UNKNOWN_INFNO))
         run, roles = known
         with self._one_at_a_time:
-            return self._once(principal, envelope, body_hash(raw), received, run, roles)
+            return self._once(signed, envelope, body_hash(raw), received, run, roles)
 
-    def _once(self, principal: Principal, envelope: t.RequestEnvelope, digest: str, received: str,
+    def refuse(self, signed: Signed, error: LedgerError) -> bytes:
+        """Refuse a signed request that names no transaction; its nonce is spent all the same."""
+        received = stamp()
+        with self._one_at_a_time, self.books.begin() as conn:
+            self.credentials.admit(signed, conn)
+        return self.answer(received, None, error=error)
+
+    def _once(self, signed: Signed, envelope: t.RequestEnvelope, digest: str, received: str,
               run: Callable[[Call], dict[str, Any]], roles: frozenset[str]) -> bytes:
-        """The first answer to this ``msgid``, given now or earlier."""
-        earlier = self._answered(principal.paasid, envelope.msgid)
+        """The first answer to this ``msgid``, given now or earlier.
+
+        The nonce is recorded and the ``msgid`` looked up in one transaction; the call's changes
+        and its answer are committed in another.
+        """
+        with self.books.begin() as conn:
+            principal = self.credentials.admit(signed, conn)
+            earlier = self._answered(conn, principal.paasid, envelope.msgid)
         if earlier is not None:
             if earlier[0] != digest:
                 return self.answer(received, None, error=InputError(
@@ -191,15 +205,16 @@ class Platform:
                 conn.execute(ANSWER, {"paasid": principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
                                       "body_hash": digest, "response": response})
         except IntegrityError:  # another worker answered the same msgid first: its answer stands
-            earlier = self._answered(principal.paasid, envelope.msgid)
+            with self.books.connect() as conn:
+                earlier = self._answered(conn, principal.paasid, envelope.msgid)
             if earlier is None:
                 raise
             return earlier[1]
         return response
 
-    def _answered(self, paasid: str, msgid: str) -> tuple[str, bytes] | None:
-        with self.books.connect() as conn:
-            row = conn.execute(ANSWERED, {"paasid": paasid, "msgid": msgid}).first()
+    @staticmethod
+    def _answered(conn: Connection, paasid: str, msgid: str) -> tuple[str, bytes] | None:
+        row = conn.execute(ANSWERED, {"paasid": paasid, "msgid": msgid}).first()
         return None if row is None else (row.body_hash, bytes(row.response))
 
     @staticmethod

@@ -47,6 +47,15 @@ def test_a_replayed_nonce_is_refused(service):
     assert "[replayed_nonce]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), headers))
 
 
+def test_a_refused_body_spends_its_nonce_all_the_same(service):
+    h3 = service.caller("H3")
+    unknown = json.dumps(h3.envelope("0000", SIGN_IN))
+    for refused_body, code in (("{not json", "[not_json]"), (unknown, "[unknown_infno]")):
+        headers = h3.headers()
+        assert code in refusal(h3.post(refused_body, headers))
+        assert "[replayed_nonce]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), headers))
+
+
 def test_unsigned_and_revoked_callers_are_refused(service):
     h3 = service.caller("H3")
     assert "[unsigned]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), {}))
