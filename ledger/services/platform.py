@@ -108,7 +108,7 @@ class Platform:
         self.books = books or ledger.engine
         """Where nonces, answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
         self.booker = Booker(ledger)
-        self.counter = Counter(ledger, follower, self.today, self.books, self.book_together)
+        self.counter = Counter(ledger, follower, self.today, self.book_together)
         self._one_at_a_time = threading.Lock()
         """One transaction at a time in this process: SQLite takes one writer, the application's
         aggregate cache is not shared between threads, and a msgid's answer is checked and
@@ -128,16 +128,17 @@ class Platform:
             **{infno: (self.book_message, roles) for infno, (_, roles, _) in BOOKINGS.items()},
         }
 
-    def book_together(self, msg: Message, submitter: dict[str, str]) -> Outcome:
+    def book_together(self, call: Call, msg: Message) -> Outcome:
         """Book a settlement in the booker's next batch, letting other requests run while it waits.
 
         Called from a transaction, which holds the one-at-a-time lock: released while waiting,
         so the settlements of concurrent requests reach the same batch (their lines are
-        reserved, their msgids not yet answered).
+        reserved, their msgids not yet answered). The call's connection is given back meanwhile.
         """
+        call.release()
         self._one_at_a_time.release()
         try:
-            return self.booker.book(msg, submitter)
+            return self.booker.book(msg, call.submitter)
         finally:
             self._one_at_a_time.acquire()
 
@@ -175,18 +176,28 @@ class Platform:
               run: Callable[[Call], dict[str, Any]], roles: frozenset[str]) -> bytes:
         """The first answer to this ``msgid``, given now or earlier.
 
-        The nonce is recorded and the ``msgid`` looked up in one transaction; the call's changes
-        and its answer are committed in another.
+        One connection to the service tables serves the request: the nonce is recorded and the
+        ``msgid`` looked up in one transaction; the call's changes and its answer are committed
+        in another.
         """
-        with self.books.begin() as conn:
-            principal = self.credentials.admit(signed, conn)
-            earlier = self._answered(conn, principal.paasid, envelope.msgid)
-        if earlier is not None:
-            if earlier[0] != digest:
-                return self.answer(received, None, error=InputError(
-                    "msgid", f"{envelope.msgid} was already used with another body", code=RefusalCode.MSGID_REUSED))
-            return earlier[1]
-        call = Call(principal, envelope)
+        call = Call(signed.principal, envelope, self.books)
+        try:
+            with call.transaction() as conn:
+                principal = self.credentials.admit(signed, conn)
+                earlier = self._answered(conn, principal.paasid, envelope.msgid)
+            if earlier is not None:
+                if earlier[0] != digest:
+                    return self.answer(received, None, error=InputError(
+                        "msgid", f"{envelope.msgid} was already used with another body",
+                        code=RefusalCode.MSGID_REUSED))
+                return earlier[1]
+            return self._answer_once(call, digest, received, run, roles)
+        finally:
+            call.release()
+
+    def _answer_once(self, call: Call, digest: str, received: str, run: Callable[[Call], dict[str, Any]],
+                     roles: frozenset[str]) -> bytes:
+        principal, envelope = call.principal, call.envelope
         try:
             if principal.role not in roles:
                 raise InputError("infno", f"a {principal.role} may not call {envelope.infno}",
@@ -199,14 +210,13 @@ class Platform:
             output, error = None, e
         response = self.answer(received, output, error=error)
         try:
-            with self.books.begin() as conn:
+            with call.transaction() as conn:
                 for write in call.writes if error is None else ():
                     write(conn)
                 conn.execute(ANSWER, {"paasid": principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
                                       "body_hash": digest, "response": response})
         except IntegrityError:  # another worker answered the same msgid first: its answer stands
-            with self.books.connect() as conn:
-                earlier = self._answered(conn, principal.paasid, envelope.msgid)
+            earlier = self._answered(call.conn, principal.paasid, envelope.msgid)
             if earlier is None:
                 raise
             return earlier[1]
