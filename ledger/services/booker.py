@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
     from ledger.exchange.messages import Message
     from ledger.services.application import Outcome, OutpatientPooling
@@ -30,8 +31,10 @@ Job = tuple["Message", dict[str, str], "Future[Outcome]"]
 class Booker:
     """One thread booking the settlements handed to it, as many at a time as are waiting."""
 
-    def __init__(self, ledger: OutpatientPooling) -> None:
+    def __init__(self, ledger: OutpatientPooling, writing: AbstractContextManager[object]) -> None:
         self.ledger = ledger
+        self.writing = writing
+        """Held while booking: the process's writers to a SQLite file take turns (``Follower.writing``)."""
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="ledger-booker", daemon=True)
         self._thread.start()
@@ -63,8 +66,9 @@ class Booker:
                     break
                 batch.append(job)
             try:
-                outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch],
-                                            catch_up=False)
+                with self.writing:
+                    outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch],
+                                                catch_up=False)
             except BaseException as e:  # every waiting request hears of it; the booker lives on
                 for _, _, done in batch:
                     done.set_exception(e)

@@ -16,6 +16,7 @@ from ledger.rules.adjudication import SETLINFO_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
 
     from sqlalchemy import Connection, Engine
 
@@ -34,6 +35,8 @@ class Call:
     envelope: t.RequestEnvelope
     books: Engine
     """Where the service tables are (``service_tables.bookkeeping_engine``)."""
+    writing: AbstractContextManager[object]
+    """Held while writing (``Follower.writing``)."""
     writes: list[Callable[[Connection], object]] = field(default_factory=list)
     """The service tables' changes of an answered call, committed with its answer in one transaction."""
     _conn: Connection | None = None
@@ -60,7 +63,7 @@ class Call:
         """A transaction of its own on the request's connection, once what was read so far is let go."""
         if self.conn.in_transaction():
             self.conn.commit()
-        with self.conn.begin():
+        with self.writing, self.conn.begin():
             yield self.conn
 
     @property

@@ -273,7 +273,7 @@ class Counter:
                              code=RefusalCode.VISIT_FOREIGN)
         msg = as_message({"type": "settlement.reversed", "date": self.today(), "setl_id": found.setl_id,
                           "reason": "2208"})
-        with submitted_by(call.submitter):
+        with submitted_by(call.submitter), call.writing:
             outcome = self.ledger.book_one(msg)
         if isinstance(outcome, LedgerError):
             raise outcome

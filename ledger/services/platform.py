@@ -107,7 +107,8 @@ class Platform:
         create_service_tables(ledger.store, ledger.engine)
         self.books = books or ledger.engine
         """Where nonces, answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
-        self.booker = Booker(ledger)
+        self.writing = follower.writing
+        self.booker = Booker(ledger, self.writing)
         self.counter = Counter(ledger, follower, self.today, self.book_together)
         self._one_at_a_time = threading.Lock()
         """One transaction at a time in this process: SQLite takes one writer, the application's
@@ -168,7 +169,7 @@ class Platform:
     def refuse(self, signed: Signed, error: LedgerError) -> bytes:
         """Refuse a signed request that names no transaction; its nonce is spent all the same."""
         received = stamp()
-        with self._one_at_a_time, self.books.begin() as conn:
+        with self._one_at_a_time, self.writing, self.books.begin() as conn:
             self.credentials.admit(signed, conn)
         return self.answer(received, None, error=error)
 
@@ -180,7 +181,7 @@ class Platform:
         ``msgid`` looked up in one transaction; the call's changes and its answer are committed
         in another.
         """
-        call = Call(signed.principal, envelope, self.books)
+        call = Call(signed.principal, envelope, self.books, self.writing)
         try:
             with call.transaction() as conn:
                 principal = self.credentials.admit(signed, conn)
@@ -257,7 +258,7 @@ class Platform:
                              f"not {msg.type}", code=RefusalCode.WRONG_MESSAGE_TYPE)
         if call.principal.role == "institution":
             call.check_owns(getattr(msg, "fixmedins_code", ""), f"{msg.type} {msg.key()}")
-        with submitted_by(call.submitter):
+        with submitted_by(call.submitter), self.writing:
             outcome = self.ledger.close_period(msg) if msg.type in PERIOD_TYPES else self.ledger.book_one(msg)
         if isinstance(outcome, LedgerError):
             raise outcome

@@ -119,7 +119,8 @@ def test_lines_reserved_by_one_bill_are_not_taken_by_another(service, h3):
     mdtrt_id = register(h3)
     h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "10.00")]})
     platform = service.app.state.platform
-    call = Call(Principal("H3", "institution"), RequestEnvelope.model_validate(h3.envelope("2207", {})), platform.books)
+    call = Call(Principal("H3", "institution"), RequestEnvelope.model_validate(h3.envelope("2207", {})),
+                platform.books, platform.writing)
     platform.counter._reserve(call, mdtrt_id, ["1"], f"{mdtrt_id}-B1")
     call.release()
     assert "[visit_settled]" in h3.refused("2207", settle_input(mdtrt_id, "10.00", bchno="B2"))
