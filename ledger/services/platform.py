@@ -66,6 +66,8 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
 }
 """Our numbered transactions: each books exchange messages of the listed types, given as ``input.data``."""
 
+AT_ONCE_ON_POSTGRESQL = 4
+"""Transactions a worker process runs at once on PostgreSQL (each holds one connection to the service tables)."""
 ANSWER = insert(answers)
 ANSWERED = select(answers.c.body_hash, answers.c.response).where(
     answers.c.paasid == bindparam("paasid"), answers.c.msgid == bindparam("msgid"))
@@ -110,10 +112,10 @@ class Platform:
         self.writing = follower.writing
         self.booker = Booker(ledger, self.writing)
         self.counter = Counter(ledger, follower, self.today, self.book_together)
-        self._one_at_a_time = threading.Lock()
-        """One transaction at a time in this process: SQLite takes one writer, the application's
-        aggregate cache is not shared between threads, and a msgid's answer is checked and
-        given under it. Several worker processes share the load on PostgreSQL."""
+        self._one_at_a_time = threading.BoundedSemaphore(1 if ledger.store.kind == "sqlite" else AT_ONCE_ON_POSTGRESQL)
+        """How many transactions run at once in this process: one on SQLite, which takes one writer;
+        a few on PostgreSQL, so one's round trips to the server overlap another's work (their races,
+        a msgid sent twice at once among them, are settled as between worker processes)."""
         self.transactions: dict[str, tuple[Callable[[Call], dict[str, Any]], frozenset[str]]] = {
             "9001": (self.sign_in, ANYONE),
             "1101": (self.counter.person, ANYONE),

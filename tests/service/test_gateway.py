@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -124,6 +125,20 @@ def test_the_same_msgid_gets_the_first_answer_byte_for_byte(service):
     # Another body under the same msgid is refused.
     envelope["input"]["data"]["psn_no"] = "M2"
     assert "[msgid_reused]" in refusal(h3.post(json.dumps(envelope)))
+
+
+def test_the_same_msgid_sent_four_times_at_once_is_answered_once_byte_for_byte(service):
+    """Requests run side by side (while one waits for its booking; on PostgreSQL, several in a worker)."""
+    h3 = service.caller("H3")
+    mdtrt_id = register(h3)
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "400.00")]})
+    body = json.dumps(h3.envelope("2207", settle_input(mdtrt_id, "400.00")))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: h3.post(body).content, range(4)))
+    assert len(set(answers)) == 1
+    setl_id = json.loads(answers[0])["output"]["setlinfo"]["setl_id"]
+    ledger = service.app.state.ledger
+    assert len(ledger.submissions(ledger.get_settlement(setl_id))) == 1
 
 
 def test_a_settlement_retried_under_a_new_msgid_returns_the_one_booked(service):
