@@ -59,7 +59,7 @@ _MINE = or_(_c.setl_id.is_(None), _c.setl_id == bindparam("mark"))
 _THESE = and_(_c.mdtrt_id == bindparam("visit"), _c.feedetl_sn.in_(bindparam("sns", expanding=True)))
 WAITING = select(fee_lines).where(_c.mdtrt_id == bindparam("mdtrt_id"), _MINE).order_by(_c.seq)
 TAKEN = select(fee_lines).where(_c.mdtrt_id == bindparam("mdtrt_id"), _c.setl_id.is_not(None)).order_by(_c.seq)
-LAST_SEQ = select(func.coalesce(func.max(_c.seq), 0))
+LAST_SEQ = select(func.coalesce(func.max(_c.seq), 0)).where(_c.mdtrt_id.in_(bindparam("visits", expanding=True)))
 RESERVE = update(fee_lines).where(_THESE, _MINE).values(setl_id=bindparam("mark"))
 TAKE = update(fee_lines).where(_THESE).values(setl_id=bindparam("taken_by"))
 """The counter's statements on its waiting work, built once: they run on every request."""
@@ -172,7 +172,8 @@ class Counter:
                     rows.append({"mdtrt_id": line.mdtrt_id, "feedetl_sn": line.feedetl_sn, "record": record})
         if rows:
             def store(conn: Connection) -> None:
-                seq = conn.execute(LAST_SEQ).scalar_one()
+                # The order matters within a visit only: its key's index finds the last one, at any table size.
+                seq = conn.execute(LAST_SEQ, {"visits": sorted({row["mdtrt_id"] for row in rows})}).scalar_one()
                 conn.execute(insert(fee_lines), [{**row, "seq": seq + n} for n, row in enumerate(rows, 1)])
             call.write_with_answer(store)
         return {"result": results}
