@@ -112,7 +112,7 @@ class Platform:
         self.writing = follower.writing
         self.booker = Booker(ledger, self.writing)
         self.counter = Counter(ledger, follower, self.today, self.book_together)
-        self._one_at_a_time = threading.BoundedSemaphore(1 if ledger.store.kind == "sqlite" else AT_ONCE_ON_POSTGRESQL)
+        self._places = threading.BoundedSemaphore(1 if ledger.store.kind == "sqlite" else AT_ONCE_ON_POSTGRESQL)
         """How many transactions run at once in this process: one on SQLite, which takes one writer;
         a few on PostgreSQL, so one's round trips to the server overlap another's work (their races,
         a msgid sent twice at once among them, are settled as between worker processes)."""
@@ -134,16 +134,17 @@ class Platform:
     def book_together(self, call: Call, msg: Message) -> Outcome:
         """Book a settlement in the booker's next batch, letting other requests run while it waits.
 
-        Called from a transaction, which holds the one-at-a-time lock: released while waiting,
-        so the settlements of concurrent requests reach the same batch (their lines are
-        reserved, their msgids not yet answered). The call's connection is given back meanwhile.
+        Called from a transaction, which holds one of the places to run (``_places``): given up
+        while waiting, so the settlements of concurrent requests reach the same batch (their
+        lines are reserved, their msgids not yet answered). The call's connection is given back
+        meanwhile.
         """
         call.release()
-        self._one_at_a_time.release()
+        self._places.release()
         try:
             return self.booker.book(msg, call.submitter)
         finally:
-            self._one_at_a_time.acquire()
+            self._places.acquire()
 
     def close(self) -> None:
         """Stop the booker, once the settlements handed to it are booked."""
@@ -165,13 +166,13 @@ class Platform:
                 "infno", f"unknown transaction {infno} (known: {', '.join(sorted(self.transactions))})",
                 code=RefusalCode.UNKNOWN_INFNO))
         run, roles = known
-        with self._one_at_a_time:
+        with self._places:
             return self._once(signed, envelope, body_hash(raw), received, run, roles)
 
     def refuse(self, signed: Signed, error: LedgerError) -> bytes:
         """Refuse a signed request that names no transaction; its nonce is spent all the same."""
         received = stamp()
-        with self._one_at_a_time, self.writing, self.books.begin() as conn:
+        with self._places, self.writing, self.books.begin() as conn:
             self.credentials.admit(signed, conn)
         return self.answer(received, None, error=error)
 
