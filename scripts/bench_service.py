@@ -11,11 +11,18 @@ signed, from ``--clients`` concurrent clients on 127.0.0.1 against ``ledger serv
 fresh database. Printed: settlements/s of both and their ratio; p50/p99 of 2207
 and of every request at full load; then p50/p99 with one client pacing claims at half the
 peak rate. Counts and time are bounded (``--claims``, ``--seconds``).
+
+The ceiling of the HTTP stack is measured in the same run: the same clients send the same
+signed requests to a bare FastAPI app on uvicorn (``bare_app``: the same endpoint, one worker;
+it parses the JSON body, checks the signature headers against secrets held in memory, and
+returns a fixed small answer). No service over three requests per settlement on this stack and
+machine can settle faster than that.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
 import subprocess
@@ -28,6 +35,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import uvicorn
+from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,10 +46,20 @@ from bench import discard, fresh_db  # noqa: E402
 from ledger.exchange.messages import validate_message  # noqa: E402
 from ledger.money import round_fen  # noqa: E402
 from ledger.services.bootstrap import bootstrap  # noqa: E402
-from ledger.services.credentials import Credentials, signed_headers  # noqa: E402
+from ledger.services.credentials import (  # noqa: E402
+    HEADERS,
+    SIGNATURE_WINDOW,
+    Credentials,
+    signature,
+    signed_headers,
+)
 from ledger.services.ingest import ingest_file  # noqa: E402
 
 CALL = "/fsi/api/rsfComIfsService/callService"
+BARE_SECRETS = "BENCH_BARE_SECRETS"
+"""The environment variable handing the bare app its callers' secrets (JSON)."""
+BARE_ANSWER = b'{"infcode":0,"err_msg":null,"output":{"data":{"mdtrt_id":"0"},"result":[]}}'
+BARE_REFUSED = b'{"infcode":-1,"err_msg":"bad signature or body","output":null}'
 ADMDVS = "411500"
 HOSPITALS = 8
 
@@ -159,10 +178,33 @@ def report(label: str, pool: list[Client]) -> str:
             f"({len(every)} requests)")
 
 
-def serve(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    ledger = str(Path(sys.executable).parent / "ledger")
-    process = subprocess.Popen([ledger, "--db", db, "serve", "--port", str(port), "--workers", str(workers)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def bare_app(secrets: dict[str, str]) -> FastAPI:
+    """The HTTP stack alone: parse the body, check the signature and nonce in memory, answer a fixed body."""
+    app = FastAPI()
+    seen: set[tuple[str, str]] = set()
+
+    @app.post(CALL)
+    async def call(request: Request) -> Response:
+        raw = json.loads(await request.body(), parse_float=Decimal)
+        paasid, timestamp, nonce, signed = (request.headers.get(name, "") for name in HEADERS)
+        secret = secrets.get(paasid)
+        good = (secret is not None and timestamp.isdigit() and abs(time.time() - int(timestamp)) <= SIGNATURE_WINDOW
+                and hmac.compare_digest(signature(timestamp, secret, nonce), signed)
+                and (paasid, nonce) not in seen and isinstance(raw.get("input"), dict))
+        seen.add((paasid, nonce))
+        return Response(BARE_ANSWER if good else BARE_REFUSED, media_type="application/json")
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def serve(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a server process and wait until its ``/health`` answers."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=None if env is None else {**os.environ, **env})
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -181,7 +223,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=60, help="a phase stops after this long")
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # serve bare_app (a subprocess)
     args = parser.parse_args()
+    if args.bare:
+        uvicorn.run(bare_app(json.loads(os.environ[BARE_SECRETS])), host="127.0.0.1", port=args.port)
+        return
     day = date.today().isoformat()
     members = 2 * args.claims
     setup = setup_messages(members, day)
@@ -200,9 +246,11 @@ def main() -> None:
         finally:
             ledger.close()
         os.environ.pop("LEDGER_DB", None)
-        process = serve(db, args.port, args.workers)
+        url = f"http://127.0.0.1:{args.port}"
+        ledger_cli = str(Path(sys.executable).parent / "ledger")
+        process = serve([ledger_cli, "--db", db, "serve", "--port", str(args.port), "--workers", str(args.workers)],
+                        args.port)
         try:
-            url = f"http://127.0.0.1:{args.port}"
             settled, elapsed, pool = run_clients(url, secrets, peak, args.clients, day, args.seconds)
             rate = settled / elapsed
             print(f"store {'postgresql' if args.db else 'sqlite'}, {args.workers} worker(s), {args.clients} clients")
@@ -217,6 +265,18 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=60)
             discard(base, db)
+        process = serve([sys.executable, __file__, "--bare", "--port", str(args.port)], args.port,
+                        {BARE_SECRETS: json.dumps(secrets)})
+        try:
+            settled, elapsed, pool = run_clients(url, secrets, peak, args.clients, day, args.seconds)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        ceiling = settled / elapsed
+        print(f"HTTP ceiling (bare FastAPI on uvicorn, 1 worker, same signed requests): {ceiling:.0f} settlements/s "
+              f"({3 * ceiling:.0f} requests/s), {ceiling / cli:.0%} of the CLI's rate; "
+              f"the service is {rate / ceiling:.0%} of it")
+        print(report("  bare at full load", pool))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ commit syncs the log to disk: booked one by one, settlements wait on the disk, n
 rules. The booker takes every settlement waiting when it is free and books them as one batch
 (``OutpatientPooling.book``), each with its own submitter and its own outcome: a refused one
 never takes the others down, and a write conflict falls back to booking them one at a time.
+The batch does not wait for the read models: the follower (``ledger.services.follower``)
+projects it within its interval, and the queries that must see it catch up first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
     from ledger.exchange.messages import Message
     from ledger.services.application import Outcome, OutpatientPooling
@@ -28,8 +31,10 @@ Job = tuple["Message", dict[str, str], "Future[Outcome]"]
 class Booker:
     """One thread booking the settlements handed to it, as many at a time as are waiting."""
 
-    def __init__(self, ledger: OutpatientPooling) -> None:
+    def __init__(self, ledger: OutpatientPooling, writing: AbstractContextManager[object]) -> None:
         self.ledger = ledger
+        self.writing = writing
+        """Held while booking: the process's writers to a SQLite file take turns (``Follower.writing``)."""
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="ledger-booker", daemon=True)
         self._thread.start()
@@ -61,7 +66,9 @@ class Booker:
                     break
                 batch.append(job)
             try:
-                outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch])
+                with self.writing:
+                    outcomes = self.ledger.book([m for m, _, _ in batch], submitters=[s for _, s, _ in batch],
+                                                catch_up=False)
             except BaseException as e:  # every waiting request hears of it; the booker lives on
                 for _, _, done in batch:
                     done.set_exception(e)

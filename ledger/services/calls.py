@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -14,6 +15,11 @@ from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import SETLINFO_FIELDS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+
+    from sqlalchemy import Connection, Engine
+
     from ledger.exchange.messages import Message
     from ledger.services import transactions as t
     from ledger.services.credentials import Principal
@@ -21,12 +27,44 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
     """One authenticated request, as the transactions see it."""
 
     principal: Principal
     envelope: t.RequestEnvelope
+    books: Engine
+    """Where the service tables are (``service_tables.bookkeeping_engine``)."""
+    writing: AbstractContextManager[object]
+    """Held while writing (``Follower.writing``)."""
+    writes: list[Callable[[Connection], object]] = field(default_factory=list)
+    """The service tables' changes of an answered call, committed with its answer in one transaction."""
+    _conn: Connection | None = None
+
+    @property
+    def conn(self) -> Connection:
+        """The request's one connection to the service tables, taken when first needed."""
+        if self._conn is None:
+            self._conn = self.books.connect()
+        return self._conn
+
+    def release(self) -> None:
+        """Give the connection back (when done, or while waiting for a booking: no one waits on the pool)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def write_with_answer(self, write: Callable[[Connection], object]) -> None:
+        """Have ``write`` committed with the answer: a refused call, or one answered before, writes nothing."""
+        self.writes.append(write)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction of its own on the request's connection, once what was read so far is let go."""
+        if self.conn.in_transaction():
+            self.conn.commit()
+        with self.writing, self.conn.begin():
+            yield self.conn
 
     @property
     def fixmedins_code(self) -> str:

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from ledger.adapters.service_tables import fee_lines, visits
 from ledger.domain.aggregate import submitted_by
@@ -35,7 +35,7 @@ from ledger.services.calls import Call, as_message, setlinfo, statement_month, v
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection
     from sqlalchemy.engine import Row
 
     from ledger.domain.claims import Settlement
@@ -52,6 +52,19 @@ RESERVED = "~"
 PHARMACY = "41"
 
 
+_c = fee_lines.c
+VISIT = select(visits).where(visits.c.mdtrt_id == bindparam("mdtrt_id"))
+HELD = select(_c.record, _c.setl_id).where(_c.mdtrt_id == bindparam("mdtrt_id"), _c.feedetl_sn == bindparam("sn"))
+_MINE = or_(_c.setl_id.is_(None), _c.setl_id == bindparam("mark"))
+_THESE = and_(_c.mdtrt_id == bindparam("visit"), _c.feedetl_sn.in_(bindparam("sns", expanding=True)))
+WAITING = select(fee_lines).where(_c.mdtrt_id == bindparam("mdtrt_id"), _MINE).order_by(_c.seq)
+TAKEN = select(fee_lines).where(_c.mdtrt_id == bindparam("mdtrt_id"), _c.setl_id.is_not(None)).order_by(_c.seq)
+LAST_SEQ = select(func.coalesce(func.max(_c.seq), 0)).where(_c.mdtrt_id.in_(bindparam("visits", expanding=True)))
+RESERVE = update(fee_lines).where(_THESE, _MINE).values(setl_id=bindparam("mark"))
+TAKE = update(fee_lines).where(_THESE).values(setl_id=bindparam("taken_by"))
+"""The counter's statements on its waiting work, built once: they run on every request."""
+
+
 def _record(line: t.FeeLine) -> str:
     return json.dumps({**{name: getattr(line, name) for name in ITEM_FIELDS}, "rx_no": line.rx_no,
                        "det_item_fee_sumamt": line.det_item_fee_sumamt}, default=str, sort_keys=True)
@@ -61,13 +74,10 @@ class Counter:
     """2201-2208 and the queries a counter makes, over one ledger application."""
 
     def __init__(self, ledger: OutpatientPooling, follower: Follower, today: Callable[[], date],
-                 books: Engine, book: Callable[[Message, dict[str, str]], Outcome]) -> None:
+                 book: Callable[[Call, Message], Outcome]) -> None:
         self.ledger = ledger
         self.book = book
         """Books a settlement with those arriving together (``ledger.services.booker``)."""
-        self.books = books
-        """The waiting work's engine (``service_tables.bookkeeping_engine``); taking lines into a
-        settlement is committed durably, on the ledger's own engine."""
         self.follower = follower
         self.today = today
 
@@ -81,8 +91,7 @@ class Counter:
     # ---------------------------------------------------------------- the visit and its lines
 
     def _visit(self, call: Call, mdtrt_id: str, psn_no: str, field: str) -> Row[Any]:
-        with self.books.connect() as conn:
-            row = conn.execute(select(visits).where(visits.c.mdtrt_id == mdtrt_id)).first()
+        row = call.conn.execute(VISIT, {"mdtrt_id": mdtrt_id}).first()
         if row is None:
             raise UnknownError(f"{field}.mdtrt_id", "visit", mdtrt_id)
         call.check_owns(row.fixmedins_code, f"visit {mdtrt_id}")
@@ -90,36 +99,36 @@ class Counter:
             raise InputError(f"{field}.psn_no", f"visit {mdtrt_id} is not {psn_no}'s", code=RefusalCode.VISIT_FOREIGN)
         return row
 
-    def _lines(self, mdtrt_id: str, *, waiting: bool, medins_setl_id: str = "") -> list[Row[Any]]:
+    @staticmethod
+    def _lines(call: Call, mdtrt_id: str, *, waiting: bool, medins_setl_id: str = "") -> list[Row[Any]]:
         """A visit's waiting lines (with those this very bill reserved), or its taken ones."""
-        c = fee_lines.c
-        mine = or_(c.setl_id.is_(None), c.setl_id == RESERVED + medins_setl_id)
-        condition = mine if waiting else c.setl_id.is_not(None)
-        with self.books.connect() as conn:
-            return list(conn.execute(select(fee_lines).where(c.mdtrt_id == mdtrt_id, condition).order_by(c.seq)))
+        return list(call.conn.execute(WAITING if waiting else TAKEN,
+                                      {"mdtrt_id": mdtrt_id, "mark": RESERVED + medins_setl_id}))
 
-    def _reserve(self, mdtrt_id: str, feedetl_sns: list[str], medins_setl_id: str) -> None:
-        """Reserve the lines for one bill before booking it.
+    @staticmethod
+    def _reserve(call: Call, mdtrt_id: str, feedetl_sns: list[str], medins_setl_id: str) -> None:
+        """Reserve the lines for one bill, committed before the bill is booked.
 
         So two bills (two requests, two workers) never take the same line; a bill retried after a
-        crash between reserving and booking finds its own reservation.
+        crash between reserving and booking finds its own reservation. The commit need not wait
+        for the disk: the booking's own durable commit comes later in the same database's log,
+        so a booked bill's reservation is never lost.
         """
-        c, mark = fee_lines.c, RESERVED + medins_setl_id
-        with self.ledger.engine.begin() as conn:
-            reserved = conn.execute(update(fee_lines).where(
-                c.mdtrt_id == mdtrt_id, c.feedetl_sn.in_(feedetl_sns), or_(c.setl_id.is_(None), c.setl_id == mark),
-            ).values(setl_id=mark)).rowcount
+        with call.transaction() as conn:
+            reserved = conn.execute(RESERVE, {"visit": mdtrt_id, "sns": feedetl_sns,
+                                              "mark": RESERVED + medins_setl_id}).rowcount
             if reserved != len(feedetl_sns):
-                conn.rollback()
                 raise InputError("input.data.mdtrt_id", f"another bill of visit {mdtrt_id} is taking its lines",
                                  code=RefusalCode.VISIT_SETTLING)
 
-    def _take(self, mdtrt_id: str, feedetl_sns: list[str], setl_id: str | None) -> None:
-        """Mark lines as taken by a settlement (or, with None, waiting again after a reversal)."""
-        c = fee_lines.c
-        with self.ledger.engine.begin() as conn:
-            conn.execute(update(fee_lines).where(c.mdtrt_id == mdtrt_id, c.feedetl_sn.in_(feedetl_sns))
-                         .values(setl_id=setl_id))
+    @staticmethod
+    def _take(conn: Connection, mdtrt_id: str, feedetl_sns: list[str], setl_id: str | None) -> None:
+        """Mark lines as taken by a settlement (or, with None, waiting again after a reversal).
+
+        Lines reserved for a bill that was booked count as taken until marked (``_lines``), so
+        the mark can wait for the answer's transaction.
+        """
+        conn.execute(TAKE, {"visit": mdtrt_id, "sns": feedetl_sns, "taken_by": setl_id})
 
     def register(self, call: Call) -> dict[str, Any]:
         """2201: register a visit of a member; the ledger assigns its ``mdtrt_id``."""
@@ -129,17 +138,16 @@ class Counter:
             s.institution(code)
             s.member(data.psn_no, "input.data.psn_no").check_present(data.begntime)
         mdtrt_id = uuid.uuid4().hex[:20]
-        with self.books.begin() as conn:
-            conn.execute(insert(visits).values(mdtrt_id=mdtrt_id, fixmedins_code=code, psn_no=data.psn_no,
-                                               day=data.begntime.isoformat(), insutype=data.insutype,
-                                               record=data.model_dump_json()))
+        row = {"mdtrt_id": mdtrt_id, "fixmedins_code": code, "psn_no": data.psn_no, "day": data.begntime.isoformat(),
+               "insutype": data.insutype, "record": data.model_dump_json()}
+        call.write_with_answer(lambda conn: conn.execute(insert(visits), row))
         return {"data": {"mdtrt_id": mdtrt_id, "psn_no": data.psn_no, "ipt_otp_no": data.ipt_otp_no}}
 
     def upload(self, call: Call) -> dict[str, Any]:
         """2204: upload fee lines under registered visits; each line's split is answered."""
         lines = validated(t.FeeUpload, call.envelope.input).feedetail
         rows, results = [], []
-        with self.books.connect() as conn, self._reading() as s:
+        with self._reading() as s:
             for i, line in enumerate(lines):
                 field = f"input.feedetail.{i}"
                 visit = self._visit(call, line.mdtrt_id, line.psn_no, field)
@@ -148,8 +156,7 @@ class Counter:
                     raise InputError(f"{field}.det_item_fee_sumamt", f"{line.det_item_fee_sumamt} is not cnt × pric "
                                      f"= {line_amount(item)}", code=RefusalCode.LINE_AMOUNT_MISMATCH)
                 record = _record(line)
-                held = conn.execute(select(fee_lines.c.record, fee_lines.c.setl_id).where(
-                    fee_lines.c.mdtrt_id == line.mdtrt_id, fee_lines.c.feedetl_sn == line.feedetl_sn)).first()
+                held = call.conn.execute(HELD, {"mdtrt_id": line.mdtrt_id, "sn": line.feedetl_sn}).first()
                 if held is not None and (held.record != record or held.setl_id is not None):
                     raise InputError(f"{field}.feedetl_sn", f"{line.feedetl_sn} was already uploaded "
                                      + ("and settled" if held.setl_id else "with other content"),
@@ -164,23 +171,24 @@ class Counter:
                 if held is None:
                     rows.append({"mdtrt_id": line.mdtrt_id, "feedetl_sn": line.feedetl_sn, "record": record})
         if rows:
-            with self.books.begin() as conn:
-                seq = conn.execute(select(func.coalesce(func.max(fee_lines.c.seq), 0))).scalar_one()
+            def store(conn: Connection) -> None:
+                # The order matters within a visit only: its key's index finds the last one, at any table size.
+                seq = conn.execute(LAST_SEQ, {"visits": sorted({row["mdtrt_id"] for row in rows})}).scalar_one()
                 conn.execute(insert(fee_lines), [{**row, "seq": seq + n} for n, row in enumerate(rows, 1)])
+            call.write_with_answer(store)
         return {"result": results}
 
     def cancel(self, call: Call) -> dict[str, Any]:
         """2205: cancel uploaded lines not yet settled (``feedetl_sn`` 0000: every one)."""
         data = validated(t.FeeCancelInput, call.envelope.input).data
         self._visit(call, data.mdtrt_id, data.psn_no, "input.data")
-        waiting = [row.feedetl_sn for row in self._lines(data.mdtrt_id, waiting=True)]
+        waiting = [row.feedetl_sn for row in self._lines(call, data.mdtrt_id, waiting=True)]
         chosen = waiting if data.feedetl_sn == ALL_LINES else [data.feedetl_sn]
         if data.feedetl_sn != ALL_LINES and data.feedetl_sn not in waiting:
             raise InputError("input.data.feedetl_sn", f"{data.feedetl_sn} is not a line of visit {data.mdtrt_id} "
                              "waiting to be settled", code=RefusalCode.NO_SUCH_WAITING_LINE)
-        with self.books.begin() as conn:
-            conn.execute(delete(fee_lines).where(fee_lines.c.mdtrt_id == data.mdtrt_id,
-                                                 fee_lines.c.feedetl_sn.in_(chosen)))
+        call.write_with_answer(lambda conn: conn.execute(delete(fee_lines).where(
+            fee_lines.c.mdtrt_id == data.mdtrt_id, fee_lines.c.feedetl_sn.in_(chosen))))
         return {"mdtrt_id": data.mdtrt_id, "cancelled": chosen}
 
     # ---------------------------------------------------------------- settling
@@ -188,9 +196,9 @@ class Counter:
     def _claim(self, call: Call, data: t.Settle) -> tuple[dict[str, Any], list[str]]:
         """The waiting lines of a visit as one claim of the exchange contract, and their serial numbers."""
         visit = self._visit(call, data.mdtrt_id, data.psn_no, "input.data")
-        lines = self._lines(data.mdtrt_id, waiting=True, medins_setl_id=f"{data.mdtrt_id}-{data.chrg_bchno}")
+        lines = self._lines(call, data.mdtrt_id, waiting=True, medins_setl_id=f"{data.mdtrt_id}-{data.chrg_bchno}")
         if not lines:
-            settled = bool(self._lines(data.mdtrt_id, waiting=False))
+            settled = bool(self._lines(call, data.mdtrt_id, waiting=False))
             raise InputError("input.data.mdtrt_id", f"visit {data.mdtrt_id} has no fee lines waiting"
                              + (": it is settled; upload new lines to bill it again" if settled else
                                 ": upload them first (2204)"),
@@ -240,10 +248,11 @@ class Counter:
         if found is None:
             claim, taken = self._claim(call, data)
             msg = as_message(claim)
-            self._reserve(data.mdtrt_id, taken, medins_setl_id)
-            outcome = self.book(msg, call.submitter)
+            self._reserve(call, data.mdtrt_id, taken, medins_setl_id)
+            outcome = self.book(call, msg)
             if isinstance(outcome, LedgerError):
-                self._take(data.mdtrt_id, taken, None)
+                with call.transaction() as conn:
+                    self._take(conn, data.mdtrt_id, taken, None)
                 raise outcome
             found = self.ledger.get_settlement(medins_setl_id)
         else:
@@ -252,7 +261,8 @@ class Counter:
                 raise InputError("input.data.chrg_bchno", f"{medins_setl_id} was reversed on {found.reversed_on}: "
                                  "settle again under a new chrg_bchno", code=RefusalCode.ALREADY_REVERSED)
             taken = [line["feedetl_sn"] for line in found.claim["lines"]]
-        self._take(data.mdtrt_id, taken, found.setl_id)
+        setl_id = found.setl_id
+        call.write_with_answer(lambda conn: self._take(conn, data.mdtrt_id, taken, setl_id))
         return setlinfo(self.ledger.settlement_summary(found), mdtrt_id=data.mdtrt_id, chrg_bchno=data.chrg_bchno)
 
     def reverse(self, call: Call) -> dict[str, Any]:
@@ -264,11 +274,12 @@ class Counter:
                              code=RefusalCode.VISIT_FOREIGN)
         msg = as_message({"type": "settlement.reversed", "date": self.today(), "setl_id": found.setl_id,
                           "reason": "2208"})
-        with submitted_by(call.submitter):
+        with submitted_by(call.submitter), call.writing:
             outcome = self.ledger.book_one(msg)
         if isinstance(outcome, LedgerError):
             raise outcome
-        self._take(data.mdtrt_id, [line["feedetl_sn"] for line in found.claim["lines"]], None)
+        with call.transaction() as conn:
+            self._take(conn, data.mdtrt_id, [line["feedetl_sn"] for line in found.claim["lines"]], None)
         return setlinfo(self.ledger.settlement_summary(self.ledger.get_settlement(found.setl_id)),
                         mdtrt_id=data.mdtrt_id)
 

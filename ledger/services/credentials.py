@@ -11,6 +11,11 @@ recompute it the service must hold the secret itself, and a hash of the secret w
 it. The table is read only by the service (on PostgreSQL, grant it to the service's role
 alone); a secret is printed once when issued and never shown again, and revoking a
 credential stops it at once. Comparisons are constant-time.
+
+A worker process keeps the live credentials it has read in memory, so checking a signature
+costs no query; revocation still stops a credential at once, in every process: the nonce is
+recorded only while the secret that signed the request is live, in the same statement, and a
+credential no longer live is refused and forgotten there.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, get_args
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.adapters.service_tables import create_service_tables, credentials, nonces
@@ -33,7 +38,7 @@ from ledger.refusals import RefusalCode
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from ledger.services.application import OutpatientPooling
 
@@ -42,6 +47,15 @@ ROLES: tuple[str, ...] = get_args(Role)
 SIGNATURE_WINDOW = 300
 """Seconds a signed request's timestamp may be off the service's clock, either way (the gateway's rule)."""
 HEADERS = ("x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature")
+REFUSED_SIGNATURE = "the signature does not match (unknown or revoked paasid, or wrong secret)"
+
+_c = credentials.c
+REMEMBER = insert(nonces).from_select(
+    ["paasid", "nonce", "seen_at"],
+    select(bindparam("paasid"), bindparam("nonce"), bindparam("seen_at")).where(exists().where(and_(
+        _c.paasid == bindparam("paasid"), _c.secret == bindparam("secret"), _c.revoked_at.is_(None)))),
+).returning(nonces.c.nonce)
+"""A nonce recorded only while the secret that signed its request is live (built once: it runs per request)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,16 @@ class Principal:
 
     paasid: str
     role: Role
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A request whose signature checks out; its nonce is yet to be recorded (:meth:`Credentials.admit`)."""
+
+    principal: Principal
+    secret: str
+    nonce: str
+    clock: int
 
 
 class AuthError(InputError):
@@ -75,16 +99,16 @@ def signed_headers(paasid: str, secret: str, *, now: int | None = None, nonce: s
 class Credentials:
     """The credentials table and the signature check, on the ledger's database."""
 
-    def __init__(self, engine: Engine, nonces_engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.nonces_engine = nonces_engine or engine
-        """Where nonces are remembered (``service_tables.bookkeeping_engine``: no wait for the disk)."""
+        self._known: dict[str, tuple[Principal, str]] = {}
+        """The live credentials read so far, by paasid; each use confirms the secret still live."""
 
     @classmethod
-    def of(cls, ledger: OutpatientPooling, nonces_engine: Engine | None = None) -> Credentials:
+    def of(cls, ledger: OutpatientPooling) -> Credentials:
         """The credentials kept in ``ledger``'s database (the tables are made on first use)."""
         create_service_tables(ledger.store, ledger.engine)
-        return cls(ledger.engine, nonces_engine)
+        return cls(ledger.engine)
 
     def issue(self, paasid: str, role: str) -> str:
         """Issue (or replace) ``paasid``'s credential; returns the secret, to be shown once."""
@@ -97,6 +121,7 @@ class Credentials:
         with self.engine.begin() as conn:
             if conn.execute(update(credentials).where(credentials.c.paasid == paasid).values(**row)).rowcount == 0:
                 conn.execute(insert(credentials).values(paasid=paasid, **row))
+        self._known.pop(paasid, None)
         return secret
 
     def revoke(self, paasid: str) -> None:
@@ -105,6 +130,7 @@ class Credentials:
             done = conn.execute(update(credentials).where(credentials.c.paasid == paasid,
                                                           credentials.c.revoked_at.is_(None))
                                 .values(revoked_at=_now())).rowcount
+        self._known.pop(paasid, None)
         if not done:
             raise InputError("paasid", f"no live credential for {paasid}", code=RefusalCode.UNKNOWN_PAASID)
 
@@ -126,8 +152,8 @@ class Credentials:
             return None
         return found[0]
 
-    def authenticate(self, headers: Mapping[str, str], *, now: int | None = None) -> Principal:
-        """The caller of a signed request, or :class:`AuthError` (bad, stale or replayed)."""
+    def verify(self, headers: Mapping[str, str], *, now: int | None = None) -> Signed:
+        """A request's signature checked, or :class:`AuthError` (bad or stale); :meth:`admit` records its nonce."""
         paasid, timestamp, nonce, signed = (headers.get(name, "") for name in HEADERS)
         if not (paasid and timestamp and nonce and signed):
             missing = ", ".join(name for name in HEADERS if not headers.get(name))
@@ -140,22 +166,36 @@ class Credentials:
                             RefusalCode.STALE_TIMESTAMP)
         if len(nonce) > 128:
             raise AuthError("x-tif-nonce is longer than 128 characters", RefusalCode.BAD_NONCE)
-        found = self._live(paasid)
-        if found is None or not hmac.compare_digest(signature(timestamp, found[1], nonce), signed.lower()):
-            raise AuthError("the signature does not match (unknown or revoked paasid, or wrong secret)",
-                            RefusalCode.BAD_SIGNATURE)
-        self._remember(paasid, nonce, clock)
-        return found[0]
+        found = self._known.get(paasid)
+        if found is None or not self._signs(found, timestamp, nonce, signed):
+            found = self._live(paasid)  # not read yet, or issued anew since
+            if found is None or not self._signs(found, timestamp, nonce, signed):
+                raise AuthError(REFUSED_SIGNATURE, RefusalCode.BAD_SIGNATURE)
+            self._known[paasid] = found
+        return Signed(found[0], found[1], nonce, clock)
 
-    def _remember(self, paasid: str, nonce: str, clock: int) -> None:
-        """Record the nonce; one seen within the window is a replay. Older ones are forgotten."""
+    @staticmethod
+    def _signs(found: tuple[Principal, str], timestamp: str, nonce: str, signed: str) -> bool:
+        return hmac.compare_digest(signature(timestamp, found[1], nonce), signed.lower())
+
+    def admit(self, signed: Signed, conn: Connection) -> Principal:
+        """The caller, once its nonce is recorded in ``conn``'s transaction while its secret is still live.
+
+        A nonce seen within the window is a replay; a credential revoked (or issued anew) since
+        it was read is refused and forgotten. Older nonces are forgotten now and then.
+        """
+        paasid = signed.principal.paasid
         try:
-            with self.nonces_engine.begin() as conn:
-                conn.execute(insert(nonces).values(paasid=paasid, nonce=nonce, seen_at=clock))
-                if secrets.randbelow(100) == 0:
-                    conn.execute(delete(nonces).where(nonces.c.seen_at < clock - 2 * SIGNATURE_WINDOW))
+            recorded = conn.execute(REMEMBER, {"paasid": paasid, "nonce": signed.nonce, "seen_at": signed.clock,
+                                               "secret": signed.secret}).first() is not None
         except IntegrityError:
             raise AuthError("x-tif-nonce was already used (a replayed request)", RefusalCode.REPLAYED_NONCE) from None
+        if not recorded:
+            self._known.pop(paasid, None)
+            raise AuthError(REFUSED_SIGNATURE, RefusalCode.BAD_SIGNATURE)
+        if secrets.randbelow(100) == 0:
+            conn.execute(delete(nonces).where(nonces.c.seen_at < signed.clock - 2 * SIGNATURE_WINDOW))
+        return signed.principal
 
 
 def _now() -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from contextlib import AbstractContextManager
 
     from ledger.services.application import OutpatientPooling
 
@@ -33,6 +34,11 @@ class Follower:
 
     def __init__(self, ledger: OutpatientPooling, *, interval: timedelta = FOLLOW_INTERVAL) -> None:
         self.ledger = ledger
+        one_writer = ledger.store.kind == "sqlite"
+        self.writing: AbstractContextManager[object] = threading.Lock() if one_writer else nullcontext()
+        """Taken in turn by the writers of this process (the booker, a request, this follower) on a SQLite
+        file, which takes one writer at a time: waiting here wakes at once, where SQLite's own wait for a
+        busy file sleeps in steps of milliseconds. On PostgreSQL writers need not take turns."""
         ledger.read_models.setup()  # made here, once, before any thread asks for them
         self.interval = interval
         self._lock = threading.RLock()
@@ -45,7 +51,8 @@ class Follower:
     def reading(self) -> Iterator[None]:
         """Caught up, and no one else projecting until the block ends."""
         with self._lock:
-            self.ledger.read_models.catch_up()
+            with self.writing:
+                self.ledger.read_models.catch_up()
             self.caught_up_at = time.monotonic_ns()
             yield
 

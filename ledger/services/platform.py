@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger.adapters.service_tables import answers, create_service_tables
@@ -41,11 +41,11 @@ from ledger.services.ingest import describe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from ledger.exchange.messages import Message
     from ledger.services.application import Outcome, OutpatientPooling
-    from ledger.services.credentials import Principal
+    from ledger.services.credentials import Credentials, Signed
     from ledger.services.follower import Follower
 
 ANYONE = frozenset({"institution", "operator", "regulator"})
@@ -65,6 +65,13 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
     "8601": ("backfill and correction", BUREAU, ("visit.settled", "purchase.settled", "settlement.reversed")),
 }
 """Our numbered transactions: each books exchange messages of the listed types, given as ``input.data``."""
+
+AT_ONCE_ON_POSTGRESQL = 4
+"""Transactions a worker process runs at once on PostgreSQL (each holds one connection to the service tables)."""
+ANSWER = insert(answers)
+ANSWERED = select(answers.c.body_hash, answers.c.response).where(
+    answers.c.paasid == bindparam("paasid"), answers.c.msgid == bindparam("msgid"))
+"""The statements every request runs, built once."""
 
 
 def body_hash(envelope: dict[str, Any]) -> str:
@@ -93,20 +100,22 @@ def stamp() -> str:
 class Platform:
     """The service's transactions over one ledger application."""
 
-    def __init__(self, ledger: OutpatientPooling, follower: Follower, *, books: Engine | None = None,
-                 today: Callable[[], date] | None = None) -> None:
+    def __init__(self, ledger: OutpatientPooling, follower: Follower, credentials: Credentials, *,
+                 books: Engine | None = None, today: Callable[[], date] | None = None) -> None:
         self.ledger = ledger
+        self.credentials = credentials
         self.follower = follower
         self.today = today or date.today
         create_service_tables(ledger.store, ledger.engine)
         self.books = books or ledger.engine
-        """Where answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
-        self.booker = Booker(ledger)
-        self.counter = Counter(ledger, follower, self.today, self.books, self.book_together)
-        self._one_at_a_time = threading.Lock()
-        """One transaction at a time in this process: SQLite takes one writer, the application's
-        aggregate cache is not shared between threads, and a msgid's answer is checked and
-        given under it. Several worker processes share the load on PostgreSQL."""
+        """Where nonces, answers and waiting work are kept (``service_tables.bookkeeping_engine``)."""
+        self.writing = follower.writing
+        self.booker = Booker(ledger, self.writing)
+        self.counter = Counter(ledger, follower, self.today, self.book_together)
+        self._places = threading.BoundedSemaphore(1 if ledger.store.kind == "sqlite" else AT_ONCE_ON_POSTGRESQL)
+        """How many transactions run at once in this process: one on SQLite, which takes one writer;
+        a few on PostgreSQL, so one's round trips to the server overlap another's work (their races,
+        a msgid sent twice at once among them, are settled as between worker processes)."""
         self.transactions: dict[str, tuple[Callable[[Call], dict[str, Any]], frozenset[str]]] = {
             "9001": (self.sign_in, ANYONE),
             "1101": (self.counter.person, ANYONE),
@@ -122,18 +131,20 @@ class Platform:
             **{infno: (self.book_message, roles) for infno, (_, roles, _) in BOOKINGS.items()},
         }
 
-    def book_together(self, msg: Message, submitter: dict[str, str]) -> Outcome:
+    def book_together(self, call: Call, msg: Message) -> Outcome:
         """Book a settlement in the booker's next batch, letting other requests run while it waits.
 
-        Called from a transaction, which holds the one-at-a-time lock: released while waiting,
-        so the settlements of concurrent requests reach the same batch (their lines are
-        reserved, their msgids not yet answered).
+        Called from a transaction, which holds one of the places to run (``_places``): given up
+        while waiting, so the settlements of concurrent requests reach the same batch (their
+        lines are reserved, their msgids not yet answered). The call's connection is given back
+        meanwhile.
         """
-        self._one_at_a_time.release()
+        call.release()
+        self._places.release()
         try:
-            return self.booker.book(msg, submitter)
+            return self.booker.book(msg, call.submitter)
         finally:
-            self._one_at_a_time.acquire()
+            self._places.acquire()
 
     def close(self) -> None:
         """Stop the booker, once the settlements handed to it are booked."""
@@ -141,33 +152,56 @@ class Platform:
 
     # ---------------------------------------------------------------- the call
 
-    def call(self, principal: Principal, raw: dict[str, Any]) -> bytes:
-        """Answer one request (its envelope decoded, amounts as Decimal); the bytes to send back."""
+    def call(self, signed: Signed, raw: dict[str, Any]) -> bytes:
+        """Answer one signed request (its envelope decoded, amounts as Decimal); the bytes to send back."""
         received = stamp()
         try:
             envelope = validated(t.RequestEnvelope, raw)
         except InputError as e:
-            return self.answer(received, None, error=e)
+            return self.refuse(signed, e)
         infno = envelope.infno
         known = self.transactions.get(infno)
         if known is None:
-            return self.answer(received, None, error=InputError(
+            return self.refuse(signed, InputError(
                 "infno", f"unknown transaction {infno} (known: {', '.join(sorted(self.transactions))})",
                 code=RefusalCode.UNKNOWN_INFNO))
         run, roles = known
-        with self._one_at_a_time:
-            return self._once(principal, envelope, body_hash(raw), received, run, roles)
+        with self._places:
+            return self._once(signed, envelope, body_hash(raw), received, run, roles)
 
-    def _once(self, principal: Principal, envelope: t.RequestEnvelope, digest: str, received: str,
+    def refuse(self, signed: Signed, error: LedgerError) -> bytes:
+        """Refuse a signed request that names no transaction; its nonce is spent all the same."""
+        received = stamp()
+        with self._places, self.writing, self.books.begin() as conn:
+            self.credentials.admit(signed, conn)
+        return self.answer(received, None, error=error)
+
+    def _once(self, signed: Signed, envelope: t.RequestEnvelope, digest: str, received: str,
               run: Callable[[Call], dict[str, Any]], roles: frozenset[str]) -> bytes:
-        """The first answer to this ``msgid``, given now or earlier."""
-        earlier = self._answered(principal.paasid, envelope.msgid)
-        if earlier is not None:
-            if earlier[0] != digest:
-                return self.answer(received, None, error=InputError(
-                    "msgid", f"{envelope.msgid} was already used with another body", code=RefusalCode.MSGID_REUSED))
-            return earlier[1]
-        call = Call(principal, envelope)
+        """The first answer to this ``msgid``, given now or earlier.
+
+        One connection to the service tables serves the request: the nonce is recorded and the
+        ``msgid`` looked up in one transaction; the call's changes and its answer are committed
+        in another.
+        """
+        call = Call(signed.principal, envelope, self.books, self.writing)
+        try:
+            with call.transaction() as conn:
+                principal = self.credentials.admit(signed, conn)
+                earlier = self._answered(conn, principal.paasid, envelope.msgid)
+            if earlier is not None:
+                if earlier[0] != digest:
+                    return self.answer(received, None, error=InputError(
+                        "msgid", f"{envelope.msgid} was already used with another body",
+                        code=RefusalCode.MSGID_REUSED))
+                return earlier[1]
+            return self._answer_once(call, digest, received, run, roles)
+        finally:
+            call.release()
+
+    def _answer_once(self, call: Call, digest: str, received: str, run: Callable[[Call], dict[str, Any]],
+                     roles: frozenset[str]) -> bytes:
+        principal, envelope = call.principal, call.envelope
         try:
             if principal.role not in roles:
                 raise InputError("infno", f"a {principal.role} may not call {envelope.infno}",
@@ -180,19 +214,21 @@ class Platform:
             output, error = None, e
         response = self.answer(received, output, error=error)
         try:
-            with self.books.begin() as conn:
-                conn.execute(insert(answers).values(paasid=principal.paasid, msgid=envelope.msgid,
-                                                    infno=envelope.infno, body_hash=digest, response=response))
+            with call.transaction() as conn:
+                for write in call.writes if error is None else ():
+                    write(conn)
+                conn.execute(ANSWER, {"paasid": principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
+                                      "body_hash": digest, "response": response})
         except IntegrityError:  # another worker answered the same msgid first: its answer stands
-            earlier = self._answered(principal.paasid, envelope.msgid)
-            assert earlier is not None
+            earlier = self._answered(call.conn, principal.paasid, envelope.msgid)
+            if earlier is None:
+                raise
             return earlier[1]
         return response
 
-    def _answered(self, paasid: str, msgid: str) -> tuple[str, bytes] | None:
-        with self.books.connect() as conn:
-            row = conn.execute(select(answers.c.body_hash, answers.c.response)
-                               .where(answers.c.paasid == paasid, answers.c.msgid == msgid)).first()
+    @staticmethod
+    def _answered(conn: Connection, paasid: str, msgid: str) -> tuple[str, bytes] | None:
+        row = conn.execute(ANSWERED, {"paasid": paasid, "msgid": msgid}).first()
         return None if row is None else (row.body_hash, bytes(row.response))
 
     @staticmethod
@@ -225,7 +261,7 @@ class Platform:
                              f"not {msg.type}", code=RefusalCode.WRONG_MESSAGE_TYPE)
         if call.principal.role == "institution":
             call.check_owns(getattr(msg, "fixmedins_code", ""), f"{msg.type} {msg.key()}")
-        with submitted_by(call.submitter):
+        with submitted_by(call.submitter), self.writing:
             outcome = self.ledger.close_period(msg) if msg.type in PERIOD_TYPES else self.ledger.book_one(msg)
         if isinstance(outcome, LedgerError):
             raise outcome

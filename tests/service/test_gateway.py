@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ledger.services.credentials import Credentials
 from tests.service.helpers import line, register, settle_input
 
 pytestmark = pytest.mark.usefixtures("city")
@@ -46,11 +48,34 @@ def test_a_replayed_nonce_is_refused(service):
     assert "[replayed_nonce]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), headers))
 
 
+def test_a_refused_body_spends_its_nonce_all_the_same(service):
+    h3 = service.caller("H3")
+    unknown = json.dumps(h3.envelope("0000", SIGN_IN))
+    for refused_body, code in (("{not json", "[not_json]"), (unknown, "[unknown_infno]")):
+        headers = h3.headers()
+        assert code in refusal(h3.post(refused_body, headers))
+        assert "[replayed_nonce]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), headers))
+
+
 def test_unsigned_and_revoked_callers_are_refused(service):
     h3 = service.caller("H3")
     assert "[unsigned]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN)), {}))
     service.app.state.credentials.revoke("H3")
     assert "[bad_signature]" in refusal(h3.post(json.dumps(h3.envelope("9001", SIGN_IN))))
+
+
+def test_a_revocation_or_a_new_secret_from_another_process_stops_the_old_secret_at_once(service):
+    """The service keeps credentials it has read in memory; ``ledger credentials`` runs elsewhere."""
+    h3 = service.caller("H3")
+    assert h3.call("9001", SIGN_IN)["infcode"] == 0  # H3's credential is now held in memory
+    elsewhere = Credentials(service.app.state.ledger.engine)
+    old_secret, h3.secret = h3.secret, elsewhere.issue("H3", "institution")
+    assert h3.call("9001", SIGN_IN)["infcode"] == 0
+    h3.secret, new_secret = old_secret, h3.secret
+    assert "[bad_signature]" in h3.refused("9001", SIGN_IN)
+    h3.secret = new_secret
+    elsewhere.revoke("H3")
+    assert "[bad_signature]" in h3.refused("9001", SIGN_IN)
 
 
 def test_check_secret_and_principal_for_the_console(service):
@@ -100,6 +125,20 @@ def test_the_same_msgid_gets_the_first_answer_byte_for_byte(service):
     # Another body under the same msgid is refused.
     envelope["input"]["data"]["psn_no"] = "M2"
     assert "[msgid_reused]" in refusal(h3.post(json.dumps(envelope)))
+
+
+def test_the_same_msgid_sent_four_times_at_once_is_answered_once_byte_for_byte(service):
+    """Requests run side by side (while one waits for its booking; on PostgreSQL, several in a worker)."""
+    h3 = service.caller("H3")
+    mdtrt_id = register(h3)
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "400.00")]})
+    body = json.dumps(h3.envelope("2207", settle_input(mdtrt_id, "400.00")))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: h3.post(body).content, range(4)))
+    assert len(set(answers)) == 1
+    setl_id = json.loads(answers[0])["output"]["setlinfo"]["setl_id"]
+    ledger = service.app.state.ledger
+    assert len(ledger.submissions(ledger.get_settlement(setl_id))) == 1
 
 
 def test_a_settlement_retried_under_a_new_msgid_returns_the_one_booked(service):

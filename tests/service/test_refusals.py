@@ -7,6 +7,9 @@ import json
 import pytest
 
 from ledger.entrypoints.http.app import MAX_BODY
+from ledger.services.calls import Call
+from ledger.services.credentials import Principal
+from ledger.services.transactions import RequestEnvelope
 from tests.service.helpers import line, register, settle_input
 
 pytestmark = pytest.mark.usefixtures("city")
@@ -115,6 +118,10 @@ def test_lines_reserved_by_one_bill_are_not_taken_by_another(service, h3):
     worker) cannot take them, and the same bill retried after a crash between the two finds them."""
     mdtrt_id = register(h3)
     h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "10.00")]})
-    service.app.state.platform.counter._reserve(mdtrt_id, ["1"], f"{mdtrt_id}-B1")
+    platform = service.app.state.platform
+    call = Call(Principal("H3", "institution"), RequestEnvelope.model_validate(h3.envelope("2207", {})),
+                platform.books, platform.writing)
+    platform.counter._reserve(call, mdtrt_id, ["1"], f"{mdtrt_id}-B1")
+    call.release()
     assert "[visit_settled]" in h3.refused("2207", settle_input(mdtrt_id, "10.00", bchno="B2"))
     assert h3.ok("2207", settle_input(mdtrt_id, "10.00", bchno="B1"))["setlinfo"]["medfee_sumamt"] == "10.00"

@@ -96,12 +96,21 @@ async def call_service(request: Request) -> Response:
     platform: Platform = request.app.state.platform
     principal: Principal | None = None
     raw: dict[str, Any] = {}
+    credentials: Credentials = request.app.state.credentials
+
+    def authenticated_call(body: bytes) -> bytes:
+        """In one worker thread: who calls, then the answer (a thread hop costs as much as a query)."""
+        nonlocal principal, raw
+        signed = credentials.verify(request.headers)
+        principal = signed.principal
+        try:
+            raw = decode(body)
+        except InputError as e:
+            return platform.refuse(signed, e)
+        return platform.call(signed, raw)
+
     try:
-        body = await read_body(request)
-        caller: Principal = await run_in_threadpool(request.app.state.credentials.authenticate, request.headers)
-        principal = caller
-        raw = decode(body)
-        answer = await run_in_threadpool(platform.call, caller, raw)
+        answer = await run_in_threadpool(authenticated_call, await read_body(request))
     except LedgerError as e:
         answer = platform.answer(received, None, error=e)
     except Exception:  # a fault of ours or of the database: logged, and answered in the platform's shape
@@ -126,9 +135,9 @@ def create_app(db_url: str | None = None, *, today: Callable[[], date] | None = 
     """The service on the store at ``db_url`` (``LEDGER_DB`` otherwise); ``today`` fixes the date in tests."""
     ledger = bootstrap(db_url)
     books = bookkeeping_engine(ledger.store, ledger.engine)
-    credentials = Credentials.of(ledger, books)
+    credentials = Credentials.of(ledger)
     follower = Follower(ledger, interval=follow_interval)
-    platform = Platform(ledger, follower, books=books, today=today)
+    platform = Platform(ledger, follower, credentials, books=books, today=today)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
