@@ -426,6 +426,16 @@ class OutpatientPooling(Application[UUID]):
         with self.engine.connect() as conn:
             return roster.members_of(conn, admdvs, on)
 
+    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """The next ``limit`` members of a region on a date past ``psn_no`` ``after``, with their ids."""
+        with self.engine.connect() as conn:
+            return roster.members_page(conn, admdvs, on, after, limit)
+
+    def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
+        """The member of a region credited last for ``month`` (past position ``since``), if any."""
+        with self.engine.connect() as conn:
+            return accounts.last_credited(conn, admdvs, month, since)
+
     def pending_actuals(self, admdvs: str, through_day: str, through_position: int, counted_from: str | None = None,
                         after: tuple[str, int] | None = None) -> list[dict[str, Any]]:
         """Institutions' movements not yet prepaid (for closing a month)."""
