@@ -22,7 +22,7 @@ from ledger.projections.base import (
     position_column,
     yuan,
 )
-from ledger.projections.roster import roster_members
+from ledger.projections.roster import in_region, roster_members
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -135,7 +135,7 @@ def last_credited(conn: Connection, admdvs: str, month: str, since: int) -> str 
     m, r = accounts_movements.c, roster_members.c
     return conn.execute(
         select(r.psn_no).select_from(accounts_movements.join(roster_members, r.member_id == m.member_id))
-        .where(m.position > since, m.kind == "credit", m.reference == month, r.admdvs == admdvs)
+        .where(m.position > since, m.kind == "credit", m.reference == month, in_region(admdvs))
         .order_by(m.position.desc()).limit(1)
     ).scalar()
 
