@@ -285,13 +285,17 @@ class OutpatientPooling(Application[UUID]):
             return BOOKED if booked else PRESENT
         return InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
 
-    def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
-        """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
+    def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True,
+                     between_pages: Callable[[], None] | None = None) -> Outcome:
+        """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present").
+
+        ``between_pages`` runs between a month close's pages of credits (``closing.close_month``).
+        """
         outcome: Outcome = InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
         for attempt in range(RETRIES):
             try:
                 if isinstance(msg, m.MonthClosed):
-                    done = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
+                    done = closing.close_month(self, msg, refuse_repeat=refuse_repeat, between_pages=between_pages)
                 elif isinstance(msg, m.YearClosed):
                     done = closing.close_year(self, msg, refuse_repeat=refuse_repeat)
                 else:

@@ -37,6 +37,8 @@ from ledger.rules.payments import KAIFENG, Actual, Prepayment, prepay_jiaozuo_4_
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ledger.domain.institutions import Institution
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
@@ -59,8 +61,13 @@ def _scheme(policy: Policy, field: str) -> str:
     return str(policy.get("payment_scheme").value)
 
 
-def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = False) -> bool:
-    """month.closed: credit every active member's account, then prepay the region's institutions."""
+def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = False,
+                between_pages: Callable[[], None] | None = None) -> bool:
+    """month.closed: credit every active member's account, then prepay the region's institutions.
+
+    ``between_pages`` runs after each page of credits is committed: a service holding a lock
+    for the close lets its other requests in there.
+    """
     s = app.services()
     region = s.uow.get(Region, region_id(msg.admdvs)) or Region.open(msg.admdvs)
     if region.already_received(msg.key(), msg.fingerprint(), "month") and not refuse_repeat:
@@ -76,7 +83,7 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
     since = region.months[max(region.months)]["through_position"] if region.months else 0
     s.uow.abandon()
 
-    _credit_accounts(app, msg, policy, since)
+    _credit_accounts(app, msg, policy, since, between_pages or (lambda: None))
     app.read_models.catch_up()
     credits = app.credits_of_month(msg.admdvs, msg.month)
     through = app.recorder.max_notification_id() or 0
@@ -158,7 +165,8 @@ def prepay_pending(s: Services, region: Region, day: date, resolved_by: str) -> 
         after = (month_end(month).isoformat(), facts["through_position"])
 
 
-def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: int) -> None:
+def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: int,
+                     between_pages: Callable[[], None]) -> None:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month.
 
     The members are read a page at a time in ``psn_no`` order, each page's aggregates in one
@@ -188,6 +196,7 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
         s.record_policy(policy)
         s.uow.commit()
         after = page[-1][0]
+        between_pages()
 
 
 def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain.ids import region_id
-from ledger.domain.members import Member
+from ledger.domain.ids import member_id, region_id
 from ledger.domain.regions import Region
+from ledger.exchange.messages import validate_message
 from ledger.services import closing
 from ledger.services.bootstrap import bootstrap
 from tests.payments.flows import KAIFENG, booked, budget, month
@@ -100,34 +100,34 @@ def test_a_close_killed_between_pages_resumes_after_the_last_credit_and_logs_wha
 
 
 def test_other_writers_book_between_the_pages_of_a_close_xinyang_art8(store, monkeypatch):
-    """While the close credits page by page, a second application enrols M7 and settles a visit of M5.
+    """After the first page (M0, M1), a second application enrols M7 and settles a visit of M5.
 
-    Both land between the first page's credits (M0, M1) and the second's: the close holds no
-    lock across pages. M5 is read after its visit, so its credit is booked on top of it
-    (120.00 credited, nothing used from the account); M7 enrolled on 2024-01-20 is active at
-    the month's end and its page has not been read yet, so it is credited too: 8 × 120.00 = 960.00.
+    Both land between the first page's credits and the second's: the close holds no lock
+    across pages, and ``between_pages`` is where a service holding one lets others in. M5 is
+    read after its visit, so its credit is booked on top of it (120.00 credited, nothing used
+    from the account); M7, enrolled on 2024-01-20, is active at the month's end and its page
+    has not been read yet, so it is credited too: 8 × 120.00 = 960.00.
     """
     monkeypatch.setattr(closing, "CREDIT_BATCH", PAGE)
     app = bootstrap(store)
     other = bootstrap(store)
     try:
         booked(app, *JANUARY)
-        commit = Member.credit_month
-        credited: list[str] = []
+        pages: list[int] = []
 
-        def credit_then_let_others_in(self, **kw):
-            credited.append(self.psn_no)
-            if len(credited) == PAGE + 1:  # the second page is being booked: the first is committed
+        def let_others_in() -> None:
+            pages.append(app.recorder.max_notification_id() or 0)
+            if len(pages) == 1:
                 book(other, member("M7", admdvs=KAIFENG, day="2024-01-20"),
                      visit("S2", "M5", "H1", "2024-01-25", item("300.00")))
-            return commit(self, **kw)
 
-        monkeypatch.setattr(Member, "credit_month", credit_then_let_others_in)
-        booked(app, month(KAIFENG, "2024-01"))
-        topics = [(str(n.originator_id), n.topic.rsplit(".", 1)[-1]) for n in app.recorder.select_notifications(1, 500)]
-        firsts = [i for i, (_, topic) in enumerate(topics) if topic == "AccountCredited"]
-        enrolled_m7 = max(i for i, (_, topic) in enumerate(topics) if topic == "Enrolled")
-        assert firsts[1] < enrolled_m7 < firsts[2]
+        assert app.close_period(validate_message(month(KAIFENG, "2024-01")), between_pages=let_others_in) == "booked"
+        assert len(pages) == 4  # M0–M1, M2–M3, M4–M5, M6–M7
+        credited = [(n.id, str(n.originator_id)) for n in app.recorder.select_notifications(1, 500)
+                    if n.topic.endswith("AccountCredited")]
+        enrolled_m7 = next(n.id for n in app.recorder.select_notifications(1, 500)
+                           if n.originator_id == member_id("M7"))
+        assert credited[1][0] <= pages[0] < enrolled_m7 < credited[2][0]
         [closed] = [e for e in app.events.get(region_id(KAIFENG)) if isinstance(e, Region.MonthClosed)]
         assert closed.credits == {"members": 8, "amount": D("960.00")}
         assert app.balance("M5")["balc"] == D("120.00")
