@@ -14,7 +14,7 @@ so that a library upgrade that breaks one fails there, by name:
   the latest snapshots and the later events of a batch of streams in a query per chunk, instead
   of two queries per aggregate.
 
-(The fourth, building an aggregate from its first event without the library's signature
+(A fifth, building an aggregate from its first event without the library's signature
 matching, is the domain's own: ``ledger.domain.aggregate.Created.mutate``, pinned by the
 same test file.) Each shortcut knows the two core recorders (SQLite and PostgreSQL); with any
 other recorder (``eventsourcing-sqlalchemy``) the library's own public path is used.
@@ -160,8 +160,8 @@ def select_streams(recorder: Recorder, after: Mapping[UUID, int]) -> list[Stored
     if isinstance(recorder, SQLiteAggregateRecorder):
         found: list[StoredEvent] = []
         with recorder.datastore.transaction(commit=False) as cursor:
-            for i in range(0, len(wanted), CHUNK):
-                chunk = wanted[i:i + CHUNK]
+            for i in range(0, len(wanted), CHUNK // 2):  # two parameters a stream
+                chunk = wanted[i:i + CHUNK // 2]
                 cursor.execute(
                     f"WITH wanted(id, after) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
                     f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM wanted "

@@ -3,14 +3,13 @@
 A month closes once per region. The accounts are credited first, a page of members a
 transaction (a crash part-way is resumed by running the close again, from the last member
 the log shows credited; a member is credited for a month at most once), and the close
-reports the credits the log holds for the month, so a resumed close records what a clean
-one would. Then the prepayment is computed from the
-institutions' movements not yet prepaid and recorded with the close. Crediting and prepaying
-are separate duties (信政办〔2022〕23号 第八条 credits the member's own contribution whatever the
-institutions' arrangement): a prepayment that cannot be computed yet is recorded as pending
-with its reason, and booked as ``Region.MonthPrepaid`` when the missing budget arrives. A year
-clears once, from the months the region prepaid, and settles each institution's final amount
-against its prepayments.
+reports the credits the log holds for the month, so a resumed close records what a clean one
+would. Then the prepayment is computed from the institutions' movements not yet prepaid and
+recorded with the close. Crediting and prepaying are separate duties (信政办〔2022〕23号 第八条
+credits the member's own contribution whatever the institutions' arrangement): a prepayment
+that cannot be computed yet is recorded as pending with its reason, and booked as
+``Region.MonthPrepaid`` when the missing budget arrives. A year clears once, from the months
+the region prepaid, and settles each institution's final amount against its prepayments.
 """
 
 from __future__ import annotations
