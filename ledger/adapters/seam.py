@@ -1,6 +1,6 @@
 """The one place the ledger reaches past ``eventsourcing`` 9.5's public API, for speed.
 
-Three shortcuts, each pinned by a test of its own in ``tests/adapters/test_library_contract.py``
+Four shortcuts, each pinned by a test of its own in ``tests/adapters/test_library_contract.py``
 so that a library upgrade that breaks one fails there, by name:
 
 - **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder
@@ -10,8 +10,11 @@ so that a library upgrade that breaks one fails there, by name:
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
   a ``Notification`` object per event.
+- **Loading many aggregates at once** (:meth:`Aggregates.load_many`, :func:`select_streams`):
+  the latest snapshots and the later events of a batch of streams in a query per chunk, instead
+  of two queries per aggregate.
 
-(The fourth, building an aggregate from its first event without the library's signature
+(A fifth, building an aggregate from its first event without the library's signature
 matching, is the domain's own: ``ledger.domain.aggregate.Created.mutate``, pinned by the
 same test file.) Each shortcut knows the two core recorders (SQLite and PostgreSQL); with any
 other recorder (``eventsourcing-sqlalchemy``) the library's own public path is used.
@@ -25,6 +28,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
@@ -34,7 +38,7 @@ from ledger.domain.aggregate import LedgerAggregate
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
-    from eventsourcing.persistence import Recorder, StoredEvent
+    from eventsourcing.persistence import Recorder
 
 CHUNK = 500
 """Ids asked about per query (SQLite allows 999 parameters a statement)."""
@@ -59,6 +63,28 @@ class Aggregates:
         for event in self.app.events.get(aggregate_id):
             aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
         return aggregate
+
+    def load_many(self, cls: type[LedgerAggregate], ids: Collection[UUID]) -> dict[UUID, LedgerAggregate] | None:
+        """The stored aggregates among ``ids``, each as :meth:`load` gives it; None if the store cannot tell.
+
+        A month close reads every member of a region: the repository asks twice per member
+        (its snapshot, then the events after it), this asks once per chunk of members for each.
+        """
+        latest: dict[Any, StoredEvent] = {}
+        if issubclass(cls, tuple(self.intervals)) and self.app.snapshots is not None:
+            snapshots = select_streams(self.app.snapshots.recorder, dict.fromkeys(ids, 0))
+            if snapshots is None:
+                return None
+            latest = {s.originator_id: s for s in snapshots}  # in version order: the last one stays
+        after = {i: latest[i].originator_version if i in latest else 0 for i in ids}
+        events = select_streams(self.app.recorder, after)
+        if events is None:
+            return None
+        decode: Callable[[StoredEvent], Any] = self.app.mapper.to_domain_event
+        found: dict[Any, LedgerAggregate] = {i: decode(s).mutate(None) for i, s in latest.items()}
+        for stored in events:
+            found[stored.originator_id] = decode(stored).mutate(found.get(stored.originator_id))
+        return found
 
     def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
         """Which of ``ids`` have a stream (see :func:`existing_ids`)."""
@@ -121,6 +147,39 @@ def existing_ids(recorder: Recorder, ids: Collection[UUID]) -> set[UUID] | None:
             cursor.execute(statement.format(Identifier(recorder.datastore.schema),
                                             Identifier(recorder.events_table_name)), (wanted,))
             return {row["originator_id"] for row in cursor.fetchall()}
+    return None
+
+
+def select_streams(recorder: Recorder, after: Mapping[UUID, int]) -> list[StoredEvent] | None:
+    """The stored events of each stream in ``after`` past the version it maps to, by stream then version.
+
+    None if the recorder is not one of the two core ones. Each chunk of streams is one query
+    joining the wanted (stream, version) pairs to the table's primary key.
+    """
+    wanted = list(after.items())
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        found: list[StoredEvent] = []
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for i in range(0, len(wanted), CHUNK // 2):  # two parameters a stream
+                chunk = wanted[i:i + CHUNK // 2]
+                cursor.execute(
+                    f"WITH wanted(id, after) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM wanted "
+                    f"JOIN {recorder.events_table_name} e ON e.originator_id = wanted.id "
+                    f"AND e.originator_version > wanted.after ORDER BY e.originator_id, e.originator_version",
+                    [value for stream, version in chunk for value in (stream.hex, version)],
+                )
+                found.extend(StoredEvent(UUID(row[0]), row[1], row[2], row[3]) for row in cursor.fetchall())
+        return found
+    if isinstance(recorder, PostgresAggregateRecorder):
+        statement = SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                        "FROM unnest(%s::uuid[], %s::bigint[]) AS wanted(id, after) "
+                        "JOIN {}.{} e ON e.originator_id = wanted.id AND e.originator_version > wanted.after "
+                        "ORDER BY e.originator_id, e.originator_version")
+        table = statement.format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(table, ([stream for stream, _ in wanted], [version for _, version in wanted]))
+            return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
     return None
 
 

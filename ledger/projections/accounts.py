@@ -22,7 +22,7 @@ from ledger.projections.base import (
     position_column,
     yuan,
 )
-from ledger.projections.roster import roster_members
+from ledger.projections.roster import in_region, roster_members
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -123,6 +123,21 @@ def history(conn: Connection, member_id: str) -> list[dict[str, Any]]:
         out.append({"position": position, "date": day, "kind": kind, "amount": yuan(amount), "reference": reference,
                     "balc": yuan(running)})
     return out
+
+
+def last_credited(conn: Connection, admdvs: str, month: str, since: int) -> str | None:
+    """``psn_no`` of the member whose credit for ``month`` the log holds last, looking past position ``since``.
+
+    A month close credits the region's members in ``psn_no`` order, a batch a transaction, and
+    none before the previous month's close (at ``since``): the last credit booked is where a
+    close stopped by a crash resumes. Read from the newest movement back, it is found at once.
+    """
+    m, r = accounts_movements.c, roster_members.c
+    return conn.execute(
+        select(r.psn_no).select_from(accounts_movements.join(roster_members, r.member_id == m.member_id))
+        .where(m.position > since, m.kind == "credit", m.reference == month, in_region(admdvs))
+        .order_by(m.position.desc()).limit(1)
+    ).scalar()
 
 
 def credits_of_month(conn: Connection, admdvs: str, month: str) -> dict[str, Any]:

@@ -285,13 +285,17 @@ class OutpatientPooling(Application[UUID]):
             return BOOKED if booked else PRESENT
         return InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
 
-    def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True) -> Outcome:
-        """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present")."""
+    def close_period(self, msg: m.Message, *, refuse_repeat: bool = False, catch_up: bool = True,
+                     between_pages: Callable[[], None] | None = None) -> Outcome:
+        """Run a month or year close (``refuse_repeat``: a repeat is an error, not "present").
+
+        ``between_pages`` runs between a month close's pages of credits (``closing.close_month``).
+        """
         outcome: Outcome = InputError("-", f"gave up after {RETRIES} write conflicts", code=RefusalCode.WRITE_CONFLICT)
         for attempt in range(RETRIES):
             try:
                 if isinstance(msg, m.MonthClosed):
-                    done = closing.close_month(self, msg, refuse_repeat=refuse_repeat)
+                    done = closing.close_month(self, msg, refuse_repeat=refuse_repeat, between_pages=between_pages)
                 elif isinstance(msg, m.YearClosed):
                     done = closing.close_year(self, msg, refuse_repeat=refuse_repeat)
                 else:
@@ -425,6 +429,16 @@ class OutpatientPooling(Application[UUID]):
         """Members of a region on a date (from the roster)."""
         with self.engine.connect() as conn:
             return roster.members_of(conn, admdvs, on)
+
+    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """The next ``limit`` members of a region on a date past ``psn_no`` ``after``, with their ids."""
+        with self.engine.connect() as conn:
+            return roster.members_page(conn, admdvs, on, after, limit)
+
+    def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
+        """The member of a region credited last for ``month`` (past position ``since``), if any."""
+        with self.engine.connect() as conn:
+            return accounts.last_credited(conn, admdvs, month, since)
 
     def pending_actuals(self, admdvs: str, through_day: str, through_position: int, counted_from: str | None = None,
                         after: tuple[str, int] | None = None) -> list[dict[str, Any]]:

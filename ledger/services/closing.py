@@ -1,15 +1,15 @@
 """Closing periods: a month credits the accounts and prepays institutions; a year clears them.
 
-A month closes once per region. The accounts are credited first, member by member in
-batches (a crash part-way is resumed by running the close again: a member is credited for
-a month at most once), and the close reports the credits the log holds for the month, so a
-resumed close records what a clean one would. Then the prepayment is computed from the
-institutions' movements not yet prepaid and recorded with the close. Crediting and prepaying
-are separate duties (信政办〔2022〕23号 第八条 credits the member's own contribution whatever the
-institutions' arrangement): a prepayment that cannot be computed yet is recorded as pending
-with its reason, and booked as ``Region.MonthPrepaid`` when the missing budget arrives. A year
-clears once, from the months the region prepaid, and settles each institution's final amount
-against its prepayments.
+A month closes once per region. The accounts are credited first, a page of members a
+transaction (a crash part-way is resumed by running the close again, from the last member
+the log shows credited; a member is credited for a month at most once), and the close
+reports the credits the log holds for the month, so a resumed close records what a clean one
+would. Then the prepayment is computed from the institutions' movements not yet prepaid and
+recorded with the close. Crediting and prepaying are separate duties (信政办〔2022〕23号 第八条
+credits the member's own contribution whatever the institutions' arrangement): a prepayment
+that cannot be computed yet is recorded as pending with its reason, and booked as
+``Region.MonthPrepaid`` when the missing budget arrives. A year clears once, from the months
+the region prepaid, and settles each institution's final amount against its prepayments.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from ledger.domain.ids import member_id, region_id
+from ledger.domain.ids import region_id
 from ledger.domain.members import Member
 from ledger.domain.regions import Region
 from ledger.errors import InputError, PeriodError
@@ -35,6 +36,8 @@ from ledger.rules.payments import KAIFENG, Actual, Prepayment, prepay_jiaozuo_4_
 from ledger.rules.reader import Reader
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ledger.domain.institutions import Institution
     from ledger.exchange import messages as m
     from ledger.policy.parameters import Policy
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
     from ledger.services.unit_of_work import PeriodQueries, Services
 
 CREDIT_BATCH = 2000
-"""Members credited per transaction: a crash part-way loses at most one batch, which the rerun credits."""
+"""Members read and credited per transaction: a crash part-way loses at most one page, which the rerun credits."""
 
 NO_SCHEME, NO_BUDGET, EARLIER_PENDING = (RefusalCode.NO_PAYMENT_SCHEME, RefusalCode.NO_BUDGET,
                                         RefusalCode.EARLIER_MONTH_PENDING)
@@ -57,8 +60,13 @@ def _scheme(policy: Policy, field: str) -> str:
     return str(policy.get("payment_scheme").value)
 
 
-def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = False) -> bool:
-    """month.closed: credit every active member's account, then prepay the region's institutions."""
+def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = False,
+                between_pages: Callable[[], None] | None = None) -> bool:
+    """month.closed: credit every active member's account, then prepay the region's institutions.
+
+    ``between_pages`` runs after each page of credits is committed: a service holding a lock
+    for the close lets its other requests in there.
+    """
     s = app.services()
     region = s.uow.get(Region, region_id(msg.admdvs)) or Region.open(msg.admdvs)
     if region.already_received(msg.key(), msg.fingerprint(), "month") and not refuse_repeat:
@@ -71,9 +79,10 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
         raise PeriodError("date", f"{msg.month} cannot close before its last day {end}",
                           code=RefusalCode.MONTH_NOT_OVER)
     policy = s.policy(msg.admdvs, end)
+    since = region.months[max(region.months)]["through_position"] if region.months else 0
     s.uow.abandon()
 
-    _credit_accounts(app, msg, policy)
+    _credit_accounts(app, msg, policy, since, between_pages or (lambda: None))
     app.read_models.catch_up()
     credits = app.credits_of_month(msg.admdvs, msg.month)
     through = app.recorder.max_notification_id() or 0
@@ -155,26 +164,38 @@ def prepay_pending(s: Services, region: Region, day: date, resolved_by: str) -> 
         after = (month_end(month).isoformat(), facts["through_position"])
 
 
-def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy) -> None:
-    """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month."""
-    end = month_end(msg.month)
+def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: int,
+                     between_pages: Callable[[], None]) -> None:
+    """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month.
+
+    The members are read a page at a time in ``psn_no`` order, each page's aggregates in one
+    go, and each page's credits are booked in a transaction of its own, so other writers
+    commit between them. A close stopped part-way resumes after the last member the log shows
+    credited for the month (no credit is booked before ``since``, the previous close); a
+    member already credited is passed over all the same.
+    """
+    on = month_end(msg.month)
     app.read_models.catch_up()
-    members = app.members_of(msg.admdvs, end.isoformat())
+    after = app.last_credited(msg.admdvs, msg.month, since) or ""
     reader = Reader(policy)
-    for i in range(0, len(members), CREDIT_BATCH):
+    while page := app.members_page(msg.admdvs, on.isoformat(), after, CREDIT_BATCH):
         s = app.services()
-        for psn_no in members[i:i + CREDIT_BATCH]:
-            member = s.uow.get(Member, member_id(psn_no))
+        ids = [UUID(member) for _, member in page]
+        s.uow.load(Member, ids)
+        for aggregate_id in ids:
+            member = s.uow.get(Member, aggregate_id)
             if member is None or msg.month in member.credited:
                 continue
             due = member.credit_due(msg.month, reader)
             if not due.amount:
                 continue
-            member.credit_month(day=end, month=msg.month, amount=due.amount, psn_type=due.psn_type,
+            member.credit_month(day=on, month=msg.month, amount=due.amount, psn_type=due.psn_type,
                                 contribution_base=due.contribution_base, policy_version=policy.version,
                                 article=due.article)
         s.record_policy(policy)
         s.uow.commit()
+        after = page[-1][0]
+        between_pages()
 
 
 def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:

@@ -69,8 +69,11 @@ class PeriodRun(PeriodQueries, Protocol):
     def services(self) -> Services:
         """A fresh unit of work with the policy library."""
 
-    def members_of(self, admdvs: str, on: str) -> list[str]:
-        """Members of a region on a date."""
+    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """The next ``limit`` members of a region on a date past ``psn_no`` ``after`` (``psn_no``, member id)."""
+
+    def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
+        """The member of a region credited last for ``month``, looking past log position ``since``."""
 
     def credits_of_month(self, admdvs: str, month: str) -> dict[str, Any]:
         """How many of the region's accounts the log shows credited for a month, and the total."""

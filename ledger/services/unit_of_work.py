@@ -29,7 +29,7 @@ from ledger.policy.files import default_catalogue
 from ledger.refusals import RefusalCode
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection, Mapping, Sequence
     from datetime import date
 
     from ledger.policy.parameters import Policy, PolicyLibrary
@@ -42,6 +42,9 @@ class AggregateStore(Protocol):
 
     def load(self, cls: type[LedgerAggregate], aggregate_id: UUID) -> LedgerAggregate | None:
         """The aggregate as stored, or None if there is none."""
+
+    def load_many(self, cls: type[LedgerAggregate], ids: Collection[UUID]) -> dict[UUID, LedgerAggregate] | None:
+        """The stored aggregates among ``ids``, read together; None if the store cannot read them that way."""
 
     def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
         """Which of ``ids`` are stored, in one question; None if the store cannot tell that way."""
@@ -140,6 +143,26 @@ class UnitOfWork:
         found = self.store.existing(unknown)
         if found is not None:
             self._missing.update(unknown - found)
+
+    def load(self, cls: type[LedgerAggregate], ids: Sequence[UUID]) -> None:
+        """Read the aggregates of ``ids`` not yet held in one go, so the gets that follow cost no query.
+
+        They are held in the order of ``ids``, the order their events are saved in, as if each
+        had been got in turn. Cached ones come from the cache; if the store cannot read many at
+        once, each is read when it is asked for.
+        """
+        wanted = [i for i in ids if i not in self.aggregates and i not in self._missing]
+        uncached = {i for i in wanted if i not in self.cache}
+        found = self.store.load_many(cls, uncached) if uncached else {}
+        if found is None:
+            return
+        for aggregate_id in wanted:
+            aggregate = found.get(aggregate_id) or self.cache.take(aggregate_id)
+            if aggregate is not None:
+                self.aggregates[aggregate_id] = aggregate
+            elif aggregate_id in uncached:
+                self._missing.add(aggregate_id)
+            # else: dropped from the cache meanwhile (another thread's unit of work); got when asked for
 
     def add(self, aggregate: LedgerAggregate) -> None:
         """A new aggregate made in this unit of work."""

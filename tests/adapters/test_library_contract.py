@@ -83,6 +83,30 @@ def test_repository_get_and_event_store_get_load_aggregates_as_saved(app):
     assert app.aggregates.load(Region, uuid4()) is None
 
 
+def test_load_many_sql_on_the_snapshots_and_events_tables_loads_what_the_repository_loads(app):
+    """``select_streams`` reads ``snapshots.recorder`` and ``recorder`` tables (``schema`` on PostgreSQL).
+
+    M1 passes its snapshot interval and has an event after the snapshot; M2 has no snapshot;
+    an unknown id is left out; the sqlalchemy recorder gets None (the repository's path).
+    """
+    _city(app)
+    s = app.services()
+    member_ = s.uow.get(Member, member_id("M1"))
+    for n in range(app.aggregates.intervals[Member] + 1):
+        member_.credit_month(day=date(2024, 1, 31), month=f"x{n}", amount=Decimal("0.01"), psn_type="11",
+                             contribution_base=Decimal("6000.00"), policy_version="v", article="a")
+        if n == app.aggregates.intervals[Member] - 2:
+            s.uow.commit()  # M1 is snapshotted at the version this commit passes the interval at
+            member_ = s.uow.get(Member, member_id("M1"))
+    s.uow.commit()
+    assert list(app.snapshots.get(member_id("M1")))[-1].originator_version < member_.version
+    ids = [member_id("M1"), member_id("M2"), uuid4()]
+    many = app.aggregates.load_many(Member, ids)
+    assert sorted(many) == sorted(ids[:2])
+    for i in ids[:2]:
+        assert vars(many[i]) == vars(app.repository.get(i))
+
+
 def test_prefetch_sql_on_the_events_table_agrees_with_the_recorder(app):
     """``existing_ids`` reads ``events_table_name`` through ``datastore.transaction`` (and ``schema`` on PostgreSQL)."""
     _city(app)
@@ -111,6 +135,7 @@ def test_an_unknown_recorder_takes_the_librarys_public_path(store):
     try:
         _city(app)
         assert existing_ids(app.recorder, {member_id("M1")}) is None
+        assert app.aggregates.load_many(Member, [member_id("M1")]) is None
         head = app.recorder.max_notification_id()
         assert head is not None
         rows = log_reader(app.recorder)(1, head, None, ())

@@ -42,6 +42,16 @@ def log(app: OutpatientPooling) -> list[tuple]:
     return out
 
 
+def clean_log(db: str, *messages: dict) -> list[tuple]:
+    """The log a clean run of ``messages`` leaves in a new store at ``db``."""
+    clean = bootstrap(db)
+    try:
+        booked(clean, *messages)
+        return log(clean)
+    finally:
+        clean.close()
+
+
 @pytest.mark.parametrize("crash_at", ["between_credits", "after_credits"])
 def test_a_resumed_month_close_records_what_a_clean_one_does_xinyang_art8(store, tmp_path, monkeypatch, crash_at):
     """Clean: 5 members × 120.00 → credits {members: 5, amount: 600.00}; H1 prepaid 175.00 (< 1 000.00 a month).
@@ -50,13 +60,7 @@ def test_a_resumed_month_close_records_what_a_clean_one_does_xinyang_art8(store,
     before the record, then resumed in a new process: the same events, with the same contents.
     """
     monkeypatch.setattr(closing, "CREDIT_BATCH", 2)
-    clean = bootstrap(str(tmp_path / "clean.db"))
-    try:
-        booked(clean, *JANUARY)
-        booked(clean, month(KAIFENG, "2024-01"))
-        expected = log(clean)
-    finally:
-        clean.close()
+    expected = clean_log(str(tmp_path / "clean.db"), *JANUARY, month(KAIFENG, "2024-01"))
 
     app = bootstrap(store)
     try:
