@@ -101,6 +101,10 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
 }
 """One handler per message type booked in batches; period runs are handled on their own."""
 
+MEMBER_TOPIC = "yibao:Member."
+"""What every topic of a member's events starts with."""
+
+
 def new_ids(msg: m.Message) -> list[UUID]:
     """The aggregate ids a message may create: a batch asks the store about them all at once."""
     if isinstance(msg, m.VisitSettled):
@@ -434,6 +438,13 @@ class OutpatientPooling(Application[UUID]):
         """The next ``limit`` members of a region on a date past ``psn_no`` ``after``, with their ids."""
         with self.engine.connect() as conn:
             return roster.members_page(conn, admdvs, on, after, limit)
+
+    def members_written_since(self, position: int) -> list[UUID]:
+        """The members whose streams took an event past ``position``, in the order they did."""
+        seen: dict[UUID, None] = {}
+        for notifications in self.event_source().batches(position + 1, None, (), 5000):
+            seen.update((UUID(str(n.originator_id)), None) for n in notifications if n.topic.startswith(MEMBER_TOPIC))
+        return list(seen)
 
     def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
         """The member of a region credited last for ``month`` (past position ``since``), if any."""

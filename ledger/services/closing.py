@@ -172,30 +172,41 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
     go, and each page's credits are booked in a transaction of its own, so other writers
     commit between them. A close stopped part-way resumes after the last member the log shows
     credited for the month (no credit is booked before ``since``, the previous close); a
-    member already credited is passed over all the same.
+    member already credited is passed over all the same. Last, without letting anyone in, it
+    looks again at every member written to since the pages began: one enrolled meanwhile
+    behind the page being read would be missed otherwise.
     """
     on = month_end(msg.month)
     app.read_models.catch_up()
+    began = app.recorder.max_notification_id() or 0
     after = app.last_credited(msg.admdvs, msg.month, since) or ""
     reader = Reader(policy)
     while page := app.members_page(msg.admdvs, on.isoformat(), after, CREDIT_BATCH):
-        s = app.services()
-        ids = [UUID(member) for _, member in page]
-        s.uow.load(Member, ids)
-        for aggregate_id in ids:
-            member = s.uow.get(Member, aggregate_id)
-            if member is None or msg.month in member.credited:
-                continue
-            due = member.credit_due(msg.month, reader)
-            if not due.amount:
-                continue
-            member.credit_month(day=on, month=msg.month, amount=due.amount, psn_type=due.psn_type,
-                                contribution_base=due.contribution_base, policy_version=policy.version,
-                                article=due.article)
-        s.record_policy(policy)
-        s.uow.commit()
+        _credit(app, msg, policy, reader, [UUID(member) for _, member in page])
         after = page[-1][0]
         between_pages()
+    written = app.members_written_since(began)
+    for i in range(0, len(written), CREDIT_BATCH):
+        _credit(app, msg, policy, reader, written[i:i + CREDIT_BATCH])
+
+
+def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, ids: list[UUID]) -> None:
+    """Credit those of ``ids`` in the close's region due the month and not yet credited, in one transaction."""
+    on = month_end(msg.month)
+    s = app.services()
+    s.uow.load(Member, ids)
+    for aggregate_id in ids:
+        member = s.uow.get(Member, aggregate_id)
+        if member is None or member.admdvs != msg.admdvs or msg.month in member.credited:
+            continue
+        due = member.credit_due(msg.month, reader)
+        if not due.amount:
+            continue
+        member.credit_month(day=on, month=msg.month, amount=due.amount, psn_type=due.psn_type,
+                            contribution_base=due.contribution_base, policy_version=policy.version,
+                            article=due.article)
+    s.record_policy(policy)
+    s.uow.commit()
 
 
 def close_year(app: PeriodRun, msg: m.YearClosed, *, refuse_repeat: bool = False) -> bool:

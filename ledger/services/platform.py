@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,8 @@ ANSWER = insert(answers)
 ANSWERED = select(answers.c.body_hash, answers.c.response).where(
     answers.c.paasid == bindparam("paasid"), answers.c.msgid == bindparam("msgid"))
 """The statements every request runs, built once."""
+PAGE_PAUSE = timedelta(milliseconds=1)
+"""How long a month close waits between its pages for the requests waiting to take their turn."""
 
 
 def body_hash(envelope: dict[str, Any]) -> str:
@@ -145,6 +148,21 @@ class Platform:
             return self.booker.book(msg, call.submitter)
         finally:
             self._places.acquire()
+
+    def _let_others_in(self, call: Call) -> None:
+        """Between the pages of a month close's credits: the requests waiting run, then the close goes on.
+
+        The close gives up its place and its turn to write (``book_together`` does the same
+        while a settlement waits for its batch) and pauses for the waiting to take them.
+        """
+        call.release()
+        self.writing.__exit__(None, None, None)
+        self._places.release()
+        try:
+            time.sleep(PAGE_PAUSE.total_seconds())
+        finally:
+            self._places.acquire()
+            self.writing.__enter__()
 
     def close(self) -> None:
         """Stop the booker, once the settlements handed to it are booked."""
@@ -262,7 +280,10 @@ class Platform:
         if call.principal.role == "institution":
             call.check_owns(getattr(msg, "fixmedins_code", ""), f"{msg.type} {msg.key()}")
         with submitted_by(call.submitter), self.writing:
-            outcome = self.ledger.close_period(msg) if msg.type in PERIOD_TYPES else self.ledger.book_one(msg)
+            if msg.type in PERIOD_TYPES:
+                outcome = self.ledger.close_period(msg, between_pages=lambda: self._let_others_in(call))
+            else:
+                outcome = self.ledger.book_one(msg)
         if isinstance(outcome, LedgerError):
             raise outcome
         return {"type": msg.type, "key": msg.key(), "outcome": outcome}

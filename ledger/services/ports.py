@@ -17,6 +17,7 @@ from ledger.services.unit_of_work import PeriodQueries
 
 if TYPE_CHECKING:
     from datetime import date
+    from uuid import UUID
 
     from eventsourcing.persistence import Notification
     from sqlalchemy import Engine
@@ -71,6 +72,9 @@ class PeriodRun(PeriodQueries, Protocol):
 
     def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
         """The next ``limit`` members of a region on a date past ``psn_no`` ``after`` (``psn_no``, member id)."""
+
+    def members_written_since(self, position: int) -> list[UUID]:
+        """The members whose streams took an event past ``position``, in the order they did."""
 
     def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
         """The member of a region credited last for ``month``, looking past log position ``since``."""

@@ -136,6 +136,33 @@ def test_other_writers_book_between_the_pages_of_a_close_xinyang_art8(store, mon
         app.close()
 
 
+def test_a_member_enrolled_behind_the_page_being_read_is_credited_by_the_last_sweep_xinyang_art8(store, monkeypatch):
+    """After the first page (M0, M1), a second application enrols M00, dated 2024-01-20.
+
+    M00 sorts between M0 and M1, behind the page the close reads next, so no page reaches it;
+    the close's last look at the members written to since it began credits it: 8 × 120.00.
+    """
+    monkeypatch.setattr(closing, "CREDIT_BATCH", PAGE)
+    app = bootstrap(store)
+    other = bootstrap(store)
+    try:
+        booked(app, *JANUARY)
+        pages: list[int] = []
+
+        def let_others_in() -> None:
+            pages.append(app.recorder.max_notification_id() or 0)
+            if len(pages) == 1:
+                book(other, member("M00", admdvs=KAIFENG, day="2024-01-20"))
+
+        assert app.close_period(validate_message(month(KAIFENG, "2024-01")), between_pages=let_others_in) == "booked"
+        [closed] = [e for e in app.events.get(region_id(KAIFENG)) if isinstance(e, Region.MonthClosed)]
+        assert closed.credits == {"members": 8, "amount": D("960.00")}
+        assert app.balance("M00")["balc"] == D("120.00")
+    finally:
+        other.close()
+        app.close()
+
+
 @pytest.mark.parametrize("page", [1, 3, 500])
 def test_a_close_books_the_same_credits_whatever_its_page_size_xinyang_art8(sqlite_app, monkeypatch, page):
     """Pages of 1, 3 or 500 members: the seven credits of 120.00 each, in psn_no order."""
