@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -99,6 +100,36 @@ def test_a_close_killed_between_pages_resumes_after_the_last_credit_and_logs_wha
     assert got == expected
 
 
+@contextmanager
+def closed_with_another_writer(store, monkeypatch, *messages):
+    """January closed in pages of two, with a second application booking ``messages`` after the first page.
+
+    Yields the application and the log position after each page.
+    """
+    monkeypatch.setattr(closing, "CREDIT_BATCH", PAGE)
+    app = bootstrap(store)
+    other = bootstrap(store)
+    try:
+        booked(app, *JANUARY)
+        pages: list[int] = []
+
+        def let_others_in() -> None:
+            pages.append(app.recorder.max_notification_id() or 0)
+            if len(pages) == 1:
+                book(other, *messages)
+
+        assert app.close_period(validate_message(month(KAIFENG, "2024-01")), between_pages=let_others_in) == "booked"
+        yield app, pages
+    finally:
+        other.close()
+        app.close()
+
+
+def _close_credits(app):
+    [closed] = [e for e in app.events.get(region_id(KAIFENG)) if isinstance(e, Region.MonthClosed)]
+    return closed.credits
+
+
 def test_other_writers_book_between_the_pages_of_a_close_xinyang_art8(store, monkeypatch):
     """After the first page (M0, M1), a second application enrols M7 and settles a visit of M5.
 
@@ -108,32 +139,16 @@ def test_other_writers_book_between_the_pages_of_a_close_xinyang_art8(store, mon
     from the account); M7, enrolled on 2024-01-20, is active at the month's end and its page
     has not been read yet, so it is credited too: 8 × 120.00 = 960.00.
     """
-    monkeypatch.setattr(closing, "CREDIT_BATCH", PAGE)
-    app = bootstrap(store)
-    other = bootstrap(store)
-    try:
-        booked(app, *JANUARY)
-        pages: list[int] = []
-
-        def let_others_in() -> None:
-            pages.append(app.recorder.max_notification_id() or 0)
-            if len(pages) == 1:
-                book(other, member("M7", admdvs=KAIFENG, day="2024-01-20"),
-                     visit("S2", "M5", "H1", "2024-01-25", item("300.00")))
-
-        assert app.close_period(validate_message(month(KAIFENG, "2024-01")), between_pages=let_others_in) == "booked"
+    with closed_with_another_writer(store, monkeypatch, member("M7", admdvs=KAIFENG, day="2024-01-20"),
+                                    visit("S2", "M5", "H1", "2024-01-25", item("300.00"))) as (app, pages):
         assert len(pages) == 4  # M0–M1, M2–M3, M4–M5, M6–M7
         credited = [(n.id, str(n.originator_id)) for n in app.recorder.select_notifications(1, 500)
                     if n.topic.endswith("AccountCredited")]
         enrolled_m7 = next(n.id for n in app.recorder.select_notifications(1, 500)
                            if n.originator_id == member_id("M7"))
         assert credited[1][0] <= pages[0] < enrolled_m7 < credited[2][0]
-        [closed] = [e for e in app.events.get(region_id(KAIFENG)) if isinstance(e, Region.MonthClosed)]
-        assert closed.credits == {"members": 8, "amount": D("960.00")}
+        assert _close_credits(app) == {"members": 8, "amount": D("960.00")}
         assert app.balance("M5")["balc"] == D("120.00")
-    finally:
-        other.close()
-        app.close()
 
 
 def test_a_member_enrolled_behind_the_page_being_read_is_credited_by_the_last_sweep_xinyang_art8(store, monkeypatch):
@@ -142,25 +157,9 @@ def test_a_member_enrolled_behind_the_page_being_read_is_credited_by_the_last_sw
     M00 sorts between M0 and M1, behind the page the close reads next, so no page reaches it;
     the close's last look at the members written to since it began credits it: 8 × 120.00.
     """
-    monkeypatch.setattr(closing, "CREDIT_BATCH", PAGE)
-    app = bootstrap(store)
-    other = bootstrap(store)
-    try:
-        booked(app, *JANUARY)
-        pages: list[int] = []
-
-        def let_others_in() -> None:
-            pages.append(app.recorder.max_notification_id() or 0)
-            if len(pages) == 1:
-                book(other, member("M00", admdvs=KAIFENG, day="2024-01-20"))
-
-        assert app.close_period(validate_message(month(KAIFENG, "2024-01")), between_pages=let_others_in) == "booked"
-        [closed] = [e for e in app.events.get(region_id(KAIFENG)) if isinstance(e, Region.MonthClosed)]
-        assert closed.credits == {"members": 8, "amount": D("960.00")}
+    with closed_with_another_writer(store, monkeypatch, member("M00", admdvs=KAIFENG, day="2024-01-20")) as (app, _):
+        assert _close_credits(app) == {"members": 8, "amount": D("960.00")}
         assert app.balance("M00")["balc"] == D("120.00")
-    finally:
-        other.close()
-        app.close()
 
 
 @pytest.mark.parametrize("page", [1, 3, 500])
