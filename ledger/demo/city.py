@@ -491,7 +491,10 @@ class _Institution:
 
 @dataclass(slots=True)
 class _Member:
-    psn_no: str
+    prefix: str
+    """``M`` and the region's code, one string for every member."""
+    number: int
+    """The member's number in the city, from 1: the rest of ``psn_no`` (a string each was 60 MB)."""
     retired: bool
     base: Decimal
     chronic: bool
@@ -536,6 +539,10 @@ class _Member:
             self.fund_used += units
         else:
             self.fund_next += units
+
+    @property
+    def psn_no(self) -> str:
+        return f"{self.prefix}{self.number:06d}"
 
     def in_hospital(self, day: date) -> bool:
         return self.admitted is not None and self.admitted[0] <= day < self.admitted[1]
@@ -756,6 +763,7 @@ class _City:
         """exp(−visit rate) of a member without and with a chronic disease (see ``_Member.no_visit``)."""
         self.interned: dict[Any, Any] = {}
         """One object for each date and contribution base members hold: a million members share a few hundred."""
+        self.psn_prefix = f"M{spec.admdvs}"
         self.members = [self._member(i) for i in range(1, spec.members + 1)]
         self.residence = self._residence()
         self.remote_hospitals = [
@@ -794,7 +802,7 @@ class _City:
             month = self.months[dice.between(1, len(self.months) - 1)]
             enrolled_on = dice.day(month.start, month.end)
         return _Member(
-            psn_no=f"M{spec.admdvs}{i:06d}", retired=dice.chance(spec.share_retired),
+            prefix=self.psn_prefix, number=i, retired=dice.chance(spec.share_retired),
             base=self._intern(Decimal(100 * dice.between(30, 120)).quantize(FEN)), chronic=chronic,
             pays_by_account=dice.chance(spec.share_account_payers), no_visit=self.no_visit[chronic],
             family_doctor=family_doctor, pharmacy=dice.pick(self.pharmacies), enrolled_on=enrolled_on,
