@@ -10,6 +10,7 @@ transaction at a time), so the peak RSS printed for each phase is the phase's ow
 
 Phases (each in its own process, so its peak memory is its own):
 
+- city: ``ledger.demo.city`` writes the city (its own peak: the generator streams too);
 - floor: the bare ``eventsourcing`` application appends as many events, of the same sizes and
   in transactions of the same mean number of events, as our ingest wrote, to new streams of
   three events each; then reads them all back and decodes them (``select_notifications`` +
@@ -425,8 +426,12 @@ def run_phase(name: str, **options: Any) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--phase", name]
     for key, value in options.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
+    started = time.perf_counter()
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {name}{' ' + options['shape'] if 'shape' in options else ''}: {time.perf_counter() - started:,.0f} s, "
+          f"peak RSS {out.get('peak_rss_mb', 0):,.0f} MiB", file=sys.stderr, flush=True)  # a long run's progress
+    return out
 
 
 # ------------------------------------------------------------------------------ driver
