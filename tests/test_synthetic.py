@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.demo import city
 from ledger.demo.city import CitySpec, generate, write_city
 from ledger.exchange.messages import MESSAGE_TYPES, validate_message
 from ledger.services.ingest import ingest_file
@@ -42,6 +43,15 @@ def test_the_same_spec_writes_the_same_bytes(tmp_path):
 def test_generate_and_write_city_agree(tmp_path):
     _, lines = lines_of(JIAOZUO, tmp_path)
     assert [json.loads(line) for line in lines] == list(generate(JIAOZUO))
+
+
+@pytest.mark.parametrize("name", ["kaifeng", "xinyang"])
+def test_a_city_filed_to_disk_by_day_writes_the_same_bytes(name, tmp_path, monkeypatch):
+    """A large city files its planned year by day (the spool); the order is the same as in memory."""
+    _, held = lines_of(SPECS[name], tmp_path, "held.jsonl")
+    monkeypatch.setattr(city, "SPOOL_LIMIT", 7)
+    _, filed = lines_of(SPECS[name], tmp_path, "filed.jsonl")
+    assert filed == held
 
 
 def test_lines_are_compact_json_with_chinese_unescaped(tmp_path):

@@ -14,24 +14,28 @@ institutions' assessments, and the month and year closes that pay the institutio
 How: one seeded ``random.Random`` drives everything; no global state, no clock, no iteration over
 unordered sets, so the same :class:`CitySpec` gives byte-identical output. Each calendar year is
 planned before any of it is written, as compact records (a builder's name and its arguments,
-bucketed by month), so the region's annual budget can be sized from the year's claims before
-January closes (a month cannot close under Kaifeng's scheme without ``budget.set``) without
-holding a year of message dicts in memory. The months are then rendered in date order, each
-followed by its ``month.closed``, and December by ``year.closed``.
+filed by day, to disk past ``SPOOL_LIMIT``), so the region's annual budget can be sized from the
+year's claims before January closes (a month cannot close under Kaifeng's scheme without
+``budget.set``) without holding a year in memory. The months are then rendered in date order,
+each followed by its ``month.closed``, and December by ``year.closed``. What stays in memory is
+each member's planning state, about 350 bytes (ints in fen, shared dates and bases): a million
+members fit in under 400 MB.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
+import pickle
 import random
+import tempfile
 from bisect import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, Decimal
 from itertools import accumulate
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.errors import InputError, PolicyNotInForceError
@@ -297,6 +301,11 @@ _COUNT = tuple(str(i) for i in range(1000))
 """Quantities as written, made once."""
 
 
+def _fen(amount: Decimal) -> int:
+    """An amount of at most two places in whole fen (planning sums millions of them as ints: no objects)."""
+    return int(amount.scaleb(2))
+
+
 def _qty(cnt: int) -> str:
     return _COUNT[cnt] if cnt < len(_COUNT) else str(cnt)
 
@@ -482,7 +491,10 @@ class _Institution:
 
 @dataclass(slots=True)
 class _Member:
-    psn_no: str
+    prefix: str
+    """``M`` and the region's code, one string for every member."""
+    number: int
+    """The member's number in the city, from 1: the rest of ``psn_no`` (a string each was 60 MB)."""
     retired: bool
     base: Decimal
     chronic: bool
@@ -499,13 +511,38 @@ class _Member:
     """The latest date of any fact planned for the member: a departure must come after it."""
     admitted: tuple[date, date] | None = None
     suspended: tuple[date, date] | None = None
-    balance_floor: Decimal = ZERO
-    """A balance the account is sure to hold: credits closed so far, less every account use and the
-    whole cost of every claim allowed to draw on the account (it draws at most that).
+    balance_floor: int = 0
+    """A balance the account is sure to hold, in fen: credits closed so far, less every account use
+    and the whole cost of every claim allowed to draw on the account (it draws at most that).
 
     It may go below zero. Claims are planned ahead of their dates (a purchase next month), so
     clamping at zero here would forget a debit that the ledger makes after a later credit."""
-    fund_estimate: dict[int, Decimal] = field(default_factory=dict)
+    fund_year: int = 0
+    """The year of ``fund_used``; ``fund_next`` is the year after's (a purchase planned into January)."""
+    fund_used: int = 0
+    """The pooling fund's estimated spending on the member in ``fund_year``, within the annual cap,
+    in ten-thousandths of a yuan (a share is 53 % of an amount in fen: four places, exact)."""
+    fund_next: int = 0
+
+    def fund_in(self, year: int) -> Decimal:
+        """The fund's estimated spending on the member in ``year`` (planning never looks back a year)."""
+        if year == self.fund_year + 2:
+            self.fund_year, self.fund_used, self.fund_next = year - 1, self.fund_next, 0
+        elif year > self.fund_year + 2:
+            self.fund_year, self.fund_used, self.fund_next = year, 0, 0
+        return Decimal(self.fund_used if year == self.fund_year else self.fund_next).scaleb(-4)
+
+    def add_fund(self, year: int, share: Decimal) -> None:
+        """Add ``share`` (negative for a reversal) to the year's estimate; ``fund_in(year)`` came first."""
+        units = int(share.scaleb(4))
+        if year == self.fund_year:
+            self.fund_used += units
+        else:
+            self.fund_next += units
+
+    @property
+    def psn_no(self) -> str:
+        return f"{self.prefix}{self.number:06d}"
 
     def in_hospital(self, day: date) -> bool:
         return self.admitted is not None and self.admitted[0] <= day < self.admitted[1]
@@ -514,10 +551,68 @@ class _Member:
         return self.suspended is not None and self.suspended[0] <= day < self.suspended[1]
 
 
-Record = tuple[date, str, tuple[Any, ...]]
-"""A planned message: its date, the name of its builder in ``_BUILDERS``, the builder's arguments.
+Record = tuple[str, tuple[Any, ...]]
+"""A planned message: the name of its builder in ``_BUILDERS`` and the builder's arguments (its date
+is the day it is filed under in the :class:`_Spool`).
 
 Only atoms and tuples of atoms, so the garbage collector stops tracking a planned year."""
+
+
+SPOOL_LIMIT = 50_000
+"""Planned records held in memory before they are filed to disk (about 30 MB of them)."""
+
+
+class _Spool:
+    """The planned records, filed by day: in memory up to ``limit``, then appended to a file per day.
+
+    A year is planned before any of it is written (see the module's docstring); at a million
+    members that is ten million records, gigabytes as objects. Filing each record under its day,
+    in the order planned, is the stable sort by date the writer needs, so the days are read back
+    one at a time, each file in the order its records were planned. A small city never touches
+    the disk.
+    """
+
+    def __init__(self) -> None:
+        self.limit = SPOOL_LIMIT
+        self.pending: dict[date, list[Record]] = {}
+        self.held = 0
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        self.on_disk: set[date] = set()
+
+    def add(self, day: date, record: Record) -> None:
+        self.pending.setdefault(day, []).append(record)
+        self.held += 1
+        if self.held >= self.limit:
+            self._flush()
+
+    def take(self, day: date) -> Iterator[Record]:
+        """The records filed under ``day``, in the order planned; forgotten once read."""
+        if day in self.on_disk and self.folder is not None:
+            self.on_disk.discard(day)
+            path = f"{self.folder.name}/{day}"
+            with open(path, "rb") as f:
+                while True:
+                    try:
+                        yield from pickle.load(f)
+                    except EOFError:
+                        break
+        records = self.pending.pop(day, [])
+        self.held -= len(records)
+        yield from records
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.cleanup()
+
+    def _flush(self) -> None:
+        if self.folder is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="ledger-city-")
+        for day, records in self.pending.items():
+            with open(f"{self.folder.name}/{day}", "ab") as f:
+                pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
+            self.on_disk.add(day)
+        self.pending.clear()
+        self.held = 0
 
 # --------------------------------------------------------------------------- the builders
 
@@ -649,9 +744,10 @@ class _City:
         self.dice = _Dice(f"yibao-synthetic/{spec.admdvs}/{spec.seed}")
         self.jiaozuo = any(self.rules.on(m.end).scheme == JIAOZUO for m in self.months)
         self.city_name = self.rules.library.regions[spec.admdvs].name
-        self.buckets: dict[str, list[Record]] = {m.key: [] for m in self.months}
+        self.spool = _Spool()
         self.fund_estimate: dict[int, Decimal] = {}
         self.review_sample: dict[int, list[Decimal]] = {}
+        """The specialist's costliest visits of each year so far, at most ``REVIEW_SAMPLE`` (a min-heap)."""
         self.life_counts: dict[str, int] = {}
         self.rx_serial = self.reference_serial = 0
         self.hospitals = [self._hospital(i) for i in range(spec.hospitals)]
@@ -661,6 +757,13 @@ class _City:
         self.specialist = next((h for h in self.hospitals if h.category == "specialist"), None)
         """The institution whose overspend is reviewed each year (Jiaozuo only)."""
         self.hospital_weights = list(accumulate(_HOSPITAL_WEIGHT[h.level or 1] for h in self.hospitals))
+        others = max(1 - CHRONIC_ACTIVITY * spec.share_chronic, 0.05) / max(1 - spec.share_chronic, 0.05)
+        self.no_visit = {chronic: math.exp(-spec.visits_per_member_month * (CHRONIC_ACTIVITY if chronic else others))
+                         for chronic in (False, True)}
+        """exp(−visit rate) of a member without and with a chronic disease (see ``_Member.no_visit``)."""
+        self.interned: dict[Any, Any] = {}
+        """One object for each date and contribution base members hold: a million members share a few hundred."""
+        self.psn_prefix = f"M{spec.admdvs}"
         self.members = [self._member(i) for i in range(1, spec.members + 1)]
         self.residence = self._residence()
         self.remote_hospitals = [
@@ -691,8 +794,6 @@ class _City:
     def _member(self, i: int) -> _Member:
         spec, dice = self.spec, self.dice
         chronic = dice.chance(spec.share_chronic)
-        others = max(1 - CHRONIC_ACTIVITY * spec.share_chronic, 0.05) / max(1 - spec.share_chronic, 0.05)
-        rate = spec.visits_per_member_month * (CHRONIC_ACTIVITY if chronic else others)
         family_doctor = None
         if self.primaries and dice.chance(spec.share_family_doctor):
             family_doctor = dice.pick(self.primaries)
@@ -701,12 +802,15 @@ class _City:
             month = self.months[dice.between(1, len(self.months) - 1)]
             enrolled_on = dice.day(month.start, month.end)
         return _Member(
-            psn_no=f"M{spec.admdvs}{i:06d}", retired=dice.chance(spec.share_retired),
-            base=Decimal(100 * dice.between(30, 120)).quantize(FEN), chronic=chronic,
-            pays_by_account=dice.chance(spec.share_account_payers), no_visit=math.exp(-rate),
+            prefix=self.psn_prefix, number=i, retired=dice.chance(spec.share_retired),
+            base=self._intern(Decimal(100 * dice.between(30, 120)).quantize(FEN)), chronic=chronic,
+            pays_by_account=dice.chance(spec.share_account_payers), no_visit=self.no_visit[chronic],
             family_doctor=family_doctor, pharmacy=dice.pick(self.pharmacies), enrolled_on=enrolled_on,
             last_day=self.last_day,
         )
+
+    def _intern(self, value: T) -> T:
+        return self.interned.setdefault(value, value)
 
     def _registration_extra(self, inst: _Institution) -> dict[str, Any]:
         """Jiaozuo's category, and for a specialist its own cost per visit of past years (四（一）1)."""
@@ -743,6 +847,13 @@ class _City:
                 yield _enrolled(m.enrolled_on, *facts)
             else:
                 self._add_record(m.enrolled_on, "enrolled", facts)
+        try:
+            yield from self._years()
+        finally:
+            self.spool.close()
+
+    def _years(self) -> Iterator[Message]:
+        """Each year planned, then written month by month."""
         for year in dict.fromkeys(m.year for m in self.months):
             months = [m for m in self.months if m.year == year]
             for month in months:
@@ -756,10 +867,11 @@ class _City:
                        "year": year}
 
     def _render(self, month: _Month) -> Iterator[Message]:
-        bucket = self.buckets.pop(month.key)
-        bucket.sort(key=itemgetter(0))  # stable: same-day facts keep the order they were planned in
-        for day, kind, args in bucket:
-            yield _BUILDERS[kind](day, *args)
+        day = month.start
+        while day <= month.end:
+            for kind, args in self.spool.take(day):  # same-day facts in the order they were planned
+                yield _BUILDERS[kind](day, *args)
+            day += timedelta(days=1)
         yield {"type": "month.closed", "date": month.end.isoformat(), "admdvs": self.spec.admdvs,
                "month": month.key}
 
@@ -771,7 +883,7 @@ class _City:
                 "amount": money_str(amount)}
 
     def _add_record(self, day: date, kind: str, args: tuple[Any, ...]) -> None:
-        self.buckets[f"{day.year:04d}-{day.month:02d}"].append((day, kind, args))
+        self.spool.add(day, (kind, args))
 
     def _add(self, m: _Member, day: date, kind: str, args: tuple[Any, ...]) -> None:
         """Plan a fact about ``m``: it must fall while the member is present."""
@@ -779,7 +891,7 @@ class _City:
             msg = f"{m.psn_no}: {kind} on {day} is outside {m.enrolled_on}..{m.last_day}"
             raise AssertionError(msg)
         if day > m.busy_until:
-            m.busy_until = day
+            m.busy_until = self._intern(day)
         self._add_record(day, kind, args)
 
     # ---------------------------------------------------------------- planning
@@ -815,7 +927,7 @@ class _City:
             self._plan_visits(m, lo, hi)
             self._plan_account_use(m, lo, hi)
         if m.last_day >= month.end and not m.suspended_on(month.end):
-            m.balance_floor += credit
+            m.balance_floor += _fen(credit)
 
     def _plan_remote_stay(self, month: _Month) -> None:
         """A member registered in the neighbouring region for the first month (信政办〔2022〕23号 第十五条).
@@ -937,7 +1049,7 @@ class _City:
         if m.retired or lo > hi:
             return False
         raised = m.base * (100 + self.dice.between(2, 8)) / 1000
-        m.base = (raised.to_integral_value() * 10).quantize(FEN)
+        m.base = self._intern((raised.to_integral_value() * 10).quantize(FEN))
         self._add(m, self.dice.day(lo, hi), "fact",
                   ("contribution_base_changed", m.psn_no, (("contribution_base", money_str(m.base)),)))
         return True
@@ -1021,7 +1133,11 @@ class _City:
         self._add(m, day, "visit", (setl, mdtrt, m.psn_no, hospital.code, med_type, acct, lines, setl_date))
         medfee, scope = _totals(lines)
         if hospital is self.specialist:
-            self.review_sample.setdefault(day.year, []).append(medfee)
+            sample = self.review_sample.setdefault(day.year, [])
+            if len(sample) < REVIEW_SAMPLE:
+                heapq.heappush(sample, medfee)
+            elif medfee > sample[0]:
+                heapq.heapreplace(sample, medfee)
         return self._settled(m, day, setl, medfee, scope, deductible, acct)
 
     def _late_upload(self, day: date) -> date | None:
@@ -1033,7 +1149,7 @@ class _City:
                  deductible: tuple[Decimal, Decimal], acct: bool) -> Decimal:
         """Account for a claim: the balance it may draw, the fund it may cost, a possible reversal."""
         if acct:
-            m.balance_floor -= medfee  # never clamped at zero: see ``_Member.balance_floor``
+            m.balance_floor -= _fen(medfee)  # never clamped at zero: see ``_Member.balance_floor``
         charged = deductible_charged_datong_art21(scope, *deductible)
         share = self._estimate(m, day, scope - charged)
         if self.dice.chance(P_REVERSAL):
@@ -1045,10 +1161,10 @@ class _City:
         if above_deductible <= 0 or m.in_hospital(day) or m.suspended_on(day):
             return ZERO
         terms = self.rules.on(day)
-        used = m.fund_estimate.get(day.year, ZERO)
+        used = m.fund_in(day.year)
         cap = annual_cap_xinyang_art5_3(RETIRED if m.retired else IN_SERVICE, terms.reader)
         share = min(above_deductible * FUND_SHARE, max(cap - used, ZERO))
-        m.fund_estimate[day.year] = used + share
+        m.add_fund(day.year, share)
         self.fund_estimate[day.year] = self.fund_estimate.get(day.year, ZERO) + share
         return share
 
@@ -1057,7 +1173,8 @@ class _City:
         when = min(day + timedelta(days=self.dice.between(0, 3)), m.last_day)
         self._add(m, when, "reversal", (setl, self.dice.pick(_REVERSAL_REASONS)))
         if share:
-            m.fund_estimate[day.year] -= share
+            m.fund_in(day.year)
+            m.add_fund(day.year, -share)
             self.fund_estimate[day.year] -= share
 
     # ----------------------------------------------------------- prescriptions
@@ -1123,14 +1240,15 @@ class _City:
     def _plan_account_use(self, m: _Member, lo: date, hi: date) -> None:
         """A family member's bill or contribution paid from the account, well within its balance."""
         dice = self.dice
-        if not dice.chance(P_ACCOUNT_USE) or m.balance_floor < MIN_ACCOUNT_USE:
+        if not dice.chance(P_ACCOUNT_USE) or m.balance_floor < MIN_ACCOUNT_USE * 100:
             return
         uses = self.rules.on(lo).account_uses
         if not uses:
             return
         beneficiary, purpose = dice.pick(uses)
-        amount = (m.balance_floor * dice.between(20, 80) / 100).to_integral_value(ROUND_DOWN)
-        m.balance_floor -= amount
+        yuan = m.balance_floor * dice.between(20, 80) // 10_000  # 20–80 % of it, down to the yuan
+        m.balance_floor -= yuan * 100
+        amount = Decimal(yuan)
         self.reference_serial += 1
         reference = f"AU{self.spec.admdvs}{self.reference_serial:07d}"
         self._add(m, dice.day(lo, hi), "account_used",
@@ -1145,7 +1263,7 @@ class _City:
         for inst in (*self.hospitals, *self.pharmacies):
             score = Decimal(dice.between(7500, 9950)).scaleb(-2)
             self._add_record(day, "assessed", (inst.code, month.year, str(score)))
-        sample = sorted(self.review_sample.pop(month.year, []), reverse=True)[:REVIEW_SAMPLE]
+        sample = self.review_sample.pop(month.year, [])
         if self.jiaozuo and self.specialist is not None and sample:
             sampled = sum(sample, ZERO)
             violation = (sampled * dice.pick(_VIOLATION_PERCENT) / 100).quantize(FEN)

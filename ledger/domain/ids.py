@@ -8,9 +8,13 @@ from uuid import UUID, uuid5
 NAMESPACE = UUID("6f3a0c52-9d1e-5b8e-a7c4-2f1e0b9d4c31")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=20_000)
 def _id(kind: str, *key: object) -> UUID:
-    """A name-based UUID; remembered, since a batch asks for the same members and institutions often."""
+    """A name-based UUID; remembered, since a batch asks for the same members and institutions often.
+
+    A batch's ids and the institutions' fit in 20,000 (about 6 MB); 200,000 held 62 MB at a
+    million members, a sixth of the ingest's memory, for ids hashed again in microseconds.
+    """
     return uuid5(NAMESPACE, "/".join([kind, *(str(k) for k in key)]))
 
 

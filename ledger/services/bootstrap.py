@@ -5,7 +5,8 @@ choice of store, policy library, cache size and snapshot intervals is made in on
 Settings come from the arguments, else from the environment, else from the defaults:
 
 - ``LEDGER_DB``: the database (``ledger.adapters.store``); ``LEDGER_EVENT_STORE``: ``core`` or ``sqlalchemy``;
-- ``LEDGER_CACHE_SIZE``: aggregates of each kind kept in memory between batches (50,000);
+- ``LEDGER_CACHE_SIZE``: aggregates of each kind kept in memory between batches (20,000: about
+  300 MiB of members by December, so a million members ingest within 400 MB);
 - ``LEDGER_SNAPSHOT_MEMBER`` / ``LEDGER_SNAPSHOT_REGION``: a snapshot every so many events (40 / 12).
 """
 
