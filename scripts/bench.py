@@ -582,8 +582,8 @@ def print_table(r: dict[str, Any]) -> None:
     ratios = r["ratios"]
     if len(r["rounds"]) > 1:
         print("\nrounds (the table shows the last):")
-        for i, rr in enumerate(r["rounds"], 1):
-            print(f"  {i}: ingest / bare append of the same events "
+        for n, rr in enumerate(r["rounds"], 1):
+            print(f"  {n}: ingest / bare append of the same events "
                   f"{rr['ratios']['ingest_vs_floor_append_our_streams']:.0%} "
                   f"({rr['ingest']['events_per_s']:,.0f} / {rr['floor_streams']['append_events_per_s']:,.0f} "
                   f"events/s), new streams of three {rr['ratios']['ingest_vs_floor_append']:.0%} "
