@@ -151,6 +151,7 @@ class RefusalCode(StrEnum):
     MISSING_FIXMEDINS_CODE = "missing_fixmedins_code"
     UNKNOWN_INFNO = "unknown_infno"
     MSGID_REUSED = "msgid_reused"
+    MSGID_IN_FLIGHT = "msgid_in_flight"
     WRONG_MESSAGE_TYPE = "wrong_message_type"
     INVALID_INPUT = "invalid_input"
     INVALID_MESSAGE = "invalid_message"
@@ -326,6 +327,7 @@ ABOUT: dict[RefusalCode, tuple[str, str, str]] = {
     C.MISSING_FIXMEDINS_CODE: ("the envelope names no fixmedins_code", "", SERVICE),
     C.UNKNOWN_INFNO: ("not a transaction number the service answers", "", SERVICE),
     C.MSGID_REUSED: ("the msgid was used before with another body", "", SERVICE),
+    C.MSGID_IN_FLIGHT: ("the first request with the msgid is still being answered", "", SERVICE),
     C.WRONG_MESSAGE_TYPE: ("the transaction books another message type", "", SERVICE),
     C.INVALID_INPUT: ("the request's input does not fit the transaction", "", SERVICE),
     C.INVALID_MESSAGE: ("the message carried by the transaction is not valid", "", SERVICE),

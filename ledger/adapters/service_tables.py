@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, create_engine
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -59,6 +59,9 @@ visits = Table(
     Column("record", Text, nullable=False),  # the 2201 input as registered (JSON)
 )
 
+IN_FLIGHT = b""
+"""The response of a msgid claimed by a request still running (the answer replaces it)."""
+
 fee_lines = Table(
     "service_fee_lines",
     service_metadata,
@@ -76,6 +79,17 @@ def create_service_tables(store: Store, engine: Engine) -> None:
     """Create the tables once (under the store's schema lock, as the read models are)."""
     with store.schema_lock():
         service_metadata.create_all(engine)
+
+
+def forget_unanswered(store: Store, engine: Engine) -> None:
+    """Drop the claims of msgids whose request never answered: its worker stopped mid-request.
+
+    Run by ``ledger serve`` before its workers start, when no request can be running; a retry
+    of such a msgid then runs afresh (every booking is idempotent by its key).
+    """
+    create_service_tables(store, engine)
+    with engine.begin() as conn:
+        conn.execute(delete(answers).where(answers.c.response == IN_FLIGHT))
 
 
 def bookkeeping_engine(store: Store, engine: Engine) -> Engine:

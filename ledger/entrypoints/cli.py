@@ -721,8 +721,14 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
+    from ledger.adapters.service_tables import forget_unanswered
+
     if ctx.obj["db"]:
         os.environ["LEDGER_DB"] = ctx.obj["db"]
+    store = Store.parse(ctx.obj["db"])
+    engine = store.engine()
+    forget_unanswered(store, engine)
+    engine.dispose()
     uvicorn.run("ledger.entrypoints.http:create_app", factory=True, host=host, port=port, workers=workers,
                 timeout_graceful_shutdown=30)
 

@@ -24,10 +24,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ledger.adapters.service_tables import answers, create_service_tables
+from ledger.adapters.service_tables import IN_FLIGHT, answers, create_service_tables
 from ledger.domain.aggregate import submitted_by
 from ledger.errors import InputError, LedgerError
 from ledger.money import FEN
@@ -69,10 +69,16 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
 
 AT_ONCE_ON_POSTGRESQL = 4
 """Transactions a worker process runs at once on PostgreSQL (each holds one connection to the service tables)."""
-ANSWER = insert(answers)
+CLAIM = insert(answers)
+CLAIMED = (answers.c.paasid == bindparam("claimant"), answers.c.msgid == bindparam("claimed"))
+ANSWER = update(answers).where(*CLAIMED)
+UNCLAIM = delete(answers).where(*CLAIMED, answers.c.response == IN_FLIGHT)
 ANSWERED = select(answers.c.body_hash, answers.c.response).where(
     answers.c.paasid == bindparam("paasid"), answers.c.msgid == bindparam("msgid"))
 """The statements every request runs, built once."""
+CLAIM_WAIT = timedelta(seconds=60)
+"""How long a request waits for the answer to a msgid another request (another worker) is answering."""
+CLAIM_POLL = timedelta(milliseconds=5)
 PAGE_PAUSE = timedelta(milliseconds=1)
 """How long a month close waits between its pages for the requests waiting to take their turn."""
 
@@ -207,15 +213,46 @@ class Platform:
             with call.transaction() as conn:
                 principal = self.credentials.admit(signed, conn)
                 earlier = self._answered(conn, principal.paasid, envelope.msgid)
-            if earlier is not None:
-                if earlier[0] != digest:
-                    return self.answer(received, None, error=InputError(
-                        "msgid", f"{envelope.msgid} was already used with another body",
-                        code=RefusalCode.MSGID_REUSED))
-                return earlier[1]
-            return self._answer_once(call, digest, received, run, roles)
+            if earlier is None and self._claimed(call, digest):
+                try:
+                    return self._answer_once(call, digest, received, run, roles)
+                except BaseException:  # no answer to give: a retry runs it again
+                    with call.transaction() as conn:
+                        conn.execute(UNCLAIM, {"claimant": call.principal.paasid, "claimed": envelope.msgid})
+                    raise
+            return self._earlier(call, digest, received)
         finally:
             call.release()
+
+    def _claimed(self, call: Call, digest: str) -> bool:
+        """Claim the call's ``msgid``: only the request that does runs it, the others wait for its answer."""
+        try:
+            with call.transaction() as conn:
+                conn.execute(CLAIM, {"paasid": call.principal.paasid, "msgid": call.envelope.msgid,
+                                     "infno": call.envelope.infno, "body_hash": digest, "response": IN_FLIGHT})
+        except IntegrityError:  # claimed by another request, in this worker or another
+            return False
+        return True
+
+    def _earlier(self, call: Call, digest: str, received: str) -> bytes:
+        """The answer given to the call's ``msgid`` before, once the request answering it is done."""
+        paasid, msgid = call.principal.paasid, call.envelope.msgid
+        deadline = time.monotonic() + CLAIM_WAIT.total_seconds()
+        while True:
+            if call.conn.in_transaction():
+                call.conn.commit()  # each look sees what was committed since
+            earlier = self._answered(call.conn, paasid, msgid)
+            assert earlier is not None  # a claim is never taken back while a worker runs
+            if earlier[0] != digest:
+                return self.answer(received, None, error=InputError(
+                    "msgid", f"{msgid} was already used with another body", code=RefusalCode.MSGID_REUSED))
+            if earlier[1] != IN_FLIGHT:
+                return earlier[1]
+            if time.monotonic() > deadline:
+                return self.answer(received, None, error=InputError(
+                    "msgid", f"{msgid} is still being answered by the first request that sent it: send it again "
+                    "later", code=RefusalCode.MSGID_IN_FLIGHT))
+            time.sleep(CLAIM_POLL.total_seconds())
 
     def _answer_once(self, call: Call, digest: str, received: str, run: Callable[[Call], dict[str, Any]],
                      roles: frozenset[str]) -> bytes:
@@ -231,17 +268,10 @@ class Platform:
         except LedgerError as e:
             output, error = None, e
         response = self.answer(received, output, error=error)
-        try:
-            with call.transaction() as conn:
-                for write in call.writes if error is None else ():
-                    write(conn)
-                conn.execute(ANSWER, {"paasid": principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
-                                      "body_hash": digest, "response": response})
-        except IntegrityError:  # another worker answered the same msgid first: its answer stands
-            earlier = self._answered(call.conn, principal.paasid, envelope.msgid)
-            if earlier is None:
-                raise
-            return earlier[1]
+        with call.transaction() as conn:
+            for write in call.writes if error is None else ():
+                write(conn)
+            conn.execute(ANSWER, {"claimant": principal.paasid, "claimed": envelope.msgid, "response": response})
         return response
 
     @staticmethod
