@@ -41,6 +41,9 @@ SQLALCHEMY_STORE = "eventsourcing_sqlalchemy"
 POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg")
 LEDGER_TABLES = frozenset({"log_chain", "yibao_events"})
 """Tables only a ledger has: the read models' chain, or the events table named for the application."""
+BEGUN_TABLES = frozenset({"stored_events", "stored_snapshots"})
+"""What the event store makes first on SQLite: a ledger stopped right after (a crash while it made
+its tables) holds these alone, and a command that may make a ledger finishes it."""
 CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server before saying it cannot be reached."""
 
@@ -113,7 +116,7 @@ class Store:
         ``create``; for every other one a mistyped path must not become a new empty ledger.
         """
         tables = self._tables()
-        if tables is not None and tables & LEDGER_TABLES:
+        if tables is not None and (tables & LEDGER_TABLES or (create and tables <= BEGUN_TABLES)):
             return
         if tables:
             msg = f"{self.where()} holds no ledger (it has other tables); give the ledger's own database"

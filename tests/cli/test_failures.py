@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from ledger.adapters.store import Store
 from ledger.adapters.writer import Writer
 from ledger.entrypoints.cli import main
+from ledger.services.bootstrap import bootstrap
 from tests.cli.conftest import as_json, error_of, make_runner
 from tests.exchange.scenario import budget
 from tests.support import institution, member, write_jsonl
@@ -84,6 +85,19 @@ def test_ingest_does_not_take_over_a_foreign_file(tmp_path):
         conn.execute("CREATE TABLE patients (id INTEGER)")
     path = write_jsonl(tmp_path / "in.jsonl", member("M1"))
     one_line(make_runner(str(other))("ingest", "--quiet", str(path)), "store_foreign")
+
+
+def test_ingest_finishes_a_ledger_stopped_while_it_made_its_tables(tmp_path):
+    """A crash right after the event store made its tables leaves them alone: the next ingest goes on."""
+    path = tmp_path / "ledger.db"
+    bootstrap(str(path)).close()  # the event store's tables, none of the read models'
+    with sqlite3.connect(path) as conn:
+        assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {
+            "stored_events", "stored_snapshots"}
+    messages = write_jsonl(tmp_path / "in.jsonl", member("M1"))
+    result = make_runner(str(path))("ingest", "--quiet", str(messages))
+    assert result.exit_code == 0, result.output
+    assert make_runner(str(path))("balance", "M1").exit_code == 0
 
 
 @pytest.mark.parametrize(("content", "why"), [
