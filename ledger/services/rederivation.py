@@ -77,8 +77,8 @@ class PeriodRunsView(View):
         self.policies: dict[str, Policy] = {}
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         """Per region, the institutions' movements not yet prepaid."""
-        self.credits: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
-        """Per region and month, the credits booked."""
+        self.credits: dict[tuple[str, str], tuple[int, Decimal]] = {}
+        """Per region and month, how many credits were booked and their total (not each: a million a month)."""
         self.year_policies: dict[tuple[str, int], str] = {}
         """The policy version each region's year was cleared under (a later deposit return uses it)."""
         self.waiting: dict[str, list[tuple[Check, int, Any, Any]]] = defaultdict(list)
@@ -103,7 +103,8 @@ class PeriodRunsView(View):
             before: Any = self.aggregates.get(event.originator_id)
             check = CHECKS.get(record.topic)
             if record.topic == "yibao:Member.AccountCredited":
-                self.credits[(before.admdvs, event.month)].append(event.amount)
+                count, total = self.credits.get((before.admdvs, event.month), (0, ZERO))
+                self.credits[(before.admdvs, event.month)] = (count + 1, total + event.amount)
             if check is not None:
                 self.checked += 1
                 version = self._version(before, event)
@@ -175,8 +176,7 @@ class PeriodRunsView(View):
         if missing:
             self._problem(f"{where}: {len(missing)} members due a credit were not credited "
                           f"({', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''})")
-        booked = self.credits[(event.admdvs, event.month)]
-        members, amount = len(booked), sum(booked, ZERO)
+        members, amount = self.credits.get((event.admdvs, event.month), (0, ZERO))
         if (event.credits.get("members"), event.credits.get("amount")) != (members, amount):
             self._problem(f"{where}: the close records {event.credits.get('members')} members credited "
                           f"{event.credits.get('amount')}, the log holds {members} credited {amount}")
