@@ -235,7 +235,18 @@ class Platform:
         return True
 
     def _earlier(self, call: Call, digest: str, received: str) -> bytes:
-        """The answer given to the call's ``msgid`` before, once the request answering it is done."""
+        """The answer given to the call's ``msgid`` before, once the request answering it is done.
+
+        It waits without its place to run: the request it waits for may need one again (a
+        settlement coming back from its batch).
+        """
+        self._places.release()
+        try:
+            return self._wait_for_answer(call, digest, received)
+        finally:
+            self._places.acquire()
+
+    def _wait_for_answer(self, call: Call, digest: str, received: str) -> bytes:
         paasid, msgid = call.principal.paasid, call.envelope.msgid
         deadline = time.monotonic() + CLAIM_WAIT.total_seconds()
         while True:
