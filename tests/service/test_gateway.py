@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert
 
+from ledger.adapters.service_tables import IN_FLIGHT, answers
+from ledger.services import platform
 from ledger.services.credentials import Credentials
 from tests.service.helpers import line, register, settle_input
 
@@ -139,6 +143,17 @@ def test_the_same_msgid_sent_four_times_at_once_is_answered_once_byte_for_byte(s
     setl_id = json.loads(answers[0])["output"]["setlinfo"]["setl_id"]
     ledger = service.app.state.ledger
     assert len(ledger.submissions(ledger.get_settlement(setl_id))) == 1
+
+
+def test_a_msgid_whose_first_request_never_answers_is_refused_in_flight_after_the_wait(service, monkeypatch):
+    """A claim left unanswered (its request still running elsewhere): a copy waits, then hears so, booking nothing."""
+    monkeypatch.setattr(platform, "CLAIM_WAIT", timedelta(milliseconds=50))
+    h3 = service.caller("H3")
+    envelope = h3.envelope("1101", {"data": {"psn_no": "M1"}})
+    with service.app.state.platform.books.begin() as conn:
+        conn.execute(insert(answers).values(paasid="H3", msgid=envelope["msgid"], infno="1101",
+                                            body_hash=platform.body_hash(envelope), response=IN_FLIGHT))
+    assert "[msgid_in_flight]" in refusal(h3.post(json.dumps(envelope)))
 
 
 def test_a_settlement_retried_under_a_new_msgid_returns_the_one_booked(service):
