@@ -20,6 +20,7 @@ import json
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ from ledger.services.counter import Counter
 from ledger.services.ingest import describe
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from sqlalchemy import Connection, Engine
 
@@ -148,12 +149,25 @@ class Platform:
         lines are reserved, their msgids not yet answered). The call's connection is given back
         meanwhile.
         """
+        with self._aside(call):
+            return self.booker.book(msg, call.submitter)
+
+    @contextmanager
+    def _aside(self, call: Call, *, writing: bool = False) -> Iterator[None]:
+        """Wait on other requests inside the block, the call's place to run and connection given up.
+
+        With ``writing``, its turn to write too.
+        """
         call.release()
+        if writing:
+            self.writing.__exit__(None, None, None)
         self._places.release()
         try:
-            return self.booker.book(msg, call.submitter)
+            yield
         finally:
             self._places.acquire()
+            if writing:
+                self.writing.__enter__()
 
     def _let_others_in(self, call: Call) -> None:
         """Between the pages of a month close's credits: the requests waiting run, then the close goes on.
@@ -161,14 +175,8 @@ class Platform:
         The close gives up its place and its turn to write (``book_together`` does the same
         while a settlement waits for its batch) and pauses for the waiting to take them.
         """
-        call.release()
-        self.writing.__exit__(None, None, None)
-        self._places.release()
-        try:
+        with self._aside(call, writing=True):
             time.sleep(PAGE_PAUSE.total_seconds())
-        finally:
-            self._places.acquire()
-            self.writing.__enter__()
 
     def close(self) -> None:
         """Stop the booker, once the settlements handed to it are booked."""
@@ -240,11 +248,8 @@ class Platform:
         It waits without its place to run: the request it waits for may need one again (a
         settlement coming back from its batch).
         """
-        self._places.release()
-        try:
+        with self._aside(call):
             return self._wait_for_answer(call, digest, received)
-        finally:
-            self._places.acquire()
 
     def _wait_for_answer(self, call: Call, digest: str, received: str) -> bytes:
         paasid, msgid = call.principal.paasid, call.envelope.msgid
