@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.adapters.seam import Aggregates
 from ledger.adapters.transcodings import make_transcoder
-from ledger.domain.aggregate import LedgerAggregate, submitted_by
+from ledger.domain.aggregate import LedgerAggregate, LedgerEvent, submitted_by
 from ledger.domain.claims import Settlement
 from ledger.domain.ids import (
     institution_id,
@@ -106,8 +106,11 @@ HANDLERS: dict[str, Callable[[Services, Any], bool]] = {
 }
 """One handler per message type booked in batches; period runs are handled on their own."""
 
-MEMBER_TOPIC = "yibao:Member."
-"""What every topic of a member's events starts with."""
+MEMBER_FACTS = tuple(sorted(
+    str(vars(kind)["TOPIC"]) for kind in vars(Member).values()
+    if isinstance(kind, type) and issubclass(kind, LedgerEvent) and "TOPIC" in vars(kind)
+    and kind not in (Member.AccountCredited, Member.CreditAdjusted)))
+"""Every topic of a member's events but its credits (a month close's last look passes over its own)."""
 
 
 def new_ids(msg: m.Message) -> list[UUID]:
@@ -445,10 +448,10 @@ class OutpatientPooling(Application[UUID]):
             return roster.members_page(conn, admdvs, on, after, limit)
 
     def members_written_since(self, position: int) -> list[UUID]:
-        """The members whose streams took an event past ``position``, in the order they did."""
+        """The members whose streams took an event other than a credit past ``position``, in the order they did."""
         seen: dict[UUID, None] = {}
-        for notifications in self.event_source().batches(position + 1, None, (), 5000):
-            seen.update((UUID(str(n.originator_id)), None) for n in notifications if n.topic.startswith(MEMBER_TOPIC))
+        for notifications in self.event_source().batches(position + 1, None, MEMBER_FACTS, 5000):
+            seen.update((UUID(str(n.originator_id)), None) for n in notifications)
         return list(seen)
 
     def last_credited(self, admdvs: str, month: str, since: int) -> str | None:

@@ -74,7 +74,7 @@ class PeriodRun(PeriodQueries, Protocol):
         """The next ``limit`` members of a region on a date past ``psn_no`` ``after`` (``psn_no``, member id)."""
 
     def members_written_since(self, position: int) -> list[UUID]:
-        """The members whose streams took an event past ``position``, in the order they did."""
+        """The members whose streams took an event other than a credit past ``position``, in the order they did."""
 
     def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
         """The member of a region credited last for ``month``, looking past log position ``since``."""
