@@ -7,11 +7,16 @@ Settings come from the arguments, else from the environment, else from the defau
 - ``LEDGER_DB``: the database (``ledger.adapters.store``); ``LEDGER_EVENT_STORE``: ``core`` or ``sqlalchemy``;
 - ``LEDGER_CACHE_SIZE``: aggregates of each kind kept in memory between batches (20,000: about
   300 MiB of members by December, so a million members ingest within 400 MB);
-- ``LEDGER_SNAPSHOT_MEMBER`` / ``LEDGER_SNAPSHOT_REGION``: a snapshot every so many events (40 / 12).
+- ``LEDGER_SNAPSHOT_MEMBER`` / ``LEDGER_SNAPSHOT_REGION``: a snapshot every so many events (40 / 12);
+- ``LEDGER_GC_YOUNG``: allocations between the collector's young-generation passes (50,000; Python's
+  own is 700). The ledger keeps many small objects alive (the aggregate cache), and each of the
+  collector's full passes walks all of them: at Python's default a month close spent over a
+  quarter of its time there (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import TYPE_CHECKING
 
@@ -27,6 +32,9 @@ if TYPE_CHECKING:
 
     from ledger.domain.aggregate import LedgerAggregate
     from ledger.policy.parameters import PolicyLibrary
+
+GC_YOUNG = 50_000
+"""The collector's first threshold: fewer passes over the cache, with memory still flat (docs/benchmarks.md)."""
 
 SNAPSHOT_SETTINGS = {Member: "LEDGER_SNAPSHOT_MEMBER", Region: "LEDGER_SNAPSHOT_REGION"}
 """The environment variable that sets each snapshotted aggregate's interval."""
@@ -66,6 +74,8 @@ def bootstrap(db: str | Store | None = None, *, library: PolicyLibrary | None = 
     ``env`` goes to the ``eventsourcing`` library on top of the store's own settings.
     """
     store = db if isinstance(db, Store) else Store.parse(db, event_store)
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_positive("LEDGER_GC_YOUNG", GC_YOUNG), older, oldest)
     return OutpatientPooling(
         store,
         library=library or default_library(),
