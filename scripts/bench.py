@@ -75,6 +75,13 @@ LEAST_VISITS = 0.02
 """The least visit rate ``--members`` with ``--events`` sets: the claims are what is measured."""
 
 
+def children_peak_rss_mb() -> float:
+    """Peak resident memory of the largest child this process waited for (the audit's replay), in MiB; 0 if none."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process, in MiB.
 
@@ -389,7 +396,7 @@ def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     app.close()
     return {"events": report.events, "ok": report.ok, "seconds": elapsed, "events_per_s": report.events / elapsed,
-            "peak_rss_mb": peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "replay_peak_rss_mb": children_peak_rss_mb()}
 
 
 def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
@@ -568,12 +575,13 @@ def print_table(r: dict[str, Any]) -> None:
     if a is not None:
         rows.append(("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']}), "
                                      f"{a['events_per_s'] / f['read_decode_events_per_s']:.0%} of read+decode",
-                     f"{a['peak_rss_mb']:.0f}"))
+                     f"{a['peak_rss_mb']:.0f}" + (f" + {a['replay_peak_rss_mb']:.0f}"
+                                                  if a.get("replay_peak_rss_mb") else "")))
     if q is not None:
         rows += [("balance query", f"p50 {q['balance']['p50_ms']:.2f} ms, p99 {q['balance']['p99_ms']:.2f} ms",
                   f"{q['peak_rss_mb']:.0f}"),
                  ("cap query", f"p50 {q['cap']['p50_ms']:.2f} ms, p99 {q['cap']['p99_ms']:.2f} ms", "")]
-    peaks = [float(rss.split(" + ")[0]) for _, _, rss in rows if rss]
+    peaks = [sum(float(part) for part in rss.split(" + ")) for _, _, rss in rows if rss]  # a phase's processes together
     print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
           f"({i['settlements']:,} settlements, {i['refused']} refused)")
     print(f"{'phase':<32}{'rate':<64}{'peak RSS MiB':>12}")

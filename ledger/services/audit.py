@@ -61,11 +61,12 @@ if TYPE_CHECKING:
 
 PAYLOAD_KEY = b',"payload":'
 APART_FROM = 50_000
-"""A log of at least this many events is re-adjudicated by a second process while this one
-rebuilds the read models (each is about half an audit's work; figures in docs/benchmarks.md).
-A shorter one is not worth the second interpreter's start."""
-BOOT = ("import sys; sys.path[:] = sys.argv[2:]; from ledger.services.audit import readjudicate_main; "
-        "readjudicate_main(sys.argv[1])")
+"""A log of at least this many events is re-adjudicated and its period runs re-derived by a
+second process while this one rebuilds the read models and compares them (each is about half
+an audit's work; figures in docs/benchmarks.md). A shorter one is not worth the second
+interpreter's start."""
+BOOT = ("import sys; sys.path[:] = sys.argv[2:]; from ledger.services.audit import replay_main; "
+        "replay_main(sys.argv[1])")
 """The second process: a fresh interpreter on this one's import path (not ``multiprocessing``'s
 spawn, which would run the caller's main module again: a script or a server)."""
 
@@ -240,12 +241,27 @@ Where = tuple[Store, str] | str
 """The log a second process reads: a store and the application's name, or an export file."""
 
 
-@batch_collection()
-def readjudicate(where: Where, head: int | None, scratch: str) -> tuple[int, list[str]]:
-    """Re-adjudicate the log at ``where`` through position ``head``, as the second process does.
+@dataclass
+class Replayed:
+    """What the replay found: settlements re-adjudicated and period events re-derived, and the problems of each."""
 
-    Returns how many settlements it replayed and the problems found. ``scratch``: a directory
-    for the runner's positions.
+    settlements: int
+    readjudication: list[str]
+    period_events: int
+    period_runs: list[str]
+
+    @classmethod
+    def of(cls, readjudication: ReadjudicationView, periods: PeriodRunsView) -> Replayed:
+        """The views' findings, once they have read the whole log."""
+        periods.finish()
+        return cls(readjudication.checked, readjudication.problems, periods.checked, periods.problems)
+
+
+@batch_collection()
+def replay(where: Where, head: int | None, scratch: str) -> Replayed:
+    """Re-adjudicate the log at ``where`` through position ``head`` and re-derive its period runs.
+
+    What the second process does. ``scratch``: a directory for the runner's positions.
     """
     reader = None
     if isinstance(where, str):
@@ -255,57 +271,58 @@ def readjudicate(where: Where, head: int | None, scratch: str) -> tuple[int, lis
         reader = store.log_application(application)
         source = EventSource(select=log_reader(reader.recorder), decode=make_transcoder().decode,
                              head=lambda: head, read_ahead=store.kind == "postgresql")
-    view = ReadjudicationView()
-    engine = _scratch_engine(Path(scratch) / "readjudication.db")
+    readjudication, periods = ReadjudicationView(), PeriodRunsView()
+    engine = _scratch_engine(Path(scratch) / "replay.db")
     try:
-        ProjectionRunner(source, engine, [view]).catch_up()
+        ProjectionRunner(source, engine, [readjudication, periods]).catch_up()
     finally:
         engine.dispose()
         if reader is not None:
             reader.close()
-    return view.checked, view.problems
+    return Replayed.of(readjudication, periods)
 
 
-def readjudicate_main(scratch: str) -> None:
-    """The second process: the arguments of :func:`readjudicate` and its result, pickled in files in ``scratch``.
+def replay_main(scratch: str) -> None:
+    """The second process: the arguments of :func:`replay` and its result, pickled in files in ``scratch``.
 
     (Files, not the command line: a PostgreSQL URL may hold a password.)
     """
     folder = Path(scratch)
-    where, head = pickle.loads((folder / "readjudicate.args").read_bytes())
-    (folder / "readjudicate.result").write_bytes(pickle.dumps(readjudicate(where, head, scratch)))
+    where, head = pickle.loads((folder / "replay.args").read_bytes())
+    (folder / "replay.result").write_bytes(pickle.dumps(replay(where, head, scratch)))
 
 
 class Apart:
-    """The re-adjudication, in a second process for a long log, in this one for a short one."""
+    """The replay (re-adjudication and period runs), in a second process for a long log, in this one for a short one."""
 
     def __init__(self, where: Where, events: int, head: int | None, scratch: str) -> None:
-        self.view: ReadjudicationView | None = None
+        self.here: tuple[ReadjudicationView, PeriodRunsView] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._scratch = Path(scratch)
         if events < APART_FROM:
-            self.view = ReadjudicationView()
+            self.here = (ReadjudicationView(), PeriodRunsView())
             return
-        (self._scratch / "readjudicate.args").write_bytes(pickle.dumps((where, head)))
+        (self._scratch / "replay.args").write_bytes(pickle.dumps((where, head)))
         self._process = subprocess.Popen([sys.executable, "-c", BOOT, scratch, *sys.path], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     @property
     def views(self) -> list[View]:
         """What this process's runner must read for it."""
-        return [] if self.view is None else [self.view]
+        return [] if self.here is None else list(self.here)
 
-    def result(self) -> tuple[int, list[str]]:
-        """How many settlements were replayed, and the problems found."""
-        if self.view is not None:
-            return self.view.checked, self.view.problems
+    def result(self) -> Replayed:
+        """What the replay found, once the whole log is read."""
+        if self.here is not None:
+            return Replayed.of(*self.here)
         assert self._process is not None
         _, err = self._process.communicate()
         if self._process.returncode != 0:
             why = err.decode(errors="replace").strip().splitlines()
-            raise AuditError(f"the re-adjudication process stopped: {why[-1] if why else self._process.returncode}")
-        checked, problems = pickle.loads((self._scratch / "readjudicate.result").read_bytes())
-        return int(checked), list(problems)
+            raise AuditError(f"the replay process stopped: {why[-1] if why else self._process.returncode}")
+        replayed = pickle.loads((self._scratch / "replay.result").read_bytes())
+        assert isinstance(replayed, Replayed)
+        return replayed
 
     def stop(self) -> None:
         """End the second process if it still runs (the audit failed before asking for its result)."""
@@ -372,12 +389,11 @@ def _scratch_engine(path: Path) -> Engine:
 
 def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scratch_dir: str, progress: bool,
            transcoder: JSONTranscoder | None, expect: Checkpoint | None) -> AuditReport:
-    periods = PeriodRunsView()
     if export is not None:
         log = ExportedLog(export, expect)
         source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
         # A file's size stands in for its count of events; a transcoder of the caller's own stays in this process.
-        replay = Apart(export, Path(export).stat().st_size // 1000 if transcoder is None else 0, None, scratch_dir)
+        apart = Apart(export, Path(export).stat().st_size // 1000 if transcoder is None else 0, None, scratch_dir)
     else:
         assert app is not None
         app.read_models.catch_up(progress=progress)
@@ -385,12 +401,12 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
         last = live.head() or 0
         # Both processes read the log through the same position, whatever is booked meanwhile.
         source = EventSource(select=live.select, decode=live.decode, head=lambda: last, read_ahead=live.read_ahead)
-        replay = Apart((app.store, app.name), last, last, scratch_dir)
+        apart = Apart((app.store, app.name), last, last, scratch_dir)
     try:
         if export is not None:
             report = AuditReport(source=export)
             # The file checks its own chain as it is read; the scratch store needs no second one.
-            views = [v for v in [*all_views(), *replay.views, periods] if v.rebuildable]
+            views = [v for v in [*all_views(), *apart.views] if v.rebuildable]
             ProjectionRunner(source, scratch, views).catch_up(progress=progress)
             report.events = log.records
             report.checks["file"] = log.problems
@@ -401,7 +417,7 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
         else:
             assert app is not None
             report = AuditReport(source=app.store.url)
-            runner = ProjectionRunner(source, scratch, [*all_views(), *replay.views, periods])
+            runner = ProjectionRunner(source, scratch, [*all_views(), *apart.views])
             report.events = runner.rebuild(progress=progress)
             with app.engine.connect() as live_conn, scratch.connect() as rebuilt:
                 report.checks["chain"] = _compare_chain(live_conn, rebuilt)
@@ -414,12 +430,11 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
                     report.checks["anchor"] = anchor_problems(expect, _link_at(rebuilt, expect), position)
         with scratch.connect() as conn:
             report.journal = trial_balance(conn)
-        report.settlements_replayed, report.checks["readjudication"] = replay.result()
+        replayed = apart.result()
     finally:
-        replay.stop()
-    periods.finish()
-    report.checks["period_runs"] = periods.problems
-    report.period_events_rederived = periods.checked
+        apart.stop()
+    report.settlements_replayed, report.checks["readjudication"] = replayed.settlements, replayed.readjudication
+    report.period_events_rederived, report.checks["period_runs"] = replayed.period_events, replayed.period_runs
     report.checks["journal"] = [] if report.journal["balanced"] else [
         f"debits {report.journal['debit']} differ from credits {report.journal['credit']}"]
     return report

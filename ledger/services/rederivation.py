@@ -35,6 +35,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id
+from ledger.domain.institutions import Institution
 from ledger.domain.members import Member
 from ledger.domain.regions import Region
 from ledger.errors import LedgerError
@@ -268,7 +269,7 @@ class PeriodRunsView(View):
         A pharmacy and an exempt category are paid their actual; the baseline is chosen as the
         clearing chooses it (:func:`ledger.services.closing.jiaozuo_baseline`).
         """
-        institution = self.aggregates[institution_id(code)]
+        institution: Institution = self.aggregates[institution_id(code)]
         found = None if institution.kind == "pharmacy" else jiaozuo_baseline(institution, year, p)
         if found is None:
             return Decimal(t["actual"])
