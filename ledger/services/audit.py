@@ -251,9 +251,10 @@ class Replayed:
     period_runs: list[str]
 
     @classmethod
-    def of(cls, readjudication: ReadjudicationView, periods: PeriodRunsView) -> Replayed:
-        """The views' findings, once they have read the whole log."""
-        periods.finish()
+    def of(cls, readjudication: ReadjudicationView, periods: PeriodRunsView, scratch: Engine) -> Replayed:
+        """The views' findings, once they have read the whole log into ``scratch``."""
+        with scratch.connect() as conn:
+            periods.finish(conn)
         return cls(readjudication.checked, readjudication.problems, periods.checked, periods.problems)
 
 
@@ -275,11 +276,11 @@ def replay(where: Where, head: int | None, scratch: str) -> Replayed:
     engine = _scratch_engine(Path(scratch) / "replay.db")
     try:
         ProjectionRunner(source, engine, [readjudication, periods]).catch_up()
+        return Replayed.of(readjudication, periods, engine)
     finally:
         engine.dispose()
         if reader is not None:
             reader.close()
-    return Replayed.of(readjudication, periods)
 
 
 def replay_main(scratch: str) -> None:
@@ -311,10 +312,10 @@ class Apart:
         """What this process's runner must read for it."""
         return [] if self.here is None else list(self.here)
 
-    def result(self) -> Replayed:
-        """What the replay found, once the whole log is read."""
+    def result(self, scratch: Engine) -> Replayed:
+        """What the replay found, once the whole log is read (into ``scratch``, when it ran in this process)."""
         if self.here is not None:
-            return Replayed.of(*self.here)
+            return Replayed.of(*self.here, scratch)
         assert self._process is not None
         _, err = self._process.communicate()
         if self._process.returncode != 0:
@@ -430,7 +431,7 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
                     report.checks["anchor"] = anchor_problems(expect, _link_at(rebuilt, expect), position)
         with scratch.connect() as conn:
             report.journal = trial_balance(conn)
-        replayed = apart.result()
+        replayed = apart.result(scratch)
     finally:
         apart.stop()
     report.settlements_replayed, report.checks["readjudication"] = replayed.settlements, replayed.readjudication

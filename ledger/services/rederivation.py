@@ -20,6 +20,12 @@ event names, what it should have recorded:
 
 So a close that lost its credits in a crash, or prepaid from a stale read model, is named
 with its position.
+
+The members are not held while the log is read: a city's million would not fit in memory.
+Their credit facts are put aside in a scratch table, and once the log is read each member is
+taken in turn, its facts in order with its region's closes between them, so the credits are
+checked member by member with the same state the reading in order would have given.
+Problems are listed in the order of their positions.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
+from sqlalchemy import Column, Integer, LargeBinary, PrimaryKeyConstraint, String, Table, select
 
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id
@@ -42,7 +49,7 @@ from ledger.errors import LedgerError
 from ledger.money import ZERO, round_fen
 from ledger.periods import month_end
 from ledger.policy.parameters import Policy
-from ledger.projections.base import View, text
+from ledger.projections.base import View, insert_many, metadata, text
 from ledger.rules.clearing import (
     clear_jiaozuo_4_1,
     clear_kaifeng_3_3,
@@ -59,13 +66,26 @@ if TYPE_CHECKING:
     from ledger.projections.base import Record
 
 MEMBER = "yibao:Member."
+CREDITED = f"{MEMBER}AccountCredited"
+MONTH_CLOSED = "yibao:Region.MonthClosed"
 AGGREGATES = (MEMBER, "yibao:Region.", "yibao:Institution.")
 CREDIT_FACTS = frozenset(f"{MEMBER}{name}" for name in (
     "Enrolled", "Retired", "Suspended", "Resumed", "ContributionBaseChanged", "TransferredOut", "Deceased",
     "AccountCredited", "CreditAdjusted"))
-"""The member's events a credit depends on (:meth:`Member.credit_due` and the months credited): the audit
-keeps each member as these left it, so a member's visits, bills and account payments, most of its
-history, are neither decoded nor held (a million members' whole histories would not fit in memory)."""
+"""The member's events a credit depends on (:meth:`Member.credit_due` and the months credited): the
+audit puts these aside, and a member's visits, bills and account payments, most of its history,
+are not read at all."""
+
+member_facts = Table(
+    "audit_member_facts", metadata,
+    Column("originator_id", String(36), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("topic", String, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("originator_id", "position"),
+)
+"""The members' credit facts, put aside in the audit's scratch database, read back member by member."""
 MOVEMENTS = {"yibao:Settlement.Settled": 1, "yibao:Settlement.Reversed": -1, "yibao:Settlement.Adjusted": 0}
 MAX_PROBLEMS = 50
 """Problems an audit check lists before it stops listing (it still fails on the rest)."""
@@ -77,7 +97,7 @@ class PeriodRunsView(View):
 
     name = "audit_period_runs"
     topics = ()
-    tables = ()
+    tables = (member_facts,)
 
     def __init__(self) -> None:
         self.mapper: Mapper[UUID] = Mapper(transcoder=make_transcoder())
@@ -86,7 +106,15 @@ class PeriodRunsView(View):
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         """Per region, the institutions' movements not yet prepaid."""
         self.credits: dict[tuple[str, str], tuple[int, Decimal]] = {}
-        """Per region and month, how many credits were booked and their total (not each: a million a month)."""
+        """Per region and month, how many credits were booked before its close and their total."""
+        self.closes: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        """Per region, its month closes in log order: (position, month, policy version)."""
+        self.recorded: dict[tuple[str, str], dict[str, Any]] = {}
+        """Per region and month, the credit summary its close recorded."""
+        self.missing: dict[tuple[str, str], list[str]] = defaultdict(list)
+        """Per region and month, the members due a credit the close did not give."""
+        self.facts: list[dict[str, Any]] = []
+        """The batch's member credit facts, written at its end."""
         self.year_policies: dict[tuple[str, int], str] = {}
         """The policy version each region's year was cleared under (a later deposit return uses it)."""
         self.waiting: dict[str, list[tuple[Check, int, Any, Any]]] = defaultdict(list)
@@ -105,16 +133,17 @@ class PeriodRunsView(View):
                 self._check(*waiting)
         elif record.topic in MOVEMENTS:
             self._move(record)
-        elif record.topic.startswith(MEMBER) and record.topic not in CREDIT_FACTS:
-            self._pass_over(record)
-        elif record.topic.startswith(AGGREGATES):
+        elif record.topic in CREDIT_FACTS:
+            self.facts.append({"originator_id": record.originator_id, "position": record.position,
+                               "originator_version": record.originator_version, "topic": record.topic,
+                               "state": record.state})
+        elif record.topic.startswith(AGGREGATES) and not record.topic.startswith(MEMBER):
             event: Any = self.mapper.to_domain_event(StoredEvent(record.originator_id, record.originator_version,
                                                             record.topic, record.state))
             before: Any = self.aggregates.get(event.originator_id)
             check = CHECKS.get(record.topic)
-            if record.topic == "yibao:Member.AccountCredited":
-                count, total = self.credits.get((before.admdvs, event.month), (0, ZERO))
-                self.credits[(before.admdvs, event.month)] = (count + 1, total + event.amount)
+            if record.topic == MONTH_CLOSED:
+                self.closes[event.admdvs].append((record.position, event.month, event.policy_version))
             if check is not None:
                 self.checked += 1
                 version = self._version(before, event)
@@ -127,13 +156,12 @@ class PeriodRunsView(View):
             except Exception as e:  # a stream with a gap, or a stranger's event: say so, and go on
                 self._problem(f"position {record.position}: {record.topic}: cannot apply: {type(e).__name__}: {e}")
 
-    def _pass_over(self, record: Record) -> None:
-        """A member's event that no credit depends on: its place in the stream checked, nothing decoded or kept."""
-        member = self.aggregates.get(UUID(record.originator_id))
-        if member is None or record.originator_version != member.version + 1:
-            self._problem(f"position {record.position}: {record.topic}: cannot apply: out of its stream's order")
-            return
-        member.version = record.originator_version
+    def begin(self, conn: Connection) -> None:  # noqa: D102
+        self.facts = []
+
+    def flush(self, conn: Connection) -> None:  # noqa: D102
+        insert_many(conn, member_facts, self.facts)
+        self.facts = []
 
     def _version(self, before: Any, event: Any) -> str:
         if isinstance(event, Region.DepositReturned):
@@ -146,16 +174,87 @@ class PeriodRunsView(View):
         except (LedgerError, KeyError, TypeError, ValueError) as e:
             self._problem(f"position {position}: {event.TOPIC}: cannot re-derive: {e}")
 
-    def finish(self) -> None:
-        """After the last event: a period run whose policy version never came is a problem too."""
+    def finish(self, conn: Connection) -> None:
+        """After the last event: the members' credits, the closes' credits, and the runs whose policy never came."""
         for version, waiting in self.waiting.items():
             for _, position, _, event in waiting:
                 self._problem(f"position {position}: {event.TOPIC}: policy version {version!r} is not in the log")
         self.waiting.clear()
+        self._members(conn)
+        for admdvs, closes in self.closes.items():
+            for position, month, _ in closes:
+                if (admdvs, month) in self.recorded:
+                    self._credits_of_close(position, admdvs, month, self.recorded[(admdvs, month)])
+        self.problems.sort(key=_position)
 
     def _problem(self, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(text)
+
+    # ------------------------------------------------------------------ the members, one at a time
+
+    def _members(self, conn: Connection) -> None:
+        """Each member's credit facts in log order, its region's closes between them (第八条)."""
+        rows = conn.execute(select(member_facts).order_by(member_facts.c.originator_id, member_facts.c.position))
+        member: Any = None
+        stream, i = "", 0
+        closes: list[tuple[int, str, str]] = []
+        for row in rows:
+            if row.originator_id != stream:
+                self._closes_until(member, closes, i, None)
+                stream, member = row.originator_id, None
+            event: Any = self.mapper.to_domain_event(StoredEvent(UUID(row.originator_id), row.originator_version,
+                                                                 row.topic, row.state))
+            if member is not None:
+                i = self._closes_until(member, closes, i, row.position)
+                if row.topic == CREDITED:
+                    self._credit(row.position, member, event, closes)
+            try:
+                if member is None:
+                    member = event.mutate(None)
+                    closes = self.closes.get(member.admdvs, [])
+                    i = sum(1 for close in closes if close[0] < row.position)
+                else:
+                    event.apply(member)
+            except Exception as e:  # a stranger's event, or a stream that does not begin with its enrolment
+                self._problem(f"position {row.position}: {row.topic}: cannot apply: {type(e).__name__}: {e}")
+        self._closes_until(member, closes, i, None)
+
+    def _closes_until(self, member: Member | None, closes: list[tuple[int, str, str]], i: int,
+                      position: int | None) -> int:
+        """Each close of the member's region before ``position`` (all for None): is the member due a credit it lacks?"""
+        while member is not None and i < len(closes) and (position is None or closes[i][0] < position):
+            _, month, version = closes[i]
+            if version in self.policies and month not in member.credited and \
+                    member.credit_due(month, self._reader(version)).amount:
+                self.missing[(member.admdvs, month)].append(member.psn_no)
+            i += 1
+        return i
+
+    def _credit(self, position: int, member: Member, event: Any, closes: list[tuple[int, str, str]]) -> None:
+        """A month's credit: checked against what was due, and counted for its month's close if it came before."""
+        key = (member.admdvs, event.month)
+        if any(close[0] > position for close in closes if close[1] == event.month):
+            count, total = self.credits.get(key, (0, ZERO))
+            self.credits[key] = (count + 1, total + event.amount)
+        self.checked += 1
+        if event.policy_version not in self.policies:
+            self._problem(f"position {position}: {event.TOPIC}: policy version {event.policy_version!r} "
+                          "is not in the log")
+            return
+        self._check(PeriodRunsView.credited, position, member, event)
+
+    def _credits_of_close(self, position: int, admdvs: str, month: str, recorded: dict[str, Any]) -> None:
+        """A close's credits: every member due one got one, and its summary adds up the credits before it."""
+        where = f"position {position}: {admdvs} {month}"
+        missing = self.missing.get((admdvs, month), [])
+        if missing:
+            self._problem(f"{where}: {len(missing)} members due a credit were not credited "
+                          f"({', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''})")
+        members, amount = self.credits.get((admdvs, month), (0, ZERO))
+        if (recorded.get("members"), recorded.get("amount")) != (members, amount):
+            self._problem(f"{where}: the close records {recorded.get('members')} members credited "
+                          f"{recorded.get('amount')}, the log holds {members} credited {amount}")
 
     def _reader(self, version: str) -> Reader:
         return Reader(self.policies[version])
@@ -186,18 +285,10 @@ class PeriodRunsView(View):
                           f"({due.psn_type}, base {due.contribution_base})")
 
     def month_closed(self, position: int, region: Region, event: Any) -> None:
-        """A month close: every credit due booked, the summary adding up, each prepayment from the movements."""
+        """A month close: each prepayment from the movements (its credits are checked once the members are read)."""
         reader = self._reader(event.policy_version)
         where = f"position {position}: {event.admdvs} {event.month}"
-        missing = [m.psn_no for m in self._members(event.admdvs)
-                   if event.month not in m.credited and m.credit_due(event.month, reader).amount]
-        if missing:
-            self._problem(f"{where}: {len(missing)} members due a credit were not credited "
-                          f"({', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''})")
-        members, amount = self.credits.get((event.admdvs, event.month), (0, ZERO))
-        if (event.credits.get("members"), event.credits.get("amount")) != (members, amount):
-            self._problem(f"{where}: the close records {event.credits.get('members')} members credited "
-                          f"{event.credits.get('amount')}, the log holds {members} credited {amount}")
+        self.recorded[(event.admdvs, event.month)] = event.credits
         actuals = self._take_pending(event.admdvs, month_end(event.month).isoformat(), event.through_position)
         if event.scheme == KAIFENG:
             prepaid = prepay_kaifeng_3_2(actuals, region.budgets.get(event.month[:4], ZERO), reader)
@@ -206,9 +297,6 @@ class PeriodRunsView(View):
         expected = [p.as_record() for p in prepaid]
         if expected != event.payments:
             self._problem(f"{where}: prepayments recorded {_codes(event.payments)}, re-derived {_codes(expected)}")
-
-    def _members(self, admdvs: str) -> list[Member]:
-        return [a for a in self.aggregates.values() if isinstance(a, Member) and a.admdvs == admdvs]
 
     def _take_pending(self, admdvs: str, through_day: str, through_position: int) -> list[Actual]:
         """Each institution's movements dated through the month and booked through the close, now prepaid."""
@@ -290,12 +378,18 @@ class PeriodRunsView(View):
 
 
 
+def _position(problem: str) -> int:
+    """The log position a problem names (0 for one that names none)."""
+    words = problem.split(maxsplit=2)
+    return int(words[1].rstrip(":")) if len(words) > 1 and words[0] == "position" and \
+        words[1].rstrip(":").isdigit() else 0
+
+
 def _codes(rows: list[dict[str, Any]]) -> str:
     return ", ".join(f"{r['fixmedins_code']} {r['paid']}+{r['withheld']}" for r in rows) or "none"
 
 
 CHECKS: dict[str, Check] = {
-    "yibao:Member.AccountCredited": PeriodRunsView.credited,
     "yibao:Region.MonthClosed": PeriodRunsView.month_closed,
     "yibao:Region.YearClosed": PeriodRunsView.year_closed,
     "yibao:Region.DepositReturned": PeriodRunsView.deposit_returned,

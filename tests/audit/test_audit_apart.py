@@ -10,7 +10,7 @@ import pytest
 
 import ledger.services.audit as audit_module
 from ledger.services.audit import audit, export_log
-from tests.audit.city import build_small_city, edit_payload, notifications
+from tests.audit.city import build_small_city, edit_payload, notifications, positions_of, reseal
 
 SETTLED = "yibao:Settlement.Settled"
 
@@ -54,3 +54,17 @@ def test_the_second_process_names_a_changed_settlement_result(app, monkeypatch):
 
     assert f"position {position}: settlement S1: hifp_pay recorded 275.00, re-adjudicated 175.00" in (
         report.checks["readjudication"])
+
+
+def test_the_second_process_names_a_member_left_without_its_credit(app, monkeypatch):
+    """M1's January credit rewritten as December 2023's: the period runs, re-derived apart, name it as in one."""
+    build_small_city(app)
+    credit = positions_of(app, "yibao:Member.AccountCredited")[0]
+    edit_payload(app, credit, b'"month":"2024-01"', b'"month":"2023-12"')
+    reseal(app)
+
+    one, two = _in_one_and_two_processes(monkeypatch, lambda: audit(app))
+
+    assert two["checks"]["period_runs"] == one["checks"]["period_runs"]
+    assert f"position {credit}: M1 credited 120.00 for 2023-12 (11, base 6000.00); due 0.00 (11, base 6000.00)" in (
+        two["checks"]["period_runs"]["problems"])

@@ -62,6 +62,23 @@ def test_a_close_that_lost_its_credits_is_named_xinyang_art8(app):
         "the log holds 2 credited 180.00"]
 
 
+def test_a_member_due_a_credit_and_not_given_it_is_named_xinyang_art8(app):
+    """M1's January credit rewritten as December 2023's: M1 enrolled on 2024-01-01, so nothing was due for
+    December, and January's close, which records 2 credits of 180.00, left M1 without its 120.00."""
+    build_small_city(app)
+    credit = positions_of(app, CREDITED)[0]
+    january = positions_of(app, MONTH_CLOSED)[0]
+    edit_payload(app, credit, b'"month":"2024-01"', b'"month":"2023-12"')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {credit}: M1 credited 120.00 for 2023-12 (11, base 6000.00); due 0.00 (11, base 6000.00)",
+        f"position {january}: 411500 2024-01: 1 members due a credit were not credited (M1)",
+        f"position {january}: 411500 2024-01: the close records 2 members credited 180.00, "
+        "the log holds 1 credited 60.00",
+    ]
+
+
 def test_a_prepayment_off_its_movements_is_named_kaifeng_3_2(app):
     """H3's January prepayment rewritten from 166.25 paid to 266.25."""
     build_small_city(app)
