@@ -12,7 +12,11 @@ Phases (each in its own process, so its peak memory is its own):
   models caught up, the region's close recorded;
 - floor: the bare ``eventsourcing`` application appends one event to each of as many existing
   streams (written untimed beforehand), of the credits' mean size, in transactions of the
-  close's batch size.
+  close's batch size;
+- queries (``--queries N``): after the close, with every member in the store, the latency of
+  ``balance`` and ``cap`` in process, and of 1101 (the person and the account) and 5206 (the
+  year's cap used) over HTTP from one client to ``ledger serve`` (one worker), each for N
+  members drawn at random (p50, p99).
 
 Prints credits/s, the ratio to the floor, and the close's time extrapolated to 1,000,000
 members at this rate (an extrapolation, not a measurement).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import time
@@ -35,16 +40,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import discard, fresh_db, peak_rss_mb  # noqa: E402
+from bench_service import Client, percentile, serve  # noqa: E402
 
 from ledger.exchange.messages import validate_message  # noqa: E402
 from ledger.services import closing  # noqa: E402
 from ledger.services.bootstrap import bootstrap  # noqa: E402
+from ledger.services.credentials import Credentials  # noqa: E402
 
 ADMDVS = "411500"
 """Xinyang: every in-service member is credited each month (信政办〔2022〕23号 第八条)."""
 YEAR = 2024
 ENROL_BATCH = 2000
 MILLION = 1_000_000
+WARM_UP = 20
+HOSPITAL = "H1"
+"""The counter the service's queries are asked at."""
 
 
 def _month(number: int) -> dict[str, str]:
@@ -57,6 +67,8 @@ def _month(number: int) -> dict[str, str]:
 def phase_enrol(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
     started = time.perf_counter()
+    app.book([validate_message({"type": "institution.registered", "date": f"{YEAR}-01-01", "fixmedins_code": HOSPITAL,
+                                "admdvs": ADMDVS, "kind": "hospital", "level": 1, "pooling_designated": True})])
     for first in range(0, args.members, ENROL_BATCH):
         app.book([validate_message({"type": "member.enrolled", "date": f"{YEAR}-01-01", "psn_no": f"P{n:08d}",
                                     "admdvs": ADMDVS, "psn_type": "11" if n % 4 else "12",
@@ -115,7 +127,40 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     return {"events": len(accounts), "append_events_per_s": len(accounts) / seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-PHASES = {"enrol": phase_enrol, "close": phase_close, "floor": phase_floor}
+def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
+    app = bootstrap(args.db)
+    rng = random.Random(5)
+    sample = [f"P{rng.randrange(args.members):08d}" for _ in range(args.queries)]
+    times: dict[str, list[float]] = {"balance": [], "cap": [], "1101": [], "5206": []}
+    try:
+        for psn_no in sample:
+            for name, ask in (("balance", app.balance), ("cap", lambda p: app.cap(p, YEAR))):
+                started = time.perf_counter()
+                ask(psn_no)
+                times[name].append(time.perf_counter() - started)
+        secrets = {HOSPITAL: Credentials.of(app).issue(HOSPITAL, "institution")}
+    finally:
+        app.close()
+    ledger_cli = str(Path(sys.executable).parent / "ledger")
+    process = serve([ledger_cli, "--db", args.db, "serve", "--port", str(args.port), "--workers", "1"], args.port)
+    try:
+        client = Client(f"http://127.0.0.1:{args.port}", secrets, "q")
+        for _ in range(WARM_UP):  # a server runs for months: its first requests (imports, policy files) not counted
+            client.call(HOSPITAL, "1101", {"data": {"psn_no": sample[0]}})
+            client.call(HOSPITAL, "5206", {"data": {"psn_no": sample[0], "cum_ym": f"{YEAR}{args.months:02d}"}})
+        client.latencies.clear()
+        for psn_no in sample:
+            client.call(HOSPITAL, "1101", {"data": {"psn_no": psn_no}})
+            client.call(HOSPITAL, "5206", {"data": {"psn_no": psn_no, "cum_ym": f"{YEAR}{args.months:02d}"}})
+        times["1101"], times["5206"] = client.latencies["1101"], client.latencies["5206"]
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    return {name: {"p50_ms": percentile(values, 0.5), "p99_ms": percentile(values, 0.99)}
+            for name, values in times.items()}
+
+
+PHASES = {"enrol": phase_enrol, "close": phase_close, "floor": phase_floor, "queries": phase_queries}
 
 
 def run_phase(name: str, **options: Any) -> dict[str, Any]:
@@ -129,6 +174,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--months", type=int, default=2, help="The month closed and timed (earlier ones untimed).")
     parser.add_argument("--db", default="", help="PostgreSQL server URL; SQLite files when omitted.")
+    parser.add_argument("--queries", type=int, default=0, help="Members asked about after the close (0: none).")
+    parser.add_argument("--port", type=int, default=18090, help="The service's port for the queries.")
     parser.add_argument("--json", dest="json_out", default="", help="Write the figures to this file.")
     args = parser.parse_args()
 
@@ -138,13 +185,15 @@ def main() -> None:
     try:
         enrol = run_phase("enrol", db=db, members=args.members, months=args.months)
         close = run_phase("close", db=db, members=args.members, months=args.months)
+        queries = run_phase("queries", db=db, members=args.members, months=args.months, queries=args.queries,
+                            port=args.port) if args.queries else None
         floor = run_phase("floor", db=floor_db, members=close["credits"], size=close["mean_event_bytes"])
     finally:
         discard(args.db, db)
         discard(args.db, floor_db)
     rate = close["credits"] / close["seconds"]
     results = {"store": "postgresql" if args.db else "sqlite", "members": args.members, "enrol": enrol,
-               "close": close, "floor": floor, "credits_per_s": rate,
+               "close": close, "floor": floor, "queries": queries, "credits_per_s": rate,
                "close_vs_floor_append": rate / floor["append_events_per_s"],
                "extrapolated_1m_seconds": MILLION / rate}
     print(f"{results['store']}: {args.members:,} members, month {args.months} closed: {close['credits']:,} credits "
@@ -153,6 +202,8 @@ def main() -> None:
                f"at this rate {results['extrapolated_1m_seconds']:.0f} s (extrapolated)")
     print(f"floor: bare library appends {floor['append_events_per_s']:,.0f} events/s; "
           f"close / floor = {results['close_vs_floor_append']:.0%}; 1M members: {million}")
+    for name, q in (queries or {}).items():
+        print(f"{name}: p50 {q['p50_ms']:.2f} ms, p99 {q['p99_ms']:.2f} ms ({args.queries} members)")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
 
