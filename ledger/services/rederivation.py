@@ -87,13 +87,18 @@ member_facts = Table(
 )
 """The members' credit facts, put aside in the audit's scratch database, read back member by member."""
 MOVEMENTS = {"yibao:Settlement.Settled": 1, "yibao:Settlement.Reversed": -1, "yibao:Settlement.Adjusted": 0}
+NAMED = 5
+"""Members a close's problem names when several were due a credit and not given it."""
 MAX_PROBLEMS = 50
 """Problems an audit check lists before it stops listing (it still fails on the rest)."""
 Check = Callable[["PeriodRunsView", int, Any, Any], None]
 
 
 class PeriodRunsView(View):
-    """Re-derives the period runs while the audit reads the log (no tables: it only reports)."""
+    """Re-derives the period runs while the audit reads the log, and the members' credits once it is read.
+
+    Its one table, in the audit's scratch database, holds the members' credit facts meanwhile.
+    """
 
     name = "audit_period_runs"
     topics = ()
@@ -111,8 +116,8 @@ class PeriodRunsView(View):
         """Per region, its month closes in log order: (position, month, policy version)."""
         self.recorded: dict[tuple[str, str], dict[str, Any]] = {}
         """Per region and month, the credit summary its close recorded."""
-        self.missing: dict[tuple[str, str], list[str]] = defaultdict(list)
-        """Per region and month, the members due a credit the close did not give."""
+        self.missing: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        """Per region and month, how many members due a credit the close did not give, and the first few."""
         self.facts: list[dict[str, Any]] = []
         """The batch's member credit facts, written at its end."""
         self.year_policies: dict[tuple[str, int], str] = {}
@@ -227,7 +232,8 @@ class PeriodRunsView(View):
             _, month, version = closes[i]
             if version in self.policies and month not in member.credited and \
                     member.credit_due(month, self._reader(version)).amount:
-                self.missing[(member.admdvs, month)].append(member.psn_no)
+                count, first = self.missing.get((member.admdvs, month), (0, []))
+                self.missing[(member.admdvs, month)] = (count + 1, sorted([*first, member.psn_no])[:NAMED])
             i += 1
         return i
 
@@ -247,10 +253,10 @@ class PeriodRunsView(View):
     def _credits_of_close(self, position: int, admdvs: str, month: str, recorded: dict[str, Any]) -> None:
         """A close's credits: every member due one got one, and its summary adds up the credits before it."""
         where = f"position {position}: {admdvs} {month}"
-        missing = self.missing.get((admdvs, month), [])
+        missing, first = self.missing.get((admdvs, month), (0, []))
         if missing:
-            self._problem(f"{where}: {len(missing)} members due a credit were not credited "
-                          f"({', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''})")
+            self._problem(f"{where}: {missing} members due a credit were not credited "
+                          f"({', '.join(first)}{' …' if missing > NAMED else ''})")
         members, amount = self.credits.get((admdvs, month), (0, ZERO))
         if (recorded.get("members"), recorded.get("amount")) != (members, amount):
             self._problem(f"{where}: the close records {recorded.get('members')} members credited "
