@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from ledger.adapters import store as store_module
@@ -43,3 +45,22 @@ def test_a_setting_that_is_not_a_positive_number_is_one_clear_line(monkeypatch, 
     with pytest.raises(SettingError) as refused:
         bootstrap(sqlite_store)
     assert str(refused.value) == f"LEDGER_SNAPSHOT_REGION must be a positive whole number, not {value!r}"
+
+
+@pytest.mark.parametrize(("setting", "young"), [("", 50_000), ("700", 700)])
+def test_the_collectors_young_threshold_comes_from_the_environment_or_the_default(
+        monkeypatch, sqlite_store, setting, young):
+    monkeypatch.setenv("LEDGER_GC_YOUNG", setting)
+    before = gc.get_threshold()
+    try:
+        bootstrap(sqlite_store).close()
+        assert gc.get_threshold() == (young, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_young_threshold_that_is_not_a_positive_number_is_one_clear_line(monkeypatch, sqlite_store):
+    monkeypatch.setenv("LEDGER_GC_YOUNG", "lots")
+    with pytest.raises(SettingError) as refused:
+        bootstrap(sqlite_store)
+    assert str(refused.value) == "LEDGER_GC_YOUNG must be a positive whole number, not 'lots'"
