@@ -68,13 +68,15 @@ RETRIES = 20
 LOOKBACK = 256
 """Events read back from the log's end to find its present (the latest effective date)."""
 """Attempts of one message against writers that keep getting there first (each waits a little longer)."""
-CACHE_SIZE = 20_000
+CACHE_SIZE = 10_000
 """Aggregates of each kind kept in memory between batches (prescriptions a fifth of it).
 
-A member holds 9 KiB by December at one claim a year and 15 KiB at seven a year (measured), so
-20,000 members are 180–300 MiB, and the ingest of a million members stays within 400 MB. A
-larger cache only helps a city that fits in it: at a million members it hits 2 % of members
-at 20,000 and 5 % at 50,000 (``LEDGER_CACHE_SIZE`` sets it; docs/benchmarks.md has the figures)."""
+A member holds 9 KiB by December at one claim a year and 15 KiB at seven a year (measured), and
+the settlements and visits kept beside them take their share: a whole year of 25,000 members at
+seven claims a year ingested in 341 MiB at its peak with 10,000, and 513 MiB with 20,000 (which
+had been chosen from January alone). A larger cache only helps a city that fits in it: at a
+million members it hits 1 % of members at 10,000 and 5 % at 50,000 (``LEDGER_CACHE_SIZE`` sets
+it; docs/benchmarks.md has the figures)."""
 SNAPSHOT_INTERVALS: dict[type[LedgerAggregate], int] = {Member: 40, Region: 12}
 """Snapshot a member every 40 events and a region every 12; other aggregates are short and replayed."""
 

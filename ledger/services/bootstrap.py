@@ -5,8 +5,8 @@ choice of store, policy library, cache size and snapshot intervals is made in on
 Settings come from the arguments, else from the environment, else from the defaults:
 
 - ``LEDGER_DB``: the database (``ledger.adapters.store``); ``LEDGER_EVENT_STORE``: ``core`` or ``sqlalchemy``;
-- ``LEDGER_CACHE_SIZE``: aggregates of each kind kept in memory between batches (20,000: about
-  300 MiB of members by December, so a million members ingest within 400 MB);
+- ``LEDGER_CACHE_SIZE``: aggregates of each kind kept in memory between batches (10,000: a whole
+  year of a city larger than that ingests within 400 MB);
 - ``LEDGER_SNAPSHOT_MEMBER`` / ``LEDGER_SNAPSHOT_REGION``: a snapshot every so many events (40 / 12);
 - ``LEDGER_GC_YOUNG``: allocations between the collector's young-generation passes (50,000; Python's
   own is 700). The ledger keeps many small objects alive (the aggregate cache), and each of the
