@@ -178,8 +178,10 @@ class ProjectionRunner:
         on PostgreSQL the lock alone costs four round trips. A rebuild elsewhere sets the
         positions back to 0 before it begins, so a catch-up during one still waits for it.
         """
+        if not self._ready:
+            return False
         head = self.source.head()
-        return head is not None and self._ready and min(self.positions().values(), default=0) >= head
+        return head is not None and min(self.positions().values(), default=0) >= head
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
