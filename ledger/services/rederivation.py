@@ -68,7 +68,8 @@ if TYPE_CHECKING:
 MEMBER = "yibao:Member."
 CREDITED = f"{MEMBER}AccountCredited"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
-AGGREGATES = (MEMBER, "yibao:Region.", "yibao:Institution.")
+HELD = ("yibao:Region.", "yibao:Institution.")
+"""The aggregates kept as their events leave them while the log is read: a few regions and institutions."""
 CREDIT_FACTS = frozenset(f"{MEMBER}{name}" for name in (
     "Enrolled", "Retired", "Suspended", "Resumed", "ContributionBaseChanged", "TransferredOut", "Deceased",
     "AccountCredited", "CreditAdjusted"))
@@ -107,6 +108,7 @@ class PeriodRunsView(View):
     def __init__(self) -> None:
         self.mapper: Mapper[UUID] = Mapper(transcoder=make_transcoder())
         self.aggregates: dict[Any, Any] = {}
+        """The regions and institutions by id, as their events left them."""
         self.policies: dict[str, Policy] = {}
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         """Per region, the institutions' movements not yet prepaid."""
@@ -142,7 +144,7 @@ class PeriodRunsView(View):
             self.facts.append({"originator_id": record.originator_id, "position": record.position,
                                "originator_version": record.originator_version, "topic": record.topic,
                                "state": record.state})
-        elif record.topic.startswith(AGGREGATES) and not record.topic.startswith(MEMBER):
+        elif record.topic.startswith(HELD):
             event: Any = self.mapper.to_domain_event(StoredEvent(record.originator_id, record.originator_version,
                                                             record.topic, record.state))
             before: Any = self.aggregates.get(event.originator_id)
@@ -193,8 +195,13 @@ class PeriodRunsView(View):
         self.problems.sort(key=_position)
 
     def _problem(self, text: str) -> None:
+        """Keep the earliest problems in the log, whatever order they are found in (members come last)."""
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(text)
+            return
+        latest = max(self.problems, key=_position)
+        if _position(text) < _position(latest):
+            self.problems[self.problems.index(latest)] = text
 
     # ------------------------------------------------------------------ the members, one at a time
 

@@ -9,6 +9,7 @@ and M2 60.00 (第八条（二）); January prepays H3 175.00 as 166.25 paid + 8.
 
 from __future__ import annotations
 
+from ledger.services import rederivation
 from ledger.services.audit import audit
 from tests.audit.city import build_small_city, edit_payload, positions_of, reseal, stored_state
 from tests.payments.flows import (
@@ -128,3 +129,12 @@ def test_a_jiaozuo_final_amount_off_the_growth_cap_is_named_jiaozuo_4_1(app):
     assert audit(app).checks["period_runs"] == [
         f"position {year}: 410800 2024: JC3: final_amount recorded 375.00, re-derived 369.45; "
         "due recorded 0.00, re-derived -5.55"]
+
+
+def test_past_the_listed_problems_the_earliest_in_the_log_are_kept(monkeypatch):
+    """Members are checked after the log is read: a member's problem found last still displaces a later one."""
+    monkeypatch.setattr(rederivation, "MAX_PROBLEMS", 2)
+    view = rederivation.PeriodRunsView()
+    for text in ("position 30: c", "position 40: d", "position 10: a", "position 50: e", "position 20: b"):
+        view._problem(text)
+    assert sorted(view.problems, key=rederivation._position) == ["position 10: a", "position 20: b"]
