@@ -231,6 +231,7 @@ class OutpatientPooling(Application[UUID]):
     def _book(self, messages: Sequence[m.Message], submitters: Sequence[dict[str, str]] | None) -> list[Outcome]:
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
+        members = {member_id(psn_no) for msg in messages if (psn_no := getattr(msg, "psn_no", None))}
 
         def stamped(i: int) -> AbstractContextManager[None]:
             return submitted_by(submitters[i]) if submitters else nullcontext()
@@ -245,6 +246,7 @@ class OutpatientPooling(Application[UUID]):
         while True:
             s = self.services()
             s.uow.prefetch(candidates)
+            s.uow.load(Member, members)
             outcomes: list[Outcome] = []
             for i, msg in enumerate(messages):
                 if i in refused:

@@ -29,7 +29,7 @@ from ledger.policy.files import default_catalogue
 from ledger.refusals import RefusalCode
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Mapping
     from datetime import date
 
     from ledger.policy.parameters import Policy, PolicyLibrary
@@ -117,12 +117,14 @@ class UnitOfWork:
         self.aggregates: dict[UUID, LedgerAggregate] = {}
         self._missing: set[UUID] = set()
         self._touched: dict[UUID, int] = {}
+        self._read: dict[UUID, LedgerAggregate] = {}
+        """Aggregates :meth:`load` read ahead, held here until asked for."""
 
     def get(self, cls: type[TAgg], aggregate_id: UUID) -> TAgg | None:
         """The aggregate with ``aggregate_id``, or None if the store has none."""
         found = self.aggregates.get(aggregate_id)
         if found is None and aggregate_id not in self._missing:
-            found = self.cache.take(aggregate_id)
+            found = self._read.pop(aggregate_id, None) or self.cache.take(aggregate_id)
             if found is None:
                 found = self.store.load(cls, aggregate_id)
                 if found is None:
@@ -144,25 +146,20 @@ class UnitOfWork:
         if found is not None:
             self._missing.update(unknown - found)
 
-    def load(self, cls: type[LedgerAggregate], ids: Sequence[UUID]) -> None:
-        """Read the aggregates of ``ids`` not yet held in one go, so the gets that follow cost no query.
+    def load(self, cls: type[LedgerAggregate], ids: Collection[UUID]) -> None:
+        """Read those of ``ids`` neither held nor cached in one go, so the gets that follow cost no query.
 
-        They are held in the order of ``ids``, the order their events are saved in, as if each
-        had been got in turn. Cached ones come from the cache; if the store cannot read many at
-        once, each is read when it is asked for.
+        What is read waits aside until a get asks for it, so the unit of work holds (and saves)
+        its aggregates in the order they are asked for, as if each had been read then. If the
+        store cannot read many at once, each is read when it is asked for.
         """
-        wanted = [i for i in ids if i not in self.aggregates and i not in self._missing]
-        uncached = {i for i in wanted if i not in self.cache}
-        found = self.store.load_many(cls, uncached) if uncached else {}
+        wanted = {i for i in ids if i not in self.aggregates and i not in self._read and i not in self._missing
+                  and i not in self.cache}
+        found = self.store.load_many(cls, wanted) if wanted else {}
         if found is None:
             return
-        for aggregate_id in wanted:
-            aggregate = found.get(aggregate_id) or self.cache.take(aggregate_id)
-            if aggregate is not None:
-                self.aggregates[aggregate_id] = aggregate
-            elif aggregate_id in uncached:
-                self._missing.add(aggregate_id)
-            # else: dropped from the cache meanwhile (another thread's unit of work); got when asked for
+        self._read.update(found)
+        self._missing.update(wanted - found.keys())
 
     def add(self, aggregate: LedgerAggregate) -> None:
         """A new aggregate made in this unit of work."""
@@ -186,13 +183,13 @@ class UnitOfWork:
             self.store.save(changed)
         for aggregate in self.aggregates.values():
             self.cache.put(aggregate)
-        self.aggregates.clear()
-        self._missing.clear()
+        self.abandon()
         return count
 
     def abandon(self) -> None:
         """Drop everything this unit of work holds; the store is untouched."""
         self.aggregates.clear()
+        self._read.clear()
         self._missing.clear()
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ledger.domain.ids import member_id
+from ledger.domain.members import Member
 from ledger.errors import ConflictError, UnknownError
+from ledger.exchange.messages import validate_message
 from ledger.services.application import BOOKED, PRESENT
+from ledger.services.bootstrap import bootstrap
 from tests.support import book, institution, item, member, visit
 
 
@@ -31,3 +35,41 @@ def test_an_unknown_member_is_refused(app):
     [_, outcome] = book(app, institution("H1"), visit("S1", "M404", "H1", "2024-03-20", item("10.00")))
     assert isinstance(outcome, UnknownError)
     assert outcome.field == "psn_no"
+
+
+def _log_of_last_batch(app, head):
+    return [(e.originator_id, e.originator_version, e.topic)
+            for e in app.recorder.select_notifications(head + 1, 1000)]
+
+
+def test_a_batch_reads_its_members_ahead_together_and_logs_what_a_batch_reading_them_one_by_one_does(
+        app, tmp_path, monkeypatch):
+    """A batch settling for members the cache does not hold reads them in one go, not one query each.
+
+    The events still go to the log in the order the messages touch the aggregates, so the
+    batch logs exactly what the same batch logs when each member is read as it is asked for.
+    """
+    setup = [institution("H1"), member("M1"), member("M2"), member("M3")]
+    batch = [validate_message(visit(f"S{n}", f"M{n}", "H1", "2024-03-20", item("400.00"))) for n in (3, 1, 2)]
+    one_by_one = bootstrap(str(tmp_path / "one_by_one.db"))
+    try:
+        monkeypatch.setattr(one_by_one.aggregates, "load_many", lambda cls, ids: None)
+        book(one_by_one, *setup)
+        one_by_one.cache.clear()
+        head = one_by_one.recorder.max_notification_id()
+        assert one_by_one.book([*batch]) == [BOOKED] * 3
+        expected = _log_of_last_batch(one_by_one, head)
+    finally:
+        one_by_one.close()
+
+    book(app, *setup)
+    app.cache.clear()
+    single = []
+    load = app.aggregates.load
+    monkeypatch.setattr(app.aggregates, "load", lambda cls, i: single.append(cls) or load(cls, i))
+    head = app.recorder.max_notification_id()
+    assert app.book([*batch]) == [BOOKED] * 3
+    assert Member not in single
+    assert _log_of_last_batch(app, head) == expected
+    charged = [i for i, _, topic in expected if topic == "yibao:Member.SettlementCharged"]
+    assert charged == [member_id("M3"), member_id("M1"), member_id("M2")]
