@@ -34,6 +34,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -127,7 +128,10 @@ class PeriodRunsView(View):
         self.waiting: dict[str, list[tuple[Check, int, Any, Any]]] = defaultdict(list)
         """Checks waiting for their policy version, which a transaction may record after the events using it."""
         self.checked = 0
+        self.found: list[tuple[int, str]] = []
+        """(position, problem): the earliest found, whatever order they are found in."""
         self.problems: list[str] = []
+        """What :meth:`finish` reports: the problems found, in log order, each naming its position."""
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         if record.topic == "yibao:PolicyVersion.Recorded":
@@ -161,7 +165,7 @@ class PeriodRunsView(View):
             try:
                 self.aggregates[event.originator_id] = event.mutate(before)
             except Exception as e:  # a stream with a gap, or a stranger's event: say so, and go on
-                self._problem(f"position {record.position}: {record.topic}: cannot apply: {type(e).__name__}: {e}")
+                self._problem(record.position, f"{record.topic}: cannot apply: {type(e).__name__}: {e}")
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
         self.facts = []
@@ -179,29 +183,29 @@ class PeriodRunsView(View):
         try:
             check(self, position, before, event)
         except (LedgerError, KeyError, TypeError, ValueError) as e:
-            self._problem(f"position {position}: {event.TOPIC}: cannot re-derive: {e}")
+            self._problem(position, f"{event.TOPIC}: cannot re-derive: {e}")
 
     def finish(self, conn: Connection) -> None:
         """After the last event: the members' credits, the closes' credits, and the runs whose policy never came."""
         for version, waiting in self.waiting.items():
             for _, position, _, event in waiting:
-                self._problem(f"position {position}: {event.TOPIC}: policy version {version!r} is not in the log")
+                self._problem(position, f"{event.TOPIC}: policy version {version!r} is not in the log")
         self.waiting.clear()
         self._members(conn)
         for admdvs, closes in self.closes.items():
             for position, month, _ in closes:
                 if (admdvs, month) in self.recorded:
                     self._credits_of_close(position, admdvs, month, self.recorded[(admdvs, month)])
-        self.problems.sort(key=_position)
+        self.problems = [f"position {position}: {text}" for position, text in sorted(self.found, key=itemgetter(0))]
 
-    def _problem(self, text: str) -> None:
+    def _problem(self, position: int, text: str) -> None:
         """Keep the earliest problems in the log, whatever order they are found in (members come last)."""
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(text)
+        if len(self.found) < MAX_PROBLEMS:
+            self.found.append((position, text))
             return
-        latest = max(self.problems, key=_position)
-        if _position(text) < _position(latest):
-            self.problems[self.problems.index(latest)] = text
+        latest = max(self.found, key=itemgetter(0))
+        if position < latest[0]:
+            self.found[self.found.index(latest)] = (position, text)
 
     # ------------------------------------------------------------------ the members, one at a time
 
@@ -229,7 +233,7 @@ class PeriodRunsView(View):
                 else:
                     event.apply(member)
             except Exception as e:  # a stranger's event, or a stream that does not begin with its enrolment
-                self._problem(f"position {row.position}: {row.topic}: cannot apply: {type(e).__name__}: {e}")
+                self._problem(row.position, f"{row.topic}: cannot apply: {type(e).__name__}: {e}")
         self._closes_until(member, closes, i, None)
 
     def _closes_until(self, member: Member | None, closes: list[tuple[int, str, str]], i: int,
@@ -252,21 +256,21 @@ class PeriodRunsView(View):
             self.credits[key] = (count + 1, total + event.amount)
         self.checked += 1
         if event.policy_version not in self.policies:
-            self._problem(f"position {position}: {event.TOPIC}: policy version {event.policy_version!r} "
+            self._problem(position, f"{event.TOPIC}: policy version {event.policy_version!r} "
                           "is not in the log")
             return
         self._check(PeriodRunsView.credited, position, member, event)
 
     def _credits_of_close(self, position: int, admdvs: str, month: str, recorded: dict[str, Any]) -> None:
         """A close's credits: every member due one got one, and its summary adds up the credits before it."""
-        where = f"position {position}: {admdvs} {month}"
+        where = f"{admdvs} {month}"
         missing, first = self.missing.get((admdvs, month), (0, []))
         if missing:
-            self._problem(f"{where}: {missing} members due a credit were not credited "
+            self._problem(position, f"{where}: {missing} members due a credit were not credited "
                           f"({', '.join(first)}{' …' if missing > NAMED else ''})")
         members, amount = self.credits.get((admdvs, month), (0, ZERO))
         if (recorded.get("members"), recorded.get("amount")) != (members, amount):
-            self._problem(f"{where}: the close records {recorded.get('members')} members credited "
+            self._problem(position, f"{where}: the close records {recorded.get('members')} members credited "
                           f"{recorded.get('amount')}, the log holds {members} credited {amount}")
 
     def _reader(self, version: str) -> Reader:
@@ -293,14 +297,14 @@ class PeriodRunsView(View):
         due = member.credit_due(event.month, self._reader(event.policy_version))
         if (due.amount, due.psn_type, due.contribution_base) != (event.amount, event.psn_type,
                                                                  event.contribution_base):
-            self._problem(f"position {position}: {member.psn_no} credited {event.amount} for {event.month} "
+            self._problem(position, f"{member.psn_no} credited {event.amount} for {event.month} "
                           f"({event.psn_type}, base {event.contribution_base}); due {due.amount} "
                           f"({due.psn_type}, base {due.contribution_base})")
 
     def month_closed(self, position: int, region: Region, event: Any) -> None:
         """A month close: each prepayment from the movements (its credits are checked once the members are read)."""
         reader = self._reader(event.policy_version)
-        where = f"position {position}: {event.admdvs} {event.month}"
+        where = f"{event.admdvs} {event.month}"
         self.recorded[(event.admdvs, event.month)] = event.credits
         actuals = self._take_pending(event.admdvs, month_end(event.month).isoformat(), event.through_position)
         if event.scheme == KAIFENG:
@@ -309,7 +313,8 @@ class PeriodRunsView(View):
             prepaid = prepay_jiaozuo_4_2(actuals, reader)
         expected = [p.as_record() for p in prepaid]
         if expected != event.payments:
-            self._problem(f"{where}: prepayments recorded {_codes(event.payments)}, re-derived {_codes(expected)}")
+            self._problem(position, f"{where}: prepayments recorded {_codes(event.payments)}, "
+                                    f"re-derived {_codes(expected)}")
 
     def _take_pending(self, admdvs: str, through_day: str, through_position: int) -> list[Actual]:
         """Each institution's movements dated through the month and booked through the close, now prepaid."""
@@ -329,7 +334,7 @@ class PeriodRunsView(View):
         """A year's clearing: prepaid and withheld from the months, the final amounts, what is due, the deposits."""
         reader = self._reader(event.policy_version)
         self.year_policies[(event.admdvs, event.year)] = event.policy_version
-        where = f"position {position}: {event.admdvs} {event.year}"
+        where = f"{event.admdvs} {event.year}"
         totals: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"visits": 0, "medfee": ZERO, "actual": ZERO, "granted": ZERO, "withheld": ZERO})
         for month in region.months_of(event.year):
@@ -348,7 +353,7 @@ class PeriodRunsView(View):
         for row in event.rows:
             code = row["fixmedins_code"]
             if code not in totals:
-                self._problem(f"{where}: {code} cleared but never prepaid")
+                self._problem(position, f"{where}: {code} cleared but never prepaid")
                 continue
             t = totals[code]
             final = finals[code]
@@ -358,10 +363,10 @@ class PeriodRunsView(View):
                         round_fen(t["withheld"] * deposit_return_rate(row["score"], reader)[0])}
             wrong = {k: (row[k], v) for k, v in expected.items() if row[k] != v}
             if wrong:
-                self._problem(f"{where}: {code}: " + "; ".join(f"{k} recorded {a}, re-derived {b}"
+                self._problem(position, f"{where}: {code}: " + "; ".join(f"{k} recorded {a}, re-derived {b}"
                                                               for k, (a, b) in wrong.items()))
         if set(totals) != {row["fixmedins_code"] for row in event.rows}:
-            self._problem(f"{where}: cleared {sorted(r['fixmedins_code'] for r in event.rows)}, "
+            self._problem(position, f"{where}: cleared {sorted(r['fixmedins_code'] for r in event.rows)}, "
                           f"prepaid {sorted(totals)}")
 
     def _final_jiaozuo(self, code: str, t: dict[str, Any], year: int, p: Reader) -> Decimal:
@@ -386,16 +391,9 @@ class PeriodRunsView(View):
         rate, _ = deposit_return_rate(event.score, reader)
         due = round_fen(held * rate)
         if (event.withheld, event.rate, event.returned) != (held, rate, due) or not cleared:
-            self._problem(f"position {position}: {event.fixmedins_code} {event.year}: returned {event.returned} "
+            self._problem(position, f"{event.fixmedins_code} {event.year}: returned {event.returned} "
                           f"of {event.withheld} at {event.rate}; re-derived {due} of {held} at {rate}")
 
-
-
-def _position(problem: str) -> int:
-    """The log position a problem names (0 for one that names none)."""
-    words = problem.split(maxsplit=2)
-    return int(words[1].rstrip(":")) if len(words) > 1 and words[0] == "position" and \
-        words[1].rstrip(":").isdigit() else 0
 
 
 def _codes(rows: list[dict[str, Any]]) -> str:

@@ -135,6 +135,6 @@ def test_past_the_listed_problems_the_earliest_in_the_log_are_kept(monkeypatch):
     """Members are checked after the log is read: a member's problem found last still displaces a later one."""
     monkeypatch.setattr(rederivation, "MAX_PROBLEMS", 2)
     view = rederivation.PeriodRunsView()
-    for text in ("position 30: c", "position 40: d", "position 10: a", "position 50: e", "position 20: b"):
-        view._problem(text)
-    assert sorted(view.problems, key=rederivation._position) == ["position 10: a", "position 20: b"]
+    for position, text in ((30, "c"), (40, "d"), (10, "a"), (50, "e"), (20, "b")):
+        view._problem(position, text)
+    assert sorted(view.found) == [(10, "a"), (20, "b")]
