@@ -4,6 +4,9 @@
     python scripts/bench.py --events 100000 --db postgresql://postgres@127.0.0.1:5432/postgres
     python scripts/bench.py --members 1000000 --months 2  # a city's size; the visit rate from --events
 
+The temporary folder (the city's file, the ingest's shape, SQLite's files) is removed at the
+end, whatever happened; ``BENCH_KEEP=1`` keeps it and the last round's ledger.
+
 Every phase streams: memory stays flat in the size of the log (the floors read the shape of
 our ingest back from files a transaction at a time, the raw ``sqlite3`` phase makes its rows a
 transaction at a time), so the peak RSS printed for each phase is the phase's own.
@@ -40,6 +43,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -472,6 +476,15 @@ def main() -> None:
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    try:
+        run(args, workdir)
+    finally:
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    """The city, the rounds, the audit and the queries, in ``workdir``; the table printed."""
     spec = city_spec(args)
     city = workdir / "city.jsonl"
     (workdir / "city.json").write_text(json.dumps(asdict(spec)))
@@ -501,7 +514,7 @@ def main() -> None:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
     if os.environ.get("BENCH_KEEP") == "1":
-        print(f"kept the last round's ledger: {db}")
+        print(f"kept the last round's ledger and the city: {db}, {city}")
     else:
         discard(args.db, db)
 
