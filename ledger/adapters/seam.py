@@ -1,11 +1,13 @@
 """The one place the ledger reaches past ``eventsourcing`` 9.5's public API, for speed.
 
-Four shortcuts, each pinned by a test of its own in ``tests/adapters/test_library_contract.py``
+Five shortcuts, each pinned by a test of its own in ``tests/adapters/test_library_contract.py``
 so that a library upgrade that breaks one fails there, by name:
 
 - **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder
   in one transaction, and snapshots are taken from the aggregates in memory, not through
   ``Application.save``.
+- **Inserting on PostgreSQL** (:func:`insert_events`): the events go as four arrays in
+  binary, not as one array of the recorder's composite type in text.
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
@@ -28,9 +30,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
@@ -38,7 +41,7 @@ from ledger.domain.aggregate import LedgerAggregate
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
-    from eventsourcing.persistence import Recorder
+    from eventsourcing.persistence import AggregateRecorder, Recorder
 
 CHUNK = 500
 """Ids asked about per query (SQLite allows 999 parameters a statement)."""
@@ -113,9 +116,51 @@ class Aggregates:
             interval = self.intervals.get(type(aggregate))
             if interval and aggregate.version // interval > (aggregate.version - len(events)) // interval:
                 crossed.append(aggregate)
-        self.app.recorder.insert_events(stored)
+        insert_events(self.app.recorder, stored)
         if crossed and self.app.snapshots is not None:
             self.app.snapshots.put([Snapshot.take(a) for a in crossed])
+
+
+def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent]) -> None:
+    """Append ``stored`` in one transaction, as the recorder's ``insert_events`` does.
+
+    The PostgreSQL recorder passes the events as an array of a composite type, which psycopg
+    writes as text in Python, escaping every field with a regular expression: for a state of a
+    kilobyte, hex-encoded and then escaped, that was about 54 microseconds an event, more than
+    half of what the bare library takes to append one. This sends the same rows as four arrays
+    in binary, in the recorder's transaction: its lock on the table (so positions are given in
+    commit order), its notification, a duplicate version refused as ``IntegrityError``.
+    """
+    if not isinstance(recorder, PostgresApplicationRecorder) or recorder.datastore.enable_db_functions:
+        recorder.insert_events(stored)
+        return
+    _insert_postgres(recorder, stored)
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+def _insert_postgres(recorder: PostgresApplicationRecorder, stored: Sequence[StoredEvent]) -> None:
+    if not stored:
+        return
+    datastore = recorder.datastore
+    insert = SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+                 "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[])").format(
+        Identifier(datastore.schema), Identifier(recorder.events_table_name),
+        Identifier(datastore.originator_id_type))
+    columns = ([e.originator_id for e in stored], [e.originator_version for e in stored],
+               [e.topic for e in stored], [e.state for e in stored])
+    failed: Exception | None = None
+    with datastore.get_connection() as conn:
+        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
+            try:
+                for statement in recorder.lock_table_statements:
+                    cursor.execute(statement, prepare=True)
+                cursor.execute(SQL("NOTIFY {}").format(Identifier(recorder.channel_name)))
+                cursor.execute(insert, columns, prepare=True)
+                pipeline.sync()  # a duplicate version is raised here, not at the commit
+            except Exception as e:  # re-raised outside the pipeline, as the recorder does
+                failed = e
+        if failed is not None:
+            raise failed
 
 
 def existing_ids(recorder: Recorder, ids: Collection[UUID]) -> set[UUID] | None:

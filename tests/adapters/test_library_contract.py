@@ -16,9 +16,9 @@ from uuid import uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import AggregateCreated, BaseAggregate
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
 
-from ledger.adapters.seam import existing_ids, log_reader
+from ledger.adapters.seam import existing_ids, insert_events, log_reader
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id, member_id, region_id
 from ledger.domain.institutions import Institution
@@ -56,6 +56,29 @@ def test_save_bypass_recorder_insert_events_is_read_back_by_the_repository(app):
     stored = app.repository.get(institution_id("H3"))
     assert (stored.fixmedins_code, stored.level, stored.version) == ("H3", 3, 1)
     assert [n.topic for n in app.recorder.select_notifications(1, 2)][:1] == ["yibao:Institution.Registered"]
+
+
+def test_insert_events_writes_what_the_recorders_insert_events_writes_and_refuses_a_duplicate_version(app):
+    """On PostgreSQL the events go as binary arrays in the recorder's transaction; the rows are the same."""
+    state = b'{"a":"\\" ,(){}\\\\ \xe4\xbf\xa1\xe9\x98\xb3"}\x00\xff'
+    ours = [StoredEvent(uuid4(), version, "yibao:Test.Noted", state + bytes([version])) for version in (1, 2)]
+    theirs = [StoredEvent(uuid4(), 1, "yibao:Test.Noted", state)]
+    insert_events(app.recorder, ours)
+    app.recorder.insert_events(theirs)
+    read = app.recorder.select_notifications(1, 10)
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in read] == [
+        (i, e.originator_id, e.originator_version, e.topic, e.state) for i, e in enumerate(ours + theirs, 1)]
+
+    try:
+        insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", state), ours[1]])
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second event at a stream's version was inserted")
+    assert app.recorder.max_notification_id() == 3
+    insert_events(app.recorder, [StoredEvent(ours[0].originator_id, 3, "yibao:Test.Noted", state)])
+    [after] = app.recorder.select_notifications(4, 10)  # PostgreSQL's sequence may skip the refused ids
+    assert (after.originator_id, after.originator_version) == (ours[0].originator_id, 3)
 
 
 def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):
