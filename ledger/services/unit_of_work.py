@@ -124,7 +124,8 @@ class UnitOfWork:
         """The aggregate with ``aggregate_id``, or None if the store has none."""
         found = self.aggregates.get(aggregate_id)
         if found is None and aggregate_id not in self._missing:
-            found = self._read.pop(aggregate_id, None) or self.cache.take(aggregate_id)
+            # The cache first: what another unit of work saved since the read ahead is newer.
+            found = self.cache.take(aggregate_id) or self._read.pop(aggregate_id, None)
             if found is None:
                 found = self.store.load(cls, aggregate_id)
                 if found is None:
