@@ -188,12 +188,12 @@ def _count_transactions(app: OutpatientPooling) -> list[int]:
     through_seam = False
     seam_insert, recorder_insert = seam.insert_events, app.recorder.insert_events
 
-    def counted_seam(recorder: Any, stored_events: Any) -> None:
+    def counted_seam(recorder: Any, stored: Any) -> None:
         nonlocal through_seam
-        counts.append(len(stored_events))
+        counts.append(len(stored))
         through_seam = True
         try:
-            seam_insert(recorder, stored_events)
+            seam_insert(recorder, stored)
         finally:
             through_seam = False
 

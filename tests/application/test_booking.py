@@ -66,7 +66,12 @@ def test_a_batch_reads_its_members_ahead_together_and_logs_what_a_batch_reading_
     app.cache.clear()
     single = []
     load = app.aggregates.load
-    monkeypatch.setattr(app.aggregates, "load", lambda cls, i: single.append(cls) or load(cls, i))
+
+    def load_one(cls, aggregate_id):
+        single.append(cls)
+        return load(cls, aggregate_id)
+
+    monkeypatch.setattr(app.aggregates, "load", load_one)
     head = app.recorder.max_notification_id()
     assert app.book([*batch]) == [BOOKED] * 3
     assert Member not in single
