@@ -51,6 +51,7 @@ import tempfile
 import time
 import uuid
 from array import array
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@contextmanager
+def workspace(prefix: str) -> Iterator[Path]:
+    """A run's temporary folder, removed at its end whatever happened (``BENCH_KEEP=1`` keeps it)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield workdir
+    finally:
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def fresh_db(base: str, workdir: Path, name: str) -> str:
     """A new empty database next to ``base``: a file for SQLite, a new database on the PostgreSQL server."""
     if not base.startswith("postgres"):
@@ -149,7 +161,7 @@ def phase_city(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
-    transactions = _count_transactions(app)
+    transactions = _count_transactions()
     with open(args.file, "rb") as f:
         lines = sum(1 for _ in f)
     started = time.perf_counter()
@@ -176,34 +188,22 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
             "mean_event_bytes": mean_size, "peak_rss_mb": peak}
 
 
-def _count_transactions(app: OutpatientPooling) -> list[int]:
+def _count_transactions() -> list[int]:
     """The number of events of each transaction that writes events, in order (read after the ingest).
 
     Batches of messages are not the only transactions: a month close credits its members in
-    transactions of its own. The ledger appends through ``seam.insert_events`` (on PostgreSQL
-    without the recorder's ``insert_events``); anything else through the recorder. Each
-    transaction is counted once, where it enters.
+    transactions of its own. Every append of the ledger goes through ``seam.insert_events``
+    (``Aggregates.save``), which on PostgreSQL bypasses the recorder's ``insert_events``, so
+    that is where they are counted.
     """
     counts: list[int] = []
-    through_seam = False
-    seam_insert, recorder_insert = seam.insert_events, app.recorder.insert_events
+    insert = seam.insert_events
 
-    def counted_seam(recorder: Any, stored: Any) -> None:
-        nonlocal through_seam
+    def counted(recorder: Any, stored: Any) -> None:
         counts.append(len(stored))
-        through_seam = True
-        try:
-            seam_insert(recorder, stored)
-        finally:
-            through_seam = False
+        insert(recorder, stored)
 
-    def counted(stored_events: Any, **kwargs: Any) -> Any:
-        if not through_seam:
-            counts.append(len(stored_events))
-        return recorder_insert(stored_events, **kwargs)
-
-    seam.insert_events = counted_seam  # counted, for the measurement
-    app.recorder.insert_events = counted  # type: ignore[method-assign]
+    seam.insert_events = counted  # counted, for the measurement
     return counts
 
 
@@ -490,12 +490,8 @@ def main() -> None:
         print(json.dumps(PHASES[args.phase](args)))
         return
 
-    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    try:
+    with workspace("ledger-bench-") as workdir:
         run(args, workdir)
-    finally:
-        if os.environ.get("BENCH_KEEP") != "1":
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:
