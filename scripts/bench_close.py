@@ -28,7 +28,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import discard, fresh_db, peak_rss_mb  # noqa: E402
+from bench import discard, fresh_db, peak_rss_mb, workspace  # noqa: E402
 from bench_service import Client, percentile, serve  # noqa: E402
 
 from ledger.exchange.messages import validate_message  # noqa: E402
@@ -179,18 +178,18 @@ def main() -> None:
     parser.add_argument("--json", dest="json_out", default="", help="Write the figures to this file.")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-close-"))
-    db = fresh_db(args.db, workdir, "close")
-    floor_db = fresh_db(args.db, workdir, "floor")
-    try:
-        enrol = run_phase("enrol", db=db, members=args.members, months=args.months)
-        close = run_phase("close", db=db, members=args.members, months=args.months)
-        queries = run_phase("queries", db=db, members=args.members, months=args.months, queries=args.queries,
-                            port=args.port) if args.queries else None
-        floor = run_phase("floor", db=floor_db, members=close["credits"], size=close["mean_event_bytes"])
-    finally:
-        discard(args.db, db)
-        discard(args.db, floor_db)
+    with workspace("ledger-bench-close-") as workdir:
+        db = fresh_db(args.db, workdir, "close")
+        floor_db = fresh_db(args.db, workdir, "floor")
+        try:
+            enrol = run_phase("enrol", db=db, members=args.members, months=args.months)
+            close = run_phase("close", db=db, members=args.members, months=args.months)
+            queries = run_phase("queries", db=db, members=args.members, months=args.months,
+                                queries=args.queries, port=args.port) if args.queries else None
+            floor = run_phase("floor", db=floor_db, members=close["credits"], size=close["mean_event_bytes"])
+        finally:
+            discard(args.db, db)
+            discard(args.db, floor_db)
     rate = close["credits"] / close["seconds"]
     results = {"store": "postgresql" if args.db else "sqlite", "members": args.members, "enrol": enrol,
                "close": close, "floor": floor, "queries": queries, "credits_per_s": rate,

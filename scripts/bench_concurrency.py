@@ -16,7 +16,6 @@ import argparse
 import json
 import multiprocessing
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from zlib import crc32
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import fresh_db  # noqa: E402
+from bench import discard, fresh_db, workspace  # noqa: E402
 
 from ledger.demo.city import CitySpec, write_city  # noqa: E402
 from ledger.exchange.messages import parse_message  # noqa: E402
@@ -33,7 +32,9 @@ from ledger.services.application import BOOKED  # noqa: E402
 from ledger.services.bootstrap import bootstrap  # noqa: E402
 
 SETUP = ("institution.registered", "member.enrolled", "budget.set")
-SKIPPED = ("month.closed", "year.closed", "institution.assessed", "institution.reviewed")
+SKIPPED = ("month.closed", "year.closed", "institution.assessed", "institution.reviewed",
+           "institution.month_received", "institution.month_paid")
+"""Period runs and what follows from them: this measures booking claims, not closing months."""
 
 
 def shares(city: Path, processes: int) -> tuple[list[bytes], list[list[bytes]]]:
@@ -74,6 +75,15 @@ def book(url: str, lines: list[bytes], batch: int = 200) -> tuple[int, int]:
     return booked, refused
 
 
+def measured(base: str, workdir: Path, name: str, setup: list[bytes], work: list[list[bytes]]) -> dict[str, Any]:
+    """:func:`run` on a fresh database, dropped afterwards."""
+    url = fresh_db(base, workdir, name)
+    try:
+        return run(url, setup, work)
+    finally:
+        discard(base, url)
+
+
 def run(url: str, setup: list[bytes], work: list[list[bytes]]) -> dict[str, Any]:
     book(url, setup)
     started = time.perf_counter()
@@ -100,13 +110,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--members", type=int, default=2000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="ledger-concurrency-"))
-    city = workdir / "city.jsonl"
-    write_city(CitySpec(members=args.members, hospitals=max(4, args.members // 400)), city)
-    setup, split = shares(city, args.processes)
-    together = [line for share in split for line in share]
-    one = run(fresh_db(args.db, workdir, "one"), setup, [together])
-    many = run(fresh_db(args.db, workdir, "many"), setup, split)
+    with workspace("ledger-concurrency-") as workdir:
+        city = workdir / "city.jsonl"
+        write_city(CitySpec(members=args.members, hospitals=max(4, args.members // 400)), city)
+        setup, split = shares(city, args.processes)
+        together = [line for share in split for line in share]
+        one = measured(args.db, workdir, "one", setup, [together])
+        many = measured(args.db, workdir, "many", setup, split)
     same = (one["booked"], one["refused"], one["totals"]) == (many["booked"], many["refused"], many["totals"])
     print(f"{len(together)} messages ({args.members} members), store {'postgresql' if args.db else 'sqlite'}")
     for name, r in (("1 process", one), (f"{args.processes} processes", many)):
