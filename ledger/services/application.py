@@ -65,9 +65,9 @@ if TYPE_CHECKING:
 __all__ = ["BOOKED", "PERIOD_TYPES", "PRESENT", "Outcome", "OutpatientPooling"]
 
 RETRIES = 20
+"""Attempts of one message against writers that keep getting there first (each waits a little longer)."""
 LOOKBACK = 256
 """Events read back from the log's end to find its present (the latest effective date)."""
-"""Attempts of one message against writers that keep getting there first (each waits a little longer)."""
 CACHE_SIZE = 10_000
 """Aggregates of each kind kept in memory between batches (prescriptions a fifth of it).
 
