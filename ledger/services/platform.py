@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.adapters.service_tables import IN_FLIGHT, answers, create_service_tables
 from ledger.domain.aggregate import submitted_by
@@ -70,7 +70,9 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
 
 AT_ONCE_ON_POSTGRESQL = 4
 """Transactions a worker process runs at once on PostgreSQL (each holds one connection to the service tables)."""
-CLAIM = insert(answers)
+CLAIM = {"sqlite": sqlite.insert(answers).on_conflict_do_nothing().returning(answers.c.msgid),
+         "postgresql": postgresql.insert(answers).on_conflict_do_nothing().returning(answers.c.msgid)}
+"""A ``msgid`` claimed unless another request claimed it first (then no row comes back), per dialect."""
 CLAIMED = (answers.c.paasid == bindparam("claimant"), answers.c.msgid == bindparam("claimed"))
 ANSWER = update(answers).where(*CLAIMED)
 UNCLAIM = delete(answers).where(*CLAIMED, answers.c.response == IN_FLIGHT)
@@ -213,15 +215,18 @@ class Platform:
         """The first answer to this ``msgid``, given now or earlier.
 
         One connection to the service tables serves the request: the nonce is recorded and the
-        ``msgid`` looked up in one transaction; the call's changes and its answer are committed
-        in another.
+        ``msgid`` claimed in one transaction; the call's changes and its answer are committed in
+        another. Only the request that claims the ``msgid`` runs it; the others (a retry, or the
+        same request sent twice at once) wait for its answer.
         """
         call = Call(signed.principal, envelope, self.books, self.writing)
         try:
             with call.transaction() as conn:
-                principal = self.credentials.admit(signed, conn)
-                earlier = self._answered(conn, principal.paasid, envelope.msgid)
-            if earlier is None and self._claimed(call, digest):
+                self.credentials.admit(signed, conn)
+                claimed = conn.execute(CLAIM[conn.dialect.name], {
+                    "paasid": signed.principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
+                    "body_hash": digest, "response": IN_FLIGHT}).first() is not None
+            if claimed:
                 try:
                     return self._answer_once(call, digest, received, run, roles)
                 except BaseException:  # no answer to give: a retry runs it again
@@ -231,16 +236,6 @@ class Platform:
             return self._earlier(call, digest, received)
         finally:
             call.release()
-
-    def _claimed(self, call: Call, digest: str) -> bool:
-        """Claim the call's ``msgid``: only the request that does runs it, the others wait for its answer."""
-        try:
-            with call.transaction() as conn:
-                conn.execute(CLAIM, {"paasid": call.principal.paasid, "msgid": call.envelope.msgid,
-                                     "infno": call.envelope.infno, "body_hash": digest, "response": IN_FLIGHT})
-        except IntegrityError:  # claimed by another request, in this worker or another
-            return False
-        return True
 
     def _earlier(self, call: Call, digest: str, received: str) -> bytes:
         """The answer given to the call's ``msgid`` before, once the request answering it is done.
