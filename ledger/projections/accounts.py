@@ -97,19 +97,27 @@ class AccountsView(View):
         self._opened, self._moves = [], []
 
 
-def balance(conn: Connection, member_id: str, as_of: str | None = None, known_at: int | None = None) -> Any:
-    """The balance, now or as of an effective date, as known at a log position."""
+def balance(conn: Connection, member_id: str, as_of: str | None = None,
+            known_at: int | None = None) -> dict[str, Any] | None:
+    """``balc``, now or as of an effective date, as known at a log position (None: no account yet).
+
+    None for a member the roster does not know. One statement with the roster's check: on
+    PostgreSQL each is a round trip.
+    """
     if as_of is None and known_at is None:
-        found = conn.execute(select(accounts_balances.c.balc).where(accounts_balances.c.member_id == member_id)).first()
-        return yuan(found[0]) if found else None
-    m = accounts_movements.c
-    conditions = [m.member_id == member_id]
-    if as_of is not None:
-        conditions.append(m.day <= as_of)
-    if known_at is not None:
-        conditions.append(m.position <= known_at)
-    total = conn.execute(select(func.coalesce(func.sum(m.amount), 0)).where(and_(*conditions))).scalar()
-    return yuan(int(total or 0))
+        amount = select(accounts_balances.c.balc).where(accounts_balances.c.member_id == member_id).scalar_subquery()
+    else:
+        m = accounts_movements.c
+        conditions = [m.member_id == member_id]
+        if as_of is not None:
+            conditions.append(m.day <= as_of)
+        if known_at is not None:
+            conditions.append(m.position <= known_at)
+        amount = select(func.coalesce(func.sum(m.amount), 0)).where(and_(*conditions)).scalar_subquery()
+    found = conn.execute(select(amount).where(roster_members.c.member_id == member_id)).first()
+    if found is None:
+        return None
+    return {"balc": None if found[0] is None else yuan(int(found[0]))}
 
 
 def history(conn: Connection, member_id: str) -> list[dict[str, Any]]:

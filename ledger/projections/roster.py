@@ -9,7 +9,7 @@ from sqlalchemy import Column, ColumnElement, String, Table, and_, func, or_, se
 from ledger.projections.base import Record, View, date_column, insert_many, iso, metadata, position_column
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, ScalarSelect
 
 roster_members = Table(
     "roster_members",
@@ -117,11 +117,10 @@ def member_row(conn: Connection, member_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def psn_type_on(conn: Connection, member_id: str, on: str, known_at: int | None = None) -> str | None:
-    """The member's benefit type on ``on``, as the ledger knew it at position ``known_at``."""
+def psn_type_on(member_id: str, on: str, known_at: int | None = None) -> ScalarSelect[str]:
+    """The member's benefit type on ``on``, as the ledger knew it at position ``known_at`` (NULL if none)."""
     conditions = [roster_types.c.member_id == member_id, roster_types.c.since <= on]
     if known_at is not None:
         conditions.append(roster_types.c.position <= known_at)
-    row = conn.execute(select(roster_types.c.psn_type).where(and_(*conditions))
-                       .order_by(roster_types.c.since.desc(), roster_types.c.position.desc()).limit(1)).first()
-    return row[0] if row else None
+    return (select(roster_types.c.psn_type).where(and_(*conditions))
+            .order_by(roster_types.c.since.desc(), roster_types.c.position.desc()).limit(1).scalar_subquery())

@@ -512,9 +512,10 @@ class OutpatientPooling(Application[UUID]):
         """The personal-account balance, now, as of a date, or as known at a position."""
         with self._read() as conn:
             position = self._position(conn, known_at)
-            self._member_row(conn, psn_no)
-            balc = accounts.balance(conn, str(member_id(psn_no)), as_of.isoformat() if as_of else None, position)
-        return {"psn_no": psn_no, "balc": balc, "as_of": as_of, "known_at": position}
+            found = accounts.balance(conn, str(member_id(psn_no)), as_of.isoformat() if as_of else None, position)
+        if found is None:
+            raise UnknownError("psn_no", "member", psn_no)
+        return {"psn_no": psn_no, "balc": found["balc"], "as_of": as_of, "known_at": position}
 
     def history(self, psn_no: str) -> list[dict[str, Any]]:
         """The account's movements with the running balance."""
@@ -527,16 +528,17 @@ class OutpatientPooling(Application[UUID]):
         on = as_of or date(year, 12, 31)
         with self._read() as conn:
             position = self._position(conn, known_at)
-            row = self._member_row(conn, psn_no)
-            mid = str(member_id(psn_no))
-            psn_type = roster.psn_type_on(conn, mid, on.isoformat(), position) or row["psn_type"]
-            used = caps.usage(conn, mid, year, as_of.isoformat() if as_of else None, position)
+            row = caps.usage(conn, str(member_id(psn_no)), year, on.isoformat(), as_of.isoformat() if as_of else None,
+                             position)
+        if row is None:
+            raise UnknownError("psn_no", "member", psn_no)
+        psn_type = row["type_on"] or row["psn_type"]
         self.services().policy(row["admdvs"], date(year, 12, 31), "year")  # refuses a year no policy covers
         policy = self.library.policy_for(row["admdvs"], max(on, date.fromisoformat(row["enrolled_on"])))
         cap = annual_cap_xinyang_art5_3(psn_type, Reader(policy))
-        return {"psn_no": psn_no, "year": year, "psn_type": psn_type, "cap": cap, "used": used["used"],
-                "remaining": max(cap - used["used"], ZERO), "deductible_paid": used["deductible_paid"],
-                "visits": used["visits"], "as_of": as_of, "known_at": position}
+        return {"psn_no": psn_no, "year": year, "psn_type": psn_type, "cap": cap, "used": row["used"],
+                "remaining": max(cap - row["used"], ZERO), "deductible_paid": row["deductible_paid"],
+                "visits": row["visits"], "as_of": as_of, "known_at": position}
 
     def prepayments(self, fixmedins_code: str, year: int, known_at: str | None = None) -> dict[str, Any]:
         """The institution's monthly prepayment ledger for a year."""
