@@ -159,6 +159,10 @@ def phase_city(args: argparse.Namespace) -> dict[str, Any]:
     return {"messages": lines, "seconds": elapsed, "messages_per_s": lines / elapsed, "peak_rss_mb": peak_rss_mb()}
 
 
+REFUSALS_SHOWN = 20
+"""A synthetic city should book every line: the first refusals are printed, so a run says why."""
+
+
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
     transactions = _count_transactions()
@@ -179,7 +183,8 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     app.close()
     booking = elapsed - projecting
     count = max(1, len(transactions))
-    return {"messages": lines, "refused": report.refused, "events": events, "settlements": settlements,
+    return {"messages": lines, "refused": report.refused, "refusals": report.errors[:REFUSALS_SHOWN],
+            "events": events, "settlements": settlements,
             "seconds": elapsed, "booking_seconds": booking, "projecting_seconds": projecting,
             "messages_per_s": lines / booking, "settlements_per_s": settlements / booking,
             "events_per_s": events / booking, "events_per_s_with_projections": events / elapsed,
@@ -608,6 +613,8 @@ def print_table(r: dict[str, Any]) -> None:
     peaks = [sum(float(part) for part in rss.split(" + ")) for _, _, rss in rows if rss]  # a phase's processes together
     print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
           f"({i['settlements']:,} settlements, {i['refused']} refused)")
+    for line in i.get("refusals", []):
+        print(f"  refused: {line}")
     print(f"{'phase':<32}{'rate':<64}{'peak RSS MiB':>12}")
     for name, rate, rss in rows:
         print(f"{name:<32}{rate:<64}{rss:>12}")
