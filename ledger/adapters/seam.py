@@ -6,8 +6,8 @@ so that a library upgrade that breaks one fails there, by name:
 - **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder
   in one transaction, and snapshots are taken from the aggregates in memory, not through
   ``Application.save``.
-- **Inserting on PostgreSQL** (:func:`insert_events`): the events go as four arrays in
-  binary, not as one array of the recorder's composite type in text.
+- **Inserting on PostgreSQL** (:func:`insert_events`): the events and the snapshots go as
+  four arrays in binary, not as one array of the recorder's composite type in text.
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
@@ -118,27 +118,29 @@ class Aggregates:
                 crossed.append(aggregate)
         insert_events(self.app.recorder, stored)
         if crossed and self.app.snapshots is not None:
-            self.app.snapshots.put([Snapshot.take(a) for a in crossed])
+            insert_events(self.app.snapshots.recorder,
+                          [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed])
 
 
 def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent]) -> None:
     """Append ``stored`` in one transaction, as the recorder's ``insert_events`` does.
 
-    The PostgreSQL recorder passes the events as an array of a composite type, which psycopg
+    The PostgreSQL recorders pass the events as an array of a composite type, which psycopg
     writes as text in Python, escaping every field with a regular expression: for a state of a
     kilobyte, hex-encoded and then escaped, that was about 54 microseconds an event, more than
     half of what the bare library takes to append one. This sends the same rows as four arrays
-    in binary, in the recorder's transaction: its lock on the table (so positions are given in
-    commit order), its notification, a duplicate version refused as ``IntegrityError``.
+    in binary, in the recorder's transaction: for the log, its lock on the table (so positions
+    are given in commit order) and its notification; for the log and the snapshots alike, a
+    duplicate version refused as ``IntegrityError``.
     """
-    if not isinstance(recorder, PostgresApplicationRecorder) or recorder.datastore.enable_db_functions:
+    if not isinstance(recorder, PostgresAggregateRecorder) or recorder.datastore.enable_db_functions:
         recorder.insert_events(stored)
         return
     _insert_postgres(recorder, stored)
 
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-def _insert_postgres(recorder: PostgresApplicationRecorder, stored: Sequence[StoredEvent]) -> None:
+def _insert_postgres(recorder: PostgresAggregateRecorder, stored: Sequence[StoredEvent]) -> None:
     if not stored:
         return
     datastore = recorder.datastore
@@ -152,9 +154,10 @@ def _insert_postgres(recorder: PostgresApplicationRecorder, stored: Sequence[Sto
     with datastore.get_connection() as conn:
         with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
             try:
-                for statement in recorder.lock_table_statements:
-                    cursor.execute(statement, prepare=True)
-                cursor.execute(SQL("NOTIFY {}").format(Identifier(recorder.channel_name)))
+                if isinstance(recorder, PostgresApplicationRecorder):  # the log, not the snapshots
+                    for statement in recorder.lock_table_statements:
+                        cursor.execute(statement, prepare=True)
+                    cursor.execute(SQL("NOTIFY {}").format(Identifier(recorder.channel_name)))
                 cursor.execute(insert, columns, prepare=True)
                 pipeline.sync()  # a duplicate version is raised here, not at the commit
             except Exception as e:  # re-raised outside the pipeline, as the recorder does

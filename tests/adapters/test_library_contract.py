@@ -81,8 +81,28 @@ def test_insert_events_writes_what_the_recorders_insert_events_writes_and_refuse
     assert (after.originator_id, after.originator_version) == (ours[0].originator_id, 3)
 
 
+def test_insert_events_writes_snapshots_as_the_snapshot_recorder_writes_them(app):
+    """The snapshot store's recorder (no log, no lock) takes the binary arrays too; a second at a version is refused."""
+    state = b'{"a":"\\" ,(){}\\\\ \xe4\xbf\xa1"}\x00\xff'
+    recorder = app.snapshots.recorder
+    ours, theirs = StoredEvent(uuid4(), 40, "yibao:Snap", state), StoredEvent(uuid4(), 40, "yibao:Snap", state)
+    insert_events(recorder, [ours])
+    recorder.insert_events([theirs])
+    for written in (ours, theirs):
+        [read] = recorder.select_events(written.originator_id)
+        assert (read.originator_id, read.originator_version, read.topic, read.state) == (
+            written.originator_id, 40, "yibao:Snap", state)
+    try:
+        insert_events(recorder, [StoredEvent(ours.originator_id, 40, "yibao:Snap", b"{}")])
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second snapshot at a version was inserted")
+    assert [e.state for e in recorder.select_events(ours.originator_id)] == [state]
+
+
 def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):
-    """A member passing its interval is snapshotted with ``Snapshot.take`` and ``snapshots.put``."""
+    """A member passing its interval is snapshotted with ``Snapshot.take`` and the seam's ``insert_events``."""
     _city(app)
     s = app.services()
     member_ = s.uow.get(Member, member_id("M1"))
