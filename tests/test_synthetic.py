@@ -155,6 +155,27 @@ def test_departed_members_have_no_later_facts():
     assert left
 
 
+def test_two_contribution_base_changes_of_a_member_never_share_a_day():
+    """A member fact's key is the member, its type and its day.
+
+    The ten-million-event city planned three corrections on the days of the same members' July
+    adjustments, and the ledger refused each second change as the first one's key reused with
+    another body. A second change goes to the next day, or is not planned when there is none.
+    """
+    c = city._City(KAIFENG)
+    m = next(m for m in c.members if not m.retired)
+    july, next_day = date(2025, 7, 23), date(2025, 7, 24)
+    assert c._rebase(m, july, july)
+    adjusted = m.base
+    assert not c._rebase(m, july, july)
+    assert m.base == adjusted
+    assert c._rebase(m, july, next_day)
+    planned = [(day, args[2]) for day in (july, next_day) for kind, args in c.spool.take(day)
+               if kind == "fact" and args[:2] == ("contribution_base_changed", m.psn_no)]
+    assert planned == [(july, (("contribution_base", str(adjusted)),)),
+                       (next_day, (("contribution_base", str(m.base)),))]
+
+
 def test_jiaozuo_hospitals_carry_categories_and_a_specialist_its_history():
     registered = [m for m in generate(JIAOZUO) if m["type"] == "institution.registered"]
     hospitals = [m for m in registered if m["kind"] == "hospital"]

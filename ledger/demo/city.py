@@ -509,6 +509,9 @@ class _Member:
     left: bool = False
     busy_until: date = date.min
     """The latest date of any fact planned for the member: a departure must come after it."""
+    rebased_on: date = date.min
+    """The day of the member's latest contribution-base change: a fact's key is the member, its
+    type and its day, so a second change the same day would be refused as the first reused."""
     admitted: tuple[date, date] | None = None
     suspended: tuple[date, date] | None = None
     balance_floor: int = 0
@@ -1049,9 +1052,14 @@ class _City:
         if m.retired or lo > hi:
             return False
         raised = m.base * (100 + self.dice.between(2, 8)) / 1000
+        day = self.dice.day(lo, hi)
+        if day == m.rebased_on:  # a correction drawn for the day of July's adjustment: the next day, if any
+            day += timedelta(days=1)
+            if day > hi:
+                return False
         m.base = self._intern((raised.to_integral_value() * 10).quantize(FEN))
-        self._add(m, self.dice.day(lo, hi), "fact",
-                  ("contribution_base_changed", m.psn_no, (("contribution_base", money_str(m.base)),)))
+        m.rebased_on = self._intern(day)
+        self._add(m, day, "fact", ("contribution_base_changed", m.psn_no, (("contribution_base", money_str(m.base)),)))
         return True
 
     # ------------------------------------------------------------------ visits
