@@ -613,7 +613,7 @@ def print_table(r: dict[str, Any]) -> None:
     peaks = [sum(float(part) for part in rss.split(" + ")) for _, _, rss in rows if rss]  # a phase's processes together
     print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
           f"({i['settlements']:,} settlements, {i['refused']} refused)")
-    for line in i.get("refusals", []):
+    for line in i["refusals"]:
         print(f"  refused: {line}")
     print(f"{'phase':<32}{'rate':<64}{'peak RSS MiB':>12}")
     for name, rate, rss in rows:

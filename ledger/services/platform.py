@@ -70,8 +70,8 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
 
 AT_ONCE_ON_POSTGRESQL = 4
 """Transactions a worker process runs at once on PostgreSQL (each holds one connection to the service tables)."""
-CLAIM = {"sqlite": sqlite.insert(answers).on_conflict_do_nothing().returning(answers.c.msgid),
-         "postgresql": postgresql.insert(answers).on_conflict_do_nothing().returning(answers.c.msgid)}
+CLAIM = {name: dialect.insert(answers).on_conflict_do_nothing().returning(answers.c.msgid)
+         for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
 """A ``msgid`` claimed unless another request claimed it first (then no row comes back), per dialect."""
 CLAIMED = (answers.c.paasid == bindparam("claimant"), answers.c.msgid == bindparam("claimed"))
 ANSWER = update(answers).where(*CLAIMED)
