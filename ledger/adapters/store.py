@@ -257,6 +257,15 @@ class Store:
         return create_engine(self.sqlalchemy_url(), pool_pre_ping=True)
 
 
+def autocommitting(engine: Engine) -> Engine:
+    """``engine``'s pool, each statement committed as it runs: a read of one statement sends no BEGIN or ROLLBACK.
+
+    On PostgreSQL each of those is a round trip, and a query at the counter is one statement
+    (under READ COMMITTED a transaction gave each statement its own snapshot all the same).
+    """
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def sqlite_engine(path: str | Path, *pragmas: str) -> Engine:
     """A SQLAlchemy engine on a SQLite file whose every new connection first sets ``pragmas``.
 

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from ledger.adapters.collector import batch_collection
 from ledger.adapters.seam import log_reader
+from ledger.adapters.store import autocommitting
 from ledger.adapters.writer import Deferred, Writer
 from ledger.projections.accounts import AccountsView
 from ledger.projections.base import Record, iso, metadata, positions
@@ -121,6 +122,8 @@ class ProjectionRunner:
                  batch_size: int = 5000, store: Store | None = None) -> None:
         self.source = source
         self.engine = engine
+        self.reader = autocommitting(engine)
+        """For queries of one statement each (``ledger.adapters.store.autocommitting``)."""
         self.views = views if views is not None else all_views()
         self.batch_size = batch_size
         self.store = store
@@ -155,7 +158,7 @@ class ProjectionRunner:
     def positions(self) -> dict[str, int]:
         """How far each view has read."""
         self.setup()
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(select(positions.c.name, positions.c.position)).all()
         return {name: pos for name, pos in rows if name in {v.name for v in self.views}}
 

@@ -439,7 +439,7 @@ class OutpatientPooling(Application[UUID]):
     def _read(self) -> Connection:
         """A connection to the read models, as the writers left them (a query never projects)."""
         self.read_models  # noqa: B018 - makes the tables on a ledger nothing has written to yet
-        return self.engine.connect()
+        return self.read_models.reader.connect()
 
     def members_of(self, admdvs: str, on: str) -> list[str]:
         """Members of a region on a date (from the roster)."""

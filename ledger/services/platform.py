@@ -214,14 +214,15 @@ class Platform:
               run: Callable[[Call], dict[str, Any]], roles: frozenset[str]) -> bytes:
         """The first answer to this ``msgid``, given now or earlier.
 
-        One connection to the service tables serves the request: the nonce is recorded and the
-        ``msgid`` claimed in one transaction; the call's changes and its answer are committed in
-        another. Only the request that claims the ``msgid`` runs it; the others (a retry, or the
-        same request sent twice at once) wait for its answer.
+        One connection to the service tables serves the request: the nonce is recorded, then the
+        ``msgid`` claimed, each statement committed as it runs (a nonce spent by a request that
+        then finds its ``msgid`` claimed stays spent); the call's changes and its answer are
+        committed together. Only the request that claims the ``msgid`` runs it; the others (a
+        retry, or the same request sent twice at once) wait for its answer.
         """
         call = Call(signed.principal, envelope, self.books, self.writing)
         try:
-            with call.transaction() as conn:
+            with call.transaction(one_statement_each=True) as conn:
                 self.credentials.admit(signed, conn)
                 claimed = conn.execute(CLAIM[conn.dialect.name], {
                     "paasid": signed.principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
@@ -279,8 +280,9 @@ class Platform:
         except LedgerError as e:
             output, error = None, e
         response = self.answer(received, output, error=error)
-        with call.transaction() as conn:
-            for write in call.writes if error is None else ():
+        writes = call.writes if error is None else []
+        with call.transaction(one_statement_each=not writes) as conn:
+            for write in writes:
                 write(conn)
             conn.execute(ANSWER, {"claimant": principal.paasid, "claimed": envelope.msgid, "response": response})
         return response
