@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, delete
+
+from ledger.adapters.store import postgresql_engine
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -105,5 +107,4 @@ def bookkeeping_engine(store: Store, engine: Engine) -> Engine:
     """
     if store.kind != "postgresql":
         return engine
-    return create_engine(store.sqlalchemy_url(), pool_pre_ping=True,
-                         connect_args={"options": "-c synchronous_commit=off"})
+    return postgresql_engine(store.sqlalchemy_url(), connect_args={"options": "-c synchronous_commit=off"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import psycopg
 from eventsourcing.application import Application
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from ledger.errors import LedgerError
 from ledger.refusals import RefusalCode
@@ -254,7 +255,40 @@ class Store:
                 "cache_size=-8192",
                 "wal_autocheckpoint=16384",
             )
-        return create_engine(self.sqlalchemy_url(), pool_pre_ping=True)
+        return postgresql_engine(self.sqlalchemy_url())
+
+
+IDLE_BEFORE_PING = 1.0
+"""Seconds a pooled PostgreSQL connection may sit unused and still be handed out without a ping."""
+
+
+def postgresql_engine(url: str, **options: Any) -> Engine:
+    """An engine whose pool pings a connection before handing it out, if it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip, and a query at the
+    counter checks out two or three connections. A connection used less than
+    ``IDLE_BEFORE_PING`` ago was alive then; a server that restarts is down for longer than
+    that, so a connection it dropped has sat idle past the limit and is pinged, and one found
+    dead is replaced (``DisconnectionError`` makes the pool take another) before anyone uses it.
+    """
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_BEFORE_PING:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except psycopg.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError("a pooled connection was closed by the server")
+
+    return engine
 
 
 def autocommitting(engine: Engine) -> Engine:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from ledger.adapters import store as store_module
 from ledger.adapters.store import Store, StoreError
@@ -64,3 +66,29 @@ def test_a_young_threshold_that_is_not_a_positive_number_is_one_clear_line(monke
     with pytest.raises(SettingError) as refused:
         bootstrap(sqlite_store)
     assert str(refused.value) == "LEDGER_GC_YOUNG must be a positive whole number, not 'lots'"
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use_and_a_busy_one_is_not_pinged(
+        monkeypatch, postgres_store):
+    engine = postgres_store.engine()
+    pings = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection):
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        with engine.connect() as conn:
+            dropped = conn.execute(text("select pg_backend_pid()")).scalar_one()
+        with engine.connect() as conn:  # back in the pool a moment ago: handed out as it is
+            assert conn.execute(text("select pg_backend_pid()")).scalar_one() == dropped
+        assert len(pings) == 1  # the new connection's first checkout only
+        with create_engine(postgres_store.sqlalchemy_url(), poolclass=NullPool).begin() as admin:
+            admin.execute(text("select pg_terminate_backend(:pid)"), {"pid": dropped})
+        monkeypatch.setattr(store_module, "IDLE_BEFORE_PING", 0.0)  # as if it had sat idle for a while
+        with engine.connect() as conn:
+            assert conn.execute(text("select pg_backend_pid()")).scalar_one() != dropped
+    finally:
+        engine.dispose()
