@@ -17,8 +17,9 @@ from uuid import uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import AggregateCreated, BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
+from psycopg.sql import SQL, Identifier
 
-from ledger.adapters.seam import existing_ids, insert_events, log_reader
+from ledger.adapters.seam import STREAMS_AFTER, existing_ids, insert_events, log_reader
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id, member_id, region_id
 from ledger.domain.institutions import Institution
@@ -202,3 +203,28 @@ def test_snapshotting_enabled_gives_the_application_a_snapshot_store(sqlite_app)
     """``is_snapshotting_enabled`` makes ``Application.__init__`` construct ``snapshots``."""
     assert issubclass(type(sqlite_app), Application)
     assert sqlite_app.snapshots is not None
+
+
+def test_load_many_on_postgresql_looks_each_stream_up_whatever_the_tables_statistics(postgres_store):
+    """``STREAMS_AFTER`` is planned as one index lookup per stream, never a join over the whole table.
+
+    A fresh database has no statistics on the events table until it is first analysed: the
+    planner then took a few streams for most of the table and merged over all of its primary key.
+    """
+    app = bootstrap(postgres_store)
+    try:
+        book(app, *(member(f"M{n}") for n in range(200)))
+        recorder = app.recorder
+        statement = STREAMS_AFTER.format(Identifier(recorder.datastore.schema),
+                                         Identifier(recorder.events_table_name))
+        ids = [member_id(f"M{n}") for n in range(0, 200, 2)]
+        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            for analysed in (False, True):
+                if analysed:
+                    cursor.execute(SQL("ANALYZE {}").format(Identifier(recorder.events_table_name)))
+                cursor.execute(SQL("EXPLAIN ") + statement, (ids, [0] * len(ids)))
+                plan = "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
+                assert "Nested Loop" in plan, plan
+                assert "Merge Join" not in plan and "Hash Join" not in plan, plan
+    finally:
+        app.close()
