@@ -17,6 +17,7 @@ from uuid import uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import AggregateCreated, BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from ledger.adapters.seam import STREAMS_AFTER, existing_ids, insert_events, log_reader
@@ -215,6 +216,7 @@ def test_load_many_on_postgresql_looks_each_stream_up_whatever_the_tables_statis
     try:
         book(app, *(member(f"M{n}") for n in range(200)))
         recorder = app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
         statement = STREAMS_AFTER.format(Identifier(recorder.datastore.schema),
                                          Identifier(recorder.events_table_name))
         ids = [member_id(f"M{n}") for n in range(0, 200, 2)]
