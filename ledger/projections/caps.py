@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, and_, func, select, true
+from sqlalchemy import Column, Index, Integer, String, Table, and_, bindparam, func, select, true
 from sqlalchemy.schema import CreateIndex
 
 from ledger.projections.base import (
@@ -23,7 +24,7 @@ from ledger.projections.base import (
 from ledger.projections.roster import psn_type_on, roster_members
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import BindParameter, Connection, Select
 
 caps_usage = Table(
     "caps_usage",
@@ -125,6 +126,24 @@ class CapsView(View):
         self._moves = []
 
 
+@cache
+def _usage(as_of: bool, known_at: bool) -> Select[Any]:
+    """``usage``'s statement for which of its limits it is given, built once (building it cost more than running it)."""
+    m = caps_movements.c
+    member: BindParameter[str] = bindparam("member_id")
+    conditions = [m.member_id == member, m.year == bindparam("year")]
+    if as_of:
+        conditions.append(m.day <= bindparam("as_of"))
+    if known_at:
+        conditions.append(m.position <= bindparam("known_at"))
+    used = select(func.coalesce(func.sum(m.pooled), 0).label("used"),
+                  func.coalesce(func.sum(m.deductible), 0).label("deductible_paid"),
+                  func.coalesce(func.sum(m.visits), 0).label("visits")).where(and_(*conditions)).subquery()
+    type_on = psn_type_on(member, bindparam("on"), bindparam("known_at") if known_at else None)
+    return (select(roster_members, type_on.label("type_on"), used)
+            .join_from(roster_members, used, true()).where(roster_members.c.member_id == member))
+
+
 def usage(conn: Connection, member_id: str, year: int, on: str, as_of: str | None = None,
           known_at: int | None = None) -> dict[str, Any] | None:
     """The member's roster row, benefit type on ``on``, and pooling paid, deductible paid and visits in ``year``.
@@ -132,18 +151,9 @@ def usage(conn: Connection, member_id: str, year: int, on: str, as_of: str | Non
     As of a date and as known at a position; None for a member the roster does not know. One
     statement: on PostgreSQL each is a round trip, and the counter asks this at every 5206.
     """
-    m = caps_movements.c
-    conditions = [m.member_id == member_id, m.year == year]
-    if as_of is not None:
-        conditions.append(m.day <= as_of)
-    if known_at is not None:
-        conditions.append(m.position <= known_at)
-    used = select(func.coalesce(func.sum(m.pooled), 0).label("used"),
-                  func.coalesce(func.sum(m.deductible), 0).label("deductible_paid"),
-                  func.coalesce(func.sum(m.visits), 0).label("visits")).where(and_(*conditions)).subquery()
-    row = conn.execute(select(roster_members, psn_type_on(member_id, on, known_at).label("type_on"), used)
-                       .join_from(roster_members, used, true())
-                       .where(roster_members.c.member_id == member_id)).mappings().first()
+    limits = {name: value for name, value in (("as_of", as_of), ("known_at", known_at)) if value is not None}
+    row = conn.execute(_usage("as_of" in limits, "known_at" in limits),
+                       {"member_id": member_id, "year": year, "on": on, **limits}).mappings().first()
     if row is None:
         return None
     return {**row, "used": yuan(int(row["used"])), "deductible_paid": yuan(int(row["deductible_paid"])),

@@ -9,7 +9,7 @@ from sqlalchemy import Column, ColumnElement, String, Table, and_, func, or_, se
 from ledger.projections.base import Record, View, date_column, insert_many, iso, metadata, position_column
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, ScalarSelect
+    from sqlalchemy import BindParameter, Connection, ScalarSelect
 
 roster_members = Table(
     "roster_members",
@@ -117,7 +117,8 @@ def member_row(conn: Connection, member_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def psn_type_on(member_id: str, on: str, known_at: int | None = None) -> ScalarSelect[str]:
+def psn_type_on(member_id: str | BindParameter[str], on: str | BindParameter[str],
+                known_at: int | BindParameter[int] | None = None) -> ScalarSelect[str]:
     """The member's benefit type on ``on``, as the ledger knew it at position ``known_at`` (NULL if none)."""
     conditions = [roster_types.c.member_id == member_id, roster_types.c.since <= on]
     if known_at is not None:
