@@ -179,7 +179,7 @@ class Credentials:
         return hmac.compare_digest(signature(timestamp, found[1], nonce), signed.lower())
 
     def admit(self, signed: Signed, conn: Connection) -> Principal:
-        """The caller, once its nonce is recorded in ``conn``'s transaction while its secret is still live.
+        """The caller, once its nonce is recorded through ``conn`` while its secret is still live.
 
         A nonce seen within the window is a replay; a credential revoked (or issued anew) since
         it was read is refused and forgotten. Older nonces are forgotten now and then.
