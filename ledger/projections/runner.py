@@ -160,7 +160,8 @@ class ProjectionRunner:
         self.setup()
         with self.reader.connect() as conn:
             rows = conn.execute(select(positions.c.name, positions.c.position)).all()
-        return {name: pos for name, pos in rows if name in {v.name for v in self.views}}
+        ours = {v.name for v in self.views}
+        return {name: pos for name, pos in rows if name in ours}
 
     def catch_up(self, *, progress: bool = False, stop: int | None = None) -> int:
         """Process every event the views have not seen (up to ``stop``); returns how many were read.
