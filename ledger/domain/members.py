@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.domain.aggregate import Founded, LedgerAggregate, LedgerEvent, Received
 from ledger.domain.ids import member_id
 from ledger.errors import InputError
-from ledger.money import ZERO
+from ledger.money import ZERO, from_fen, to_fen
 from ledger.periods import month_end, month_start
 from ledger.refusals import RefusalCode
 from ledger.rules.account import monthly_credit_xinyang_art8
@@ -39,6 +39,27 @@ class MonthlyCredit:
     article: str
 
 
+class LiveSettlement(NamedTuple):
+    """A settlement the member holds as live, read back from its compact entry in ``Member.settlements``."""
+
+    day: date
+    hifp_pay: Decimal
+    acct_pay: Decimal
+    visit: str
+    """``fixmedins_code/mdtrt_id``: the visit it was billed under."""
+
+    @classmethod
+    def of(cls, entry: list[Any]) -> LiveSettlement:
+        """From the member's compact entry: [service date, pooling paid in fen, account paid in fen, visit]."""
+        day, hifp_fen, acct_fen, visit = entry
+        return cls(day, from_fen(hifp_fen), from_fen(acct_fen), visit)
+
+    @property
+    def year(self) -> int:
+        """The insured year whose cap it counts against: its service date's (第五条)."""
+        return self.day.year
+
+
 class InsufficientBalanceError(InputError):
     """Raised when the personal account would go below zero."""
 
@@ -48,10 +69,18 @@ class InsufficientBalanceError(InputError):
 
 
 class Member(LedgerAggregate):
-    """An insured employee of one pooling region."""
+    """An insured employee of one pooling region.
+
+    A member's state stays in memory while it is cached between batches, and by December it
+    holds a year of settlements and balance movements. So the entries kept per settlement,
+    movement and month are lists of plain values with amounts in whole fen, not dicts of
+    Decimals: about a third of the size (``docs/benchmarks.md``). The methods below read them
+    back as yuan.
+    """
 
     TOPIC = "yibao:Member"
     Event = LedgerEvent
+    class_version = 2
 
     if TYPE_CHECKING:  # state, annotated for readers; the library must not see it as fields
         psn_no: str
@@ -76,15 +105,24 @@ class Member(LedgerAggregate):
         """[from, until or None, residence_admdvs, kind]: registered as living there on from <= day < until."""
         balance: Decimal
         movements: list[list[Any]]
-        """[effective date, amount] of every change to the balance, in date order, for the balance on a date."""
+        """[effective date, fen] of every change to the balance, in date order, for the balance on a date."""
         cap_used: dict[str, Decimal]
         """Pooling fund paid per insured year (calendar year, as a string key)."""
-        credited: dict[str, Decimal]
-        """Personal-account credit per month ``YYYY-MM``."""
+        credited: dict[str, int]
+        """Personal-account credit per month ``YYYY-MM``, in fen (read it with :meth:`credited_in`)."""
         credit_types: dict[str, str]
         """The benefit type each month was credited as (which fund paid the credit)."""
-        settlements: dict[str, dict[str, Any]]
-        """Live settlements by ``setl_id``: date, year, pooling paid, account paid."""
+        settlements: dict[str, list[Any]]
+        """Live settlements by ``setl_id``: [service date, pooling paid in fen, account paid in fen, visit]
+        (read them with :meth:`live_settlement` and :meth:`live_settlements`)."""
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot of version 1 kept its amounts as Decimals and each settlement as a dict."""
+        state["movements"] = [[day, to_fen(amount)] for day, amount in state["movements"]]
+        state["credited"] = {month: to_fen(amount) for month, amount in state["credited"].items()}
+        state["settlements"] = {setl_id: [e["date"], to_fen(e["hifp_pay"]), to_fen(e["acct_pay"]), e["visit"]]
+                                for setl_id, e in state["settlements"].items()}
 
     # ----------------------------------------------------------------- events
 
@@ -245,7 +283,7 @@ class Member(LedgerAggregate):
         article: str
 
         def apply(self, m: Member) -> None:
-            m.credited[self.month] = m.credited.get(self.month, ZERO) + self.amount
+            m.credited[self.month] = m.credited.get(self.month, 0) + to_fen(self.amount)
             m.credit_types[self.month] = self.psn_type
             _move(m, self.day, self.amount)
 
@@ -266,7 +304,7 @@ class Member(LedgerAggregate):
         reason: str
 
         def apply(self, m: Member) -> None:
-            m.credited[self.month] = m.credited.get(self.month, ZERO) + self.amount - self.unrecovered
+            m.credited[self.month] = m.credited.get(self.month, 0) + to_fen(self.amount - self.unrecovered)
             m.credit_types[self.month] = self.psn_type
             _move(m, self.day, self.amount)
 
@@ -313,10 +351,8 @@ class Member(LedgerAggregate):
             year = str(self.year)
             m.cap_used[year] = m.cap_used.get(year, ZERO) + self.hifp_pay
             _move(m, self.day, -self.acct_pay)
-            m.settlements[self.setl_id] = {
-                "date": self.day, "year": self.year, "hifp_pay": self.hifp_pay, "acct_pay": self.acct_pay,
-                "visit": f"{self.fixmedins_code}/{self.mdtrt_id}",
-            }
+            m.settlements[self.setl_id] = [self.day, to_fen(self.hifp_pay), to_fen(self.acct_pay),
+                                           f"{self.fixmedins_code}/{self.mdtrt_id}"]
 
     class SettlementReleased(LedgerEvent):
         """A reversed settlement gives back its cap use and its account payment."""
@@ -364,9 +400,9 @@ class Member(LedgerAggregate):
             year = str(self.year)
             m.cap_used[year] = m.cap_used.get(year, ZERO) + self.hifp_delta
             _move(m, self.day, -self.acct_delta)
-            entry = m.settlements[self.setl_id]
-            entry["hifp_pay"] += self.hifp_delta
-            entry["acct_pay"] += self.acct_delta
+            entry = m.settlements[self.setl_id]  # [date, hifp fen, acct fen, visit]
+            entry[1] += to_fen(self.hifp_delta)
+            entry[2] += to_fen(self.acct_delta)
 
     # --------------------------------------------------------------- commands
 
@@ -502,10 +538,10 @@ class Member(LedgerAggregate):
 
     def release_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, act_pay_dedc: Decimal) -> None:
         """Give back what a reversed settlement used."""
-        entry = self.settlements[setl_id]
+        entry = self.live_settlement(setl_id)
         self.trigger_event(self.SettlementReleased, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
-                           year=entry["year"], hifp_pay=entry["hifp_pay"], acct_pay=entry["acct_pay"],
-                           act_pay_dedc=act_pay_dedc, charged_on=entry["date"])
+                           year=entry.year, hifp_pay=entry.hifp_pay, acct_pay=entry.acct_pay,
+                           act_pay_dedc=act_pay_dedc, charged_on=entry.day)
         self._pay_out_if_left(day)
 
     def adjust_settlement(self, *, setl_id: str, fixmedins_code: str, day: date, hifp_delta: Decimal,
@@ -513,10 +549,9 @@ class Member(LedgerAggregate):
         """Book a re-adjudicated settlement's difference."""
         if acct_delta > self.spendable_on(day):
             raise InsufficientBalanceError("acct_pay", acct_delta, self.spendable_on(day))
-        entry = self.settlements[setl_id]
         self.trigger_event(self.SettlementAdjusted, day=day, setl_id=setl_id, fixmedins_code=fixmedins_code,
-                           year=entry["year"], hifp_delta=hifp_delta, acct_delta=acct_delta, dedc_delta=dedc_delta,
-                           reason=reason)
+                           year=self.live_settlement(setl_id).year, hifp_delta=hifp_delta, acct_delta=acct_delta,
+                           dedc_delta=dedc_delta, reason=reason)
         self._pay_out_if_left(day)
 
     def _pay_out_if_left(self, day: date) -> None:
@@ -584,14 +619,14 @@ class Member(LedgerAggregate):
         """What the account can pay on ``day`` without its balance on that or any later date going below zero."""
         if not self.movements or self.movements[-1][0] <= day:
             return max(self.balance, ZERO)  # nothing dated later: the balance is the sum of the movements
-        running, lowest = ZERO, None
-        for when, amount in self.movements:
+        running, lowest = 0, None
+        for when, fen in self.movements:
             if when > day and lowest is None:
                 lowest = running
-            running += amount
+            running += fen
             if lowest is not None:
                 lowest = min(lowest, running)
-        return max(running if lowest is None else lowest, ZERO)
+        return from_fen(max(running if lowest is None else lowest, 0))
 
     def claim_facts(self, day: date, where: str | None = None) -> dict[str, Any]:
         """What a claim on ``day`` needs of the member: benefit type, whether in hospital or suspended.
@@ -622,23 +657,34 @@ class Member(LedgerAggregate):
         amount = monthly_credit_xinyang_art8(psn_type, base, p) if owed else ZERO
         return MonthlyCredit(amount, psn_type, base, credit_article(psn_type, p))
 
+    def credited_in(self, month: str) -> Decimal:
+        """What the account was credited for ``month``, corrections included (0.00 if nothing)."""
+        return from_fen(self.credited.get(month, 0))
+
+    def live_settlement(self, setl_id: str) -> LiveSettlement:
+        """The live settlement ``setl_id`` (KeyError if it is not live)."""
+        return LiveSettlement.of(self.settlements[setl_id])
+
+    def live_settlements(self) -> dict[str, LiveSettlement]:
+        """Every live settlement by ``setl_id``, in the order they were charged."""
+        return {setl_id: LiveSettlement.of(entry) for setl_id, entry in self.settlements.items()}
+
     def cap_used_in(self, year: int) -> Decimal:
         """Pooling fund paid in ``year`` so far."""
         return self.cap_used.get(str(year), ZERO)
 
     def cap_used_through(self, day: date) -> Decimal:
         """Pooling fund paid for services of ``day``'s year dated up to ``day``: the cap is used in date order."""
-        return sum((e["hifp_pay"] for e in self.settlements.values()
-                    if e["year"] == day.year and e["date"] <= day), ZERO)
+        return from_fen(sum(hifp for on, hifp, _, _ in self.settlements.values() if on.year == day.year and on <= day))
 
     def visit_has_bills(self, fixmedins_code: str, mdtrt_id: str, *, besides: str = "") -> bool:
         """Whether a live settlement (other than ``besides``) was billed under this visit serial number."""
         visit = f"{fixmedins_code}/{mdtrt_id}"
-        return any(e["visit"] == visit for sid, e in self.settlements.items() if sid != besides)
+        return any(billed == visit for sid, (_, _, _, billed) in self.settlements.items() if sid != besides)
 
     def settled_since(self, day: date) -> bool:
         """Whether a live settlement is dated on or after ``day`` (a fact effective that day may change it)."""
-        return any(e["date"] >= day for e in self.settlements.values())
+        return any(on >= day for on, _, _, _ in self.settlements.values())
 
 
 def credit_article(psn_type: str, p: Reader) -> str:
@@ -655,7 +701,7 @@ def _move(m: Member, day: date, amount: Decimal) -> None:
     """Change the balance, remembering the change in date order (recording order within a day)."""
     m.balance += amount
     if amount:
-        insort(m.movements, [day, amount], key=itemgetter(0))
+        insort(m.movements, [day, to_fen(amount)], key=itemgetter(0))
 
 
 def _open_on(intervals: list[list[Any]], day: date) -> bool:

@@ -41,16 +41,17 @@ COMPARED = (*MONEY_FIELDS, "refusal_code")
 def readjudicate(s: Services, member: Member, since: date, *, cause: str, reason: str) -> int:
     """Re-adjudicate ``member``'s live settlements dated on or after ``since``; returns how many changed."""
     changed = 0
-    years = sorted({e["year"] for e in member.settlements.values() if e["date"] >= since})
+    live = member.live_settlements()
+    years = sorted({e.year for e in live.values() if e.day >= since})
     for year in years:
-        entries = [(sid, e) for sid, e in member.settlements.items() if e["year"] == year]
-        order = sorted(range(len(entries)), key=lambda i: (entries[i][1]["date"], i))
+        entries = [(sid, e) for sid, e in live.items() if e.year == year]
+        order = sorted(range(len(entries)), key=lambda i: (entries[i][1].day, i))
         used = ZERO
         for i in order:
             setl_id, entry = entries[i]
-            if entry["date"] >= since and _readjudicate_one(s, member, setl_id, used, cause=cause, reason=reason):
+            if entry.day >= since and _readjudicate_one(s, member, setl_id, used, cause=cause, reason=reason):
                 changed += 1
-            used += member.settlements[setl_id]["hifp_pay"]
+            used += member.live_settlement(setl_id).hifp_pay
     return changed
 
 
@@ -95,7 +96,7 @@ def _corrected_context(s: Services, member: Member, settlement: Settlement, clai
     updates: dict[str, Any] = {
         **member.claim_facts(day, recorded.institution_admdvs),
         "cap_used_before": used,
-        "balance_before": member.spendable_on(day) + member.settlements[settlement.setl_id]["acct_pay"],
+        "balance_before": member.spendable_on(day) + member.live_settlement(settlement.setl_id).acct_pay,
         "deductible_paid_before": deductible_before,
     }
     if claim.kind == PURCHASE and settlement.rx_no:
@@ -117,7 +118,7 @@ def recredit(s: Services, member: Member, since: date, *, reason: str) -> int:
         policy = s.policy(member.admdvs, end)
         reader = Reader(policy)
         due = member.credit_due(month, reader)
-        credited = member.credited.get(month, ZERO)
+        credited = member.credited_in(month)
         if due.amount == credited:
             continue
         s.record_policy(policy)
@@ -127,7 +128,7 @@ def recredit(s: Services, member: Member, since: date, *, reason: str) -> int:
             member.adjust_credit(day=end, month=month, delta=-credited, psn_type=before,
                                  contribution_base=due.contribution_base, policy_version=policy.version,
                                  article=credit_article(before, reader), reason=reason)
-            credited = member.credited.get(month, ZERO)
+            credited = member.credited_in(month)
         member.adjust_credit(day=end, month=month, delta=due.amount - credited, psn_type=due.psn_type,
                              contribution_base=due.contribution_base, policy_version=policy.version,
                              article=due.article, reason=reason)

@@ -5,12 +5,16 @@ The scenario is ``every_movement``: every account and cap movement the ledger ma
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+
 import pytest
 from sqlalchemy import inspect, text
 
 from ledger.adapters.seam import log_reader
 from ledger.domain.members import Member
 from ledger.exchange.messages import validate_message
+from ledger.money import from_fen
 from ledger.projections.runner import EventSource, ProjectionRunner
 from ledger.services.bootstrap import bootstrap
 from tests.accounts.helpers import (
@@ -90,6 +94,25 @@ def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(s
     120.00 credited, then 110 uses of 0.01 for a child: 120.00 − 1.10 = 118.90.
     """
     app = sqlite_app
+    _m1_past_three_snapshots(app)
+
+    member_id = aggregate(app, "M1").id
+    interval = app.aggregates.intervals[Member]
+    versions = [s.originator_version for s in app.snapshots.get(member_id)]
+    assert versions == list(range(interval, aggregate(app, "M1").version + 1, interval))
+    fresh = bootstrap(app.store)
+    try:
+        reloaded: Member = fresh.repository.get(member_id)
+        assert reloaded.version > versions[-1]
+        assert reloaded.balance == D("118.90") == balc(app, "M1")
+        assert reloaded.cap_used_in(2024) == D("175.00")
+        assert reloaded.credited_in("2024-01") == D("120.00")
+    finally:
+        fresh.close()
+
+
+def _m1_past_three_snapshots(app) -> None:
+    """M1 credited 120.00 for January, a visit S1 on 02-01, then 110 uses of 0.01 on 02-02."""
     booked_ok(
         app,
         *xinyang_region(),
@@ -102,19 +125,35 @@ def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(s
         ),
     )
 
-    member_id = aggregate(app, "M1").id
-    interval = app.aggregates.intervals[Member]
-    versions = [s.originator_version for s in app.snapshots.get(member_id)]
-    assert versions == list(range(interval, aggregate(app, "M1").version + 1, interval))
-    fresh = bootstrap(app.store)
-    try:
-        reloaded: Member = fresh.repository.get(member_id)
-        assert reloaded.version > versions[-1]
-        assert reloaded.balance == D("118.90") == balc(app, "M1")
-        assert reloaded.cap_used_in(2024) == D("175.00")
-        assert reloaded.credited == {"2024-01": D("120.00")}
-    finally:
-        fresh.close()
+
+def test_design_a_member_snapshot_of_class_version_1_reads_back_as_the_member_it_was(sqlite_app):
+    """DESIGN §1 (upcasters): a snapshot from before the member's state was compact (class version 1).
+
+    Version 1 kept each amount as a Decimal and each settlement as a dict with its year. The
+    latest snapshot is rewritten that way, stored through the snapshot store's mapper and read
+    back: the member is the one version 2 snapshotted, and answers as before (175.00 of the cap
+    used by S1, live from 02-01; 120.00 credited for January).
+    """
+    app = sqlite_app
+    _m1_past_three_snapshots(app)
+    *_, latest = app.snapshots.get(aggregate(app, "M1").id)
+    v1 = {**latest.state}
+    assert v1.pop("class_version") == 2
+    v1["movements"] = [[day, from_fen(fen)] for day, fen in v1["movements"]]
+    v1["credited"] = {month: from_fen(fen) for month, fen in v1["credited"].items()}
+    v1["settlements"] = {setl_id: {"date": day, "year": day.year, "hifp_pay": from_fen(hifp),
+                                   "acct_pay": from_fen(acct), "visit": billed}
+                         for setl_id, (day, hifp, acct, billed) in v1["settlements"].items()}
+    mapper = app.snapshots.mapper
+    stored = mapper.to_stored_event(replace(latest, state=v1))
+    assert b'"decimal_str"' in stored.state and b'"class_version"' not in stored.state
+
+    upcast: Member = mapper.to_domain_event(stored).mutate(None)
+    assert vars(upcast) == vars(latest.mutate(None))
+    assert (upcast.cap_used_through(date(2024, 2, 1)), upcast.credited_in("2024-01")) == (D("175.00"), D("120.00"))
+    assert upcast.spendable_on(date(2024, 1, 31)) == upcast.balance == latest.mutate(None).balance
+    [s1] = upcast.live_settlements().values()
+    assert (s1.day, s1.year, s1.hifp_pay, s1.visit.split("/")[0]) == (date(2024, 2, 1), 2024, D("175.00"), "H3")
 
 
 def test_design_a_batch_passing_two_snapshot_intervals_takes_one_snapshot_of_its_last_version(sqlite_app):
