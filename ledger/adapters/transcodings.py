@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -20,8 +21,15 @@ class DateAsISO(Transcoding):
         return obj.isoformat()
 
     def decode(self, data: str) -> date:
-        """Back to a date."""
-        return date.fromisoformat(data)
+        """Back to a date: one object per day, shared by every event and snapshot decoded.
+
+        A cached member holds a date per settlement and per balance movement; dates are
+        immutable, and a year has few of them, so sharing keeps them out of each member's size.
+        """
+        return _day(data)
+
+
+_day = lru_cache(maxsize=4096)(date.fromisoformat)
 
 
 class LedgerTranscoder(JSONTranscoder):
