@@ -21,6 +21,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
 from ledger.adapters.writer import Deferred
+from ledger.money import to_fen
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -49,11 +50,7 @@ def fen(amount: Decimal | dict[str, str] | None) -> int | None:
         return None
     if isinstance(amount, dict):
         return _fen_of_text(amount["_data_"])
-    value = amount * 100
-    if value != value.to_integral_value():
-        msg = f"{amount} is not a whole number of fen"
-        raise ValueError(msg)
-    return int(value)
+    return to_fen(amount)
 
 
 def _fen_of_text(digits: str) -> int:
