@@ -20,9 +20,10 @@ CLASS_NAMES = {"01": "甲类", "02": "乙类", "03": "丙类"}
 
 def as_listed(line: Line) -> Line:
     """The line with the catalogue's class and payment standard when the item is listed."""
-    if line.listing is None:
-        return line
-    return replace(line, chrgitm_lv=line.listing.chrgitm_lv, pric_uplmt_amt=line.listing.pric_uplmt_amt)
+    listing = line.listing
+    if listing is None or (line.chrgitm_lv, line.pric_uplmt_amt) == (listing.chrgitm_lv, listing.pric_uplmt_amt):
+        return line  # most senders declare what the catalogue lists: no copy to make
+    return replace(line, chrgitm_lv=listing.chrgitm_lv, pric_uplmt_amt=listing.pric_uplmt_amt)
 
 
 def outside_restriction_datong_art16(line: Line, level: int | None) -> str | None:
