@@ -3,11 +3,11 @@
 Five shortcuts, each pinned by a test of its own in ``tests/adapters/test_library_contract.py``
 so that a library upgrade that breaks one fails there, by name:
 
-- **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder
-  in one transaction, and snapshots are taken from the aggregates in memory, not through
-  ``Application.save``.
-- **Inserting on PostgreSQL** (:func:`insert_events`): the events and the snapshots go as
-  four arrays in binary, not as one array of the recorder's composite type in text.
+- **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder,
+  and snapshots are taken from the aggregates in memory, not through ``Application.save``.
+- **Inserting** (:func:`insert_events`): the events and their snapshots in one transaction
+  (through the SQLite recorders' ``_insert_events``); on PostgreSQL as four arrays in binary,
+  not as one array of the recorder's composite type in text.
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
@@ -94,7 +94,7 @@ class Aggregates:
         return existing_ids(self.app.recorder, ids)
 
     def save(self, aggregates: list[LedgerAggregate]) -> None:
-        """Save the aggregates' pending events in one transaction, then their snapshots in one more.
+        """Save the aggregates' pending events and the snapshots they call for, in one transaction.
 
         ``Application.save`` would first ask of every object whether it is a domain event, an
         ``isinstance`` test against a runtime protocol that costs more than encoding the event;
@@ -106,7 +106,8 @@ class Aggregates:
         An aggregate whose new events pass a multiple of its snapshotting interval is
         snapshotted as it stands in memory, at its latest version (a snapshot of any version
         serves the repository). The library would read each one back from the store at the
-        multiple itself and save each snapshot in a transaction of its own.
+        multiple itself and save each snapshot in a transaction of its own. A transaction more
+        per batch cost more than the snapshots themselves (``docs/benchmarks.md``, sixth set).
         """
         stored: list[StoredEvent] = []
         crossed: list[LedgerAggregate] = []
@@ -116,14 +117,26 @@ class Aggregates:
             interval = self.intervals.get(type(aggregate))
             if interval and aggregate.version // interval > (aggregate.version - len(events)) // interval:
                 crossed.append(aggregate)
-        insert_events(self.app.recorder, stored)
+        snapshots = None
         if crossed and self.app.snapshots is not None:
-            insert_events(self.app.snapshots.recorder,
-                          [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed])
+            snapshots = Rows(self.app.snapshots.recorder,
+                             [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed])
+        insert_events(self.app.recorder, stored, snapshots)
 
 
-def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent]) -> None:
-    """Append ``stored`` in one transaction, as the recorder's ``insert_events`` does.
+class Rows(NamedTuple):
+    """Stored events (or snapshots) and the recorder whose table they go to."""
+
+    recorder: AggregateRecorder
+    stored: Sequence[StoredEvent]
+
+
+def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], also: Rows | None = None) -> None:
+    """Append ``stored``, and ``also`` (snapshots) to its own table, in one transaction.
+
+    The SQLite recorders' ``insert_events`` opens and commits its own transaction; their
+    ``_insert_events`` writes with a cursor given, so both tables take the one commit (with
+    nothing ``also``, the recorder's own ``insert_events`` is used).
 
     The PostgreSQL recorders pass the events as an array of a composite type, which psycopg
     writes as text in Python, escaping every field with a regular expression: for a state of a
@@ -131,25 +144,30 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent]) ->
     half of what the bare library takes to append one. This sends the same rows as four arrays
     in binary, in the recorder's transaction: for the log, its lock on the table (so positions
     are given in commit order) and its notification; for the log and the snapshots alike, a
-    duplicate version refused as ``IntegrityError``.
+    duplicate version refused as ``IntegrityError`` (and the whole transaction with it).
     """
-    if not isinstance(recorder, PostgresAggregateRecorder) or recorder.datastore.enable_db_functions:
-        recorder.insert_events(stored)
-        return
-    _insert_postgres(recorder, stored)
+    tables = [Rows(recorder, stored), *([also] if also is not None and also.stored else [])]
+    home = getattr(recorder, "datastore", None)
+    shared = home is not None and all(getattr(rows.recorder, "datastore", None) is home for rows in tables)
+    if isinstance(recorder, SQLiteAggregateRecorder) and shared and len(tables) > 1:
+        with recorder.datastore.transaction(commit=True) as cursor:
+            for rows in tables:
+                assert isinstance(rows.recorder, SQLiteAggregateRecorder)
+                rows.recorder._insert_events(cursor, rows.stored)
+    elif isinstance(recorder, PostgresAggregateRecorder) and not recorder.datastore.enable_db_functions and shared:
+        _insert_postgres(recorder, tables)
+    else:
+        for rows in tables:
+            rows.recorder.insert_events(rows.stored)
 
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-def _insert_postgres(recorder: PostgresAggregateRecorder, stored: Sequence[StoredEvent]) -> None:
-    if not stored:
+def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows]) -> None:
+    """Each of ``tables``' rows into its recorder's table, in ``recorder``'s transaction."""
+    tables = [rows for rows in tables if rows.stored]
+    if not tables:
         return
     datastore = recorder.datastore
-    insert = SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-                 "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[])").format(
-        Identifier(datastore.schema), Identifier(recorder.events_table_name),
-        Identifier(datastore.originator_id_type))
-    columns = ([e.originator_id for e in stored], [e.originator_version for e in stored],
-               [e.topic for e in stored], [e.state for e in stored])
     failed: Exception | None = None
     with datastore.get_connection() as conn:
         with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
@@ -158,12 +176,26 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, stored: Sequence[Store
                     for statement in recorder.lock_table_statements:
                         cursor.execute(statement, prepare=True)
                     cursor.execute(SQL("NOTIFY {}").format(Identifier(recorder.channel_name)))
-                cursor.execute(insert, columns, prepare=True)
+                for rows in tables:
+                    assert isinstance(rows.recorder, PostgresAggregateRecorder)
+                    cursor.execute(_unnest_insert(datastore.schema, rows.recorder, datastore.originator_id_type),
+                                   _columns(rows.stored), prepare=True)
                 pipeline.sync()  # a duplicate version is raised here, not at the commit
             except Exception as e:  # re-raised outside the pipeline, as the recorder does
                 failed = e
         if failed is not None:
             raise failed
+
+
+def _unnest_insert(schema: str, recorder: PostgresAggregateRecorder, id_type: str) -> Any:
+    return SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+               "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[])").format(
+        Identifier(schema), Identifier(recorder.events_table_name), Identifier(id_type))
+
+
+def _columns(stored: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+    return ([e.originator_id for e in stored], [e.originator_version for e in stored],
+            [e.topic for e in stored], [e.state for e in stored])
 
 
 def existing_ids(recorder: Recorder, ids: Collection[UUID]) -> set[UUID] | None:

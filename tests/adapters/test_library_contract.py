@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEven
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from ledger.adapters.seam import STREAMS_AFTER, existing_ids, insert_events, log_reader
+from ledger.adapters.seam import STREAMS_AFTER, Rows, existing_ids, insert_events, log_reader
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id, member_id, region_id
 from ledger.domain.institutions import Institution
@@ -101,6 +101,31 @@ def test_insert_events_writes_snapshots_as_the_snapshot_recorder_writes_them(app
     else:
         raise AssertionError("a second snapshot at a version was inserted")
     assert [e.state for e in recorder.select_events(ours.originator_id)] == [state]
+
+
+def test_insert_events_writes_the_events_and_their_snapshots_in_one_transaction(app):
+    """The SQLite recorders' ``_insert_events`` takes the cursor of a transaction both tables share.
+
+    A snapshot refused (its version taken) takes the events down with it: nothing is written.
+    """
+    state = b'{"a":"\xe4\xbf\xa1"}'
+    event = StoredEvent(uuid4(), 1, "yibao:Test.Noted", state)
+    snapshot = StoredEvent(uuid4(), 40, "yibao:Snap", state)
+    insert_events(app.recorder, [event], Rows(app.snapshots.recorder, [snapshot]))
+    [read] = app.recorder.select_notifications(1, 10)
+    [snap] = app.snapshots.recorder.select_events(snapshot.originator_id)
+    assert (read.originator_id, read.state, snap.originator_version, snap.state) == (
+        event.originator_id, state, 40, state)
+
+    again = StoredEvent(uuid4(), 1, "yibao:Test.Noted", state)
+    try:
+        insert_events(app.recorder, [again], Rows(app.snapshots.recorder, [snapshot]))
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second snapshot at a version was inserted")
+    assert list(app.recorder.select_events(again.originator_id)) == []
+    assert app.recorder.max_notification_id() == 1
 
 
 def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ledger.adapters import seam
 from ledger.projections.accounts import accounts_balances
 from ledger.projections.base import yuan
 from ledger.projections.caps import caps_usage
@@ -207,9 +208,13 @@ class FailingCommit(RuntimeError):
 
 
 def _ingest_failing(url: str, path: Path, after: int) -> None:
-    """Ingest in this process until the store fails the ``after``-th commit."""
+    """Ingest in this process until the store fails the ``after``-th commit (if it gets that far).
+
+    Every append of the ledger goes through ``seam.insert_events`` (a batch's events and its
+    snapshots in one transaction, past the recorder on PostgreSQL), so that is where it fails.
+    """
     app = bootstrap(url)
-    insert = app.recorder.insert_events
+    insert = seam.insert_events
     calls = {"n": 0}
 
     def failing(*args: Any, **kw: Any) -> Any:
@@ -218,12 +223,13 @@ def _ingest_failing(url: str, path: Path, after: int) -> None:
             raise FailingCommit
         return insert(*args, **kw)
 
-    app.recorder.insert_events = failing  # type: ignore[method-assign]
+    seam.insert_events = failing
     try:
         ingest_file(app, str(path))
     except FailingCommit:
         pass
     finally:
+        seam.insert_events = insert
         app.close()
 
 
