@@ -7,7 +7,7 @@ Settings come from the arguments, else from the environment, else from the defau
 - ``LEDGER_DB``: the database (``ledger.adapters.store``); ``LEDGER_EVENT_STORE``: ``core`` or ``sqlalchemy``;
 - ``LEDGER_CACHE_SIZE``: aggregates of each kind kept in memory between batches (10,000: a whole
   year of a city larger than that ingests within 400 MB);
-- ``LEDGER_SNAPSHOT_MEMBER`` / ``LEDGER_SNAPSHOT_REGION``: a snapshot every so many events (40 / 12);
+- ``LEDGER_SNAPSHOT_MEMBER`` / ``LEDGER_SNAPSHOT_REGION``: a snapshot every so many events (10 / 12);
 - ``LEDGER_GC_YOUNG``: allocations between the collector's young-generation passes (50,000; Python's
   own is 700). The ledger keeps many small objects alive (the aggregate cache), and each of the
   collector's full passes walks all of them: at Python's default a month close spent over a

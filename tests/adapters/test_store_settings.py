@@ -25,7 +25,7 @@ def test_the_sqlalchemy_event_store_without_its_extra_is_refused_in_one_line(mon
 
 
 @pytest.mark.parametrize(("settings", "cache", "intervals"), [
-    ({}, 10_000, {Member: 40, Region: 12}),
+    ({}, 10_000, {Member: 10, Region: 12}),
     ({"LEDGER_CACHE_SIZE": "10", "LEDGER_SNAPSHOT_MEMBER": "7"}, 10, {Member: 7, Region: 12}),
 ])
 def test_cache_size_and_snapshot_intervals_come_from_the_environment_or_todays_defaults(
