@@ -74,7 +74,7 @@ class Member(LedgerAggregate):
     A member's state stays in memory while it is cached between batches, and by December it
     holds a year of settlements and balance movements. So the entries kept per settlement,
     movement and month are lists of plain values with amounts in whole fen, not dicts of
-    Decimals: about a third of the size (``docs/benchmarks.md``). The methods below read them
+    Decimals: a third smaller (``docs/benchmarks.md``, sixth set). The methods below read them
     back as yuan.
     """
 
