@@ -39,7 +39,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.errors import InputError, PolicyNotInForceError
-from ledger.money import FEN, ZERO, money_str
+from ledger.money import FEN, ZERO, money_str, to_fen
 from ledger.periods import month_end
 from ledger.policy.files import default_library
 from ledger.rules.account import check_use_xinyang_art9_10, monthly_credit_xinyang_art8
@@ -299,11 +299,6 @@ _VIOLATION_PERCENT = (0, 5, 12, 25, 65)
 _SN = tuple(str(i) for i in range(64))
 _COUNT = tuple(str(i) for i in range(1000))
 """Quantities as written, made once."""
-
-
-def _fen(amount: Decimal) -> int:
-    """An amount of at most two places in whole fen (planning sums millions of them as ints: no objects)."""
-    return int(amount.scaleb(2))
 
 
 def _qty(cnt: int) -> str:
@@ -930,7 +925,7 @@ class _City:
             self._plan_visits(m, lo, hi)
             self._plan_account_use(m, lo, hi)
         if m.last_day >= month.end and not m.suspended_on(month.end):
-            m.balance_floor += _fen(credit)
+            m.balance_floor += to_fen(credit)
 
     def _plan_remote_stay(self, month: _Month) -> None:
         """A member registered in the neighbouring region for the first month (信政办〔2022〕23号 第十五条).
@@ -1157,7 +1152,7 @@ class _City:
                  deductible: tuple[Decimal, Decimal], acct: bool) -> Decimal:
         """Account for a claim: the balance it may draw, the fund it may cost, a possible reversal."""
         if acct:
-            m.balance_floor -= _fen(medfee)  # never clamped at zero: see ``_Member.balance_floor``
+            m.balance_floor -= to_fen(medfee)  # never clamped at zero: see ``_Member.balance_floor``
         charged = deductible_charged_datong_art21(scope, *deductible)
         share = self._estimate(m, day, scope - charged)
         if self.dice.chance(P_REVERSAL):

@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
 from ledger.adapters.writer import Deferred
-from ledger.money import to_fen
+from ledger.money import from_fen, to_fen
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -72,7 +72,7 @@ def yuan(amount: int | None) -> Decimal | None:
     """Integer fen back to yuan with two decimals."""
     if amount is None:
         return None
-    return (Decimal(amount) / 100).quantize(Decimal("0.01"))
+    return from_fen(amount)
 
 
 def money_column(name: str, *, nullable: bool = False) -> Column[Any]:
