@@ -114,3 +114,9 @@ class LedgerAggregate(BaseAggregate[UUID]):
         if booked != fingerprint:
             raise ConflictError(field, key)
         return True
+
+
+def topics_of(aggregate: type[LedgerAggregate]) -> tuple[str, ...]:
+    """The topics of every event ``aggregate`` declares, for a reader that follows that kind of stream only."""
+    return tuple(sorted(str(vars(value)["TOPIC"]) for value in vars(aggregate).values()
+                        if isinstance(value, type) and issubclass(value, LedgerEvent) and "TOPIC" in vars(value)))

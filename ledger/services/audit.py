@@ -48,7 +48,7 @@ from ledger.projections.runner import EventSource, ProjectionRunner, all_views
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.facts import Claim, Context
 from ledger.services.anchor import Checkpoint, anchor_problems
-from ledger.services.rederivation import MAX_PROBLEMS, PeriodRunsView
+from ledger.services.rederivation import MAX_PROBLEMS, POLICY_RECORDED, PeriodRunsView
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -195,7 +195,7 @@ class ReadjudicationView(View):
     """Re-adjudicates every settlement and adjustment under the policy version the log recorded."""
 
     name = "audit_readjudication"
-    topics = ("yibao:PolicyVersion.Recorded", "yibao:Settlement.Settled", "yibao:Settlement.Adjusted")
+    topics = (POLICY_RECORDED, "yibao:Settlement.Settled", "yibao:Settlement.Adjusted")
     tables = ()
 
     def __init__(self) -> None:
@@ -205,7 +205,7 @@ class ReadjudicationView(View):
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.typed()
-        if record.topic == "yibao:PolicyVersion.Recorded":
+        if record.topic == POLICY_RECORDED:
             try:
                 self.policies[p["content_hash"]] = Policy.from_record(p["record"])
             except LedgerError as e:

@@ -42,9 +42,11 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Column, Integer, LargeBinary, PrimaryKeyConstraint, String, Table, select
 
 from ledger.adapters.transcodings import make_transcoder
+from ledger.domain.aggregate import topics_of
 from ledger.domain.ids import institution_id
 from ledger.domain.institutions import Institution
 from ledger.domain.members import Member
+from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.regions import Region
 from ledger.errors import LedgerError
 from ledger.money import ZERO, round_fen
@@ -69,8 +71,9 @@ if TYPE_CHECKING:
 MEMBER = "yibao:Member."
 CREDITED = f"{MEMBER}AccountCredited"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
-HELD = ("yibao:Region.", "yibao:Institution.")
-"""The aggregates kept as their events leave them while the log is read: a few regions and institutions."""
+POLICY_RECORDED = PolicyVersion.Recorded.TOPIC
+HELD = frozenset((*topics_of(Region), *topics_of(Institution)))
+"""The events of the aggregates kept as their events leave them while the log is read (a few regions, institutions)."""
 CREDIT_FACTS = frozenset(f"{MEMBER}{name}" for name in (
     "Enrolled", "Retired", "Suspended", "Resumed", "ContributionBaseChanged", "TransferredOut", "Deceased",
     "AccountCredited", "CreditAdjusted"))
@@ -103,7 +106,8 @@ class PeriodRunsView(View):
     """
 
     name = "audit_period_runs"
-    topics = ()
+    topics = (POLICY_RECORDED, *MOVEMENTS, *sorted(CREDIT_FACTS), *sorted(HELD))
+    """What it reads: the members' visits, bills and prescriptions, most of the log, are passed over in the query."""
     tables = (member_facts,)
 
     def __init__(self) -> None:
@@ -134,7 +138,7 @@ class PeriodRunsView(View):
         """What :meth:`finish` reports: the problems found, in log order, each naming its position."""
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
-        if record.topic == "yibao:PolicyVersion.Recorded":
+        if record.topic == POLICY_RECORDED:
             p = record.typed()
             try:
                 self.policies[p["content_hash"]] = Policy.from_record(p["record"])
@@ -148,7 +152,7 @@ class PeriodRunsView(View):
             self.facts.append({"originator_id": record.originator_id, "position": record.position,
                                "originator_version": record.originator_version, "topic": record.topic,
                                "state": record.state})
-        elif record.topic.startswith(HELD):
+        elif record.topic in HELD:
             event: Any = self.mapper.to_domain_event(StoredEvent(record.originator_id, record.originator_version,
                                                             record.topic, record.state))
             before: Any = self.aggregates.get(event.originator_id)
