@@ -6,8 +6,9 @@ so that a library upgrade that breaks one fails there, by name:
 - **Saving** (:meth:`Aggregates.save`): a unit of work's events go straight to the recorder,
   and snapshots are taken from the aggregates in memory, not through ``Application.save``.
 - **Inserting** (:func:`insert_events`): the events and their snapshots in one transaction
-  (through the SQLite recorders' ``_insert_events``); on PostgreSQL as four arrays in binary,
-  not as one array of the recorder's composite type in text.
+  (through the SQLite recorders' ``_insert_events``), each snapshot deleting its stream's
+  earlier ones; on PostgreSQL as four arrays in binary, not as one array of the recorder's
+  composite type in text.
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
@@ -120,7 +121,8 @@ class Aggregates:
         snapshots = None
         if crossed and self.app.snapshots is not None:
             snapshots = Rows(self.app.snapshots.recorder,
-                             [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed])
+                             [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed],
+                             replaces=True)
         insert_events(self.app.recorder, stored, snapshots)
 
 
@@ -129,10 +131,17 @@ class Rows(NamedTuple):
 
     recorder: AggregateRecorder
     stored: Sequence[StoredEvent]
+    replaces: bool = False
+    """Each row replaces its stream's earlier rows in the table: a snapshot, of which only the latest is read."""
 
 
 def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], also: Rows | None = None) -> None:
     """Append ``stored``, and ``also`` (snapshots) to its own table, in one transaction.
+
+    Rows that :attr:`~Rows.replaces` delete their streams' earlier rows in the same transaction:
+    the repository and :meth:`Aggregates.load_many` use only a stream's latest snapshot, and a
+    member snapshotted every 10 events would otherwise keep about five a year, which a load of
+    many members reads in full. (Not with another recorder, which takes the library's path.)
 
     The SQLite recorders' ``insert_events`` opens and commits its own transaction; their
     ``_insert_events`` writes with a cursor given, so both tables take the one commit (with
@@ -154,6 +163,10 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
             for rows in tables:
                 assert isinstance(rows.recorder, SQLiteAggregateRecorder)
                 rows.recorder._insert_events(cursor, rows.stored)
+                if rows.replaces:
+                    cursor.executemany(f"DELETE FROM {rows.recorder.events_table_name} "
+                                       "WHERE originator_id = ? AND originator_version < ?",
+                                       [(UUID(str(s.originator_id)).hex, s.originator_version) for s in rows.stored])
     elif isinstance(recorder, PostgresAggregateRecorder) and not recorder.datastore.enable_db_functions and shared:
         _insert_postgres(recorder, tables)
     else:
@@ -180,6 +193,10 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows]) ->
                     assert isinstance(rows.recorder, PostgresAggregateRecorder)
                     cursor.execute(_unnest_insert(datastore.schema, rows.recorder, datastore.originator_id_type),
                                    _columns(rows.stored), prepare=True)
+                    if rows.replaces:
+                        cursor.execute(_unnest_delete_earlier(datastore.schema, rows.recorder,
+                                                              datastore.originator_id_type),
+                                       _columns(rows.stored)[:2], prepare=True)
                 pipeline.sync()  # a duplicate version is raised here, not at the commit
             except Exception as e:  # re-raised outside the pipeline, as the recorder does
                 failed = e
@@ -190,6 +207,12 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows]) ->
 def _unnest_insert(schema: str, recorder: PostgresAggregateRecorder, id_type: str) -> Any:
     return SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
                "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[])").format(
+        Identifier(schema), Identifier(recorder.events_table_name), Identifier(id_type))
+
+
+def _unnest_delete_earlier(schema: str, recorder: PostgresAggregateRecorder, id_type: str) -> Any:
+    return SQL("DELETE FROM {}.{} t USING unnest(%b::{}[], %b::bigint[]) AS latest(id, version) "
+               "WHERE t.originator_id = latest.id AND t.originator_version < latest.version").format(
         Identifier(schema), Identifier(recorder.events_table_name), Identifier(id_type))
 
 

@@ -89,7 +89,7 @@ def test_design_the_read_side_balance_and_cap_match_the_member_aggregate(app):
 
 
 def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(sqlite_app):
-    """Members are snapshotted every few dozen events; a fresh application reading the last snapshot agrees.
+    """Members are snapshotted every few events, only the latest kept; a fresh application reading it agrees.
 
     120.00 credited, then 110 uses of 0.01 for a child: 120.00 − 1.10 = 118.90.
     """
@@ -99,7 +99,7 @@ def test_design_a_member_reloaded_from_a_snapshot_has_the_same_balance_and_cap(s
     member_id = aggregate(app, "M1").id
     interval = app.aggregates.intervals[Member]
     versions = [s.originator_version for s in app.snapshots.get(member_id)]
-    assert versions == list(range(interval, aggregate(app, "M1").version + 1, interval))
+    assert versions == [aggregate(app, "M1").version // interval * interval]
     fresh = bootstrap(app.store)
     try:
         reloaded: Member = fresh.repository.get(member_id)

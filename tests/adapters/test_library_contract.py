@@ -12,7 +12,7 @@ import inspect
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import AggregateCreated, BaseAggregate
@@ -126,6 +126,29 @@ def test_insert_events_writes_the_events_and_their_snapshots_in_one_transaction(
         raise AssertionError("a second snapshot at a version was inserted")
     assert list(app.recorder.select_events(again.originator_id)) == []
     assert app.recorder.max_notification_id() == 1
+
+
+def test_a_snapshot_written_deletes_its_streams_earlier_snapshots_and_no_others(app):
+    """Only a stream's latest snapshot is ever read: one written replaces the earlier ones, in its transaction."""
+    state = b'{"a":1}'
+    one, other = uuid4(), uuid4()
+
+    def write(version: int, *streams: UUID) -> None:
+        insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", state)],
+                      Rows(app.snapshots.recorder, [StoredEvent(s, version, "yibao:Snap", state) for s in streams],
+                           replaces=True))
+
+    write(10, one, other)
+    write(20, one)
+    assert [s.originator_version for s in app.snapshots.recorder.select_events(one)] == [20]
+    assert [s.originator_version for s in app.snapshots.recorder.select_events(other)] == [10]
+    try:
+        write(20, other, one)  # ``one`` at 20 again: refused, and ``other``'s 10 stays
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second snapshot at a version was inserted")
+    assert [s.originator_version for s in app.snapshots.recorder.select_events(other)] == [10]
 
 
 def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):
