@@ -12,10 +12,11 @@ so that a library upgrade that breaks one fails there, by name:
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
-  a ``Notification`` object per event.
+  a ``Notification`` object per event; and its head in the read models' own query
+  (:func:`head_query`).
 - **Loading many aggregates at once** (:meth:`Aggregates.load_many`, :func:`select_streams`):
   the latest snapshots and the later events of a batch of streams in a query per chunk, instead
-  of two queries per aggregate.
+  of two queries per aggregate; and one aggregate in one query (:func:`select_stream`).
 
 (A fifth, building an aggregate from its first event without the library's signature
 matching, is the domain's own: ``ledger.domain.aggregate.Created.mutate``, pinned by the
@@ -57,12 +58,25 @@ class Aggregates:
         """Snapshot every so many events, per aggregate type; types not named are replayed from events."""
 
     def load(self, cls: type[LedgerAggregate], aggregate_id: UUID) -> LedgerAggregate | None:
-        """The aggregate from its latest snapshot and later events (or its events alone), None if unknown."""
+        """The aggregate from its latest snapshot and later events (or its events alone), None if unknown.
+
+        A snapshotted kind is read in one query (:func:`select_stream`), with another recorder by
+        the repository.
+        """
         if issubclass(cls, tuple(self.intervals)):
-            try:
-                return self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                return None
+            read = None if self.app.snapshots is None else select_stream(
+                self.app.recorder, self.app.snapshots.recorder, aggregate_id)
+            if read is None:
+                try:
+                    return self.app.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    return None
+            decode: Callable[[StoredEvent], Any] = self.app.mapper.to_domain_event
+            latest, events = read
+            found = None if latest is None else decode(latest).mutate(None)
+            for stored in events:
+                found = decode(stored).mutate(found)
+            return found
         aggregate = None
         for event in self.app.events.get(aggregate_id):
             aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
@@ -294,6 +308,45 @@ def select_streams(recorder: Recorder, after: Mapping[UUID, int]) -> list[Stored
     return None
 
 
+STREAM_FROM_SNAPSHOT = ("WITH latest AS (SELECT originator_version, topic, state FROM {snapshots} "
+                        "WHERE originator_id = {id} ORDER BY originator_version DESC LIMIT 1) "
+                        "SELECT 1 AS snapshot, originator_version, topic, state FROM latest UNION ALL "
+                        "SELECT 0, originator_version, topic, state FROM {events} WHERE originator_id = {id} "
+                        "AND originator_version > COALESCE((SELECT originator_version FROM latest), 0) "
+                        "ORDER BY snapshot DESC, originator_version")
+"""``select_stream``'s statement, for the two tables and the placeholder of the stream's id."""
+
+
+def select_stream(recorder: Recorder, snapshots: Recorder, aggregate_id: UUID,
+                  ) -> tuple[StoredEvent | None, list[StoredEvent]] | None:
+    """A stream's latest snapshot (None if it has none) and its events after it, in one query.
+
+    The repository asks twice (the snapshot, then the events after it): on PostgreSQL two
+    round trips for every aggregate a request reads that no cache holds, a person's 1101 among
+    them. None if the recorders are not the core ones, or keep their tables apart.
+    """
+    home = getattr(recorder, "datastore", None)
+    if home is None or getattr(snapshots, "datastore", None) is not home:
+        return None
+    if isinstance(recorder, SQLiteAggregateRecorder) and isinstance(snapshots, SQLiteAggregateRecorder):
+        statement = STREAM_FROM_SNAPSHOT.format(snapshots=snapshots.events_table_name,
+                                                events=recorder.events_table_name, id=":id")
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, {"id": aggregate_id.hex})
+            rows = cursor.fetchall()
+    elif isinstance(recorder, PostgresAggregateRecorder) and isinstance(snapshots, PostgresAggregateRecorder):
+        schema = recorder.datastore.schema
+        statement = STREAM_FROM_SNAPSHOT.format(snapshots=f'"{schema}"."{snapshots.events_table_name}"',
+                                                events=f'"{schema}"."{recorder.events_table_name}"', id="%(id)s")
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement.encode(), {"id": aggregate_id}, prepare=True)
+            rows = cursor.fetchall()
+    else:
+        return None
+    stored = [StoredEvent(aggregate_id, row[1], row[2], bytes(row[3])) for row in rows]
+    return (stored[0], stored[1:]) if rows and rows[0][0] else (None, stored)
+
+
 class LogRow(NamedTuple):
     """One stored event, with the fields of a notification; ``originator_id`` as text."""
 
@@ -309,6 +362,20 @@ SQLITE_UUID_TEXT = ("substr(originator_id,1,8)||'-'||substr(originator_id,9,4)||
 """The SQLite recorder stores a UUID as 32 hex digits; this gives its usual dashed form."""
 
 Select = Callable[[int, int, int | None, Sequence[str]], Sequence[Any]]
+
+
+def head_query(recorder: Any) -> str | None:
+    """SQL giving the log's head (its highest position), for a reader of the log's own database; None if unknown.
+
+    The counter's queries ask, before they read, where the log's head is and how far the read
+    models have read. The recorder answers the first through its own connections, so on
+    PostgreSQL the two are two round trips; with this text the read models ask both in one.
+    """
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return str(recorder.select_max_notification_id_statement)
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return f'SELECT MAX(notification_id) FROM "{recorder.datastore.schema}"."{recorder.events_table_name}"'
+    return None
 
 
 def log_reader(recorder: Any) -> Select:

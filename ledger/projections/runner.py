@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from ledger.adapters.collector import batch_collection
-from ledger.adapters.seam import log_reader
+from ledger.adapters.seam import head_query, log_reader
 from ledger.adapters.store import autocommitting
 from ledger.adapters.writer import Deferred, Writer
 from ledger.projections.accounts import AccountsView
@@ -64,14 +64,17 @@ class EventSource:
     views follow. ``read_ahead``: reading waits mostly on a database server, so the next batch
     is read while the last is processed. (On SQLite, in process, making the rows holds the
     interpreter, so reading ahead only pays on PostgreSQL; figures in docs/benchmarks.md.)
+    ``head_query``: SQL giving ``head()`` in the views' own database, when the log is there.
     """
 
     def __init__(self, select: Callable[[int, int, int | None, Sequence[str]], Sequence[Notification]],
-                 decode: Callable[[bytes], Any], head: Callable[[], int | None], *, read_ahead: bool = False) -> None:
+                 decode: Callable[[bytes], Any], head: Callable[[], int | None], *, read_ahead: bool = False,
+                 head_query: str | None = None) -> None:
         self.select = select
         self.decode = decode
         self.head = head
         self.read_ahead = read_ahead
+        self.head_query = head_query
 
     @classmethod
     def of(cls, app: Any) -> EventSource:
@@ -81,6 +84,7 @@ class EventSource:
             decode=app.mapper.transcoder.decode,
             head=app.recorder.max_notification_id,
             read_ahead=app.store.kind == "postgresql",
+            head_query=head_query(app.recorder),
         )
 
     def batches(self, start: int, head: int | None, topics: Sequence[str], size: int,
@@ -132,6 +136,9 @@ class ProjectionRunner:
         self.seconds = 0.0
         """Time spent catching up, so a benchmark can tell booking from projecting."""
         self._ready = False
+        self._with_head = None if source.head_query is None else select(
+            positions.c.name, positions.c.position, literal_column(f"({source.head_query})"))
+        """The views' positions and the log's head in one statement (one round trip on PostgreSQL)."""
 
     def setup(self) -> None:
         """Create the tables (once) and a position for each view."""
@@ -160,8 +167,11 @@ class ProjectionRunner:
         self.setup()
         with self.reader.connect() as conn:
             rows = conn.execute(select(positions.c.name, positions.c.position)).all()
+        return self._ours(rows)
+
+    def _ours(self, rows: Sequence[Any]) -> dict[str, int]:
         ours = {v.name for v in self.views}
-        return {name: pos for name, pos in rows if name in ours}
+        return {row[0]: row[1] for row in rows if row[0] in ours}
 
     def catch_up(self, *, progress: bool = False, stop: int | None = None) -> int:
         """Process every event the views have not seen (up to ``stop``); returns how many were read.
@@ -184,8 +194,13 @@ class ProjectionRunner:
         """
         if not self._ready:
             return False
-        head = self.source.head()
-        return head is not None and min(self.positions().values(), default=0) >= head
+        if self._with_head is None:
+            head, done = self.source.head(), self.positions()
+        else:
+            with self.reader.connect() as conn:
+                rows = conn.execute(self._with_head).all()
+            head, done = (rows[0][2] if rows else None), self._ours(rows)
+        return head is not None and min(done.values(), default=0) >= head
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:

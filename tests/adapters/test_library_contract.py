@@ -20,7 +20,15 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEven
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from ledger.adapters.seam import STREAMS_AFTER, Rows, existing_ids, insert_events, log_reader
+from ledger.adapters.seam import (
+    STREAMS_AFTER,
+    Rows,
+    existing_ids,
+    head_query,
+    insert_events,
+    log_reader,
+    select_stream,
+)
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id, member_id, region_id
 from ledger.domain.institutions import Institution
@@ -166,8 +174,35 @@ def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):
     assert app.repository.get(member_id("M1")).credited == member_.credited
 
 
+def test_load_reads_a_snapshotted_stream_in_one_query_as_the_repository_reads_it(app):
+    """``select_stream`` reads both tables (``schema`` on PostgreSQL): the latest snapshot, then the events after it.
+
+    M1 has a snapshot and an event after it; M2 has no snapshot; an unknown id has nothing.
+    """
+    _city(app)
+    s = app.services()
+    member_ = s.uow.get(Member, member_id("M1"))
+    for n in range(app.aggregates.intervals[Member] + 1):
+        member_.credit_month(day=date(2024, 1, 31), month=f"x{n}", amount=Decimal("0.01"), psn_type="11",
+                             contribution_base=Decimal("6000.00"), policy_version="v", article="a")
+        if n == app.aggregates.intervals[Member] - 2:
+            s.uow.commit()
+            member_ = s.uow.get(Member, member_id("M1"))
+    s.uow.commit()
+    [snapshot] = app.snapshots.get(member_id("M1"))
+    latest, after = select_stream(app.recorder, app.snapshots.recorder, member_id("M1"))
+    assert (latest.originator_version, [e.originator_version for e in after]) == (
+        snapshot.originator_version, list(range(snapshot.originator_version + 1, member_.version + 1)))
+    latest, after = select_stream(app.recorder, app.snapshots.recorder, member_id("M2"))
+    assert latest is None and after == list(app.recorder.select_events(member_id("M2")))
+    assert select_stream(app.recorder, app.snapshots.recorder, uuid4()) == (None, [])
+    for i in (member_id("M1"), member_id("M2")):
+        assert vars(app.aggregates.load(Member, i)) == vars(app.repository.get(i))
+    assert app.aggregates.load(Member, uuid4()) is None
+
+
 def test_repository_get_and_event_store_get_load_aggregates_as_saved(app):
-    """``Aggregates.load`` uses ``repository.get`` (snapshotted kinds) and ``events.get`` + ``mutate`` (others)."""
+    """``Aggregates.load`` uses ``select_stream`` (snapshotted kinds) and ``events.get`` + ``mutate`` (others)."""
     _city(app)
     region = app.aggregates.load(Region, region_id(REGION))
     institution_ = app.aggregates.load(Institution, institution_id("H3"))
@@ -222,6 +257,17 @@ def test_log_reader_sql_gives_what_select_notifications_gives(app):
         n.id for n in plain if n.topic == topic]
 
 
+def test_head_query_gives_the_recorders_max_notification_id_in_the_read_models_database(app):
+    """``head_query``, asked through the read models' engine, answers as the recorder does, empty or not."""
+    def asked() -> int | None:
+        with app.engine.connect() as conn:
+            return conn.exec_driver_sql(head_query(app.recorder)).scalar()
+
+    assert asked() is None and app.recorder.max_notification_id() in (None, 0)
+    _city(app)
+    assert asked() == app.recorder.max_notification_id() > 0
+
+
 def test_an_unknown_recorder_takes_the_librarys_public_path(store):
     """eventsourcing-sqlalchemy's recorder: no table SQL, the recorder's own methods instead."""
     app = bootstrap(replace(store, event_store="sqlalchemy"))
@@ -229,6 +275,9 @@ def test_an_unknown_recorder_takes_the_librarys_public_path(store):
         _city(app)
         assert existing_ids(app.recorder, {member_id("M1")}) is None
         assert app.aggregates.load_many(Member, [member_id("M1")]) is None
+        assert head_query(app.recorder) is None
+        assert select_stream(app.recorder, app.snapshots.recorder, member_id("M1")) is None
+        assert app.aggregates.load(Member, member_id("M1")).psn_no == "M1"
         head = app.recorder.max_notification_id()
         assert head is not None
         rows = log_reader(app.recorder)(1, head, None, ())
