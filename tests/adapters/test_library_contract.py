@@ -174,11 +174,8 @@ def test_save_bypass_snapshot_take_and_snapshots_put_serve_the_repository(app):
     assert app.repository.get(member_id("M1")).credited == member_.credited
 
 
-def test_load_reads_a_snapshotted_stream_in_one_query_as_the_repository_reads_it(app):
-    """``select_stream`` reads both tables (``schema`` on PostgreSQL): the latest snapshot, then the events after it.
-
-    M1 has a snapshot and an event after it; M2 has no snapshot; an unknown id has nothing.
-    """
+def _m1_snapshotted_and_written_after(app) -> Member:
+    """The city, with M1 passing its snapshot interval in one commit and written to again in the next."""
     _city(app)
     s = app.services()
     member_ = s.uow.get(Member, member_id("M1"))
@@ -186,19 +183,35 @@ def test_load_reads_a_snapshotted_stream_in_one_query_as_the_repository_reads_it
         member_.credit_month(day=date(2024, 1, 31), month=f"x{n}", amount=Decimal("0.01"), psn_type="11",
                              contribution_base=Decimal("6000.00"), policy_version="v", article="a")
         if n == app.aggregates.intervals[Member] - 2:
-            s.uow.commit()
+            s.uow.commit()  # M1 is snapshotted at the version this commit passes the interval at
             member_ = s.uow.get(Member, member_id("M1"))
     s.uow.commit()
+    return member_
+
+
+def test_load_reads_a_snapshotted_stream_in_one_query_as_the_repository_reads_it(app):
+    """``select_stream`` reads both tables (``schema`` on PostgreSQL): the latest snapshot, then the events after it.
+
+    M1 has a snapshot and an event after it; M2 has no snapshot; an unknown id has nothing.
+    """
+    member_ = _m1_snapshotted_and_written_after(app)
     [snapshot] = app.snapshots.get(member_id("M1"))
-    latest, after = select_stream(app.recorder, app.snapshots.recorder, member_id("M1"))
+    latest, after = _stream(app, member_id("M1"))
+    assert latest is not None
     assert (latest.originator_version, [e.originator_version for e in after]) == (
         snapshot.originator_version, list(range(snapshot.originator_version + 1, member_.version + 1)))
-    latest, after = select_stream(app.recorder, app.snapshots.recorder, member_id("M2"))
+    latest, after = _stream(app, member_id("M2"))
     assert latest is None and after == list(app.recorder.select_events(member_id("M2")))
     assert select_stream(app.recorder, app.snapshots.recorder, uuid4()) == (None, [])
     for i in (member_id("M1"), member_id("M2")):
         assert vars(app.aggregates.load(Member, i)) == vars(app.repository.get(i))
     assert app.aggregates.load(Member, uuid4()) is None
+
+
+def _stream(app, aggregate_id: UUID) -> tuple[StoredEvent | None, list[StoredEvent]]:
+    read = select_stream(app.recorder, app.snapshots.recorder, aggregate_id)
+    assert read is not None
+    return read
 
 
 def test_repository_get_and_event_store_get_load_aggregates_as_saved(app):
@@ -217,16 +230,7 @@ def test_load_many_sql_on_the_snapshots_and_events_tables_loads_what_the_reposit
     M1 passes its snapshot interval and has an event after the snapshot; M2 has no snapshot;
     an unknown id is left out; the sqlalchemy recorder gets None (the repository's path).
     """
-    _city(app)
-    s = app.services()
-    member_ = s.uow.get(Member, member_id("M1"))
-    for n in range(app.aggregates.intervals[Member] + 1):
-        member_.credit_month(day=date(2024, 1, 31), month=f"x{n}", amount=Decimal("0.01"), psn_type="11",
-                             contribution_base=Decimal("6000.00"), policy_version="v", article="a")
-        if n == app.aggregates.intervals[Member] - 2:
-            s.uow.commit()  # M1 is snapshotted at the version this commit passes the interval at
-            member_ = s.uow.get(Member, member_id("M1"))
-    s.uow.commit()
+    member_ = _m1_snapshotted_and_written_after(app)
     assert list(app.snapshots.get(member_id("M1")))[-1].originator_version < member_.version
     ids = [member_id("M1"), member_id("M2"), uuid4()]
     many = app.aggregates.load_many(Member, ids)
@@ -276,8 +280,10 @@ def test_an_unknown_recorder_takes_the_librarys_public_path(store):
         assert existing_ids(app.recorder, {member_id("M1")}) is None
         assert app.aggregates.load_many(Member, [member_id("M1")]) is None
         assert head_query(app.recorder) is None
+        assert app.snapshots is not None
         assert select_stream(app.recorder, app.snapshots.recorder, member_id("M1")) is None
-        assert app.aggregates.load(Member, member_id("M1")).psn_no == "M1"
+        loaded = app.aggregates.load(Member, member_id("M1"))
+        assert isinstance(loaded, Member) and loaded.psn_no == "M1"
         head = app.recorder.max_notification_id()
         assert head is not None
         rows = log_reader(app.recorder)(1, head, None, ())
