@@ -26,10 +26,13 @@ Phases (each in its own process, so its peak memory is its own):
 - sqlite3: raw ``executemany`` of rows of the same sizes into a bare table, in transactions
   of the same mean size (SQLite only: the physical reference);
 - ingest: ``ledger ingest`` of the city (parse, validate, adjudicate, book, and the read
-  models the month closes need); booking alone excludes the time spent projecting;
+  models the month closes need); booking alone excludes the time spent projecting. Each
+  month close is timed whole (credits, read models, prepayment); the slowest is printed
+  with its rate extrapolated to a million members (``bench_close.py`` measures a million);
 - rebuild: every read model from zero;
 - audit: chain, rebuild into a scratch store, re-adjudication, journal, comparison;
-- queries: ``balance`` and ``cap`` latency over random members (p50, p99).
+- queries: ``balance`` and ``cap`` latency over random members in process, then 1101 and 5206
+  over HTTP from one client to ``ledger serve`` (p50, p99).
 
 Ingest is judged against the floor of our streams, the bare library appending the same
 events (``ingest_vs_floor_append_our_streams``); the ratio to new streams of three is shown
@@ -44,6 +47,7 @@ import os
 import random
 import resource
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -67,6 +71,7 @@ sys.path.insert(0, str(ROOT))
 from ledger.adapters import seam  # noqa: E402
 from ledger.adapters.store import Store  # noqa: E402
 from ledger.demo.city import CitySpec, write_city  # noqa: E402
+from ledger.services import closing  # noqa: E402
 from ledger.services.application import OutpatientPooling  # noqa: E402
 from ledger.services.audit import audit  # noqa: E402
 from ledger.services.bootstrap import bootstrap  # noqa: E402
@@ -166,6 +171,7 @@ REFUSALS_SHOWN = 20
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
     transactions = _count_transactions()
+    closes = _timed_closes()
     with open(args.file, "rb") as f:
         lines = sum(1 for _ in f)
     started = time.perf_counter()
@@ -190,7 +196,7 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
             "events_per_s": events / booking, "events_per_s_with_projections": events / elapsed,
             "transactions": len(transactions), "events_per_transaction": events / count,
             "streams_per_transaction": touched / count, "new_streams_per_transaction": new_streams / count,
-            "mean_event_bytes": mean_size, "peak_rss_mb": peak}
+            "mean_event_bytes": mean_size, "peak_rss_mb": peak, "closes": closes}
 
 
 def _count_transactions() -> list[int]:
@@ -210,6 +216,27 @@ def _count_transactions() -> list[int]:
 
     seam.insert_events = counted  # counted, for the measurement
     return counts
+
+
+def _timed_closes() -> list[dict[str, Any]]:
+    """Each month close of the ingest, in order: its month, its time and the events it booked (its credits, mostly).
+
+    The whole close is timed, as a bureau waits for it: the credits, the read models caught up,
+    the prepayment. The ingest calls ``closing.close_month`` through its module, so it is timed there.
+    """
+    closes: list[dict[str, Any]] = []
+    close = closing.close_month
+
+    def timed(app: Any, msg: Any, **options: Any) -> bool:
+        before, started = app.recorder.max_notification_id() or 0, time.perf_counter()
+        try:
+            return close(app, msg, **options)
+        finally:
+            closes.append({"month": msg.month, "seconds": time.perf_counter() - started,
+                           "events": (app.recorder.max_notification_id() or 0) - before})
+
+    closing.close_month = timed  # timed, for the measurement
+    return closes
 
 
 class Pattern:
@@ -424,28 +451,41 @@ def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
+    from bench_service import counter_latencies  # here: bench_service imports this module
+    from sqlalchemy import select
+
+    from ledger.projections.roster import roster_members
+    from ledger.projections.settlements import settlements_index
+
     app = bootstrap(args.db)
     with app.engine.connect() as conn:
-        from sqlalchemy import select
-
-        from ledger.projections.roster import roster_members
-
         members = list(conn.scalars(select(roster_members.c.psn_no)))
+        counter = conn.scalar(select(settlements_index.c.fixmedins_code).limit(1))
     rng = random.Random(3)
     sample = [rng.choice(members) for _ in range(args.queries)]
     year = CitySpec().year if not args.year else args.year
-    out: dict[str, Any] = {}
+    times: dict[str, list[float]] = {"balance": [], "cap": []}
     for name, ask in (("balance", lambda p: app.balance(p)), ("cap", lambda p: app.cap(p, year))):
-        times = []
         for psn in sample:
             started = time.perf_counter()
             ask(psn)
-            times.append((time.perf_counter() - started) * 1000)
-        cuts = quantiles(times, n=100)
-        out[name] = {"p50_ms": cuts[49], "p99_ms": cuts[98]}
+            times[name].append(time.perf_counter() - started)
     app.close()
-    out["peak_rss_mb"] = peak_rss_mb()
+    peak = peak_rss_mb()  # the in-process queries' own: the server is a process of its own
+    times.update(counter_latencies(args.db, str(counter), sample, f"{year}{args.months:02d}", free_port()))
+    out: dict[str, Any] = {}
+    for name, seconds in times.items():
+        cuts = quantiles([t * 1000 for t in seconds], n=100)
+        out[name] = {"p50_ms": cuts[49], "p99_ms": cuts[98]}
+    out["peak_rss_mb"] = peak
     return out
+
+
+def free_port() -> int:
+    """A port nothing on this machine listens on now, for a server of the benchmark's own."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 PHASES = {"city": phase_city, "ingest": phase_ingest, "floor": phase_floor, "sqlite3": phase_sqlite3,
@@ -524,7 +564,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     if "audit" not in skip:
         results["audit"] = run_phase("audit", db=db)
     if "queries" not in skip:
-        results["queries"] = run_phase("queries", db=db, queries=args.queries, year=spec.year)
+        results["queries"] = run_phase("queries", db=db, queries=args.queries, year=spec.year, months=spec.months)
     results["ratios"] = {key: median(r["ratios"][key] for r in results["rounds"]) for key in results["ratios"]}
     print_table(results)
     if args.json_out:
@@ -578,6 +618,7 @@ def measure_round(args: argparse.Namespace, db: str, city: Path, workdir: Path) 
 
 
 RSS_TARGET_MB = 400
+MILLION = 1_000_000
 """Issue 23: a million members ingested, rebuilt and audited within 400 MB in every phase."""
 
 
@@ -606,10 +647,17 @@ def print_table(r: dict[str, Any]) -> None:
                                      f"{a['events_per_s'] / f['read_decode_events_per_s']:.0%} of read+decode",
                      f"{a['peak_rss_mb']:.0f}" + (f" + {a['replay_peak_rss_mb']:.0f}"
                                                   if a.get("replay_peak_rss_mb") else "")))
+    if i["closes"]:
+        slowest = max(i["closes"], key=lambda c: c["seconds"])
+        rate = slowest["events"] / slowest["seconds"]
+        rows.append(("month close, slowest", f"{slowest['month']}: {slowest['events']:,} in {slowest['seconds']:.1f} s "
+                                             f"= {rate:,.0f}/s, {rate / r['floor_streams']['append_events_per_s']:.0%} "
+                                             f"of append; 1M: {MILLION / rate:,.0f} s", ""))
     if q is not None:
-        rows += [("balance query", f"p50 {q['balance']['p50_ms']:.2f} ms, p99 {q['balance']['p99_ms']:.2f} ms",
-                  f"{q['peak_rss_mb']:.0f}"),
-                 ("cap query", f"p50 {q['cap']['p50_ms']:.2f} ms, p99 {q['cap']['p99_ms']:.2f} ms", "")]
+        rows += [(f"{name} {'query' if name in ('balance', 'cap') else 'over HTTP'}",
+                  f"p50 {q[name]['p50_ms']:.2f} ms, p99 {q[name]['p99_ms']:.2f} ms",
+                  f"{q['peak_rss_mb']:.0f}" if name == "balance" else "")
+                 for name in ("balance", "cap", "1101", "5206")]
     peaks = [sum(float(part) for part in rss.split(" + ")) for _, _, rss in rows if rss]  # a phase's processes together
     print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
           f"({i['settlements']:,} settlements, {i['refused']} refused)")

@@ -39,19 +39,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import discard, fresh_db, peak_rss_mb, workspace  # noqa: E402
-from bench_service import Client, percentile, serve  # noqa: E402
+from bench_service import counter_latencies, percentile  # noqa: E402
 
 from ledger.exchange.messages import validate_message  # noqa: E402
 from ledger.services import closing  # noqa: E402
 from ledger.services.bootstrap import bootstrap  # noqa: E402
-from ledger.services.credentials import Credentials  # noqa: E402
 
 ADMDVS = "411500"
 """Xinyang: every in-service member is credited each month (信政办〔2022〕23号 第八条)."""
 YEAR = 2024
 ENROL_BATCH = 2000
 MILLION = 1_000_000
-WARM_UP = 20
 HOSPITAL = "H1"
 """The counter the service's queries are asked at."""
 
@@ -130,31 +128,16 @@ def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
     rng = random.Random(5)
     sample = [f"P{rng.randrange(args.members):08d}" for _ in range(args.queries)]
-    times: dict[str, list[float]] = {"balance": [], "cap": [], "1101": [], "5206": []}
+    times: dict[str, list[float]] = {"balance": [], "cap": []}
     try:
         for psn_no in sample:
             for name, ask in (("balance", app.balance), ("cap", lambda p: app.cap(p, YEAR))):
                 started = time.perf_counter()
                 ask(psn_no)
                 times[name].append(time.perf_counter() - started)
-        secrets = {HOSPITAL: Credentials.of(app).issue(HOSPITAL, "institution")}
     finally:
         app.close()
-    ledger_cli = str(Path(sys.executable).parent / "ledger")
-    process = serve([ledger_cli, "--db", args.db, "serve", "--port", str(args.port), "--workers", "1"], args.port)
-    try:
-        client = Client(f"http://127.0.0.1:{args.port}", secrets, "q")
-        for _ in range(WARM_UP):  # a server runs for months: its first requests (imports, policy files) not counted
-            client.call(HOSPITAL, "1101", {"data": {"psn_no": sample[0]}})
-            client.call(HOSPITAL, "5206", {"data": {"psn_no": sample[0], "cum_ym": f"{YEAR}{args.months:02d}"}})
-        client.latencies.clear()
-        for psn_no in sample:
-            client.call(HOSPITAL, "1101", {"data": {"psn_no": psn_no}})
-            client.call(HOSPITAL, "5206", {"data": {"psn_no": psn_no, "cum_ym": f"{YEAR}{args.months:02d}"}})
-        times["1101"], times["5206"] = client.latencies["1101"], client.latencies["5206"]
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    times.update(counter_latencies(args.db, HOSPITAL, sample, f"{YEAR}{args.months:02d}", args.port))
     return {name: {"p50_ms": percentile(values, 0.5), "p99_ms": percentile(values, 0.99)}
             for name, values in times.items()}
 

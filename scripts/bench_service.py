@@ -140,6 +140,38 @@ class Client:
                                         "medfee_sumamt": str(medfee), "med_type": "11"}})
 
 
+COUNTER_WARM_UP = 20
+"""Requests not counted before the counter's queries are timed: a server runs for months, its first
+requests (imports, policy files) are not what a counter waits for."""
+
+
+def counter_latencies(db: str, counter: str, psn_nos: list[str], cum_ym: str, port: int) -> dict[str, list[float]]:
+    """1101 (the person and the account) and 5206 (the year's cap used through ``cum_ym``) for each of ``psn_nos``.
+
+    Asked over HTTP from one client to ``ledger serve`` (one worker) on ``db``, as the
+    institution ``counter`` asks them; the latencies in seconds, by ``infno``.
+    """
+    app = bootstrap(db)
+    try:
+        secrets = {counter: Credentials.of(app).issue(counter, "institution")}
+    finally:
+        app.close()
+    process = serve([str(Path(sys.executable).parent / "ledger"), "--db", db, "serve", "--port", str(port),
+                     "--workers", "1"], port)
+    try:
+        client = Client(f"http://127.0.0.1:{port}", secrets, "q")
+        for n in range(COUNTER_WARM_UP + len(psn_nos)):
+            if n == COUNTER_WARM_UP:
+                client.latencies.clear()
+            psn_no = psn_nos[max(0, n - COUNTER_WARM_UP)]
+            client.call(counter, "1101", {"data": {"psn_no": psn_no}})
+            client.call(counter, "5206", {"data": {"psn_no": psn_no, "cum_ym": cum_ym}})
+        return {infno: client.latencies[infno] for infno in ("1101", "5206")}
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
