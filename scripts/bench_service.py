@@ -159,7 +159,7 @@ def counter_latencies(db: str, counter: str, psn_nos: list[str], cum_ym: str, po
     process = serve([str(Path(sys.executable).parent / "ledger"), "--db", db, "serve", "--port", str(port),
                      "--workers", "1"], port)
     try:
-        client = Client(f"http://127.0.0.1:{port}", secrets, "q")
+        client = Client(f"http://127.0.0.1:{port}", secrets, f"q{os.getpid()}")  # msgids new to a kept store
         for n in range(COUNTER_WARM_UP + len(psn_nos)):
             if n == COUNTER_WARM_UP:
                 client.latencies.clear()
