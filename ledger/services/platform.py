@@ -25,8 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, text, update
 
 from ledger.adapters.service_tables import IN_FLIGHT, answers, create_service_tables
 from ledger.domain.aggregate import submitted_by
@@ -70,9 +69,11 @@ BOOKINGS: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
 
 AT_ONCE_ON_POSTGRESQL = 4
 """Transactions a worker process runs at once on PostgreSQL (each holds one connection to the service tables)."""
-CLAIM = {name: dialect.insert(answers).on_conflict_do_nothing().returning(answers.c.msgid)
-         for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
-"""A ``msgid`` claimed unless another request claimed it first (then no row comes back), per dialect."""
+CLAIM = text(f"INSERT INTO {answers.name} (paasid, msgid, infno, body_hash, response) "
+             "VALUES (:paasid, :msgid, :infno, :body_hash, :response) ON CONFLICT DO NOTHING RETURNING msgid")
+"""A ``msgid`` claimed unless another request claimed it first (then no row comes back). As text, the
+same on both stores: SQLAlchemy 2.0 cannot cache its dialects' ``on_conflict_do_nothing`` inserts, so
+that form was compiled again at every request."""
 CLAIMED = (answers.c.paasid == bindparam("claimant"), answers.c.msgid == bindparam("claimed"))
 ANSWER = update(answers).where(*CLAIMED)
 UNCLAIM = delete(answers).where(*CLAIMED, answers.c.response == IN_FLIGHT)
@@ -224,7 +225,7 @@ class Platform:
         try:
             with call.transaction(one_statement_each=True) as conn:
                 self.credentials.admit(signed, conn)
-                claimed = conn.execute(CLAIM[conn.dialect.name], {
+                claimed = conn.execute(CLAIM, {
                     "paasid": signed.principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
                     "body_hash": digest, "response": IN_FLIGHT}).first() is not None
             if claimed:
