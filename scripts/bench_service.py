@@ -160,12 +160,16 @@ def counter_latencies(db: str, counter: str, psn_nos: list[str], cum_ym: str, po
                      "--workers", "1"], port)
     try:
         client = Client(f"http://127.0.0.1:{port}", secrets, f"q{os.getpid()}")  # msgids new to a kept store
-        for n in range(COUNTER_WARM_UP + len(psn_nos)):
-            if n == COUNTER_WARM_UP:
-                client.latencies.clear()
-            psn_no = psn_nos[max(0, n - COUNTER_WARM_UP)]
+
+        def ask(psn_no: str) -> None:
             client.call(counter, "1101", {"data": {"psn_no": psn_no}})
             client.call(counter, "5206", {"data": {"psn_no": psn_no, "cum_ym": cum_ym}})
+
+        for _ in range(COUNTER_WARM_UP):
+            ask(psn_nos[0])
+        client.latencies.clear()
+        for psn_no in psn_nos:
+            ask(psn_no)
         return {infno: client.latencies[infno] for infno in ("1101", "5206")}
     finally:
         process.terminate()
