@@ -157,9 +157,9 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
     member snapshotted every 10 events would otherwise keep about five a year, which a load of
     many members reads in full. (Not with another recorder, which takes the library's path.)
 
-    The SQLite recorders' ``insert_events`` opens and commits its own transaction; their
-    ``_insert_events`` writes with a cursor given, so both tables take the one commit (with
-    nothing ``also``, the recorder's own ``insert_events`` is used).
+    On SQLite both tables take one transaction, each written with one ``executemany`` (the
+    aggregate recorder's ``_insert_events``): the application recorder's own inserts the log's
+    rows one statement at a time, to return their positions, which the ledger never reads.
 
     The PostgreSQL recorders pass the events as an array of a composite type, which psycopg
     writes as text in Python, escaping every field with a regular expression: for a state of a
@@ -172,11 +172,11 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
     tables = [Rows(recorder, stored), *([also] if also is not None and also.stored else [])]
     home = getattr(recorder, "datastore", None)
     shared = home is not None and all(getattr(rows.recorder, "datastore", None) is home for rows in tables)
-    if isinstance(recorder, SQLiteAggregateRecorder) and shared and len(tables) > 1:
+    if isinstance(recorder, SQLiteAggregateRecorder) and shared:
         with recorder.datastore.transaction(commit=True) as cursor:
             for rows in tables:
                 assert isinstance(rows.recorder, SQLiteAggregateRecorder)
-                rows.recorder._insert_events(cursor, rows.stored)
+                SQLiteAggregateRecorder._insert_events(rows.recorder, cursor, rows.stored)
                 if rows.replaces:
                     cursor.executemany(f"DELETE FROM {rows.recorder.events_table_name} "
                                        "WHERE originator_id = ? AND originator_version < ?",
