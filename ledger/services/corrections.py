@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.domain.claims import MONEY_FIELDS, Settlement
-from ledger.domain.ids import prescription_id, visit_id
+from ledger.domain.ids import prescription_id, region_id, visit_id
 from ledger.domain.members import credit_article
 from ledger.domain.prescriptions import Prescription
+from ledger.domain.regions import Region
 from ledger.domain.visits import Visit
 from ledger.money import ZERO
 from ledger.periods import month_end, month_key
@@ -108,10 +109,15 @@ def _corrected_context(s: Services, member: Member, settlement: Settlement, clai
 
 
 def recredit(s: Services, member: Member, since: date, *, reason: str) -> int:
-    """Correct the credits of the region's closed months from ``since``'s month; returns how many changed."""
-    region = s.region(member.admdvs)
+    """Correct the credits of the region's closed months from ``since``'s month; returns how many changed.
+
+    A month the member was not credited for at its close (enrolled, or resumed, by its last day,
+    but recorded later) is credited here in full, as any other difference.
+    """
+    region = s.uow.get(Region, region_id(member.admdvs))
+    closed = region.months if region is not None else {}
     first = month_key(since)
-    months = sorted({m for m in region.months if m >= first} | {m for m in member.credited if m >= first})
+    months = sorted({m for m in closed if m >= first} | {m for m in member.credited if m >= first})
     changed = 0
     for month in months:
         end = month_end(month)

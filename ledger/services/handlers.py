@@ -67,12 +67,14 @@ def enrol_member(s: Services, msg: m.MemberEnrolled) -> bool:
     s.check_region(msg.admdvs)
     if msg.family_doctor_fixmedins_code:
         _family_doctor_institution(s, msg.family_doctor_fixmedins_code, msg.admdvs, "family_doctor_fixmedins_code")
-    s.uow.add(Member.enrol(
+    member = Member.enrol(
         psn_no=msg.psn_no, admdvs=msg.admdvs, day=msg.date, psn_type=msg.psn_type,
         contribution_base=msg.contribution_base, family_doctor=msg.family_doctor_fixmedins_code,
         employment_category=msg.employment_category,
         key=msg.key(), fingerprint=msg.fingerprint(),
-    ))
+    )
+    s.uow.add(member)
+    _backdated(s, member, msg, msg.date, credits=True)  # months of the region closed since its date
     return True
 
 
@@ -95,7 +97,7 @@ def _backdated(s: Services, member: Member, msg: m.Message, since: date, *, cred
     reason = f"{msg.type} effective {since.isoformat()} recorded later"
     if member.settled_since(since):
         readjudicate(s, member, since, cause=msg.key(), reason=reason)
-    if credits and any(month >= f"{since:%Y-%m}" for month in member.credited):
+    if credits:
         recredit(s, member, since, reason=reason)
 
 

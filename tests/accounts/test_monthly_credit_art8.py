@@ -13,6 +13,7 @@ import pytest
 from ledger.errors import ConflictError, PeriodError
 from ledger.projections.journal import ACCOUNT_BANK, CONTRIBUTION_INCOME, POOLING_TO_ACCOUNTS
 from ledger.services.application import BOOKED, PRESENT
+from ledger.services.audit import audit
 from tests.accounts.helpers import (
     D,
     balc,
@@ -317,6 +318,49 @@ def test_art8_a_base_change_recorded_after_its_month_closed_corrects_that_months
         ("credit_adjustment", "2024-04-30", D("40.00"), D("280.00")),
     ]
     assert app.trial_balance()["balanced"]
+
+
+def test_art8_a_member_enrolled_in_a_month_already_closed_is_credited_for_it_when_recorded(app):
+    """Art. 8 (一)(二), DESIGN §1 "corrections only add": an enrolment recorded after its month closed.
+
+    March closes with M1 alone. Then three enrolments arrive: M_MID dated 03-20 (base
+    6000.00) and R_MID retired dated 03-20 were active on March's last day, so March is due
+    them: 6000.00 × 2 % = 120.00 and the flat 60.00, each added at once as a credit adjustment
+    dated 03-31. M_APRIL dated 04-01 was not, and waits for April's close.
+    """
+    booked_ok(app, budget(), member("M1"), month_closed("2024-03"))
+    booked_ok(app, member("M_MID", day="2024-03-20"), member("R_MID", psn_type="12", day="2024-03-20"),
+              member("M_APRIL", day="2024-04-01"))
+
+    assert movements(app, "M_MID") == [("credit_adjustment", "2024-03-31", D("120.00"), D("120.00"))]
+    assert movements(app, "R_MID") == [("credit_adjustment", "2024-03-31", D("60.00"), D("60.00"))]
+    assert movements(app, "M_APRIL") == []
+
+    booked_ok(app, month_closed("2024-04"))
+    assert balc(app, "M_MID") == D("240.00")
+    assert balc(app, "R_MID") == D("120.00")
+    assert movements(app, "M_APRIL") == [("credit", "2024-04-30", D("120.00"), D("120.00"))]
+    assert app.trial_balance()["balanced"]
+    assert audit(app).ok
+
+
+def test_art8_a_resumption_recorded_after_its_month_closed_credits_that_month(app):
+    """Art. 8 (assumed reading: no credit while suspended at month end), a resumption recorded late.
+
+    M1 is credited January (120.00), suspended from 02-10, so February and March close without
+    its credit. A resumption dated 03-20 then arrives: M1 was active on March's last day, so
+    March's 120.00 is added (dated 03-31); February, suspended at its end, stays uncredited.
+    """
+    booked_ok(app, budget(), member("M1"), month_closed("2024-01"), suspended("M1", "2024-02-10"),
+              *closes("2024-02", "2024-03"))
+    booked_ok(app, resumed("M1", "2024-03-20"))
+
+    assert movements(app, "M1") == [
+        ("credit", "2024-01-31", D("120.00"), D("120.00")),
+        ("credit_adjustment", "2024-03-31", D("120.00"), D("240.00")),
+    ]
+    assert app.trial_balance()["balanced"]
+    assert audit(app).ok
 
 
 def test_art8_a_suspension_recorded_late_takes_back_the_credit_but_never_below_zero(app):

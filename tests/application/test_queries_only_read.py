@@ -18,7 +18,7 @@ def test_a_query_reads_what_the_writers_projected_and_projects_nothing_itself(ap
          close_month("411500", "2024-01", "2024-01-31"))
     assert app.balance("M1")["balc"] == Decimal("120.00")
 
-    assert app.book([validate_message(member("M2"))], catch_up=False) == ["booked"]
+    assert app.book([validate_message(member("M2", day="2024-02-01"))], catch_up=False) == ["booked"]
     positions = app.read_models.positions()
     with pytest.raises(UnknownError):
         app.balance("M2")  # booked, but no writer has projected it yet

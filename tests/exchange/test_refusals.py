@@ -46,6 +46,8 @@ SETUP = [
     visit("S1", "M1", "H3", "2024-03-20", item("400.00", sn="1"), mdtrt="V1"),
     prescription("RX1", "M1", "H3", "2024-03-20", "V1", [("XC10", "30", 7)]),
 ]
+AFTER_THE_CLOSE = "2024-02-01"
+"""The good lines' enrolment date: one in January, which SETUP closed, would also book its credit."""
 
 _ok = count(1)
 
@@ -198,7 +200,7 @@ def test_a_refused_line_is_reported_books_nothing_and_the_run_goes_on(
         reason: str) -> None:
     psn_no = f"OK{next(_ok):03d}"
     path = tmp_path / "input.jsonl"
-    path.write_bytes(line(refused) + line(member(psn_no)))
+    path.write_bytes(line(refused) + line(member(psn_no, day=AFTER_THE_CLOSE)))
     before = head(ledger)
 
     report = ingest_file(ledger, str(path), batch_size=200)
@@ -222,7 +224,7 @@ def test_a_file_of_refusals_names_each_line_and_books_every_good_one(app: Outpat
     expected: dict[int, tuple[str, str]] = {}
     content = b""
     for i, (_, refused, type_, field, _reason) in enumerate(CASES):
-        content += line(refused) + line(member(f"GOOD{i:03d}"))
+        content += line(refused) + line(member(f"GOOD{i:03d}", day=AFTER_THE_CLOSE))
         expected[2 * i + 1] = (type_, field)
     path.write_bytes(content)
     before = head(app)
