@@ -8,7 +8,8 @@ each period event works out again, with the rule functions and the policy versio
 event names, what it should have recorded:
 
 - each ``Member.AccountCredited``: the credit the member was due (信政办〔2022〕23号 第八条),
-  from the member's facts before it;
+  from the member's facts before it; each ``Member.CreditAdjusted`` likewise: the month's credit
+  brought to what was due, or, credited as the other benefit type, taken back first;
 - each ``Region.MonthClosed``: that every member of the region due a credit for the month
   got one, that the close's credit summary adds up the credits, and that each institution's
   prepayment follows from its movements not yet prepaid through the close's position
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 
 MEMBER = "yibao:Member."
 CREDITED = f"{MEMBER}AccountCredited"
+ADJUSTED = f"{MEMBER}CreditAdjusted"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
 POLICY_RECORDED = PolicyVersion.Recorded.TOPIC
 HELD = frozenset((*topics_of(Region), *topics_of(Institution)))
@@ -229,6 +231,8 @@ class PeriodRunsView(View):
                 i = self._closes_until(member, closes, i, row.position)
                 if row.topic == CREDITED:
                     self._credit(row.position, member, event, closes)
+                elif row.topic == ADJUSTED:
+                    self._member_check(PeriodRunsView.credit_adjusted, row.position, member, event)
             try:
                 if member is None:
                     member = event.mutate(None)
@@ -258,12 +262,16 @@ class PeriodRunsView(View):
         if any(close[0] > position for close in closes if close[1] == event.month):
             count, total = self.credits.get(key, (0, ZERO))
             self.credits[key] = (count + 1, total + event.amount)
+        self._member_check(PeriodRunsView.credited, position, member, event)
+
+    def _member_check(self, check: Check, position: int, member: Member, event: Any) -> None:
+        """One of a member's credit events, against the member's facts before it and the policy version it names."""
         self.checked += 1
         if event.policy_version not in self.policies:
             self._problem(position, f"{event.TOPIC}: policy version {event.policy_version!r} "
                           "is not in the log")
             return
-        self._check(PeriodRunsView.credited, position, member, event)
+        self._check(check, position, member, event)
 
     def _credits_of_close(self, position: int, admdvs: str, month: str, recorded: dict[str, Any]) -> None:
         """A close's credits: every member due one got one, and its summary adds up the credits before it."""
@@ -303,6 +311,25 @@ class PeriodRunsView(View):
                                                                  event.contribution_base):
             self._problem(position, f"{member.psn_no} credited {event.amount} for {event.month} "
                           f"({event.psn_type}, base {event.contribution_base}); due {due.amount} "
+                          f"({due.psn_type}, base {due.contribution_base})")
+
+    def credit_adjusted(self, position: int, member: Member, event: Any) -> None:
+        """A month's credit corrected after a backdated fact (第八条): brought to what is due now.
+
+        Credited as the other benefit type, the month is first taken back to nothing from that
+        type, then credited as the right one. What a take-back could not recover (the balance was
+        spent) still counts as taken back.
+        """
+        due = member.credit_due(event.month, self._reader(event.policy_version))
+        before = member.credited_in(event.month)
+        change = event.amount - event.unrecovered
+        if event.psn_type != due.psn_type:
+            expected = (-before, member.credit_types.get(event.month), event.contribution_base)
+        else:
+            expected = (due.amount - before, due.psn_type, due.contribution_base)
+        if (change, event.psn_type, event.contribution_base) != expected:
+            self._problem(position, f"{member.psn_no} credit for {event.month} adjusted by {change} "
+                          f"({event.psn_type}, base {event.contribution_base}) from {before}; due {due.amount} "
                           f"({due.psn_type}, base {due.contribution_base})")
 
     def month_closed(self, position: int, region: Region, event: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ledger.services import rederivation
 from ledger.services.audit import audit
+from tests.accounts.helpers import base_changed, booked_ok, budget, closes, retired
 from tests.audit.city import build_small_city, edit_payload, positions_of, reseal, stored_state
 from tests.payments.flows import (
     jiaozuo_year,
@@ -19,8 +20,10 @@ from tests.payments.flows import (
     kaifeng_first_quarter,
     kaifeng_late_assessment,
 )
+from tests.support import member
 
 CREDITED = "yibao:Member.AccountCredited"
+ADJUSTED = "yibao:Member.CreditAdjusted"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
 
 
@@ -78,6 +81,36 @@ def test_a_member_due_a_credit_and_not_given_it_is_named_xinyang_art8(app):
         f"position {january}: 411500 2024-01: the close records 2 members credited 180.00, "
         "the log holds 1 credited 60.00",
     ]
+
+
+def test_credit_adjustments_re_derive_a_late_base_change_and_a_late_retirement_xinyang_art8_art11(app):
+    """Both kinds of correction recredit books are re-derived, and pass.
+
+    M1's base 6000.00 → 8000.00 from 04-15, recorded after April closed: +40.00 for April
+    (8000.00 × 2 % = 160.00 due, 120.00 credited). R1 retired on 02-10, recorded after April
+    closed, is a retiree from March (第十一条, the month after): March and April, credited
+    120.00 each in service, are taken back and credited 60.00 each as a retiree.
+    """
+    booked_ok(app, budget(), member("M1"), member("R1"), *closes("2024-03", "2024-04"))
+    booked_ok(app, base_changed("M1", "2024-04-15", "8000.00"), retired("R1", "2024-02-10"))
+
+    report = audit(app)
+    assert report.checks["period_runs"] == []
+    assert report.period_events_rederived == 2 + 4 + 1 + 4  # the closes, four credits, four adjustments
+
+
+def test_a_credit_adjustment_off_what_was_due_is_named_xinyang_art8(app):
+    """M1's April adjustment rewritten from +40.00 to +50.00: due 8000.00 × 2 % = 160.00, 120.00 credited before."""
+    booked_ok(app, budget(), member("M1"), *closes("2024-03", "2024-04"))
+    booked_ok(app, base_changed("M1", "2024-04-15", "8000.00"))
+    [adjustment] = positions_of(app, ADJUSTED)
+    edit_payload(app, adjustment, b'"amount":{"_type_":"decimal_str","_data_":"40.00"}',
+                 b'"amount":{"_type_":"decimal_str","_data_":"50.00"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {adjustment}: M1 credit for 2024-04 adjusted by 50.00 (11, base 8000.00) from 120.00; "
+        "due 160.00 (11, base 8000.00)"]
 
 
 def test_a_prepayment_off_its_movements_is_named_kaifeng_3_2(app):
