@@ -8,7 +8,8 @@ so that a library upgrade that breaks one fails there, by name:
 - **Inserting** (:func:`insert_events`): the events and their snapshots in one transaction
   (through the SQLite recorders' ``_insert_events``), each snapshot deleting its stream's
   earlier ones; on PostgreSQL as four arrays in binary, not as one array of the recorder's
-  composite type in text.
+  composite type in text. The streams a batch read and does not write are checked, in the
+  same transaction, to be still at the versions read.
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
@@ -32,10 +33,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg import Rollback
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
@@ -108,8 +110,11 @@ class Aggregates:
         """Which of ``ids`` have a stream (see :func:`existing_ids`)."""
         return existing_ids(self.app.recorder, ids)
 
-    def save(self, aggregates: list[LedgerAggregate]) -> None:
+    def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = ()) -> None:
         """Save the aggregates' pending events and the snapshots they call for, in one transaction.
+
+        ``read``: aggregates the batch read and does not change, which must still be at their
+        versions when it is saved (:func:`insert_events`' ``heads``).
 
         ``Application.save`` would first ask of every object whether it is a domain event, an
         ``isinstance`` test against a runtime protocol that costs more than encoding the event;
@@ -137,7 +142,7 @@ class Aggregates:
             snapshots = Rows(self.app.snapshots.recorder,
                              [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed],
                              replaces=True)
-        insert_events(self.app.recorder, stored, snapshots)
+        insert_events(self.app.recorder, stored, snapshots, {a.id: a.version for a in read})
 
 
 class Rows(NamedTuple):
@@ -149,8 +154,19 @@ class Rows(NamedTuple):
     """Each row replaces its stream's earlier rows in the table: a snapshot, of which only the latest is read."""
 
 
-def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], also: Rows | None = None) -> None:
+class MovedOn(IntegrityError):
+    """A stream the batch read is no longer at the version it read: another writer appended to it."""
+
+
+def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], also: Rows | None = None,
+                  heads: Mapping[UUID, int] | None = None) -> None:
     """Append ``stored``, and ``also`` (snapshots) to its own table, in one transaction.
+
+    ``heads``: streams read and not written, at the versions read. Once the transaction holds
+    the log's write lock (on SQLite after its first insert, on PostgreSQL the recorder's lock
+    on the table), their versions are read again; if one has moved on, nothing is written and
+    :class:`MovedOn` is raised. (Not with another recorder, which cannot be asked in the
+    transaction.)
 
     Rows that :attr:`~Rows.replaces` delete their streams' earlier rows in the same transaction:
     the repository and :meth:`Aggregates.load_many` use only a stream's latest snapshot, and a
@@ -181,23 +197,38 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
                     cursor.executemany(f"DELETE FROM {rows.recorder.events_table_name} "
                                        "WHERE originator_id = ? AND originator_version < ?",
                                        [(UUID(str(s.originator_id)).hex, s.originator_version) for s in rows.stored])
+            if heads:
+                cursor.execute(f"SELECT originator_id, MAX(originator_version) FROM {recorder.events_table_name} "
+                               f"WHERE originator_id IN ({', '.join('?' * len(heads))}) GROUP BY originator_id",
+                               [i.hex for i in heads])
+                _check_heads(heads, cursor.fetchall())
     elif isinstance(recorder, PostgresAggregateRecorder) and not recorder.datastore.enable_db_functions and shared:
-        _insert_postgres(recorder, tables)
+        _insert_postgres(recorder, tables, heads or {})
     else:
         for rows in tables:
             rows.recorder.insert_events(rows.stored)
 
 
+def _check_heads(heads: Mapping[UUID, int], rows: Sequence[Any]) -> None:
+    """Raise :class:`MovedOn` if a stream's version in ``rows`` (id, version) is not the one in ``heads``."""
+    found = {UUID(str(i)): version for i, version in rows}
+    moved = sorted(str(i) for i, version in heads.items() if found.get(i) != version)
+    if moved:
+        msg = f"streams read by the batch were written meanwhile: {', '.join(moved)}"
+        raise MovedOn(msg)
+
+
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows]) -> None:
-    """Each of ``tables``' rows into its recorder's table, in ``recorder``'s transaction."""
+def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows], heads: Mapping[UUID, int]) -> None:
+    """Each of ``tables``' rows into its recorder's table, in ``recorder``'s transaction, ``heads`` checked."""
     tables = [rows for rows in tables if rows.stored]
     if not tables:
         return
     datastore = recorder.datastore
     failed: Exception | None = None
     with datastore.get_connection() as conn:
-        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
+        with (conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor,
+              conn.cursor(row_factory=tuple_row) as check):
             try:
                 if isinstance(recorder, PostgresApplicationRecorder):  # the log, not the snapshots
                     for statement in recorder.lock_table_statements:
@@ -211,9 +242,18 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows]) ->
                         cursor.execute(_unnest_delete_earlier(datastore.schema, rows.recorder,
                                                               datastore.originator_id_type),
                                        _columns(rows.stored)[:2], prepare=True)
+                if heads:
+                    check.execute(SQL("SELECT originator_id, max(originator_version) FROM {}.{} "
+                                      "WHERE originator_id = ANY(%b::{}[]) GROUP BY originator_id").format(
+                        Identifier(datastore.schema), Identifier(recorder.events_table_name),
+                        Identifier(datastore.originator_id_type)), [list(heads)], prepare=True)
                 pipeline.sync()  # a duplicate version is raised here, not at the commit
+                if heads:
+                    _check_heads(heads, check.fetchall())
             except Exception as e:  # re-raised outside the pipeline, as the recorder does
                 failed = e
+            if failed is not None:
+                raise Rollback  # the transaction ends here, rolled back (a duplicate has aborted it already)
         if failed is not None:
             raise failed
 

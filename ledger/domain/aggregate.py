@@ -102,6 +102,8 @@ class LedgerAggregate(BaseAggregate[UUID]):
     """Base of the ledger's aggregates: receipts of the messages that changed it."""
 
     Event = LedgerEvent
+    READ_CHECKED = False
+    """A batch that read this aggregate and wrote others is saved only if it is still as read (see Region)."""
 
     if TYPE_CHECKING:  # state, annotated for readers; the library must not see it as fields
         receipts: dict[str, str]

@@ -23,6 +23,10 @@ class Region(LedgerAggregate):
 
     TOPIC = "yibao:Region"
     Event = LedgerEvent
+    READ_CHECKED = True
+    """What a region records (its closed months, budgets, cleared years) decides what a write to its
+    members or institutions must do: a member enrolled in a closed month is credited for it. A
+    writer holding a region as it was before another writer closed a month must not act on it."""
 
     if TYPE_CHECKING:  # state, annotated for readers; the library must not see it as fields
         admdvs: str

@@ -49,8 +49,11 @@ class AggregateStore(Protocol):
     def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
         """Which of ``ids`` are stored, in one question; None if the store cannot tell that way."""
 
-    def save(self, aggregates: list[LedgerAggregate]) -> None:
-        """Save the aggregates' pending events in one transaction."""
+    def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = ()) -> None:
+        """Save the aggregates' pending events in one transaction, if each of ``read`` is still at its version.
+
+        Otherwise nothing is saved and ``IntegrityError`` is raised, as for a version conflict.
+        """
 
 
 class StaleRead(IntegrityError):
@@ -177,11 +180,15 @@ class UnitOfWork:
         return any(len(self.aggregates[i].pending_events) != n for i, n in self._touched.items())
 
     def commit(self) -> int:
-        """Save every pending event in one transaction; the aggregates go back to the cache."""
+        """Save every pending event in one transaction; the aggregates go back to the cache.
+
+        The aggregates read but left unchanged whose kind says so (``READ_CHECKED``, a region)
+        must still be as read: another writer may have changed one since this process cached it.
+        """
         changed = [a for a in self.aggregates.values() if a.pending_events]
         count = sum(len(a.pending_events) for a in changed)
         if changed:
-            self.store.save(changed)
+            self.store.save(changed, [a for a in self.aggregates.values() if a.READ_CHECKED and not a.pending_events])
         for aggregate in self.aggregates.values():
             self.cache.put(aggregate)
         self.abandon()

@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.adapters.seam import (
     STREAMS_AFTER,
+    MovedOn,
     Rows,
     existing_ids,
     head_query,
@@ -89,6 +90,24 @@ def test_insert_events_writes_what_the_recorders_insert_events_writes_and_refuse
     insert_events(app.recorder, [StoredEvent(ours[0].originator_id, 3, "yibao:Test.Noted", state)])
     [after] = app.recorder.select_notifications(4, 10)  # PostgreSQL's sequence may skip the refused ids
     assert (after.originator_id, after.originator_version) == (ours[0].originator_id, 3)
+
+
+def test_insert_events_writes_nothing_when_a_stream_read_has_moved_on(app):
+    """``heads``: checked in the append's transaction; one written meanwhile refuses the whole batch."""
+    read, other = uuid4(), uuid4()
+    insert_events(app.recorder, [StoredEvent(read, 1, "yibao:Test.Noted", b"{}")])
+    insert_events(app.recorder, [StoredEvent(other, 1, "yibao:Test.Noted", b"{}")], heads={read: 1})
+    insert_events(app.recorder, [StoredEvent(read, 2, "yibao:Test.Noted", b"{}")])  # another writer
+
+    try:
+        insert_events(app.recorder, [StoredEvent(other, 2, "yibao:Test.Noted", b"{}")], heads={read: 1})
+    except MovedOn:
+        pass
+    else:
+        raise AssertionError("a batch that read a stream since written to was saved")
+    assert app.recorder.max_notification_id() == 3
+    insert_events(app.recorder, [StoredEvent(other, 2, "yibao:Test.Noted", b"{}")], heads={read: 2})
+    assert [n.originator_version for n in app.recorder.select_events(other)] == [1, 2]
 
 
 def test_insert_events_writes_snapshots_as_the_snapshot_recorder_writes_them(app):

@@ -11,6 +11,7 @@ import multiprocessing
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ledger.exchange.messages import validate_message
 from ledger.services.audit import audit
 from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import ingest_file
@@ -74,4 +75,26 @@ def test_three_ingests_for_disjoint_members_lose_nothing_xinyang_art5(app, tmp_p
     assert app.region_totals("411500", 2024)["settlements"] == 60
     for psn in (psn for g in groups for psn in g):
         assert app.cap(psn, 2024)["used"] == Decimal("700.00")
+    assert audit(app).ok
+
+
+def test_a_writer_whose_region_is_stale_sees_the_close_another_writer_booked_xinyang_art8(app):
+    """Two writers on one store; the second still holds the region as it was before March closed.
+
+    The first closes March. The second then enrols M2 dated 03-20: M2 was active on March's
+    last day, so March's 6000.00 × 2 % = 120.00 is due at once (第八条（一）). Its unit of work
+    read the region without March, so its commit is refused and run again on the region as
+    stored, which credits March.
+    """
+    book(app, institution("H3", level=3), member("M1"), BUDGET)
+    other = bootstrap(app.store)
+    try:
+        assert other.book([validate_message(member("M0"))]) == ["booked"]  # holds the region read here
+        book(app, close_month("411500", "2024-03", "2024-03-31"))
+
+        assert other.book([validate_message(member("M2", day="2024-03-20"))]) == ["booked"]
+    finally:
+        other.close()
+    app.read_models.catch_up()
+    assert app.balance("M2")["balc"] == Decimal("120.00")
     assert audit(app).ok
