@@ -210,9 +210,9 @@ def _count_transactions() -> list[int]:
     counts: list[int] = []
     insert = seam.insert_events
 
-    def counted(recorder: Any, stored: Any, also: Any = None, heads: Any = None) -> None:
+    def counted(recorder: Any, stored: Any, *more: Any, **named: Any) -> None:
         counts.append(len(stored))  # the events: a batch's snapshots go in the same transaction
-        insert(recorder, stored, also, heads)
+        insert(recorder, stored, *more, **named)
 
     seam.insert_events = counted  # counted, for the measurement
     return counts

@@ -9,7 +9,8 @@ so that a library upgrade that breaks one fails there, by name:
   (through the SQLite recorders' ``_insert_events``), each snapshot deleting its stream's
   earlier ones; on PostgreSQL as four arrays in binary, not as one array of the recorder's
   composite type in text. The streams a batch read and does not write are checked, in the
-  same transaction, to be still at the versions read.
+  same transaction, to be still at the versions read, and, if asked, that no event of some
+  topics was appended past a position.
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
@@ -110,11 +111,12 @@ class Aggregates:
         """Which of ``ids`` have a stream (see :func:`existing_ids`)."""
         return existing_ids(self.app.recorder, ids)
 
-    def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = ()) -> None:
+    def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = (),
+             quiet: Quiet | None = None) -> None:
         """Save the aggregates' pending events and the snapshots they call for, in one transaction.
 
         ``read``: aggregates the batch read and does not change, which must still be at their
-        versions when it is saved (:func:`insert_events`' ``heads``).
+        versions when it is saved (:func:`insert_events`' ``heads``); ``quiet``: see there.
 
         ``Application.save`` would first ask of every object whether it is a domain event, an
         ``isinstance`` test against a runtime protocol that costs more than encoding the event;
@@ -142,7 +144,7 @@ class Aggregates:
             snapshots = Rows(self.app.snapshots.recorder,
                              [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed],
                              replaces=True)
-        insert_events(self.app.recorder, stored, snapshots, {a.id: a.version for a in read})
+        insert_events(self.app.recorder, stored, snapshots, {a.id: a.version for a in read}, quiet)
 
 
 class Rows(NamedTuple):
@@ -154,19 +156,24 @@ class Rows(NamedTuple):
     """Each row replaces its stream's earlier rows in the table: a snapshot, of which only the latest is read."""
 
 
+Quiet = tuple[int, Collection[str]]
+"""(position, topics): no event of these topics may have been appended past the position."""
+
+
 class MovedOn(IntegrityError):
-    """A stream the batch read is no longer at the version it read: another writer appended to it."""
+    """What the batch read has changed: another writer appended to a stream it read, or an event it must not miss."""
 
 
 def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], also: Rows | None = None,
-                  heads: Mapping[UUID, int] | None = None) -> None:
+                  heads: Mapping[UUID, int] | None = None, quiet: Quiet | None = None) -> None:
     """Append ``stored``, and ``also`` (snapshots) to its own table, in one transaction.
 
-    ``heads``: streams read and not written, at the versions read. Once the transaction holds
-    the log's write lock (on SQLite after its first insert, on PostgreSQL the recorder's lock
-    on the table), their versions are read again; if one has moved on, nothing is written and
-    :class:`MovedOn` is raised. (Not with another recorder, which cannot be asked in the
-    transaction.)
+    ``heads``: streams read and not written, at the versions read; ``quiet``: topics no event
+    of which may have been appended past a position. Once the transaction holds the log's
+    write lock (on SQLite after its first insert, on PostgreSQL the recorder's lock on the
+    table), both are looked at again; if one has changed, nothing is written and
+    :class:`MovedOn` (for ``quiet``, :class:`Appended`) is raised. (Not with another recorder,
+    which cannot be asked in the transaction.)
 
     Rows that :attr:`~Rows.replaces` delete their streams' earlier rows in the same transaction:
     the repository and :meth:`Aggregates.load_many` use only a stream's latest snapshot, and a
@@ -202,8 +209,12 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
                                f"WHERE originator_id IN ({', '.join('?' * len(heads))}) GROUP BY originator_id",
                                [i.hex for i in heads])
                 _check_heads(heads, cursor.fetchall())
+            if quiet:
+                cursor.execute(f"SELECT rowid FROM {recorder.events_table_name} WHERE rowid > ? "
+                               f"AND topic IN ({', '.join('?' * len(quiet[1]))}) LIMIT 1", [quiet[0], *quiet[1]])
+                _check_quiet(quiet, cursor.fetchall())
     elif isinstance(recorder, PostgresAggregateRecorder) and not recorder.datastore.enable_db_functions and shared:
-        _insert_postgres(recorder, tables, heads or {})
+        _insert_postgres(recorder, tables, heads or {}, quiet)
     else:
         for rows in tables:
             rows.recorder.insert_events(rows.stored)
@@ -218,9 +229,21 @@ def _check_heads(heads: Mapping[UUID, int], rows: Sequence[Any]) -> None:
         raise MovedOn(msg)
 
 
+class Appended(MovedOn):
+    """An event of a topic the batch asked to be quiet was appended past the position it looked at."""
+
+
+def _check_quiet(quiet: Quiet, rows: Sequence[Any]) -> None:
+    """Raise :class:`Appended` if ``rows`` hold the position of an event ``quiet`` rules out."""
+    if rows:
+        msg = f"position {rows[0][0]}: an event of {', '.join(sorted(quiet[1]))} past position {quiet[0]}"
+        raise Appended(msg)
+
+
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows], heads: Mapping[UUID, int]) -> None:
-    """Each of ``tables``' rows into its recorder's table, in ``recorder``'s transaction, ``heads`` checked."""
+def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows], heads: Mapping[UUID, int],
+                     quiet: Quiet | None) -> None:
+    """Each of ``tables``' rows into its recorder's table, in ``recorder``'s transaction, checked as asked."""
     tables = [rows for rows in tables if rows.stored]
     if not tables:
         return
@@ -228,7 +251,7 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows], he
     failed: Exception | None = None
     with datastore.get_connection() as conn:
         with (conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor,
-              conn.cursor(row_factory=tuple_row) as check):
+              conn.cursor(row_factory=tuple_row) as check, conn.cursor(row_factory=tuple_row) as appended):
             try:
                 if isinstance(recorder, PostgresApplicationRecorder):  # the log, not the snapshots
                     for statement in recorder.lock_table_statements:
@@ -247,9 +270,16 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows], he
                                       "WHERE originator_id = ANY(%b::{}[]) GROUP BY originator_id").format(
                         Identifier(datastore.schema), Identifier(recorder.events_table_name),
                         Identifier(datastore.originator_id_type)), [list(heads)], prepare=True)
+                if quiet:
+                    appended.execute(SQL("SELECT notification_id FROM {}.{} WHERE notification_id > %s "
+                                         "AND topic = ANY(%s) LIMIT 1").format(
+                        Identifier(datastore.schema), Identifier(recorder.events_table_name)),
+                        [quiet[0], list(quiet[1])], prepare=True)
                 pipeline.sync()  # a duplicate version is raised here, not at the commit
                 if heads:
                     _check_heads(heads, check.fetchall())
+                if quiet:
+                    _check_quiet(quiet, appended.fetchall())
             except Exception as e:  # re-raised outside the pipeline, as the recorder does
                 failed = e
             if failed is not None:

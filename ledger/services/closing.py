@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ledger.adapters.seam import Appended
 from ledger.domain.ids import region_id
 from ledger.domain.members import Member
 from ledger.domain.regions import Region
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
 CREDIT_BATCH = 2000
 """Members read and credited per transaction: a crash part-way loses at most one page, which the rerun credits."""
 
+NEWLY_DUE = (Member.Enrolled.TOPIC, Member.Resumed.TOPIC)
+"""A member's events that can make it due a month's credit a close's pages did not see it due."""
+LOOKS_AGAIN = 10
+"""How many times a close looks again for members enrolled meanwhile before its record is left to the caller's retry."""
 NO_SCHEME, NO_BUDGET, EARLIER_PENDING = (RefusalCode.NO_PAYMENT_SCHEME, RefusalCode.NO_BUDGET,
                                         RefusalCode.EARLIER_MONTH_PENDING)
 WAITING = (NO_BUDGET, EARLIER_PENDING)
@@ -82,7 +87,25 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
     since = region.months[max(region.months)]["through_position"] if region.months else 0
     s.uow.abandon()
 
-    _credit_accounts(app, msg, policy, since, between_pages or (lambda: None))
+    looked = _credit_accounts(app, msg, policy, since, between_pages or (lambda: None))
+    for _ in range(LOOKS_AGAIN):
+        try:
+            _record_close(app, msg, policy, looked)
+            return True
+        except Appended:
+            # Another writer enrolled or resumed a member since the last look: look again, and credit it.
+            looked = _credit_written_since(app, msg, policy, looked)
+    _record_close(app, msg, policy, looked)  # should this fail too, the caller runs the whole close again
+    return True
+
+
+def _record_close(app: PeriodRun, msg: m.MonthClosed, policy: Policy, looked: int) -> None:
+    """The close's record: the month's credits as the log holds them, and the prepayment.
+
+    Written only if no member was enrolled or resumed past ``looked``, the position of the
+    credits' last look: another process could have enrolled a member due the month there, its
+    batch reading the region before this record, so not crediting the month itself.
+    """
     app.read_models.catch_up()
     credits = app.credits_of_month(msg.admdvs, msg.month)
     through = app.recorder.max_notification_id() or 0
@@ -97,8 +120,8 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
                        scheme=policy.get("payment_scheme").value if policy.has("payment_scheme") else NO_SCHEME,
                        policy_version=policy.version, credits=credits, payments=[p.as_record() for p in payments],
                        counted_from=counted_from, pending=pending, key=msg.key(), fingerprint=msg.fingerprint())
+    s.uow.quiet = (looked, NEWLY_DUE)
     s.uow.commit()
-    return True
 
 
 def _counted_from(policy: Policy) -> str | None:
@@ -165,7 +188,7 @@ def prepay_pending(s: Services, region: Region, day: date, resolved_by: str) -> 
 
 
 def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: int,
-                     between_pages: Callable[[], None]) -> None:
+                     between_pages: Callable[[], None]) -> int:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month.
 
     The members are read a page at a time in ``psn_no`` order, each page's aggregates in one
@@ -174,7 +197,7 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
     credited for the month (no credit is booked before ``since``, the previous close); a
     member already credited is passed over all the same. Last, without letting anyone in, it
     looks again at every member written to since the pages began: one enrolled meanwhile
-    behind the page being read would be missed otherwise.
+    behind the page being read would be missed otherwise. Returns the log's position at that look.
     """
     on = month_end(msg.month)
     app.read_models.catch_up()
@@ -185,9 +208,17 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
         _credit(app, msg, policy, reader, [UUID(member) for _, member in page])
         after = page[-1][0]
         between_pages()
-    written = app.members_written_since(began)
+    return _credit_written_since(app, msg, policy, began)
+
+
+def _credit_written_since(app: PeriodRun, msg: m.MonthClosed, policy: Policy, position: int) -> int:
+    """Credit those due of the members written to past ``position``; returns the position looked through."""
+    looked = app.recorder.max_notification_id() or 0
+    written = app.members_written_since(position)
+    reader = Reader(policy)
     for i in range(0, len(written), CREDIT_BATCH):
         _credit(app, msg, policy, reader, written[i:i + CREDIT_BATCH])
+    return looked
 
 
 def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, ids: list[UUID]) -> None:

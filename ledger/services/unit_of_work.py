@@ -49,10 +49,13 @@ class AggregateStore(Protocol):
     def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
         """Which of ``ids`` are stored, in one question; None if the store cannot tell that way."""
 
-    def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = ()) -> None:
-        """Save the aggregates' pending events in one transaction, if each of ``read`` is still at its version.
+    def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = (),
+             quiet: tuple[int, Collection[str]] | None = None) -> None:
+        """Save the aggregates' pending events in one transaction, if what the batch read is as it was.
 
-        Otherwise nothing is saved and ``IntegrityError`` is raised, as for a version conflict.
+        Each of ``read`` must still be at its version, and no event of ``quiet``'s topics appended
+        past its position; otherwise nothing is saved and ``IntegrityError`` is raised, as for a
+        version conflict.
         """
 
 
@@ -122,6 +125,8 @@ class UnitOfWork:
         self._touched: dict[UUID, int] = {}
         self._read: dict[UUID, LedgerAggregate] = {}
         """Aggregates :meth:`load` read ahead, held here until asked for."""
+        self.quiet: tuple[int, Collection[str]] | None = None
+        """(position, topics): the commit writes nothing if an event of these topics was appended past it."""
 
     def get(self, cls: type[TAgg], aggregate_id: UUID) -> TAgg | None:
         """The aggregate with ``aggregate_id``, or None if the store has none."""
@@ -188,7 +193,8 @@ class UnitOfWork:
         changed = [a for a in self.aggregates.values() if a.pending_events]
         count = sum(len(a.pending_events) for a in changed)
         if changed:
-            self.store.save(changed, [a for a in self.aggregates.values() if a.READ_CHECKED and not a.pending_events])
+            self.store.save(changed, [a for a in self.aggregates.values() if a.READ_CHECKED and not a.pending_events],
+                            self.quiet)
         for aggregate in self.aggregates.values():
             self.cache.put(aggregate)
         self.abandon()
@@ -199,6 +205,7 @@ class UnitOfWork:
         self.aggregates.clear()
         self._read.clear()
         self._missing.clear()
+        self.quiet = None
 
 
 class PeriodQueries(Protocol):

@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.adapters.seam import (
     STREAMS_AFTER,
+    Appended,
     MovedOn,
     Rows,
     existing_ids,
@@ -108,6 +109,24 @@ def test_insert_events_writes_nothing_when_a_stream_read_has_moved_on(app):
     assert app.recorder.max_notification_id() == 3
     insert_events(app.recorder, [StoredEvent(other, 2, "yibao:Test.Noted", b"{}")], heads={read: 2})
     assert [n.originator_version for n in app.recorder.select_events(other)] == [1, 2]
+
+
+def test_insert_events_writes_nothing_when_an_event_of_a_quiet_topic_came_past_the_position(app):
+    """``quiet``: no event of the topics past the position, looked at in the append's transaction."""
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")])
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")], quiet=(1, ["yibao:Test.Other"]))
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Other", b"{}")])  # another writer: position 3
+
+    try:
+        insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")],
+                      quiet=(2, ["yibao:Test.Other", "yibao:Test.Else"]))
+    except Appended:
+        pass
+    else:
+        raise AssertionError("a batch was saved past an event it asked not to miss")
+    assert app.recorder.max_notification_id() == 3
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")], quiet=(3, ["yibao:Test.Other"]))
+    assert [n.topic for n in app.recorder.select_notifications(1, 10)][-1] == "yibao:Test.Noted"
 
 
 def test_insert_events_writes_snapshots_as_the_snapshot_recorder_writes_them(app):

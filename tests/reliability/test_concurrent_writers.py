@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ledger.exchange.messages import validate_message
+from ledger.services import closing
 from ledger.services.audit import audit
 from ledger.services.bootstrap import bootstrap
 from ledger.services.ingest import ingest_file
@@ -97,4 +98,37 @@ def test_a_writer_whose_region_is_stale_sees_the_close_another_writer_booked_xin
         other.close()
     app.read_models.catch_up()
     assert app.balance("M2")["balc"] == Decimal("120.00")
+    assert audit(app).ok
+
+
+def test_a_member_enrolled_by_another_writer_just_before_the_close_is_recorded_is_credited_xinyang_art8(
+        app, monkeypatch):
+    """March's close has looked for members written meanwhile; before its record, another writer enrols M2.
+
+    M2 is dated 03-20, so March is due it: 6000.00 × 2 % = 120.00 (第八条（一）). The other
+    writer's batch read the region before the close was recorded, so it did not credit March
+    itself; the close's record, which checks that no member was enrolled past its last look,
+    is refused once, and the close looks again and credits M2 before it records 2 members.
+    """
+    book(app, institution("H3", level=3), member("M1"), BUDGET)
+    other = bootstrap(app.store)
+    record = closing._record_close
+    enrolled: list[object] = []  # the other writer's outcome
+
+    def meanwhile(*args, **kw):
+        if not enrolled:
+            enrolled.extend(other.book([validate_message(member("M2", day="2024-03-20"))]))
+        return record(*args, **kw)
+
+    monkeypatch.setattr(closing, "_record_close", meanwhile)
+    try:
+        assert other.book([validate_message(member("M0", day="2024-04-01"))]) == ["booked"]  # holds the region
+        book(app, close_month("411500", "2024-03", "2024-03-31"))
+    finally:
+        other.close()
+    assert enrolled == ["booked"]
+    app.read_models.catch_up()
+    assert app.history("M2")[0]["kind"] == "credit"
+    assert app.balance("M2")["balc"] == Decimal("120.00")
+    assert app.credits_of_month("411500", "2024-03")["members"] == 2
     assert audit(app).ok
