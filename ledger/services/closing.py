@@ -88,15 +88,17 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
     s.uow.abandon()
 
     looked = _credit_accounts(app, msg, policy, since, between_pages or (lambda: None))
-    for _ in range(LOOKS_AGAIN):
+    looks_left = LOOKS_AGAIN
+    while True:
         try:
             _record_close(app, msg, policy, looked)
             return True
         except Appended:
             # Another writer enrolled or resumed a member since the last look: look again, and credit it.
+            looks_left -= 1
+            if not looks_left:
+                raise  # the caller runs the whole close again
             looked = _credit_written_since(app, msg, policy, looked)
-    _record_close(app, msg, policy, looked)  # should this fail too, the caller runs the whole close again
-    return True
 
 
 def _record_close(app: PeriodRun, msg: m.MonthClosed, policy: Policy, looked: int) -> None:
