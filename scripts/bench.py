@@ -32,7 +32,8 @@ Phases (each in its own process, so its peak memory is its own):
 - rebuild: every read model from zero;
 - audit: chain, rebuild into a scratch store, re-adjudication, journal, comparison;
 - queries: ``balance`` and ``cap`` latency over random members in process, then 1101 and 5206
-  over HTTP from one client to ``ledger serve`` (p50, p99).
+  over HTTP from one client to ``ledger serve`` (p50, p99), and the same requests to a bare
+  FastAPI app on uvicorn that only checks their signatures (the HTTP stack's own latency then).
 
 Ingest is judged against the floor of our streams, the bare library appending the same
 events (``ingest_vs_floor_append_our_streams``); the ratio to new streams of three is shown
@@ -656,9 +657,10 @@ def print_table(r: dict[str, Any]) -> None:
                                              f"of append; 1M: {MILLION / rate:,.0f} s", ""))
     if q is not None:
         rows += [(f"{name} {'query' if name in ('balance', 'cap') else 'over HTTP'}",
-                  f"p50 {q[name]['p50_ms']:.2f} ms, p99 {q[name]['p99_ms']:.2f} ms",
+                  f"p50 {q[name]['p50_ms']:.2f} ms, p99 {q[name]['p99_ms']:.2f} ms"
+                  + (f" (bare stack {q[bare]['p50_ms']:.2f} / {q[bare]['p99_ms']:.2f})" if bare in q else ""),
                   f"{q['peak_rss_mb']:.0f}" if name == "balance" else "")
-                 for name in ("balance", "cap", "1101", "5206")]
+                 for name, bare in (("balance", ""), ("cap", ""), ("1101", "bare 1101"), ("5206", "bare 5206"))]
     peaks = [sum(float(part) for part in rss.split(" + ")) for _, _, rss in rows if rss]  # a phase's processes together
     print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
           f"({i['settlements']:,} settlements, {i['refused']} refused)")

@@ -16,7 +16,7 @@ Phases (each in its own process, so its peak memory is its own):
 - queries (``--queries N``): after the close, with every member in the store, the latency of
   ``balance`` and ``cap`` in process, and of 1101 (the person and the account) and 5206 (the
   year's cap used) over HTTP from one client to ``ledger serve`` (one worker), each for N
-  members drawn at random (p50, p99).
+  members drawn at random (p50, p99), and the same requests to the bare HTTP stack.
 
 Prints credits/s, the ratio to the floor, and the close's time extrapolated to 1,000,000
 members at this rate (an extrapolation, not a measurement).

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import http.client
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -105,10 +107,16 @@ def cli_rate(base: str, workdir: Path, setup: list[dict], work: list[dict], day:
 
 
 class Client:
-    """One client connection, signing for whichever hospital's counter a claim is at; records latencies."""
+    """One kept-alive client connection, signing for whichever hospital's counter a claim is at; records latencies.
+
+    It speaks HTTP/1.1 through the standard library's ``http.client``: httpx, which the tests
+    use, spent 0.4–0.5 ms of its own on each request here and widened the tail by more
+    (docs/benchmarks.md), and a counter's latency is the service's, not this client's.
+    """
 
     def __init__(self, url: str, secrets: dict[str, str], name: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=60)
+        where = urlsplit(url)
+        self.http = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=60)
         self.secrets = secrets
         self.name = name
         self.latencies: dict[str, list[float]] = {}
@@ -119,10 +127,11 @@ class Client:
         body = json.dumps({"infno": infno, "msgid": f"{paasid}-{self.name}-{self.seq}",
                            "fixmedins_code": paasid, "opter": "bench", "input": input_})
         started = time.perf_counter()
-        response = self.http.post(CALL, content=body, headers={"content-type": "application/json",
-                                                               **signed_headers(paasid, self.secrets[paasid])})
+        self.http.request("POST", CALL, body=body, headers={"content-type": "application/json",
+                                                            **signed_headers(paasid, self.secrets[paasid])})
+        response = self.http.getresponse().read()
         self.latencies.setdefault(infno, []).append(time.perf_counter() - started)
-        answer = response.json()
+        answer = json.loads(response)
         if answer["infcode"] != 0:
             raise RuntimeError(f"{infno}: {answer['err_msg']}")
         return answer["output"]
@@ -149,31 +158,39 @@ def counter_latencies(db: str, counter: str, psn_nos: list[str], cum_ym: str, po
     """1101 (the person and the account) and 5206 (the year's cap used through ``cum_ym``) for each of ``psn_nos``.
 
     Asked over HTTP from one client to ``ledger serve`` (one worker) on ``db``, as the
-    institution ``counter`` asks them; the latencies in seconds, by ``infno``.
+    institution ``counter`` asks them; then the same requests to ``bare_app``, the HTTP stack
+    alone on this machine at this moment (``bare 1101``, ``bare 5206``). The latencies in
+    seconds, by name.
     """
     app = bootstrap(db)
     try:
         secrets = {counter: Credentials.of(app).issue(counter, "institution")}
     finally:
         app.close()
-    process = serve([str(Path(sys.executable).parent / "ledger"), "--db", db, "serve", "--port", str(port),
-                     "--workers", "1"], port)
-    try:
-        client = Client(f"http://127.0.0.1:{port}", secrets, f"q{os.getpid()}")  # msgids new to a kept store
+    ledger_cli = str(Path(sys.executable).parent / "ledger")
+    bare = {BARE_SECRETS: json.dumps(secrets)}
+    servers = {"": ([ledger_cli, "--db", db, "serve", "--port", str(port), "--workers", "1"], None),
+               "bare ": ([sys.executable, __file__, "--bare", "--port", str(port)], bare)}
+    latencies: dict[str, list[float]] = {}
+    for label, (command, env) in servers.items():
+        process = serve(command, port, env)
+        try:
+            client = Client(f"http://127.0.0.1:{port}", secrets, f"q{os.getpid()}")  # msgids new to a kept store
 
-        def ask(psn_no: str) -> None:
-            client.call(counter, "1101", {"data": {"psn_no": psn_no}})
-            client.call(counter, "5206", {"data": {"psn_no": psn_no, "cum_ym": cum_ym}})
+            def ask(psn_no: str, client: Client = client) -> None:
+                client.call(counter, "1101", {"data": {"psn_no": psn_no}})
+                client.call(counter, "5206", {"data": {"psn_no": psn_no, "cum_ym": cum_ym}})
 
-        for _ in range(COUNTER_WARM_UP):
-            ask(psn_nos[0])
-        client.latencies.clear()
-        for psn_no in psn_nos:
-            ask(psn_no)
-        return {infno: client.latencies[infno] for infno in ("1101", "5206")}
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+            for _ in range(COUNTER_WARM_UP):
+                ask(psn_nos[0])
+            client.latencies.clear()
+            for psn_no in psn_nos:
+                ask(psn_no)
+            latencies.update({label + infno: client.latencies[infno] for infno in ("1101", "5206")})
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    return latencies
 
 
 def percentile(values: list[float], q: float) -> float:
