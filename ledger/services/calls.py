@@ -62,14 +62,15 @@ class Call:
     def transaction(self, *, one_statement_each: bool = False) -> Iterator[Connection]:
         """A transaction of its own on the request's connection, once what was read so far is let go.
 
-        With ``one_statement_each``, each statement commits as it runs instead: on PostgreSQL that
-        spares the round trips of ``BEGIN`` and ``COMMIT``, for writes that need not stand or
-        fall together.
+        With ``one_statement_each``, for writes that need not stand or fall together, each
+        statement commits as it runs instead on PostgreSQL, sparing the round trips of ``BEGIN``
+        and ``COMMIT``. SQLite has no round trips to spare: there a commit per statement writes
+        the log more often, and switching the connection's mode costs statements of its own.
         """
         if self.conn.in_transaction():
             self.conn.commit()
         with self.writing:
-            if not one_statement_each:
+            if not one_statement_each or self.conn.dialect.name == "sqlite":
                 with self.conn.begin():
                     yield self.conn
                 return
