@@ -144,6 +144,9 @@ class Aggregates:
             snapshots = Rows(self.app.snapshots.recorder,
                              [self.app.snapshots.mapper.to_stored_event(Snapshot.take(a)) for a in crossed],
                              replaces=True)
+        if quiet is not None:
+            decode, matters = self.app.mapper.to_domain_event, quiet.matters
+            quiet = quiet._replace(matters=lambda row: matters(decode(row)))
         insert_events(self.app.recorder, stored, snapshots, {a.id: a.version for a in read}, quiet)
 
 
@@ -156,8 +159,16 @@ class Rows(NamedTuple):
     """Each row replaces its stream's earlier rows in the table: a snapshot, of which only the latest is read."""
 
 
-Quiet = tuple[int, Collection[str]]
-"""(position, topics): no event of these topics may have been appended past the position."""
+class Quiet(NamedTuple):
+    """No event of ``topics`` for which ``matters`` holds may have been appended past position ``since``.
+
+    :meth:`Aggregates.save` asks ``matters`` of each such event decoded; :func:`insert_events`,
+    which has no mapper, of each as stored (``Aggregates.save`` hands it one that decodes first).
+    """
+
+    since: int
+    topics: Collection[str]
+    matters: Callable[[Any], bool]
 
 
 class MovedOn(IntegrityError):
@@ -168,8 +179,8 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
                   heads: Mapping[UUID, int] | None = None, quiet: Quiet | None = None) -> None:
     """Append ``stored``, and ``also`` (snapshots) to its own table, in one transaction.
 
-    ``heads``: streams read and not written, at the versions read; ``quiet``: topics no event
-    of which may have been appended past a position. Once the transaction holds the log's
+    ``heads``: streams read and not written, at the versions read; ``quiet``: events that must
+    not have been appended past a position (:class:`Quiet`). Once the transaction holds the log's
     write lock (on SQLite after its first insert, on PostgreSQL the recorder's lock on the
     table), both are looked at again; if one has changed, nothing is written and
     :class:`MovedOn` (for ``quiet``, :class:`Appended`) is raised. (Not with another recorder,
@@ -210,9 +221,10 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
                                [i.hex for i in heads])
                 _check_heads(heads, cursor.fetchall())
             if quiet:
-                cursor.execute(f"SELECT rowid FROM {recorder.events_table_name} WHERE rowid > ? "
-                               f"AND topic IN ({', '.join('?' * len(quiet[1]))}) LIMIT 1", [quiet[0], *quiet[1]])
-                _check_quiet(quiet, cursor.fetchall())
+                cursor.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
+                               f"FROM {recorder.events_table_name} WHERE rowid > ? "
+                               f"AND topic IN ({', '.join('?' * len(quiet.topics))})", [quiet.since, *quiet.topics])
+                _check_quiet(quiet, [(row[0], UUID(row[1]), *row[2:]) for row in cursor.fetchall()])
     elif isinstance(recorder, PostgresAggregateRecorder) and not recorder.datastore.enable_db_functions and shared:
         _insert_postgres(recorder, tables, heads or {}, quiet)
     else:
@@ -234,10 +246,11 @@ class Appended(MovedOn):
 
 
 def _check_quiet(quiet: Quiet, rows: Sequence[Any]) -> None:
-    """Raise :class:`Appended` if ``rows`` hold the position of an event ``quiet`` rules out."""
-    if rows:
-        msg = f"position {rows[0][0]}: an event of {', '.join(sorted(quiet[1]))} past position {quiet[0]}"
-        raise Appended(msg)
+    """Raise :class:`Appended` if ``rows`` (position, id, version, topic, state) hold an event ``quiet`` rules out."""
+    for position, *stored in rows:
+        if quiet.matters(StoredEvent(*stored)):
+            msg = f"position {position}: an event of {', '.join(sorted(quiet.topics))} past position {quiet.since}"
+            raise Appended(msg)
 
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -271,10 +284,10 @@ def _insert_postgres(recorder: PostgresAggregateRecorder, tables: list[Rows], he
                         Identifier(datastore.schema), Identifier(recorder.events_table_name),
                         Identifier(datastore.originator_id_type)), [list(heads)], prepare=True)
                 if quiet:
-                    appended.execute(SQL("SELECT notification_id FROM {}.{} WHERE notification_id > %s "
-                                         "AND topic = ANY(%s) LIMIT 1").format(
+                    appended.execute(SQL("SELECT notification_id, originator_id, originator_version, topic, state "
+                                         "FROM {}.{} WHERE notification_id > %s AND topic = ANY(%s)").format(
                         Identifier(datastore.schema), Identifier(recorder.events_table_name)),
-                        [quiet[0], list(quiet[1])], prepare=True)
+                        [quiet.since, list(quiet.topics)], prepare=True)
                 pipeline.sync()  # a duplicate version is raised here, not at the commit
                 if heads:
                     _check_heads(heads, check.fetchall())

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.adapters.seam import Appended
+from ledger.adapters.seam import Appended, Quiet
 from ledger.domain.ids import region_id
 from ledger.domain.members import Member
 from ledger.domain.regions import Region
@@ -50,12 +50,24 @@ CREDIT_BATCH = 2000
 
 NEWLY_DUE = (Member.Enrolled.TOPIC, Member.Resumed.TOPIC)
 """A member's events that can make it due a month's credit a close's pages did not see it due."""
+
 LOOKS_AGAIN = 10
 """How many times a close looks again for members enrolled meanwhile before its record is left to the caller's retry."""
 NO_SCHEME, NO_BUDGET, EARLIER_PENDING = (RefusalCode.NO_PAYMENT_SCHEME, RefusalCode.NO_BUDGET,
                                         RefusalCode.EARLIER_MONTH_PENDING)
 WAITING = (NO_BUDGET, EARLIER_PENDING)
 """Pending reasons a later message resolves; a month with no scheme in force stays unprepaid by this ledger."""
+
+
+def _newly_due(msg: m.MonthClosed) -> Callable[[Member.Enrolled | Member.Resumed], bool]:
+    """Whether such an event can make a member due the month's credit: dated in or before it, in its region.
+
+    A resumption does not name the region; any may be the region's. An enrolment in another
+    region, or one dated after the month (the next month's, booked while this one closes),
+    cannot, so the close need not look again for it.
+    """
+    end = month_end(msg.month)
+    return lambda event: event.day <= end and getattr(event, "admdvs", msg.admdvs) == msg.admdvs
 
 
 def _scheme(policy: Policy, field: str) -> str:
@@ -104,9 +116,10 @@ def close_month(app: PeriodRun, msg: m.MonthClosed, *, refuse_repeat: bool = Fal
 def _record_close(app: PeriodRun, msg: m.MonthClosed, policy: Policy, looked: int) -> None:
     """The close's record: the month's credits as the log holds them, and the prepayment.
 
-    Written only if no member was enrolled or resumed past ``looked``, the position of the
-    credits' last look: another process could have enrolled a member due the month there, its
-    batch reading the region before this record, so not crediting the month itself.
+    Written only if no member was enrolled or resumed in the month's region, dated in the
+    month or before, past ``looked``, the position of the credits' last look: another process
+    could have enrolled a member due the month there, its batch reading the region before this
+    record, so not crediting the month itself.
     """
     app.read_models.catch_up()
     credits = app.credits_of_month(msg.admdvs, msg.month)
@@ -122,7 +135,7 @@ def _record_close(app: PeriodRun, msg: m.MonthClosed, policy: Policy, looked: in
                        scheme=policy.get("payment_scheme").value if policy.has("payment_scheme") else NO_SCHEME,
                        policy_version=policy.version, credits=credits, payments=[p.as_record() for p in payments],
                        counted_from=counted_from, pending=pending, key=msg.key(), fingerprint=msg.fingerprint())
-    s.uow.quiet = (looked, NEWLY_DUE)
+    s.uow.quiet = Quiet(looked, NEWLY_DUE, _newly_due(msg))
     s.uow.commit()
 
 

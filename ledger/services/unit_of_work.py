@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
     from datetime import date
 
+    from ledger.adapters.seam import Quiet
     from ledger.policy.parameters import Policy, PolicyLibrary
 
 TAgg = TypeVar("TAgg", bound=LedgerAggregate)
@@ -50,10 +51,10 @@ class AggregateStore(Protocol):
         """Which of ``ids`` are stored, in one question; None if the store cannot tell that way."""
 
     def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = (),
-             quiet: tuple[int, Collection[str]] | None = None) -> None:
+             quiet: Quiet | None = None) -> None:
         """Save the aggregates' pending events in one transaction, if what the batch read is as it was.
 
-        Each of ``read`` must still be at its version, and no event of ``quiet``'s topics appended
+        Each of ``read`` must still be at its version, and no event ``quiet`` rules out appended
         past its position; otherwise nothing is saved and ``IntegrityError`` is raised, as for a
         version conflict.
         """
@@ -125,8 +126,8 @@ class UnitOfWork:
         self._touched: dict[UUID, int] = {}
         self._read: dict[UUID, LedgerAggregate] = {}
         """Aggregates :meth:`load` read ahead, held here until asked for."""
-        self.quiet: tuple[int, Collection[str]] | None = None
-        """(position, topics): the commit writes nothing if an event of these topics was appended past it."""
+        self.quiet: Quiet | None = None
+        """The commit writes nothing if an event this rules out was appended past its position."""
 
     def get(self, cls: type[TAgg], aggregate_id: UUID) -> TAgg | None:
         """The aggregate with ``aggregate_id``, or None if the store has none."""

@@ -24,6 +24,7 @@ from ledger.adapters.seam import (
     STREAMS_AFTER,
     Appended,
     MovedOn,
+    Quiet,
     Rows,
     existing_ids,
     head_query,
@@ -112,20 +113,40 @@ def test_insert_events_writes_nothing_when_a_stream_read_has_moved_on(app):
 
 
 def test_insert_events_writes_nothing_when_an_event_of_a_quiet_topic_came_past_the_position(app):
-    """``quiet``: no event of the topics past the position, looked at in the append's transaction."""
+    """``quiet``: no event of the topics past the position that ``matters``, looked at in the append's transaction."""
+    def every(_: StoredEvent) -> bool:
+        return True
+
+    def marked(stored: StoredEvent) -> bool:
+        return stored.state == b'{"mark":1}'
+
     insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")])
-    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")], quiet=(1, ["yibao:Test.Other"]))
-    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Other", b"{}")])  # another writer: position 3
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")],
+                  quiet=Quiet(1, ["yibao:Test.Other"], every))
+    other = uuid4()
+    insert_events(app.recorder, [StoredEvent(other, 1, "yibao:Test.Other", b"{}")])  # another writer: position 3
 
     try:
         insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")],
-                      quiet=(2, ["yibao:Test.Other", "yibao:Test.Else"]))
+                      quiet=Quiet(2, ["yibao:Test.Other", "yibao:Test.Else"], every))
     except Appended:
         pass
     else:
         raise AssertionError("a batch was saved past an event it asked not to miss")
     assert app.recorder.max_notification_id() == 3
-    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")], quiet=(3, ["yibao:Test.Other"]))
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")],
+                  quiet=Quiet(2, ["yibao:Test.Other"], marked))  # position 3 is not marked: it does not matter
+    insert_events(app.recorder, [StoredEvent(other, 2, "yibao:Test.Other", b'{"mark":1}')])
+    marked_at = app.recorder.max_notification_id()
+    try:
+        insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")],
+                      quiet=Quiet(2, ["yibao:Test.Other"], marked))
+    except Appended as e:
+        assert f"position {marked_at}:" in str(e)
+    else:
+        raise AssertionError("a batch was saved past a marked event")
+    insert_events(app.recorder, [StoredEvent(uuid4(), 1, "yibao:Test.Noted", b"{}")],
+                  quiet=Quiet(marked_at, ["yibao:Test.Other"], every))
     assert [n.topic for n in app.recorder.select_notifications(1, 10)][-1] == "yibao:Test.Noted"
 
 

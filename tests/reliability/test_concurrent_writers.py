@@ -132,3 +132,31 @@ def test_a_member_enrolled_by_another_writer_just_before_the_close_is_recorded_i
     assert app.balance("M2")["balc"] == Decimal("120.00")
     assert app.credits_of_month("411500", "2024-03")["members"] == 2
     assert audit(app).ok
+
+
+def test_enrolments_that_cannot_be_due_the_month_do_not_make_its_close_look_again_xinyang_art8(app, monkeypatch):
+    """Before March's record another writer enrols M3 in Kaifeng and M4 in Xinyang dated April.
+
+    Neither can be due March's credit in Xinyang (第八条: members of the region on the month's
+    last day), so the record is written at its first try and counts M1 alone; the audit agrees.
+    """
+    book(app, institution("H3", level=3), member("M1"), BUDGET)
+    other = bootstrap(app.store)
+    record = closing._record_close
+    tries: list[object] = []
+
+    def meanwhile(*args, **kw):
+        if not tries:
+            other.book([validate_message(member("M3", admdvs="410200", day="2024-03-05")),
+                        validate_message(member("M4", day="2024-04-01"))])
+        tries.append(args[-1])
+        return record(*args, **kw)
+
+    monkeypatch.setattr(closing, "_record_close", meanwhile)
+    try:
+        book(app, close_month("411500", "2024-03", "2024-03-31"))
+    finally:
+        other.close()
+    assert len(tries) == 1
+    assert app.credits_of_month("411500", "2024-03")["members"] == 1
+    assert audit(app).ok
