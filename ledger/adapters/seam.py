@@ -162,8 +162,9 @@ class Rows(NamedTuple):
 class Quiet(NamedTuple):
     """No event of ``topics`` for which ``matters`` holds may have been appended past position ``since``.
 
-    :meth:`Aggregates.save` asks ``matters`` of each such event decoded; :func:`insert_events`,
-    which has no mapper, of each as stored (``Aggregates.save`` hands it one that decodes first).
+    ``matters`` is asked of each such event: decoded, of a quiet given to :meth:`Aggregates.save`;
+    as stored, of one given to :func:`insert_events`, which has no mapper (``Aggregates.save``
+    wraps it so).
     """
 
     since: int

@@ -50,7 +50,6 @@ CREDIT_BATCH = 2000
 
 NEWLY_DUE = (Member.Enrolled.TOPIC, Member.Resumed.TOPIC)
 """A member's events that can make it due a month's credit a close's pages did not see it due."""
-
 LOOKS_AGAIN = 10
 """How many times a close looks again for members enrolled meanwhile before its record is left to the caller's retry."""
 NO_SCHEME, NO_BUDGET, EARLIER_PENDING = (RefusalCode.NO_PAYMENT_SCHEME, RefusalCode.NO_BUDGET,
