@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
@@ -50,7 +50,7 @@ from ledger.domain.members import Member
 from ledger.domain.policy_versions import PolicyVersion
 from ledger.domain.regions import Region
 from ledger.errors import LedgerError
-from ledger.money import ZERO, round_fen
+from ledger.money import ZERO, from_fen, round_fen, to_fen
 from ledger.periods import month_end
 from ledger.policy.parameters import Policy
 from ledger.projections.base import View, insert_many, metadata, text
@@ -101,6 +101,23 @@ MAX_PROBLEMS = 50
 Check = Callable[["PeriodRunsView", int, Any, Any], None]
 
 
+class Pending(NamedTuple):
+    """An institution's movement not yet prepaid, in fen.
+
+    Compact, since a whole month of a large city's movements waits here for its close
+    (``docs/benchmarks.md``, ninth set).
+    """
+
+    position: int
+    day: str
+    code: str
+    counted: int
+    visits: int
+    medfee: int
+    fund: int
+    acct: int
+
+
 class PeriodRunsView(View):
     """Re-derives the period runs while the audit reads the log, and the members' credits once it is read.
 
@@ -117,7 +134,7 @@ class PeriodRunsView(View):
         self.aggregates: dict[Any, Any] = {}
         """The regions and institutions by id, as their events left them."""
         self.policies: dict[str, Policy] = {}
-        self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.pending: dict[str, list[Pending]] = defaultdict(list)
         """Per region, the institutions' movements not yet prepaid."""
         self.credits: dict[tuple[str, str], tuple[int, Decimal]] = {}
         """Per region and month, how many credits were booked before its close and their total."""
@@ -296,11 +313,10 @@ class PeriodRunsView(View):
         sign = MOVEMENTS[record.topic]
         amounts = p["delta"] if sign == 0 else p["result"]
         visits = sign if p.get("opens_visit" if sign > 0 else "closes_visit") else 0
-        self.pending[p["admdvs"]].append({
-            "position": record.position, "day": record.day, "code": p["fixmedins_code"], "count": sign,
-            "visits": visits, **{k: Decimal(text(amounts[name])) * (-1 if sign < 0 else 1)
-                                 for k, name in (("medfee", "medfee_sumamt"), ("fund", "fund_pay_sumamt"),
-                                                 ("acct", "acct_pay"))}})
+        self.pending[p["admdvs"]].append(Pending(
+            record.position, str(record.day), p["fixmedins_code"], sign, visits,
+            *(to_fen(Decimal(text(amounts[name]))) * (-1 if sign < 0 else 1)
+              for name in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay"))))
 
     # ------------------------------------------------------------------ the checks, one per period event
 
@@ -349,17 +365,17 @@ class PeriodRunsView(View):
 
     def _take_pending(self, admdvs: str, through_day: str, through_position: int) -> list[Actual]:
         """Each institution's movements dated through the month and booked through the close, now prepaid."""
-        taken: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        taken: dict[str, list[Pending]] = defaultdict(list)
         left = []
         for m in self.pending[admdvs]:
-            if m["day"] <= through_day and m["position"] <= through_position:
-                taken[m["code"]].append(m)
+            if m.day <= through_day and m.position <= through_position:
+                taken[m.code].append(m)
             else:
                 left.append(m)
         self.pending[admdvs] = left
-        return [Actual(code, sum(m["count"] for m in ms), sum(m["visits"] for m in ms),
-                       sum((m["medfee"] for m in ms), ZERO), sum((m["fund"] for m in ms), ZERO),
-                       sum((m["acct"] for m in ms), ZERO)) for code, ms in sorted(taken.items())]
+        return [Actual(code, sum(m.counted for m in ms), sum(m.visits for m in ms), from_fen(sum(m.medfee for m in ms)),
+                       from_fen(sum(m.fund for m in ms)), from_fen(sum(m.acct for m in ms)))
+                for code, ms in sorted(taken.items())]
 
     def year_closed(self, position: int, region: Region, event: Any) -> None:
         """A year's clearing: prepaid and withheld from the months, the final amounts, what is due, the deposits."""
