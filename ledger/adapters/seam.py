@@ -111,6 +111,11 @@ class Aggregates:
         """Which of ``ids`` have a stream (see :func:`existing_ids`)."""
         return existing_ids(self.app.recorder, ids)
 
+    def would_snapshot(self, cls: type[LedgerAggregate], version: int, events: int) -> bool:
+        """Whether saving ``events`` new events of an aggregate at ``version`` snapshots it (see :meth:`save`)."""
+        interval = self.intervals.get(cls)
+        return interval is not None and interval > 0 and (version + events) // interval > version // interval
+
     def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = (),
              quiet: Quiet | None = None) -> None:
         """Save the aggregates' pending events and the snapshots they call for, in one transaction.
@@ -136,8 +141,7 @@ class Aggregates:
         for aggregate in aggregates:
             events = aggregate.collect_events()
             stored.extend(map(self.app.mapper.to_stored_event, events))
-            interval = self.intervals.get(type(aggregate))
-            if interval and aggregate.version // interval > (aggregate.version - len(events)) // interval:
+            if self.would_snapshot(type(aggregate), aggregate.version - len(events), len(events)):
                 crossed.append(aggregate)
         snapshots = None
         if crossed and self.app.snapshots is not None:
@@ -389,6 +393,33 @@ def select_streams(recorder: Recorder, after: Mapping[UUID, int]) -> list[Stored
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(table, ([stream for stream, _ in wanted], [version for _, version in wanted]))
             return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
+    return None
+
+
+def stream_heads(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, tuple[int, int]] | None:
+    """Each stored stream of ``ids`` with its head: (latest version, log position of that event).
+
+    None if the recorder is not one of the two core application recorders. On SQLite the
+    position is the row's ``rowid``, which every entry of the primary key's index carries.
+    """
+    wanted = list(ids)
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        heads: dict[UUID, tuple[int, int]] = {}
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for i in range(0, len(wanted), CHUNK):
+                chunk = wanted[i:i + CHUNK]
+                cursor.execute(f"SELECT originator_id, MAX(originator_version), MAX(rowid) "
+                               f"FROM {recorder.events_table_name} WHERE originator_id IN "
+                               f"({','.join('?' * len(chunk))}) GROUP BY originator_id", [s.hex for s in chunk])
+                heads.update((UUID(row[0]), (row[1], row[2])) for row in cursor.fetchall())
+        return heads
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL("SELECT originator_id, MAX(originator_version), MAX(notification_id) FROM {}.{} "
+                        "WHERE originator_id = ANY(%s) GROUP BY originator_id").format(
+            Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, (wanted,))
+            return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
     return None
 
 

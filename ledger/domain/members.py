@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,6 +26,9 @@ from ledger.rules.account import monthly_credit_xinyang_art8
 from ledger.rules.facts import EMPLOYEE, FLEXIBLE, RETIRED, TEMPORARY
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from uuid import UUID
+
     from ledger.rules.reader import Reader
 
 
@@ -657,6 +660,25 @@ class Member(LedgerAggregate):
         amount = monthly_credit_xinyang_art8(psn_type, base, p) if owed else ZERO
         return MonthlyCredit(amount, psn_type, base, credit_article(psn_type, p))
 
+    def standing(self) -> dict[str, Any]:
+        """What a month's credit reads of this member (:data:`STANDING`)."""
+        return {name: self.__dict__[name] for name in STANDING}
+
+    @classmethod
+    def standing_only(cls, aggregate_id: UUID, version: int, standing: Mapping[str, Any]) -> Member:
+        """The member as far as a month's credit reads it (:data:`STANDING`), at ``version``.
+
+        Enough to compute a month's credit and book it, without reading the member's events
+        back: a month close takes its members' standing from the roster's ``standing`` view.
+        The balance, settlements and earlier credits are not there, so such a member is saved
+        but never cached or snapshotted (``UnitOfWork.add_partial``), and only one who has not
+        left is credited this way (a left member's credit is paid out at once, from the balance).
+        """
+        member = object.__new__(cls)
+        member.__base_init__(aggregate_id, version, datetime.now(UTC))
+        _hold(member, standing)
+        return member
+
     def credited_in(self, month: str) -> Decimal:
         """What the account was credited for ``month``, corrections included (0.00 if nothing)."""
         return from_fen(self.credited.get(month, 0))
@@ -685,6 +707,34 @@ class Member(LedgerAggregate):
     def settled_since(self, day: date) -> bool:
         """Whether a live settlement is dated on or after ``day`` (a fact effective that day may change it)."""
         return any(on >= day for on, _, _, _ in self.settlements.values())
+
+
+STANDING = ("admdvs", "enrolled_on", "psn_types", "bases", "suspensions", "left")
+"""The member's state a month's credit reads (:meth:`Member.credit_due`)."""
+
+CREDIT_FACTS: tuple[type[Received], ...] = (
+    Member.Enrolled, Member.Retired, Member.Suspended, Member.Resumed, Member.ContributionBaseChanged,
+    Member.TransferredOut, Member.Deceased)
+"""The facts that change :data:`STANDING`."""
+
+
+def standing_after(standing: Mapping[str, Any] | None, fact: Received) -> dict[str, Any]:
+    """A member's :data:`STANDING` once ``fact`` (one of :data:`CREDIT_FACTS`) is applied by its own ``evolve``.
+
+    ``standing`` is None before the member's enrolment. The roster keeps each member's standing
+    this way, so it changes by the rule that changes the member.
+    """
+    member = object.__new__(Member)
+    _hold(member, standing or {})
+    fact.evolve(member)
+    return member.standing()
+
+
+def _hold(member: Member, standing: Mapping[str, Any]) -> None:
+    """Give ``member`` its standing, with an empty account beside it (a departure's evolve moves the balance)."""
+    member.__dict__.update(standing)
+    member.receipts, member.balance, member.movements = {}, ZERO, []
+    member.credited, member.credit_types = {}, {}
 
 
 def credit_article(psn_type: str, p: Reader) -> str:

@@ -25,6 +25,8 @@ from ledger.projections.base import (
 from ledger.projections.roster import in_region, roster_members
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sqlalchemy import Connection
 
 accounts_balances = Table(
@@ -146,6 +148,14 @@ def last_credited(conn: Connection, admdvs: str, month: str, since: int) -> str 
         .where(m.position > since, m.kind == "credit", m.reference == month, in_region(admdvs))
         .order_by(m.position.desc()).limit(1)
     ).scalar()
+
+
+def credited_among(conn: Connection, member_ids: Collection[str], month: str) -> set[str]:
+    """Those of ``member_ids`` whose credit for ``month`` the view holds."""
+    m = accounts_movements.c
+    rows = conn.execute(select(m.member_id).where(m.member_id.in_(list(member_ids)), m.kind == "credit",
+                                                  m.reference == month))
+    return set(rows.scalars())
 
 
 def credits_of_month(conn: Connection, admdvs: str, month: str) -> dict[str, Any]:

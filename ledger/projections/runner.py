@@ -37,7 +37,7 @@ from ledger.projections.clearing import ClearingView
 from ledger.projections.deadlines import DeadlinesView
 from ledger.projections.journal import JournalView
 from ledger.projections.prepayments import PrepaymentsView
-from ledger.projections.roster import RosterView
+from ledger.projections.roster import RosterView, StandingView
 from ledger.projections.settlements import SettlementsView
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 
 def all_views() -> list[View]:
     """Every read model, the log's seal first."""
-    return [ChainView(), RosterView(), SettlementsView(), AccountsView(), CapsView(), PrepaymentsView(),
-            ClearingView(), JournalView(), DeadlinesView()]
+    return [ChainView(), RosterView(), StandingView(), SettlementsView(), AccountsView(), CapsView(),
+            PrepaymentsView(), ClearingView(), JournalView(), DeadlinesView()]
 
 
 class EventSource:

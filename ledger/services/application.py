@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from ledger.adapters.seam import Aggregates
+from ledger.adapters.seam import Aggregates, stream_heads
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.aggregate import LedgerAggregate, LedgerEvent, submitted_by
 from ledger.domain.claims import Settlement
@@ -54,7 +54,7 @@ from ledger.services.ports import BOOKED, PERIOD_TYPES, PRESENT, Outcome
 from ledger.services.unit_of_work import AggregateCache, Services, UnitOfWork
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from eventsourcing.persistence import JSONTranscoder
     from sqlalchemy import Connection, Engine
@@ -463,6 +463,24 @@ class OutpatientPooling(Application[UUID]):
         for notifications in self.event_source().batches(position + 1, None, MEMBER_FACTS, 5000):
             seen.update((UUID(str(n.originator_id)), None) for n in notifications)
         return list(seen)
+
+    def standings_to_credit(self, ids: Collection[UUID], month: str) -> dict[UUID, tuple[dict[str, Any], int]]:
+        """Those of ``ids`` a credit for ``month`` can be booked for from their standing: (standing, version).
+
+        A member qualifies when the read models have read its stream through its latest event,
+        so the standing is the member's as it stands, and show no credit for the month. The
+        version is the stream's head: a write by another process after this look takes that
+        version first, and the close's commit fails as on any write conflict.
+        """
+        read = self.read_models.positions()
+        through = min(read["standing"], read["accounts"])
+        texts = {i: str(i) for i in ids}
+        with self.engine.connect() as conn:
+            held = roster.standings(conn, texts.values())
+            credited = accounts.credited_among(conn, texts.values(), month)
+        heads = stream_heads(self.recorder, ids) or {}
+        return {i: (held[texts[i]], version) for i, (version, position) in heads.items()
+                if position <= through and texts[i] in held and texts[i] not in credited}
 
     def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
         """The member of a region credited last for ``month`` (past position ``since``), if any."""

@@ -236,12 +236,23 @@ def _credit_written_since(app: PeriodRun, msg: m.MonthClosed, policy: Policy, po
 
 
 def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, ids: list[UUID]) -> None:
-    """Credit those of ``ids`` in the close's region due the month and not yet credited, in one transaction."""
+    """Credit those of ``ids`` in the close's region due the month and not yet credited, in one transaction.
+
+    A member is read back from its events only when it must be: most are credited from their
+    standing as the read models hold it (``standings_to_credit``), which books the same event
+    at the same version. The others are read whole: one the process has cached, one written
+    past what the read models have read, one who has left (the credit is paid out with the
+    balance), and one whose credit is due a snapshot, which needs the whole member.
+    """
     on = month_end(msg.month)
     s = app.services()
-    s.uow.load(Member, ids)
+    partial = {i: Member.standing_only(i, version, standing)
+               for i, (standing, version) in app.standings_to_credit(ids, msg.month).items()
+               if standing["left"] is None and i not in s.uow.cache
+               and not s.uow.store.would_snapshot(Member, version, 1)}
+    s.uow.load(Member, [i for i in ids if i not in partial])
     for aggregate_id in ids:
-        member = s.uow.get(Member, aggregate_id)
+        member = partial.get(aggregate_id) or s.uow.get(Member, aggregate_id)
         if member is None or member.admdvs != msg.admdvs or msg.month in member.credited:
             continue
         due = member.credit_due(msg.month, reader)
@@ -250,6 +261,8 @@ def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, 
         member.credit_month(day=on, month=msg.month, amount=due.amount, psn_type=due.psn_type,
                             contribution_base=due.contribution_base, policy_version=policy.version,
                             article=due.article)
+        if aggregate_id in partial:
+            s.uow.add_partial(member)
     s.record_policy(policy)
     s.uow.commit()
 

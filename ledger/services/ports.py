@@ -16,6 +16,7 @@ from ledger.errors import LedgerError
 from ledger.services.unit_of_work import PeriodQueries
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from datetime import date
     from uuid import UUID
 
@@ -75,6 +76,9 @@ class PeriodRun(PeriodQueries, Protocol):
 
     def members_written_since(self, position: int) -> list[UUID]:
         """The members whose streams took an event other than a credit past ``position``, in the order they did."""
+
+    def standings_to_credit(self, ids: Collection[UUID], month: str) -> dict[UUID, tuple[dict[str, Any], int]]:
+        """Those of ``ids`` a credit for ``month`` can be booked for from their standing: (standing, version)."""
 
     def last_credited(self, admdvs: str, month: str, since: int) -> str | None:
         """The member of a region credited last for ``month``, looking past log position ``since``."""

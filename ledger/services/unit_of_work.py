@@ -50,6 +50,9 @@ class AggregateStore(Protocol):
     def existing(self, ids: Collection[UUID]) -> set[UUID] | None:
         """Which of ``ids`` are stored, in one question; None if the store cannot tell that way."""
 
+    def would_snapshot(self, cls: type[LedgerAggregate], version: int, events: int) -> bool:
+        """Whether saving ``events`` new events of an aggregate at ``version`` also snapshots it."""
+
     def save(self, aggregates: list[LedgerAggregate], read: Collection[LedgerAggregate] = (),
              quiet: Quiet | None = None) -> None:
         """Save the aggregates' pending events in one transaction, if what the batch read is as it was.
@@ -126,6 +129,8 @@ class UnitOfWork:
         self._touched: dict[UUID, int] = {}
         self._read: dict[UUID, LedgerAggregate] = {}
         """Aggregates :meth:`load` read ahead, held here until asked for."""
+        self._partial: set[UUID] = set()
+        """Aggregates holding part of their state (:meth:`add_partial`): saved, never cached."""
         self.quiet: Quiet | None = None
         """The commit writes nothing if an event this rules out was appended past its position."""
 
@@ -177,6 +182,17 @@ class UnitOfWork:
         self._missing.discard(aggregate.id)
         self._touched.setdefault(aggregate.id, 0)
 
+    def add_partial(self, aggregate: LedgerAggregate) -> None:
+        """Save ``aggregate``'s pending events with the batch; it holds part of its state, so it is never cached.
+
+        Nor may it be snapshotted: its events must not take it past a snapshot (:meth:`AggregateStore.would_snapshot`).
+        """
+        if self.store.would_snapshot(type(aggregate), aggregate.version - len(aggregate.pending_events),
+                                     len(aggregate.pending_events)):
+            raise ValueError(f"{aggregate.id} holds part of its state: it cannot be snapshotted")
+        self.aggregates[aggregate.id] = aggregate
+        self._partial.add(aggregate.id)
+
     def begin_message(self) -> None:
         """Start watching which aggregates the next message touches."""
         self._touched = {}
@@ -197,7 +213,8 @@ class UnitOfWork:
             self.store.save(changed, [a for a in self.aggregates.values() if a.READ_CHECKED and not a.pending_events],
                             self.quiet)
         for aggregate in self.aggregates.values():
-            self.cache.put(aggregate)
+            if aggregate.id not in self._partial:
+                self.cache.put(aggregate)
         self.abandon()
         return count
 
@@ -205,6 +222,7 @@ class UnitOfWork:
         """Drop everything this unit of work holds; the store is untouched."""
         self.aggregates.clear()
         self._read.clear()
+        self._partial.clear()
         self._missing.clear()
         self.quiet = None
 
