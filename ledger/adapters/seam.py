@@ -400,7 +400,8 @@ def stream_heads(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, tuple[
     """Each stored stream of ``ids`` with its head: (latest version, log position of that event).
 
     None if the recorder is not one of the two core application recorders. On SQLite the
-    position is the row's ``rowid``, which every entry of the primary key's index carries.
+    position is the row's ``rowid``, which every entry of the primary key's index carries; on
+    PostgreSQL each stream's last row is looked up on its own, down the primary key.
     """
     wanted = list(ids)
     if isinstance(recorder, SQLiteApplicationRecorder):
@@ -414,8 +415,10 @@ def stream_heads(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, tuple[
                 heads.update((UUID(row[0]), (row[1], row[2])) for row in cursor.fetchall())
         return heads
     if isinstance(recorder, PostgresApplicationRecorder):
-        statement = SQL("SELECT originator_id, MAX(originator_version), MAX(notification_id) FROM {}.{} "
-                        "WHERE originator_id = ANY(%s) GROUP BY originator_id").format(
+        statement = SQL("SELECT e.originator_id, e.originator_version, e.notification_id "
+                        "FROM unnest(%s::uuid[]) AS wanted(id) CROSS JOIN LATERAL (SELECT originator_id, "
+                        "originator_version, notification_id FROM {}.{} s WHERE s.originator_id = wanted.id "
+                        "ORDER BY originator_version DESC LIMIT 1) e").format(
             Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(statement, (wanted,))

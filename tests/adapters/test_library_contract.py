@@ -31,6 +31,7 @@ from ledger.adapters.seam import (
     insert_events,
     log_reader,
     select_stream,
+    stream_heads,
 )
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.ids import institution_id, member_id, region_id
@@ -307,6 +308,18 @@ def test_prefetch_sql_on_the_events_table_agrees_with_the_recorder(app):
     assert all(list(app.recorder.select_events(i, limit=1)) for i in known)
 
 
+def test_stream_heads_give_each_streams_last_version_and_its_position_as_select_notifications_does(app):
+    """``stream_heads`` reads the recorder's table (rowid or notification_id) down its primary key."""
+    _city(app)
+    last: dict[UUID, tuple[int, int]] = {}
+    for n in app.recorder.select_notifications(1, app.recorder.max_notification_id()):
+        last[n.originator_id] = (n.originator_version, n.id)
+    wanted = {member_id("M1"), member_id("M2"), region_id(REGION), uuid4()}
+    heads = stream_heads(app.recorder, wanted)
+    assert heads == {i: last[i] for i in wanted if i in last}
+    assert heads[member_id("M1")][0] == 2  # enrolled, credited for January
+
+
 def test_log_reader_sql_gives_what_select_notifications_gives(app):
     """``log_reader`` reads the recorder's table (rowid or notification_id) in the recorder's order."""
     _city(app)
@@ -337,6 +350,8 @@ def test_an_unknown_recorder_takes_the_librarys_public_path(store):
     try:
         _city(app)
         assert existing_ids(app.recorder, {member_id("M1")}) is None
+        assert stream_heads(app.recorder, {member_id("M1")}) is None
+        assert app.standings_to_credit([member_id("M1")], "2024-02") == {}  # a close reads each member whole
         assert app.aggregates.load_many(Member, [member_id("M1")]) is None
         assert head_query(app.recorder) is None
         assert app.snapshots is not None
