@@ -18,6 +18,7 @@ from ledger.projections import roster
 from ledger.services.bootstrap import bootstrap
 from tests.accounts.helpers import (
     D,
+    aggregate,
     balc,
     base_changed,
     budget,
@@ -167,3 +168,40 @@ def test_only_members_the_read_models_have_read_through_and_not_credited_are_cre
     finally:
         app.close()
 
+
+
+def test_a_member_written_by_another_writer_after_the_look_fails_the_page_and_the_close_runs_again_xinyang_art8(
+        store, monkeypatch):
+    """Another process books A's new base (from March) between the close's look and its commit.
+
+    The page that would have credited A at the version it looked at fails as a write conflict;
+    the close runs again, resumes, reads A past the read models (whole) and credits it once:
+    A 120.00 + 120.00 (February's base is still 6000.00), every other balance as in a clean run;
+    February's credits 120.00 + 60.00 + 60.00 + 108.65 + 120.00 + 120.00 + 120.00 = 708.65 to seven.
+    """
+    first = bootstrap(store)
+    try:
+        booked(first, *JANUARY)
+    finally:
+        first.close()
+    other = bootstrap(store)
+    app = bootstrap(store)
+    looks = app.standings_to_credit
+
+    def look_then_other_writes(ids, month):
+        offered = looks(ids, month)
+        if member_id("A") in offered and not other.repository.get(member_id("A")).bases[1:]:
+            other.book([message(base_changed("A", "2024-03-01", "7000.00"))], catch_up=False)
+        return offered
+
+    monkeypatch.setattr(app, "standings_to_credit", look_then_other_writes)
+    try:
+        booked(app, month_closed("2024-02"))
+        assert aggregate(app, "A").credited_in("2024-02") == D("120.00")
+        assert [type(e).__name__ for e in app.events.get(member_id("A"))][-2:] == [
+            "ContributionBaseChanged", "AccountCredited"]
+        assert {psn_no: balc(app, psn_no) for psn_no in BALANCES} == {p: D(b) for p, b in BALANCES.items()}
+        assert app.credits_of_month("411500", "2024-02") == {"members": 7, "amount": D("708.65")}
+    finally:
+        other.close()
+        app.close()
