@@ -10,7 +10,9 @@ close that reads every member whole leaves, event for event.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
 
 from ledger.domain.ids import member_id
 from ledger.domain.members import Member
@@ -32,6 +34,11 @@ from tests.accounts.helpers import (
 from tests.payments.flows import assert_rebuild_equals_incremental, booked
 from tests.payments.test_month_close_resume import clean_log, log
 from tests.support import fact, institution, member
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ledger.services.application import OutpatientPooling
 
 JANUARY = (
     budget(),
@@ -82,6 +89,26 @@ def _counting_standing_only(monkeypatch) -> list[str]:
     return made
 
 
+def _booked_by_another_process(store, *messages: dict[str, Any]) -> None:
+    """Book ``messages`` in an application of their own, closed after: the next one has cached nothing."""
+    first = bootstrap(store)
+    try:
+        booked(first, *messages)
+    finally:
+        first.close()
+
+
+@pytest.fixture
+def february(store) -> Iterator[OutpatientPooling]:
+    """January's facts and close, and February's close, booked by one application."""
+    app = bootstrap(store)
+    try:
+        booked(app, *JANUARY, month_closed("2024-02"))
+        yield app
+    finally:
+        app.close()
+
+
 def _standings(app) -> dict[str, dict[str, Any]]:
     ids = [str(member_id(p)) for p in "ABCDEFGH"]
     with app.engine.connect() as conn:
@@ -98,11 +125,7 @@ def test_a_close_from_standing_books_what_a_close_reading_every_member_books_xin
     balance) and is read whole. H's February credit is its ninth event: from its standing.
     """
     expected = clean_log(str(tmp_path / "clean.db"), *JANUARY, month_closed("2024-02"))
-    first = bootstrap(store)
-    try:
-        booked(first, *JANUARY)
-    finally:
-        first.close()
+    _booked_by_another_process(store, *JANUARY)
     made = _counting_standing_only(monkeypatch)
     app = bootstrap(store)
     try:
@@ -116,11 +139,7 @@ def test_a_close_from_standing_books_what_a_close_reading_every_member_books_xin
 
 def test_a_member_whose_credit_calls_for_a_snapshot_is_read_whole_xinyang_art8(store, monkeypatch):
     """March's credit is H's tenth event: H is read whole, and its snapshot is the member as replayed."""
-    first = bootstrap(store)
-    try:
-        booked(first, *JANUARY, month_closed("2024-02"))
-    finally:
-        first.close()
+    _booked_by_another_process(store, *JANUARY, month_closed("2024-02"))
     made = _counting_standing_only(monkeypatch)
     app = bootstrap(store)
     try:
@@ -138,36 +157,24 @@ def test_a_member_whose_credit_calls_for_a_snapshot_is_read_whole_xinyang_art8(s
         app.close()
 
 
-def test_the_standing_view_holds_each_member_as_its_events_leave_it(store):
+def test_the_standing_view_holds_each_member_as_its_events_leave_it(february):
     """Every member's standing in the view equals the standing of the member read back from its events."""
-    app = bootstrap(store)
-    try:
-        booked(app, *JANUARY, month_closed("2024-02"))
-        app.read_models.catch_up()
-        held = _standings(app)
-        for psn_no in "ABCDEFGH":
-            assert held[str(member_id(psn_no))] == app.repository.get(member_id(psn_no)).standing(), psn_no
-        assert_rebuild_equals_incremental(app)
-    finally:
-        app.close()
+    february.read_models.catch_up()
+    held = _standings(february)
+    for psn_no in "ABCDEFGH":
+        assert held[str(member_id(psn_no))] == aggregate(february, psn_no).standing(), psn_no
+    assert_rebuild_equals_incremental(february)
 
 
-def test_only_members_the_read_models_have_read_through_and_not_credited_are_credited_from_standing(store):
+def test_only_members_the_read_models_have_read_through_and_not_credited_are_credited_from_standing(february):
     """Credited for February already: none. One written past what the read models have read: not offered."""
-    app = bootstrap(store)
-    try:
-        booked(app, *JANUARY, month_closed("2024-02"))
-        ids = [member_id(p) for p in "ABCDEFGH"]
-        assert set(app.standings_to_credit(ids, "2024-02")) == {member_id("E")}  # the one not credited
-        app.book([message(base_changed("A", "2024-03-01", "7000.00"))], catch_up=False)
-        offered = app.standings_to_credit(ids, "2024-03")
-        assert member_id("A") not in offered and member_id("B") in offered
-        standing, version = offered[member_id("B")]
-        assert version == app.repository.get(member_id("B")).version
-        assert standing == app.repository.get(member_id("B")).standing()
-    finally:
-        app.close()
-
+    ids = [member_id(p) for p in "ABCDEFGH"]
+    assert set(february.standings_to_credit(ids, "2024-02")) == {member_id("E")}  # the one not credited
+    february.book([message(base_changed("A", "2024-03-01", "7000.00"))], catch_up=False)
+    offered = february.standings_to_credit(ids, "2024-03")
+    assert member_id("A") not in offered and member_id("B") in offered
+    standing, version = offered[member_id("B")]
+    assert (standing, version) == (aggregate(february, "B").standing(), aggregate(february, "B").version)
 
 
 def test_a_member_written_by_another_writer_after_the_look_fails_the_page_and_the_close_runs_again_xinyang_art8(
@@ -179,11 +186,7 @@ def test_a_member_written_by_another_writer_after_the_look_fails_the_page_and_th
     A 120.00 + 120.00 (February's base is still 6000.00), every other balance as in a clean run;
     February's credits 120.00 + 60.00 + 60.00 + 108.65 + 120.00 + 120.00 + 120.00 = 708.65 to seven.
     """
-    first = bootstrap(store)
-    try:
-        booked(first, *JANUARY)
-    finally:
-        first.close()
+    _booked_by_another_process(store, *JANUARY)
     other = bootstrap(store)
     app = bootstrap(store)
     looks = app.standings_to_credit
