@@ -100,7 +100,8 @@ class StandingView(View):
     """What a month's credit reads of each member, changed by each fact's own ``evolve``.
 
     A month close reads a page of members' standings in one query instead of reading every
-    member back from its snapshot and events (``closing``).
+    member back from its snapshot and events (``closing``). A batch's facts are applied at its
+    end: the standings they change are read in one query and written back in two statements.
     """
 
     name = "standing"
@@ -108,30 +109,27 @@ class StandingView(View):
     tables = (standing_members,)
 
     def __init__(self) -> None:
-        self._new: dict[str, tuple[dict[str, Any], int]] = {}
-        self._changed: dict[str, tuple[dict[str, Any], int]] = {}
+        self._facts: list[tuple[str, Received, int]] = []
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._new, self._changed = {}, {}
+        self._facts = []
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
-        fact = _fact(record)
-        member = record.originator_id
-        if isinstance(fact, Member.Enrolled):
-            self._new[member] = (standing_after(None, fact), record.position)
-            return
-        held = self._new if member in self._new else self._changed
-        before = held[member][0] if member in held else standings(conn, [member]).get(member)
-        held[member] = (standing_after(before, fact), record.position)
+        self._facts.append((record.originator_id, _fact(record), record.position))
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
+        enrolled = {member for member, fact, _ in self._facts if isinstance(fact, Member.Enrolled)}
+        held = standings(conn, {member for member, _, _ in self._facts} - enrolled) if self._facts else {}
+        learnt: dict[str, tuple[dict[str, Any], int]] = {}
+        for member, fact, position in self._facts:
+            before = learnt[member][0] if member in learnt else held.get(member)
+            learnt[member] = (standing_after(before, fact), position)
+        if held:
+            conn.execute(standing_members.delete().where(standing_members.c.member_id.in_(list(held))))
         insert_many(conn, standing_members, [{"member_id": member, "state": _TRANSCODER.encode(standing),
                                               "position": position}
-                                             for member, (standing, position) in self._new.items()])
-        for member, (standing, position) in self._changed.items():
-            conn.execute(standing_members.update().where(standing_members.c.member_id == member)
-                         .values(state=_TRANSCODER.encode(standing), position=position))
-        self._new, self._changed = {}, {}
+                                             for member, (standing, position) in learnt.items()])
+        self._facts = []
 
 
 def _fact(record: Record) -> Received:
