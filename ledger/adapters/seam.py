@@ -88,8 +88,9 @@ class Aggregates:
     def load_many(self, cls: type[LedgerAggregate], ids: Collection[UUID]) -> dict[UUID, LedgerAggregate] | None:
         """The stored aggregates among ``ids``, each as :meth:`load` gives it; None if the store cannot tell.
 
-        A month close reads every member of a region: the repository asks twice per member
-        (its snapshot, then the events after it), this asks once per chunk of members for each.
+        A month close reads a page of members at once (those it cannot credit from their
+        standing): the repository asks twice per member (its snapshot, then the events after
+        it), this asks once per chunk of members for each.
         """
         latest: dict[Any, StoredEvent] = {}
         if issubclass(cls, tuple(self.intervals)) and self.app.snapshots is not None:
