@@ -340,7 +340,7 @@ class PeriodRunsView(View):
         before = member.credited_in(event.month)
         change = event.amount - event.unrecovered
         if event.psn_type != due.psn_type:
-            expected = (-before, member.credit_types.get(event.month), event.contribution_base)
+            expected = (-before, member.credit_types.get(event.month), due.contribution_base)
         else:
             expected = (due.amount - before, due.psn_type, due.contribution_base)
         if (change, event.psn_type, event.contribution_base) != expected:

@@ -113,6 +113,25 @@ def test_a_credit_adjustment_off_what_was_due_is_named_xinyang_art8(app):
         "due 160.00 (11, base 8000.00)"]
 
 
+def test_a_take_back_on_another_base_is_named_xinyang_art8_art11(app):
+    """R1's March take-back rewritten to name a base of 7000.00: R1's base for March is 6000.00.
+
+    R1 retired on 02-10, recorded after March closed: March's 120.00 in service is taken back
+    (第十一条: a retiree from March) before 60.00 is credited as a retiree; the take-back names
+    the base that applies to the month, as any credit does.
+    """
+    booked_ok(app, budget(), member("R1"), *closes("2024-03"))
+    booked_ok(app, retired("R1", "2024-02-10"))
+    take_back = positions_of(app, ADJUSTED)[0]
+    edit_payload(app, take_back, b'"contribution_base":{"_type_":"decimal_str","_data_":"6000.00"}',
+                 b'"contribution_base":{"_type_":"decimal_str","_data_":"7000.00"}')
+    reseal(app)
+
+    assert audit(app).checks["period_runs"] == [
+        f"position {take_back}: R1 credit for 2024-03 adjusted by -120.00 (11, base 7000.00) from 120.00; "
+        "due 60.00 (12, base 6000.00)"]
+
+
 def test_a_prepayment_off_its_movements_is_named_kaifeng_3_2(app):
     """H3's January prepayment rewritten from 166.25 paid to 266.25."""
     build_small_city(app)
