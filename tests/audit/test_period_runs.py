@@ -27,6 +27,19 @@ ADJUSTED = "yibao:Member.CreditAdjusted"
 MONTH_CLOSED = "yibao:Region.MonthClosed"
 
 
+def _decimal(field: str, value: str) -> bytes:
+    """A stored decimal field, as the event store writes it."""
+    return f'"{field}":{{"_type_":"decimal_str","_data_":"{value}"}}'.encode()
+
+
+def _period_problems_after(app, *edits: tuple[int, bytes, bytes]) -> list[str]:
+    """The audit's period-run problems once each (position, old, new) is written over the log and the chain resealed."""
+    for position, old, new in edits:
+        edit_payload(app, position, old, new)
+    reseal(app)
+    return audit(app).checks["period_runs"]
+
+
 def test_a_clean_city_re_derives_every_credit_and_close_xinyang_art8_kaifeng_3_2(app):
     build_small_city(app)
     report = audit(app)
@@ -39,8 +52,7 @@ def test_a_credit_of_the_wrong_amount_is_named_xinyang_art8(app):
     build_small_city(app)
     credit = positions_of(app, CREDITED)[0]
     january = positions_of(app, MONTH_CLOSED)[0]
-    edit_payload(app, credit, b'"amount":{"_type_":"decimal_str","_data_":"120.00"}',
-                 b'"amount":{"_type_":"decimal_str","_data_":"12.00"}')
+    edit_payload(app, credit, _decimal("amount", "120.00"), _decimal("amount", "12.00"))
     reseal(app)
 
     report = audit(app)
@@ -58,10 +70,8 @@ def test_a_close_that_lost_its_credits_is_named_xinyang_art8(app):
     january = positions_of(app, MONTH_CLOSED)[0]
     state = stored_state(app, january)
     old = state[state.index(b'"credits":'):state.index(b"}", state.index(b'"credits":')) + 2]
-    edit_payload(app, january, old, b'"credits":{"members":0,"amount":{"_type_":"decimal_str","_data_":"0.00"}}')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    none = b'"credits":{"members":0,' + _decimal("amount", "0.00") + b"}"
+    assert _period_problems_after(app, (january, old, none)) == [
         f"position {january}: 411500 2024-01: the close records 0 members credited 0.00, "
         "the log holds 2 credited 180.00"]
 
@@ -72,10 +82,7 @@ def test_a_member_due_a_credit_and_not_given_it_is_named_xinyang_art8(app):
     build_small_city(app)
     credit = positions_of(app, CREDITED)[0]
     january = positions_of(app, MONTH_CLOSED)[0]
-    edit_payload(app, credit, b'"month":"2024-01"', b'"month":"2023-12"')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    assert _period_problems_after(app, (credit, b'"month":"2024-01"', b'"month":"2023-12"')) == [
         f"position {credit}: M1 credited 120.00 for 2023-12 (11, base 6000.00); due 0.00 (11, base 6000.00)",
         f"position {january}: 411500 2024-01: 1 members due a credit were not credited (M1)",
         f"position {january}: 411500 2024-01: the close records 2 members credited 180.00, "
@@ -104,11 +111,7 @@ def test_a_credit_adjustment_off_what_was_due_is_named_xinyang_art8(app):
     booked_ok(app, budget(), member("M1"), *closes("2024-03", "2024-04"))
     booked_ok(app, base_changed("M1", "2024-04-15", "8000.00"))
     [adjustment] = positions_of(app, ADJUSTED)
-    edit_payload(app, adjustment, b'"amount":{"_type_":"decimal_str","_data_":"40.00"}',
-                 b'"amount":{"_type_":"decimal_str","_data_":"50.00"}')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    assert _period_problems_after(app, (adjustment, _decimal("amount", "40.00"), _decimal("amount", "50.00"))) == [
         f"position {adjustment}: M1 credit for 2024-04 adjusted by 50.00 (11, base 8000.00) from 120.00; "
         "due 160.00 (11, base 8000.00)"]
 
@@ -123,11 +126,8 @@ def test_a_take_back_on_another_base_is_named_xinyang_art8_art11(app):
     booked_ok(app, budget(), member("R1"), *closes("2024-03"))
     booked_ok(app, retired("R1", "2024-02-10"))
     take_back = positions_of(app, ADJUSTED)[0]
-    edit_payload(app, take_back, b'"contribution_base":{"_type_":"decimal_str","_data_":"6000.00"}',
-                 b'"contribution_base":{"_type_":"decimal_str","_data_":"7000.00"}')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    assert _period_problems_after(app, (take_back, _decimal("contribution_base", "6000.00"),
+                                        _decimal("contribution_base", "7000.00"))) == [
         f"position {take_back}: R1 credit for 2024-03 adjusted by -120.00 (11, base 7000.00) from 120.00; "
         "due 60.00 (12, base 6000.00)"]
 
@@ -136,11 +136,7 @@ def test_a_prepayment_off_its_movements_is_named_kaifeng_3_2(app):
     """H3's January prepayment rewritten from 166.25 paid to 266.25."""
     build_small_city(app)
     january = positions_of(app, MONTH_CLOSED)[0]
-    edit_payload(app, january, b'"paid":{"_type_":"decimal_str","_data_":"166.25"}',
-                 b'"paid":{"_type_":"decimal_str","_data_":"266.25"}')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    assert _period_problems_after(app, (january, _decimal("paid", "166.25"), _decimal("paid", "266.25"))) == [
         f"position {january}: 411500 2024-01: prepayments recorded H2 104.97+5.53, H3 266.25+8.75, "
         "re-derived H2 104.97+5.53, H3 166.25+8.75"]
 
@@ -155,12 +151,8 @@ def test_a_clearing_and_a_deposit_return_off_the_rules_are_named_kaifeng_3_3(app
     assert audit(app).checks["period_runs"] == []
     [year] = positions_of(app, "yibao:Region.YearClosed")
     [returned] = positions_of(app, "yibao:Region.DepositReturned")
-    edit_payload(app, year, b'"_data_":"532.57"', b'"_data_":"632.57"')
-    edit_payload(app, returned, b'"returned":{"_type_":"decimal_str","_data_":"2.06"}',
-                 b'"returned":{"_type_":"decimal_str","_data_":"1.50"}')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    assert _period_problems_after(app, (year, b'"_data_":"532.57"', b'"_data_":"632.57"'),
+                                  (returned, _decimal("returned", "2.06"), _decimal("returned", "1.50"))) == [
         f"position {year}: 410200 2024: H1: final_amount recorded 632.57, re-derived 532.57",
         f"position {returned}: H2 2024: returned 1.50 of 2.06 at 1.00; re-derived 2.06 of 2.06 at 1.00",
     ]
@@ -172,13 +164,8 @@ def test_a_jiaozuo_final_amount_off_the_growth_cap_is_named_jiaozuo_4_1(app):
     jiaozuo_year(app)
     assert audit(app).checks["period_runs"] == []
     [year] = positions_of(app, "yibao:Region.YearClosed")
-    edit_payload(app, year, b'"final_amount":{"_type_":"decimal_str","_data_":"369.45"}',
-                 b'"final_amount":{"_type_":"decimal_str","_data_":"375.00"}')
-    edit_payload(app, year, b'"due":{"_type_":"decimal_str","_data_":"-5.55"}',
-                 b'"due":{"_type_":"decimal_str","_data_":"0.00"}')
-    reseal(app)
-
-    assert audit(app).checks["period_runs"] == [
+    assert _period_problems_after(app, (year, _decimal("final_amount", "369.45"), _decimal("final_amount", "375.00")),
+                                  (year, _decimal("due", "-5.55"), _decimal("due", "0.00"))) == [
         f"position {year}: 410800 2024: JC3: final_amount recorded 375.00, re-derived 369.45; "
         "due recorded 0.00, re-derived -5.55"]
 
