@@ -145,14 +145,15 @@ class ProjectionRunner:
         if self._ready:
             return
         tables = [positions, *(t for v in self.views for t in v.tables)]
-        for attempt in range(3):
+        for attempt in range(len(tables) + 1):
             try:
                 metadata.create_all(self.engine, tables=tables)
                 break
             except OperationalError:
                 # Another process created a table between this one's look and its create (SQLite
-                # takes no lock across the two): look again.
-                if attempt == 2:
+                # takes no lock across the two): look again. Each failure is a table created
+                # meanwhile, so there cannot be more failures than tables.
+                if attempt == len(tables):
                     raise
         with self.engine.begin() as conn:
             known = set(locked_positions(conn))
