@@ -669,7 +669,7 @@ class Member(LedgerAggregate):
         """The member as far as a month's credit reads it (:data:`STANDING`), at ``version``.
 
         Enough to compute a month's credit and book it, without reading the member's events
-        back: a month close takes its members' standing from the roster's ``standing`` view.
+        back: a month close takes its members' standing from the ``standing`` read model.
         The balance, settlements and earlier credits are not there, so such a member is saved
         but never cached or snapshotted (``UnitOfWork.add_partial``), and only one who has not
         left is credited this way (a left member's credit is paid out at once, from the balance).
@@ -721,8 +721,8 @@ CREDIT_FACTS: tuple[type[Received], ...] = (
 def standing_after(standing: Mapping[str, Any] | None, fact: Received) -> dict[str, Any]:
     """A member's :data:`STANDING` once ``fact`` (one of :data:`CREDIT_FACTS`) is applied by its own ``evolve``.
 
-    ``standing`` is None before the member's enrolment. The roster keeps each member's standing
-    this way, so it changes by the rule that changes the member.
+    ``standing`` is None before the member's enrolment. The read model ``standing`` keeps every
+    member's standing this way, so it changes by the rule that changes the member.
     """
     member = object.__new__(Member)
     _hold(member, standing or {})

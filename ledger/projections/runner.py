@@ -37,8 +37,9 @@ from ledger.projections.clearing import ClearingView
 from ledger.projections.deadlines import DeadlinesView
 from ledger.projections.journal import JournalView
 from ledger.projections.prepayments import PrepaymentsView
-from ledger.projections.roster import RosterView, StandingView
+from ledger.projections.roster import RosterView
 from ledger.projections.settlements import SettlementsView
+from ledger.projections.standing import StandingView
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

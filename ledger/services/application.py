@@ -42,7 +42,7 @@ from ledger.errors import InputError, LedgerError, UnknownError
 from ledger.exchange import messages as m
 from ledger.money import ZERO
 from ledger.policy.parameters import Policy, PolicyLibrary
-from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements
+from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements, standing
 from ledger.projections.runner import EventSource, ProjectionRunner
 from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate, result_record, setldetail
@@ -476,7 +476,7 @@ class OutpatientPooling(Application[UUID]):
         through = min(read["standing"], read["accounts"])
         texts = {i: str(i) for i in ids}
         with self.engine.connect() as conn:
-            held = roster.standings(conn, texts.values())
+            held = standing.standings(conn, texts.values())
             credited = accounts.credited_among(conn, texts.values(), month)
         heads = stream_heads(self.recorder, ids) or {}
         return {i: (held[texts[i]], version) for i, (version, position) in heads.items()

@@ -16,7 +16,7 @@ import pytest
 
 from ledger.domain.ids import member_id
 from ledger.domain.members import Member
-from ledger.projections import roster
+from ledger.projections.standing import standings
 from ledger.services.bootstrap import bootstrap
 from tests.accounts.helpers import (
     D,
@@ -112,7 +112,7 @@ def february(store) -> Iterator[OutpatientPooling]:
 def _standings(app) -> dict[str, dict[str, Any]]:
     ids = [str(member_id(p)) for p in "ABCDEFGH"]
     with app.engine.connect() as conn:
-        return roster.standings(conn, ids)
+        return standings(conn, ids)
 
 
 def test_a_close_from_standing_books_what_a_close_reading_every_member_books_xinyang_art8_art11(

@@ -41,7 +41,7 @@ from ledger.errors import LedgerError, UnknownError
 from ledger.exchange.messages import Message, MonthClosed, PurchaseSettled, VisitSettled, validate_message
 from ledger.projections.accounts import accounts_balances
 from ledger.projections.base import yuan
-from ledger.projections.roster import standings
+from ledger.projections.standing import standings
 from ledger.services.application import BOOKED, PRESENT, Outcome, OutpatientPooling
 from ledger.services.audit import audit
 from ledger.services.bootstrap import bootstrap
