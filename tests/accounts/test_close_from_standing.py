@@ -10,6 +10,7 @@ close that reads every member whole leaves, event for event.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
@@ -208,3 +209,13 @@ def test_a_member_written_by_another_writer_after_the_look_fails_the_page_and_th
     finally:
         other.close()
         app.close()
+
+
+def test_a_member_holding_only_its_standing_is_never_snapshotted(february):
+    """A unit of work refuses to save such a member's event that would call for a snapshot (its tenth)."""
+    standing = aggregate(february, "A").standing()
+    member_a = Member.standing_only(member_id("A"), 9, standing)
+    member_a.credit_month(day=date(2024, 3, 31), month="2024-03", amount=D("120.00"), psn_type="11",
+                          contribution_base=D("6000.00"), policy_version="-", article="-")
+    with pytest.raises(ValueError, match="cannot be snapshotted"):
+        february.services().uow.add_partial(member_a)
