@@ -3,7 +3,7 @@
 信政办〔2022〕23号 第八条: in service 2 % of the month's contribution base, retired a flat 60.00,
 for every member active on the month's last day; 第十一条: retirement switches the credit from
 the month after; no credit while benefits are suspended at the month's end. A close reads each
-member's standing (what the credit reads of it) from the roster's ``standing`` view rather than
+member's standing (what the credit reads of it) from the read model ``standing`` rather than
 from its events, except the members it must read whole. The log it leaves must be the log a
 close that reads every member whole leaves, event for event.
 """
