@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
 
+from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Column, LargeBinary, String, Table, select
 
 from ledger.adapters.transcodings import make_transcoder
@@ -26,8 +28,9 @@ standing_members = Table(
 )
 """Each member's standing (``members.STANDING``), encoded as the event store encodes, as learnt at ``position``."""
 
-_FACTS = {str(vars(fact)["TOPIC"]): fact for fact in CREDIT_FACTS}
+_TOPICS = tuple(sorted(str(vars(fact)["TOPIC"]) for fact in CREDIT_FACTS))
 _TRANSCODER = make_transcoder()
+_MAPPER: Mapper[UUID] = Mapper(transcoder=_TRANSCODER)
 
 
 class StandingView(View):
@@ -39,7 +42,7 @@ class StandingView(View):
     """
 
     name = "standing"
-    topics = tuple(sorted(_FACTS))
+    topics = _TOPICS
     tables = (standing_members,)
 
     def __init__(self) -> None:
@@ -53,7 +56,8 @@ class StandingView(View):
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
         enrolled = {member for member, fact, _ in self._facts if isinstance(fact, Member.Enrolled)}
-        held = standings(conn, {member for member, _, _ in self._facts} - enrolled) if self._facts else {}
+        changed = {member for member, _, _ in self._facts} - enrolled
+        held = standings(conn, changed) if changed else {}
         learnt: dict[str, tuple[dict[str, Any], int]] = {}
         for member, fact, position in self._facts:
             before = learnt[member][0] if member in learnt else held.get(member)
@@ -67,10 +71,9 @@ class StandingView(View):
 
 
 def _fact(record: Record) -> Received:
-    """The stored fact as its event class, built as the event store's mapper builds it."""
-    fact = object.__new__(_FACTS[record.topic])
-    fact.__dict__.update(record.typed())
-    return fact
+    """The stored fact as its event, by the event store's own mapper (upcasts included)."""
+    stored = StoredEvent(UUID(record.originator_id), record.originator_version, record.topic, record.state)
+    return cast("Received", _MAPPER.to_domain_event(stored))
 
 
 def standings(conn: Connection, member_ids: Collection[str]) -> dict[str, dict[str, Any]]:

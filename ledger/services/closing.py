@@ -246,10 +246,10 @@ def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, 
     """
     on = month_end(msg.month)
     s = app.services()
-    partial = {i: Member.standing_only(i, version, standing)
-               for i, (standing, version) in app.standings_to_credit(ids, msg.month).items()
-               if standing["left"] is None and i not in s.uow.cache
-               and not s.uow.store.would_snapshot(Member, version, 1)}
+    uncached = [i for i in ids if i not in s.uow.cache]
+    offered = app.standings_to_credit(uncached, msg.month) if uncached else {}
+    partial = {i: Member.standing_only(i, version, standing) for i, (standing, version) in offered.items()
+               if standing["left"] is None and not s.uow.store.would_snapshot(Member, version, 1)}
     s.uow.load(Member, [i for i in ids if i not in partial])
     for aggregate_id in ids:
         member = partial.get(aggregate_id) or s.uow.get(Member, aggregate_id)
