@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, String, Table, select
 
-from ledger.projections.base import Record, View, iso, metadata, position_column
+from ledger.projections.base import Record, View, insert_many, iso, metadata, position_column
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -61,9 +61,8 @@ class ChainView(View):
                            "hash": self._head})
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
-        if self._rows:
-            conn.execute(log_chain.insert(), self._rows)
-            self._rows = []
+        insert_many(conn, log_chain, self._rows)
+        self._rows = []
 
 
 def position_at(conn: Connection, timestamp: str) -> int:
