@@ -42,6 +42,7 @@ from psycopg import Rollback
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from ledger.adapters.arrays import array_literal
 from ledger.domain.aggregate import LedgerAggregate
 
 if TYPE_CHECKING:
@@ -348,10 +349,11 @@ def existing_ids(recorder: Recorder, ids: Collection[UUID]) -> set[UUID] | None:
                 found.update(UUID(row[0]) for row in cursor.fetchall())
         return found
     if isinstance(recorder, PostgresAggregateRecorder):
-        statement = SQL("SELECT originator_id FROM {}.{} WHERE originator_version = 1 AND originator_id = ANY(%s)")
+        statement = SQL("SELECT originator_id FROM {}.{} WHERE originator_version = 1 "
+                        "AND originator_id = ANY(%s::uuid[])")
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement.format(Identifier(recorder.datastore.schema),
-                                            Identifier(recorder.events_table_name)), (wanted,))
+                                            Identifier(recorder.events_table_name)), (array_literal(wanted),))
             return {row["originator_id"] for row in cursor.fetchall()}
     return None
 
@@ -392,7 +394,8 @@ def select_streams(recorder: Recorder, after: Mapping[UUID, int]) -> list[Stored
     if isinstance(recorder, PostgresAggregateRecorder):
         table = STREAMS_AFTER.format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(table, ([stream for stream, _ in wanted], [version for _, version in wanted]))
+            cursor.execute(table, (array_literal(stream for stream, _ in wanted),
+                                   array_literal(version for _, version in wanted)))
             return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
     return None
 
@@ -422,7 +425,7 @@ def stream_heads(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, tuple[
                         "ORDER BY originator_version DESC LIMIT 1) e").format(
             Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, (wanted,))
+            cursor.execute(statement, (array_literal(wanted),))
             return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
     return None
 

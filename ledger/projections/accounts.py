@@ -14,6 +14,7 @@ from ledger.projections.base import (
     Record,
     Totals,
     View,
+    among,
     date_column,
     fen,
     insert_many,
@@ -153,7 +154,7 @@ def last_credited(conn: Connection, admdvs: str, month: str, since: int) -> str 
 def credited_among(conn: Connection, member_ids: Collection[str], month: str) -> set[str]:
     """Those of ``member_ids`` whose credit for ``month`` the view holds."""
     m = accounts_movements.c
-    rows = conn.execute(select(m.member_id).where(m.member_id.in_(list(member_ids)), m.kind == "credit",
+    rows = conn.execute(select(m.member_id).where(among(conn, m.member_id, member_ids), m.kind == "credit",
                                                   m.reference == month))
     return set(rows.scalars())
 

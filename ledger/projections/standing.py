@@ -10,7 +10,7 @@ from sqlalchemy import Column, LargeBinary, String, Table, select
 
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.members import CREDIT_FACTS, Member, standing_after
-from ledger.projections.base import Record, View, insert_many, metadata, position_column
+from ledger.projections.base import Record, View, among, insert_many, metadata, position_column
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -63,7 +63,7 @@ class StandingView(View):
             before = learnt[member][0] if member in learnt else held.get(member)
             learnt[member] = (standing_after(before, fact), position)
         if held:
-            conn.execute(standing_members.delete().where(standing_members.c.member_id.in_(list(held))))
+            conn.execute(standing_members.delete().where(among(conn, standing_members.c.member_id, held)))
         insert_many(conn, standing_members, [{"member_id": member, "state": _TRANSCODER.encode(standing),
                                               "position": position}
                                              for member, (standing, position) in learnt.items()])
@@ -79,5 +79,5 @@ def _fact(record: Record) -> Received:
 def standings(conn: Connection, member_ids: Collection[str]) -> dict[str, dict[str, Any]]:
     """The standing of each of ``member_ids`` the view holds."""
     s = standing_members.c
-    rows = conn.execute(select(s.member_id, s.state).where(s.member_id.in_(list(member_ids))))
+    rows = conn.execute(select(s.member_id, s.state).where(among(conn, s.member_id, member_ids)))
     return {member: _TRANSCODER.decode(state) for member, state in rows}
