@@ -137,15 +137,15 @@ def history(conn: Connection, member_id: str) -> list[dict[str, Any]]:
 
 
 def last_credited(conn: Connection, admdvs: str, month: str, since: int) -> str | None:
-    """``psn_no`` of the member whose credit for ``month`` the log holds last, looking past position ``since``.
+    """The id of the member whose credit for ``month`` the log holds last, looking past position ``since``.
 
-    A month close credits the region's members in ``psn_no`` order, a batch a transaction, and
+    A month close credits the region's members in id order, a batch a transaction, and
     none before the previous month's close (at ``since``): the last credit booked is where a
     close stopped by a crash resumes. Read from the newest movement back, it is found at once.
     """
     m, r = accounts_movements.c, roster_members.c
     return conn.execute(
-        select(r.psn_no).select_from(accounts_movements.join(roster_members, r.member_id == m.member_id))
+        select(r.member_id).select_from(accounts_movements.join(roster_members, r.member_id == m.member_id))
         .where(m.position > since, m.kind == "credit", m.reference == month, in_region(admdvs))
         .order_by(m.position.desc()).limit(1)
     ).scalar()

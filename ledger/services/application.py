@@ -452,8 +452,8 @@ class OutpatientPooling(Application[UUID]):
         with self.engine.connect() as conn:
             return roster.members_of(conn, admdvs, on)
 
-    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
-        """The next ``limit`` members of a region on a date past ``psn_no`` ``after``, with their ids."""
+    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[str]:
+        """The ids of the next ``limit`` members of a region on a date, in id order past member id ``after``."""
         with self.engine.connect() as conn:
             return roster.members_page(conn, admdvs, on, after, limit)
 

@@ -205,7 +205,7 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
                      between_pages: Callable[[], None]) -> int:
     """信政办〔2022〕23号 第八条、第十一条: each active member's monthly credit, once per month.
 
-    The members are read a page at a time in ``psn_no`` order, each page's aggregates in one
+    The members are read a page at a time in id order, each page's aggregates in one
     go, and each page's credits are booked in a transaction of its own, so other writers
     commit between them. A close stopped part-way resumes after the last member the log shows
     credited for the month (no credit is booked before ``since``, the previous close); a
@@ -219,8 +219,8 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
     after = app.last_credited(msg.admdvs, msg.month, since) or ""
     reader = Reader(policy)
     while page := app.members_page(msg.admdvs, on.isoformat(), after, CREDIT_BATCH):
-        _credit(app, msg, policy, reader, [UUID(member) for _, member in page])
-        after = page[-1][0]
+        _credit(app, msg, policy, reader, [UUID(member) for member in page])
+        after = page[-1]
         between_pages()
     return _credit_written_since(app, msg, policy, began)
 

@@ -71,8 +71,8 @@ class PeriodRun(PeriodQueries, Protocol):
     def services(self) -> Services:
         """A fresh unit of work with the policy library."""
 
-    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
-        """The next ``limit`` members of a region on a date past ``psn_no`` ``after`` (``psn_no``, member id)."""
+    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[str]:
+        """The ids of the next ``limit`` members of a region on a date, in id order past member id ``after``."""
 
     def members_written_since(self, position: int) -> list[UUID]:
         """The members whose streams took an event other than a credit past ``position``, in the order they did."""

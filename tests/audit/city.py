@@ -29,7 +29,7 @@ from freezegun.api import FakeDate, FakeDatetime
 from sqlalchemy import inspect, text, update
 
 from ledger.adapters.transcodings import DateAsISO
-from ledger.domain.ids import settlement_id
+from ledger.domain.ids import member_id, settlement_id
 from ledger.projections.chain import GENESIS, link, log_chain
 from tests.support import (
     book,
@@ -192,9 +192,10 @@ def notifications(app: OutpatientPooling) -> list[Notification]:
     return list(app.recorder.select_notifications(1, 100_000))
 
 
-def positions_of(app: OutpatientPooling, topic: str) -> list[int]:
-    """The positions of every event of ``topic``."""
-    return [n.id for n in notifications(app) if n.topic == topic]
+def positions_of(app: OutpatientPooling, topic: str, psn_no: str | None = None) -> list[int]:
+    """The positions of every event of ``topic`` (in member ``psn_no``'s stream, if given)."""
+    stream = None if psn_no is None else member_id(psn_no)
+    return [n.id for n in notifications(app) if n.topic == topic and stream in (None, n.originator_id)]
 
 
 def settlement_events(app: OutpatientPooling, medins_setl_id: str) -> list[tuple[str, bytes]]:

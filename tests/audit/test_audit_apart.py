@@ -59,7 +59,7 @@ def test_the_second_process_names_a_changed_settlement_result(app, monkeypatch):
 def test_the_second_process_names_a_member_left_without_its_credit(app, monkeypatch):
     """M1's January credit rewritten as December 2023's: the period runs, re-derived apart, name it as in one."""
     build_small_city(app)
-    credit = positions_of(app, "yibao:Member.AccountCredited")[0]
+    credit = positions_of(app, "yibao:Member.AccountCredited", "M1")[0]
     edit_payload(app, credit, b'"month":"2024-01"', b'"month":"2023-12"')
     reseal(app)
 

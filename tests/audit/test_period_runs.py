@@ -50,7 +50,7 @@ def test_a_clean_city_re_derives_every_credit_and_close_xinyang_art8_kaifeng_3_2
 def test_a_credit_of_the_wrong_amount_is_named_xinyang_art8(app):
     """M1's January credit rewritten from 120.00 to 12.00: due 2 % × 6000.00 = 120.00."""
     build_small_city(app)
-    credit = positions_of(app, CREDITED)[0]
+    credit = positions_of(app, CREDITED, "M1")[0]
     january = positions_of(app, MONTH_CLOSED)[0]
     edit_payload(app, credit, _decimal("amount", "120.00"), _decimal("amount", "12.00"))
     reseal(app)
@@ -80,7 +80,7 @@ def test_a_member_due_a_credit_and_not_given_it_is_named_xinyang_art8(app):
     """M1's January credit rewritten as December 2023's: M1 enrolled on 2024-01-01, so nothing was due for
     December, and January's close, which records 2 credits of 180.00, left M1 without its 120.00."""
     build_small_city(app)
-    credit = positions_of(app, CREDITED)[0]
+    credit = positions_of(app, CREDITED, "M1")[0]
     january = positions_of(app, MONTH_CLOSED)[0]
     assert _period_problems_after(app, (credit, b'"month":"2024-01"', b'"month":"2023-12"')) == [
         f"position {credit}: M1 credited 120.00 for 2023-12 (11, base 6000.00); due 0.00 (11, base 6000.00)",

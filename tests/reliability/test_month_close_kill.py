@@ -2,9 +2,9 @@
 
 信政办〔2022〕23号 第八条 credits each in-service member 2 % of the contribution base a month:
 120.00 on a base of 6000.00. The close books its credits a page of members at a time, each
-page its own transaction: a SIGKILL after the second page leaves four members credited, and
-the close run again starts after the last of them, books the other three, and leaves the log
-a clean run leaves, event for event, on either store.
+page its own transaction, in member id order: a SIGKILL after the second page leaves the four
+members with the lowest ids credited, and the close run again starts after the last of them,
+books the other three, and leaves the log a clean run leaves, event for event, on either store.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ D = Decimal
 MEMBERS = 7
 PAGE = 2
 KILLED_AFTER = 2
-"""Pages committed before the kill: M0–M3 credited, M4–M6 not."""
+"""Pages committed before the kill: the first four members in id order credited, the other three not."""
+BY_ID = sorted((f"M{i}" for i in range(MEMBERS)), key=lambda psn_no: str(member_id(psn_no)))
+"""The members in the order the close's pages read them."""
 
 JANUARY = (institution("H1", level=3, admdvs=KAIFENG), *(member(f"M{i}", admdvs=KAIFENG) for i in range(MEMBERS)),
            budget(KAIFENG, 2024, "12000.00"), visit("S1", "M0", "H1", "2024-01-10", item("400.00")))
@@ -63,8 +65,9 @@ def test_a_close_killed_between_pages_resumes_after_the_last_credit_and_logs_wha
         store, tmp_path, monkeypatch):
     """Clean: 7 × 120.00 = 840.00 credited; H1 prepaid 175.00 less the 5 % held back = 166.25.
 
-    Killed (SIGKILL) after two pages of two: M0–M3 hold 120.00, M4–M6 nothing. The close run
-    again reads its first page after M3 and books the same events as the clean run.
+    Killed (SIGKILL) after two pages of two: the first four members in id order hold 120.00,
+    the other three nothing. The close run again reads its first page after the fourth and
+    books the same events as the clean run.
     """
     monkeypatch.setattr(closing, "CREDIT_BATCH", PAGE)
     expected = clean_log(str(tmp_path / "clean.db"), *JANUARY, month(KAIFENG, "2024-01"))
@@ -81,17 +84,18 @@ def test_a_close_killed_between_pages_resumes_after_the_last_credit_and_logs_wha
     resumed = bootstrap(store)
     try:
         resumed.catch_up()
-        assert [resumed.balance(f"M{i}")["balc"] for i in range(MEMBERS)] == [D("120.00")] * 4 + [D("0.00")] * 3
+        assert [resumed.balance(psn_no)["balc"] for psn_no in BY_ID] == [D("120.00")] * 4 + [D("0.00")] * 3
         pages: list[str] = []
         read_page = resumed.members_page
 
-        def page_after(admdvs: str, on: str, after: str, limit: int) -> list[tuple[str, str]]:
+        def page_after(admdvs: str, on: str, after: str, limit: int) -> list[str]:
             pages.append(after)
             return read_page(admdvs, on, after, limit)
 
         monkeypatch.setattr(resumed, "members_page", page_after)
         booked(resumed, month(KAIFENG, "2024-01"))
-        assert pages == ["M3", "M5", "M6"]  # M4–M5, M6, then an empty page: M0–M3 are not read again
+        # The fifth and sixth, the seventh, then an empty page: the first four are not read again.
+        assert pages == [str(member_id(BY_ID[i])) for i in (3, 5, 6)]
         [closed] = [e for e in resumed.events.get(region_id(KAIFENG)) if isinstance(e, Region.MonthClosed)]
         assert closed.credits == {"members": MEMBERS, "amount": D("840.00")}
         got = log(resumed)
@@ -164,11 +168,11 @@ def test_a_member_enrolled_behind_the_page_being_read_is_credited_by_the_last_sw
 
 @pytest.mark.parametrize("page", [1, 3, 500])
 def test_a_close_books_the_same_credits_whatever_its_page_size_xinyang_art8(sqlite_app, monkeypatch, page):
-    """Pages of 1, 3 or 500 members: the seven credits of 120.00 each, in psn_no order."""
+    """Pages of 1, 3 or 500 members: the seven credits of 120.00 each, in member id order."""
     monkeypatch.setattr(closing, "CREDIT_BATCH", page)
     booked(sqlite_app, *JANUARY)
     booked(sqlite_app, month(KAIFENG, "2024-01"))
     credits = [e for n in sqlite_app.recorder.select_notifications(1, 500) if n.topic.endswith("AccountCredited")
                for e in [sqlite_app.mapper.to_domain_event(n)]]
     assert [(e.month, e.amount) for e in credits] == [("2024-01", D("120.00"))] * MEMBERS
-    assert [sqlite_app.repository.get(e.originator_id).psn_no for e in credits] == [f"M{i}" for i in range(MEMBERS)]
+    assert [sqlite_app.repository.get(e.originator_id).psn_no for e in credits] == BY_ID
