@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ColumnElement, String, Table, and_, func, or_, select
+from sqlalchemy import Column, ColumnElement, Index, String, Table, and_, func, or_, select
 
 from ledger.projections.base import Record, View, date_column, insert_many, iso, metadata, position_column
 
@@ -16,12 +16,14 @@ roster_members = Table(
     metadata,
     Column("member_id", String(36), primary_key=True),
     Column("psn_no", String(64), nullable=False, unique=True),
-    Column("admdvs", String(16), nullable=False, index=True),
+    Column("admdvs", String(16), nullable=False),
     date_column("enrolled_on"),
     Column("psn_type", String(2), nullable=False),
     date_column("left_on", nullable=True),
     Column("left_how", String(20), nullable=True),
     position_column(),
+    # A region's members in id order: a month close's pages walk it (``members_page``).
+    Index("ix_roster_members_admdvs_member_id", "admdvs", "member_id"),
 )
 
 roster_types = Table(
@@ -90,10 +92,11 @@ def members_page(conn: Connection, admdvs: str, on: str, after: str, limit: int)
     A month close reads a region's members a page at a time: a million never sit in memory at
     once. In id order, because the event store and the read models keep a member's rows by its
     id: a page's lookups and writes then fall in one stretch of each index, not all over it
-    (docs/benchmarks.md).
+    (docs/benchmarks.md). The region's index on (admdvs, member_id) serves the page as it
+    stands, so neither database can plan it as a scan and a sort of the whole roster.
     """
     r = roster_members.c
-    rows = conn.execute(select(r.member_id).where(in_region(admdvs), *_on_roll(on), r.member_id > after)
+    rows = conn.execute(select(r.member_id).where(r.admdvs == admdvs, r.member_id > after, *_on_roll(on))
                         .order_by(r.member_id).limit(limit))
     return list(rows.scalars())
 
@@ -101,9 +104,9 @@ def members_page(conn: Connection, admdvs: str, on: str, after: str, limit: int)
 def in_region(admdvs: str) -> ColumnElement[bool]:
     """A member of ``admdvs``, as a condition no index serves, for queries walking another index in order.
 
-    SQLite keeps no statistics: offered the region's index, it takes it, then sorts the
-    whole region for each page of a million members. Without it, it walks the index the
-    query is ordered by and stops at the page's end (a database holds one region, or a few).
+    SQLite keeps no statistics: offered the region's index, it takes it, then reads and sorts
+    the whole region to find the newest row. Without it, it walks the index the query is
+    ordered by and stops at the first row in the region (a database holds one region, or a few).
     """
     return func.coalesce(roster_members.c.admdvs, "") == admdvs
 
