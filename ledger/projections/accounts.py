@@ -36,7 +36,9 @@ accounts_balances = Table(
     Column("member_id", String(36), primary_key=True),
     Column("psn_no", String(64), nullable=False, unique=True),
     money_column("balc"),
+    sqlite_with_rowid=False,
 )
+"""Each member's balance; on SQLite in member id order (``WITHOUT ROWID``), as a month close's credits come."""
 
 accounts_movements = Table(
     "accounts_movements",
