@@ -80,12 +80,17 @@ class EventSource:
     @classmethod
     def of(cls, app: Any) -> EventSource:
         """The log of a running application."""
+        return cls.on(app.recorder, app.mapper.transcoder.decode, app.store.kind)
+
+    @classmethod
+    def on(cls, recorder: Any, decode: Callable[[bytes], Any], kind: str) -> EventSource:
+        """The log ``recorder`` keeps in a store of ``kind`` (``sqlite`` or ``postgresql``), decoded by ``decode``."""
         return cls(
-            select=log_reader(app.recorder),
-            decode=app.mapper.transcoder.decode,
-            head=app.recorder.max_notification_id,
-            read_ahead=app.store.kind == "postgresql",
-            head_query=head_query(app.recorder),
+            select=log_reader(recorder),
+            decode=decode,
+            head=recorder.max_notification_id,
+            read_ahead=kind == "postgresql",
+            head_query=head_query(recorder),
         )
 
     def batches(self, start: int, head: int | None, topics: Sequence[str], size: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ from ledger.exchange import messages as m
 from ledger.money import ZERO
 from ledger.policy.parameters import Policy, PolicyLibrary
 from ledger.projections import accounts, caps, chain, clearing, journal, prepayments, roster, settlements, standing
+from ledger.projections.alongside import Alongside
 from ledger.projections.runner import EventSource, ProjectionRunner
 from ledger.refusals import RefusalCode
 from ledger.rules.adjudication import SETLINFO_FIELDS, Adjudication, adjudicate, result_record, setldetail
@@ -54,7 +55,7 @@ from ledger.services.ports import BOOKED, PERIOD_TYPES, PRESENT, Outcome
 from ledger.services.unit_of_work import AggregateCache, Services, UnitOfWork
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
     from eventsourcing.persistence import JSONTranscoder
     from sqlalchemy import Connection, Engine
@@ -499,6 +500,15 @@ class OutpatientPooling(Application[UUID]):
         region = uow.get(Region, region_id(admdvs))
         uow.commit()  # nothing to save: hands the region back to the cache
         return region.months.get(month, {}).get("pending") if region is not None else None
+
+    @contextmanager
+    def projecting_alongside(self) -> Iterator[None]:
+        """A second process catches the read models up with the log while the block runs (``projections.alongside``)."""
+        helper = Alongside(self.store, self.name)
+        try:
+            yield
+        finally:
+            helper.stop()
 
     def credits_of_month(self, admdvs: str, month: str) -> dict[str, Any]:
         """How many of the region's accounts the log shows credited for ``month``, and the total."""

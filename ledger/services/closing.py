@@ -14,6 +14,7 @@ the region prepaid, and settles each institution's final amount against its prep
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,11 @@ if TYPE_CHECKING:
 
 CREDIT_BATCH = 2000
 """Members read and credited per transaction: a crash part-way loses at most one page, which the rerun credits."""
+ALONGSIDE_FROM = 20_000
+"""Members a close reads before a second process catches the read models up with its credits meanwhile.
+
+A smaller close is over before the second interpreter has started (about a second).
+"""
 
 NEWLY_DUE = (Member.Enrolled.TOPIC, Member.Resumed.TOPIC)
 """A member's events that can make it due a month's credit a close's pages did not see it due."""
@@ -212,16 +218,24 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
     member already credited is passed over all the same. Last, without letting anyone in, it
     looks again at every member written to since the pages began: one enrolled meanwhile
     behind the page being read would be missed otherwise. Returns the log's position at that look.
+
+    A long close has the read models read its credits as it books them, in a second process
+    (:data:`ALONGSIDE_FROM`), so that little is left to read before its record.
     """
     on = month_end(msg.month)
     app.read_models.catch_up()
     began = app.recorder.max_notification_id() or 0
     after = app.last_credited(msg.admdvs, msg.month, since) or ""
     reader = Reader(policy)
-    while page := app.members_page(msg.admdvs, on.isoformat(), after, CREDIT_BATCH):
-        _credit(app, msg, policy, reader, [UUID(member) for member in page])
-        after = page[-1]
-        between_pages()
+    read = 0
+    with ExitStack() as alongside:
+        while page := app.members_page(msg.admdvs, on.isoformat(), after, CREDIT_BATCH):
+            _credit(app, msg, policy, reader, [UUID(member) for member in page])
+            after = page[-1]
+            read += len(page)
+            if read >= ALONGSIDE_FROM and read - len(page) < ALONGSIDE_FROM:
+                alongside.enter_context(app.projecting_alongside())
+            between_pages()
     return _credit_written_since(app, msg, policy, began)
 
 

@@ -17,6 +17,7 @@ from ledger.services.unit_of_work import PeriodQueries
 
 if TYPE_CHECKING:
     from collections.abc import Collection
+    from contextlib import AbstractContextManager
     from datetime import date
     from uuid import UUID
 
@@ -85,6 +86,9 @@ class PeriodRun(PeriodQueries, Protocol):
 
     def credits_of_month(self, admdvs: str, month: str) -> dict[str, Any]:
         """How many of the region's accounts the log shows credited for a month, and the total."""
+
+    def projecting_alongside(self) -> AbstractContextManager[None]:
+        """A second process catches the read models up with the log while the block runs."""
 
 
 class Booking(Protocol):
