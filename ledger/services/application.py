@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -51,7 +52,7 @@ from ledger.rules.annual_cap import annual_cap_xinyang_art5_3
 from ledger.rules.facts import Claim, Context
 from ledger.rules.reader import Reader
 from ledger.services import closing, handlers, settling
-from ledger.services.ports import BOOKED, PERIOD_TYPES, PRESENT, Outcome
+from ledger.services.ports import BOOKED, PERIOD_TYPES, PRESENT, CreditPage, Outcome
 from ledger.services.unit_of_work import AggregateCache, Services, UnitOfWork
 
 if TYPE_CHECKING:
@@ -457,6 +458,30 @@ class OutpatientPooling(Application[UUID]):
         """The ids of the next ``limit`` members of a region on a date, in id order past member id ``after``."""
         with self.engine.connect() as conn:
             return roster.members_page(conn, admdvs, on, after, limit)
+
+    def pages_to_credit(self, admdvs: str, on: str, after: str, month: str, size: int) -> Iterator[CreditPage]:
+        """A region's members on ``on`` past member id ``after``, ``size`` at a time in id order, with their standings.
+
+        Each page comes with :meth:`standings_to_credit` for its members. On PostgreSQL the
+        next page is read while the caller credits this one: the reads wait on the server, a
+        fifth of a million-member close there. A page's members are none of the pages' before
+        it, so reading it early reads what reading it then would; another writer's event
+        meanwhile fails the page's commit, as it does after any look.
+        """
+        def read(after: str) -> CreditPage:
+            ids = [UUID(member) for member in self.members_page(admdvs, on, after, size)]
+            return ids, (self.standings_to_credit(ids, month) if ids else {})
+
+        if self.store.kind != "postgresql":
+            while (page := read(after))[0]:
+                yield page
+                after = str(page[0][-1])
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="close-reader") as reader:
+            ahead = reader.submit(read, after)
+            while (page := ahead.result())[0]:
+                ahead = reader.submit(read, str(page[0][-1]))
+                yield page
 
     def members_written_since(self, position: int) -> list[UUID]:
         """The members whose streams took an event other than a credit past ``position``, in the order they did."""

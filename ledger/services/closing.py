@@ -229,11 +229,10 @@ def _credit_accounts(app: PeriodRun, msg: m.MonthClosed, policy: Policy, since: 
     reader = Reader(policy)
     read = 0
     with ExitStack() as alongside:
-        while page := app.members_page(msg.admdvs, on.isoformat(), after, CREDIT_BATCH):
-            _credit(app, msg, policy, reader, [UUID(member) for member in page])
-            after = page[-1]
-            read += len(page)
-            if read >= ALONGSIDE_FROM and read - len(page) < ALONGSIDE_FROM:
+        for ids, offered in app.pages_to_credit(msg.admdvs, on.isoformat(), after, msg.month, CREDIT_BATCH):
+            _credit(app, msg, policy, reader, ids, offered)
+            read += len(ids)
+            if read >= ALONGSIDE_FROM and read - len(ids) < ALONGSIDE_FROM:
                 alongside.enter_context(app.projecting_alongside())
             between_pages()
     return _credit_written_since(app, msg, policy, began)
@@ -249,7 +248,8 @@ def _credit_written_since(app: PeriodRun, msg: m.MonthClosed, policy: Policy, po
     return looked
 
 
-def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, ids: list[UUID]) -> None:
+def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, ids: list[UUID],
+            offered: dict[UUID, tuple[dict[str, Any], int]] | None = None) -> None:
     """Credit those of ``ids`` in the close's region due the month and not yet credited, in one transaction.
 
     A member is read back from its events only when it must be: most are credited from their
@@ -257,13 +257,15 @@ def _credit(app: PeriodRun, msg: m.MonthClosed, policy: Policy, reader: Reader, 
     at the same version. The others are read whole: one the process has cached, one written
     past what the read models have read, one who has left (the credit is paid out with the
     balance), and one whose credit is due a snapshot, which needs the whole member.
+    ``offered``: the standings of ``ids``, when the caller has read them already (``pages_to_credit``).
     """
     on = month_end(msg.month)
     s = app.services()
-    uncached = [i for i in ids if i not in s.uow.cache]
-    offered = app.standings_to_credit(uncached, msg.month) if uncached else {}
+    uncached = {i for i in ids if i not in s.uow.cache}
+    if offered is None:
+        offered = app.standings_to_credit(uncached, msg.month) if uncached else {}
     partial = {i: Member.standing_only(i, version, standing) for i, (standing, version) in offered.items()
-               if standing["left"] is None and not s.uow.store.would_snapshot(Member, version, 1)}
+               if i in uncached and standing["left"] is None and not s.uow.store.would_snapshot(Member, version, 1)}
     s.uow.load(Member, [i for i in ids if i not in partial])
     for aggregate_id in ids:
         member = partial.get(aggregate_id) or s.uow.get(Member, aggregate_id)

@@ -16,7 +16,7 @@ from ledger.errors import LedgerError
 from ledger.services.unit_of_work import PeriodQueries
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
     from contextlib import AbstractContextManager
     from datetime import date
     from uuid import UUID
@@ -58,6 +58,10 @@ class ReadModels(Protocol):
         """Project every event the read models have not seen; returns how many were read."""
 
 
+CreditPage = tuple[list["UUID"], dict["UUID", tuple[dict[str, Any], int]]]
+"""A page of a region's members, in id order, and those of them a credit can be booked for from their standing."""
+
+
 class PeriodRun(PeriodQueries, Protocol):
     """What closing a month or a year needs: units of work, the log's head, the roster and the movements."""
 
@@ -72,8 +76,8 @@ class PeriodRun(PeriodQueries, Protocol):
     def services(self) -> Services:
         """A fresh unit of work with the policy library."""
 
-    def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[str]:
-        """The ids of the next ``limit`` members of a region on a date, in id order past member id ``after``."""
+    def pages_to_credit(self, admdvs: str, on: str, after: str, month: str, size: int) -> Iterator[CreditPage]:
+        """A region's members on a date past member id ``after``, ``size`` at a time, each page with its standings."""
 
     def members_written_since(self, position: int) -> list[UUID]:
         """The members whose streams took an event other than a credit past ``position``, in the order they did."""
