@@ -48,10 +48,11 @@ if TYPE_CHECKING:
 
 CREDIT_BATCH = 2000
 """Members read and credited per transaction: a crash part-way loses at most one page, which the rerun credits."""
-ALONGSIDE_FROM = 20_000
+ALONGSIDE_FROM = 50_000
 """Members a close reads before a second process catches the read models up with its credits meanwhile.
 
-A smaller close is over before the second interpreter has started (about a second).
+A smaller close is over in a few seconds: the second interpreter takes about half a second to
+start, which the close would wait for at its end, for little.
 """
 
 NEWLY_DUE = (Member.Enrolled.TOPIC, Member.Resumed.TOPIC)
