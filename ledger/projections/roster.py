@@ -22,8 +22,9 @@ roster_members = Table(
     date_column("left_on", nullable=True),
     Column("left_how", String(20), nullable=True),
     position_column(),
-    # A region's members in id order: a month close's pages walk it (``members_page``).
-    Index("ix_roster_members_admdvs_member_id", "admdvs", "member_id"),
+    # A region's members in id order, with what says they are on the roll: a month close's pages
+    # walk it (``members_page``) without reading the rows, which lie in enrolment order.
+    Index("ix_roster_members_page", "admdvs", "member_id", "enrolled_on", "left_on"),
 )
 
 roster_types = Table(
@@ -92,8 +93,9 @@ def members_page(conn: Connection, admdvs: str, on: str, after: str, limit: int)
     A month close reads a region's members a page at a time: a million never sit in memory at
     once. In id order, because the event store and the read models keep a member's rows by its
     id: a page's lookups and writes then fall in one stretch of each index, not all over it
-    (docs/benchmarks.md). The region's index on (admdvs, member_id) serves the page as it
-    stands, so neither database can plan it as a scan and a sort of the whole roster.
+    (docs/benchmarks.md). The region's index on (admdvs, member_id, enrolled_on, left_on) serves
+    the page as it stands, rows unread, so neither database can plan it as a scan and a sort of
+    the whole roster.
     """
     r = roster_members.c
     rows = conn.execute(select(r.member_id).where(r.admdvs == admdvs, r.member_id > after, *_on_roll(on))
