@@ -21,7 +21,7 @@ def test_the_benchmark_measures_every_phase_on_the_same_events(store, tmp_path):
     out = tmp_path / "figures.json"
     server = ["--db", os.environ["LEDGER_TEST_POSTGRES_URL"]] if store.kind == "postgresql" else []
     subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--events", "2000", "--queries", "20",
-                    "--json", str(out), *server], check=True, capture_output=True, cwd=ROOT)
+                    "--close-members", "50", "--json", str(out), *server], check=True, capture_output=True, cwd=ROOT)
     figures = json.loads(out.read_text())
 
     ingest = figures["ingest"]
@@ -39,3 +39,6 @@ def test_the_benchmark_measures_every_phase_on_the_same_events(store, tmp_path):
     assert set(figures["ratios"]) == {"ingest_vs_floor_append", "ingest_vs_floor_append_our_streams",
                                       "rebuild_vs_floor_read_decode"}
     assert all(ratio > 0 for ratio in figures["ratios"].values())
+    # a month close of --close-members members on a store of its own, against its own floor
+    assert figures["close_members"]["close"]["credits"] == 50
+    assert figures["close_members"]["close_vs_floor_append"] > 0
