@@ -12,12 +12,20 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from ledger.services import closing, platform
 from tests.service.conftest import XINYANG, money
 
 
-def test_other_requests_are_answered_between_the_pages_of_a_close_xinyang_art8(service, bureau, city, monkeypatch):
+@pytest.mark.parametrize("alongside", [False, True], ids=["one process", "read models alongside"])
+def test_other_requests_are_answered_between_the_pages_of_a_close_xinyang_art8(service, bureau, city, monkeypatch,
+                                                                                alongside):
+    """With ``alongside``, the close's second process catches the read models up from its first page on,
+    while the service's own follower does too (``ledger.projections.alongside``)."""
     monkeypatch.setattr(closing, "CREDIT_BATCH", 1)
+    if alongside:
+        monkeypatch.setattr(closing, "ALONGSIDE_FROM", 1)
     monkeypatch.setattr(platform, "PAGE_PAUSE", timedelta(seconds=1))
     answered: list[str] = []
     pages = 0
