@@ -462,7 +462,8 @@ class OutpatientPooling(Application[UUID]):
     def pages_to_credit(self, admdvs: str, on: str, after: str, month: str, size: int) -> Iterator[CreditPage]:
         """A region's members on ``on`` past member id ``after``, ``size`` at a time in id order, with their standings.
 
-        Each page comes with :meth:`standings_to_credit` for its members. On PostgreSQL the
+        Each page comes with :meth:`standings_to_credit` for those of its members this process
+        has not cached (a cached member is credited from its aggregate). On PostgreSQL the
         next page is read while the caller credits this one: the reads wait on the server, a
         fifth of a million-member close there. A page's members are none of the pages' before
         it, so reading it early reads what reading it then would; another writer's event
@@ -470,7 +471,8 @@ class OutpatientPooling(Application[UUID]):
         """
         def read(after: str) -> CreditPage:
             ids = [UUID(member) for member in self.members_page(admdvs, on, after, size)]
-            return ids, (self.standings_to_credit(ids, month) if ids else {})
+            uncached = [i for i in ids if i not in self.cache]
+            return ids, (self.standings_to_credit(uncached, month) if uncached else {})
 
         if self.store.kind != "postgresql":
             while (page := read(after))[0]:
