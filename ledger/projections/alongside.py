@@ -78,7 +78,7 @@ def main() -> None:
     runner = ProjectionRunner(EventSource.on(reader.recorder, make_transcoder().decode, store.kind), engine,
                               store=store)
     read = 0
-    while not _told_to_stop(sys.stdin, 0 if read else PAUSE):
+    while not _told_to_stop(sys.stdin, pause=not read):
         read = runner.catch_up()
     engine.dispose()
     reader.close()
@@ -86,6 +86,6 @@ def main() -> None:
     os._exit(0)  # an interpreter's own shutdown, undoing every import, is time the caller would wait for
 
 
-def _told_to_stop(stdin: IO[str], wait: float) -> bool:
-    """Whether the input has ended (the caller closed it, or died), waiting up to ``wait`` seconds to see."""
-    return bool(select.select([stdin], [], [], wait)[0])
+def _told_to_stop(stdin: IO[str], *, pause: bool) -> bool:
+    """Whether the input has ended (the caller closed it, or died); with ``pause``, waiting :data:`PAUSE` to see."""
+    return bool(select.select([stdin], [], [], PAUSE if pause else 0)[0])
