@@ -75,7 +75,7 @@ def main() -> None:
     store, application = pickle.load(sys.stdin.buffer)
     reader = store.log_application(application)
     engine = store.engine()
-    runner = ProjectionRunner(EventSource.on(reader.recorder, make_transcoder().decode, store.kind), engine,
+    runner = ProjectionRunner(EventSource.on(reader.recorder, make_transcoder(), store.kind), engine,
                               store=store)
     read = 0
     while not _told_to_stop(sys.stdin, pause=not read):

@@ -113,12 +113,12 @@ class Record:
     payload: dict[str, Any]
     day: str | None
     """The event's effective date as text, where it has one (read once: most views store it)."""
-    decode: Callable[[bytes], dict[str, Any]]
-    """The event store's own decoder, for a view that needs Python types (Decimal, date)."""
+    typing: Callable[[dict[str, Any]], dict[str, Any]]
+    """The event store's transcoder typing a parsed payload (``LedgerTranscoder.typed``)."""
 
     def typed(self) -> dict[str, Any]:
-        """The payload with Python types, decoded as the event store decodes it."""
-        return self.decode(self.state)
+        """The payload with Python types (Decimal, date), as the event store decodes it."""
+        return self.typing(self.payload)
 
 
 def iso(value: date | datetime | str | dict[str, str]) -> str:

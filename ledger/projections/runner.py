@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Table
 
     from ledger.adapters.store import Store
+    from ledger.adapters.transcodings import LedgerTranscoder
     from ledger.projections.base import View
 
 
@@ -58,7 +59,7 @@ def all_views() -> list[View]:
 
 
 class EventSource:
-    """Where the runner reads events: a notification reader and the decoder of their payloads.
+    """Where the runner reads events: a notification reader and the transcoder of their payloads.
 
     ``select(start, limit, stop, topics)`` returns the events from position ``start`` on, up to
     ``stop``, of the given topics only (all topics when empty): a rebuild reads only what its
@@ -69,10 +70,11 @@ class EventSource:
     """
 
     def __init__(self, select: Callable[[int, int, int | None, Sequence[str]], Sequence[Notification]],
-                 decode: Callable[[bytes], Any], head: Callable[[], int | None], *, read_ahead: bool = False,
+                 transcoder: LedgerTranscoder, head: Callable[[], int | None], *, read_ahead: bool = False,
                  head_query: str | None = None) -> None:
         self.select = select
-        self.decode = decode
+        self.transcoder = transcoder
+        self.decode = transcoder.decode
         self.head = head
         self.read_ahead = read_ahead
         self.head_query = head_query
@@ -80,14 +82,14 @@ class EventSource:
     @classmethod
     def of(cls, app: Any) -> EventSource:
         """The log of a running application."""
-        return cls.on(app.recorder, app.mapper.transcoder.decode, app.store.kind)
+        return cls.on(app.recorder, app.mapper.transcoder, app.store.kind)
 
     @classmethod
-    def on(cls, recorder: Any, decode: Callable[[bytes], Any], kind: str) -> EventSource:
-        """The log ``recorder`` keeps in a store of ``kind`` (``sqlite`` or ``postgresql``), decoded by ``decode``."""
+    def on(cls, recorder: Any, transcoder: LedgerTranscoder, kind: str) -> EventSource:
+        """The log ``recorder`` keeps in a store of ``kind`` (``sqlite``, ``postgresql``), written by ``transcoder``."""
         return cls(
             select=log_reader(recorder),
-            decode=decode,
+            transcoder=transcoder,
             head=recorder.max_notification_id,
             read_ahead=kind == "postgresql",
             head_query=head_query(recorder),
@@ -270,7 +272,7 @@ class ProjectionRunner:
 
     def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int],
                        writer: Writer | None) -> None:
-        parse, decode = self.source.parse, self.source.decode
+        parse, typing = self.source.parse, self.source.transcoder.typed
         readers: dict[str, list[View]] = {}
         with self._batch(writer) as conn:
             self._refresh(conn, done, writer)
@@ -289,7 +291,7 @@ class ProjectionRunner:
                 payload = parse(n.state)
                 day = payload.get("day")
                 record = Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state, payload,
-                                None if day is None else iso(day), decode)
+                                None if day is None else iso(day), typing)
                 for view in interested:
                     if n.id > done[view.name]:
                         view.process(conn, record)

@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger.adapters.seam import Aggregates, stream_heads
-from ledger.adapters.transcodings import make_transcoder
+from ledger.adapters.transcodings import LedgerTranscoder, make_transcoder
 from ledger.domain.aggregate import LedgerAggregate, LedgerEvent, submitted_by
 from ledger.domain.claims import Settlement
 from ledger.domain.ids import (
@@ -58,7 +58,6 @@ from ledger.services.unit_of_work import AggregateCache, Services, UnitOfWork
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
-    from eventsourcing.persistence import JSONTranscoder
     from sqlalchemy import Connection, Engine
 
     from ledger.adapters.store import Store
@@ -168,7 +167,7 @@ class OutpatientPooling(Application[UUID]):
         self._engine: Engine | None = None
         self._read_models: ProjectionRunner | None = None
 
-    def construct_transcoder(self) -> JSONTranscoder:
+    def construct_transcoder(self) -> LedgerTranscoder:
         """The library's JSON format, written with orjson, with effective dates added."""
         return make_transcoder()
 

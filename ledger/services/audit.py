@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Notification
+from eventsourcing.persistence import Notification
 from sqlalchemy import select
 
 from ledger.adapters.collector import batch_collection
 from ledger.adapters.seam import log_reader
 from ledger.adapters.store import Store, sqlite_engine
-from ledger.adapters.transcodings import make_transcoder
+from ledger.adapters.transcodings import LedgerTranscoder, make_transcoder
 from ledger.errors import LedgerError
 from ledger.policy.parameters import Policy
 from ledger.projections.base import Record, View
@@ -266,11 +266,11 @@ def replay(where: Where, head: int | None, scratch: str) -> Replayed:
     """
     reader = None
     if isinstance(where, str):
-        source = EventSource(select=ExportedLog(where).select, decode=make_transcoder().decode, head=lambda: None)
+        source = EventSource(select=ExportedLog(where).select, transcoder=make_transcoder(), head=lambda: None)
     else:
         store, application = where
         reader = store.log_application(application)
-        source = EventSource(select=log_reader(reader.recorder), decode=make_transcoder().decode,
+        source = EventSource(select=log_reader(reader.recorder), transcoder=make_transcoder(),
                              head=lambda: head, read_ahead=store.kind == "postgresql")
     readjudication, periods = ReadjudicationView(), PeriodRunsView()
     engine = _scratch_engine(Path(scratch) / "replay.db")
@@ -360,7 +360,7 @@ class AuditReport:
 
 @batch_collection()
 def audit(app: AuditedLedger | None = None, *, export: str | None = None, progress: bool = False,
-          transcoder: JSONTranscoder | None = None, expect: Checkpoint | None = None,
+          transcoder: LedgerTranscoder | None = None, expect: Checkpoint | None = None,
           trusted: Ed25519PublicKey | None = None) -> AuditReport:
     """Audit the live store of ``app``, or the export file ``export``; ``expect``: an anchored head it must extend.
 
@@ -389,10 +389,10 @@ def _scratch_engine(path: Path) -> Engine:
 
 
 def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scratch_dir: str, progress: bool,
-           transcoder: JSONTranscoder | None, expect: Checkpoint | None) -> AuditReport:
+           transcoder: LedgerTranscoder | None, expect: Checkpoint | None) -> AuditReport:
     if export is not None:
         log = ExportedLog(export, expect)
-        source = EventSource(select=log.select, decode=(transcoder or make_transcoder()).decode, head=lambda: None)
+        source = EventSource(select=log.select, transcoder=transcoder or make_transcoder(), head=lambda: None)
         # A file's size stands in for its count of events; a transcoder of the caller's own stays in this process.
         apart = Apart(export, Path(export).stat().st_size // 1000 if transcoder is None else 0, None, scratch_dir)
     else:
@@ -401,7 +401,8 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
         live = app.event_source()
         last = live.head() or 0
         # Both processes read the log through the same position, whatever is booked meanwhile.
-        source = EventSource(select=live.select, decode=live.decode, head=lambda: last, read_ahead=live.read_ahead)
+        source = EventSource(select=live.select, transcoder=live.transcoder, head=lambda: last,
+                             read_ahead=live.read_ahead)
         apart = Apart((app.store, app.name), last, last, scratch_dir)
     try:
         if export is not None:

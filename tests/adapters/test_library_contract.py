@@ -9,15 +9,21 @@ name, before it can corrupt a log. Store-dependent ones run on SQLite and Postgr
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
+import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import AggregateCreated, BaseAggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, TranscodingNotRegisteredError
 from eventsourcing.postgres import PostgresApplicationRecorder
+from hypothesis import given
+from hypothesis import strategies as st
 from psycopg.sql import SQL, Identifier
 
 from ledger.adapters.seam import (
@@ -375,6 +381,45 @@ def test_json_transcoder_encode_obj_tags_values_as_the_library_encodes_them():
     value = {"amount": Decimal("12.30"), "day": date(2024, 3, 20), "nested": [Decimal("0.01"), "信阳"]}
     assert ours.encode(value) == theirs.encode(value)
     assert theirs.decode(ours.encode(value)) == value
+
+
+TAGGABLE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=2) | st.dates()
+    | st.datetimes(timezones=st.just(UTC)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["_type_", "_data_", "a", "b"]),
+                                                                 inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(TAGGABLE)
+def test_typed_of_the_parsed_json_is_what_decode_gives_and_leaves_the_parsed_json_as_it_was(value):
+    """``LedgerTranscoder.typed`` applies the library's ``names`` and ``_decode_obj`` as its object hook does."""
+    transcoder = make_transcoder()
+    stored = transcoder.encode({"value": value})
+    parsed = orjson.loads(stored)
+    assert _outcome(transcoder.typed, parsed) == _outcome(transcoder.decode, stored)
+    assert parsed == orjson.loads(stored)
+
+
+def _outcome(decode: Callable[[Any], Any], value: Any) -> Any:
+    """What ``decode`` returns, or the type of what it raises (a tag without a transcoding, data it cannot take)."""
+    try:
+        return decode(value)
+    except (TranscodingNotRegisteredError, TypeError, ValueError, ArithmeticError) as e:
+        return type(e)
+
+
+def test_typed_decodes_a_tag_whose_data_is_tagged_innermost_first():
+    transcoder = make_transcoder()
+    stored = b'{"a":{"_type_":"decimal_str","_data_":{"_type_":"date_iso","_data_":"2024-03-20"}},"b":[{"x":1}]}'
+    with pytest.raises(TypeError):
+        transcoder.decode(stored)
+    with pytest.raises(TypeError):
+        transcoder.typed(orjson.loads(stored))
+    stored = b'{"a":{"_type_":"date_iso","_data_":"2024-03-20","c":1},"b":{"_type_":"nothing_known"}}'
+    assert transcoder.typed(orjson.loads(stored)) == transcoder.decode(stored)
 
 
 def test_snapshotting_enabled_gives_the_application_a_snapshot_store(sqlite_app):
