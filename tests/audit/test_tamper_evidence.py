@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import delete, select, update
 
 from ledger.exchange.messages import validate_message
+from ledger.projections.journal import journal_entries
+from ledger.services import audit as audit_module
 from ledger.services.audit import audit, export_log
 from tests.audit.city import (
     account_used,
@@ -191,6 +194,32 @@ def test_a_tampered_policy_version_record_fails_the_readjudication(app):
     s1 = _settled_position(app, "S1")
     assert f"position {s1}: settlement S1 uses policy {version}, which the log does not hold" in problems
     assert report.checks["chain"] == [f"position {position}: event differs from what was sealed (changed or reordered)"]
+
+
+@pytest.mark.parametrize("at_once", [2000, 3])
+def test_a_read_model_row_changed_behind_the_ledger_is_named_by_its_number_in_key_order(app, monkeypatch, at_once):
+    """The comparison reads both sides a chunk at a time; the row's number is its place in the whole table."""
+    monkeypatch.setattr(audit_module, "COMPARED_AT_ONCE", at_once)
+    build_small_city(app)
+    e = journal_entries.c
+    with app.engine.begin() as conn:
+        rows = conn.execute(select(journal_entries).order_by(e.position, e.entry)).all()
+        fifth = rows[4]
+        conn.execute(update(journal_entries).where(e.position == fifth.position, e.entry == fifth.entry)
+                     .values(amount=fifth.amount + 1))
+        last = rows[-1]
+        conn.execute(delete(journal_entries).where(e.position == last.position, e.entry == last.entry))
+
+    report = audit(app)
+
+    changed = (*fifth[:-1], fifth.amount + 1)
+    assert report.checks["read_models"] == [f"journal_entries: row 5 differs: live {changed}, rebuilt {tuple(fifth)}"]
+
+    with app.engine.begin() as conn:
+        conn.execute(update(journal_entries).where(e.position == fifth.position, e.entry == fifth.entry)
+                     .values(amount=fifth.amount))
+    assert audit(app).checks["read_models"] == [
+        f"journal_entries: row {len(rows)} differs: live None, rebuilt {tuple(last)}"]
 
 
 # ------------------------------------------------------------------ an export file
