@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -127,9 +128,18 @@ class Listing:
 
     @classmethod
     def from_record(cls, record: list[Any]) -> Listing:
-        """Inverse of :meth:`as_record`."""
-        lv, std, procured, min_level, indication, since, article = record
-        return cls(lv, None if std is None else Decimal(std), procured, min_level, indication,
+        """Inverse of :meth:`as_record`: one object per distinct entry (listings are immutable).
+
+        An audit reads every settled line's listing back, and a city's bills list the same few
+        thousand entries again and again.
+        """
+        return _listing(tuple(record))
+
+
+@lru_cache(maxsize=4096)
+def _listing(record: tuple[Any, ...]) -> Listing:
+    lv, std, procured, min_level, indication, since, article = record
+    return Listing(lv, None if std is None else Decimal(std), procured, min_level, indication,
                    date.fromisoformat(since), article)
 
 
