@@ -34,6 +34,8 @@ Phases (each in its own process, so its peak memory is its own):
   library appending one event to each of as many streams (issue 23 asks for a million in 60 s);
 - rebuild: every read model from zero;
 - audit: chain, rebuild into a scratch store, re-adjudication, journal, comparison;
+- for both, the processor time of each of their two processes (one process and its writer, or
+  the audit and its replay): whether a phase is bound by one process or by the machine's cores;
 - queries: ``balance`` and ``cap`` latency over random members in process, then 1101 and 5206
   over HTTP from one client to ``ledger serve`` (p50, p99), and the same requests to a bare
   FastAPI app on uvicorn that only checks their signatures (the HTTP stack's own latency then).
@@ -95,6 +97,24 @@ def children_peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def processor_seconds() -> tuple[float, float]:
+    """Processor time (user and system) so far: this process's, and that of the children it waited for.
+
+    A rebuild and an audit run on two processes at once: the wall time alone does not say
+    whether they are bound by one process or by the machine's two cores.
+    """
+    import resource
+
+    mine, theirs = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime, theirs.ru_utime + theirs.ru_stime
+
+
+def spent_since(before: tuple[float, float]) -> dict[str, float]:
+    """The processor seconds this process and its children spent since ``before`` (:func:`processor_seconds`)."""
+    now = processor_seconds()
+    return {"cpu_seconds": now[0] - before[0], "children_cpu_seconds": now[1] - before[1]}
 
 
 def peak_rss_mb() -> float:
@@ -432,26 +452,28 @@ def phase_sqlite3(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_rebuild(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
-    started = time.perf_counter()
+    cpu, started = processor_seconds(), time.perf_counter()
     read = app.read_models.rebuild()
     elapsed = time.perf_counter() - started
+    spent = spent_since(cpu)
     events = app.recorder.max_notification_id() or 0
     app.close()
     # The rate is over the whole log: the events no read model follows are passed over, not read.
     # The rows are written by a second process (ledger/adapters/writer.py), its peak its own.
     writer_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"events": events, "read": read, "seconds": elapsed, "events_per_s": events / elapsed,
-            "peak_rss_mb": peak_rss_mb(), "writer_peak_rss_mb": writer_rss}
+            "peak_rss_mb": peak_rss_mb(), "writer_peak_rss_mb": writer_rss, **spent}
 
 
 def phase_audit(args: argparse.Namespace) -> dict[str, Any]:
     app = bootstrap(args.db)
-    started = time.perf_counter()
+    cpu, started = processor_seconds(), time.perf_counter()
     report = audit(app)
     elapsed = time.perf_counter() - started
+    spent = spent_since(cpu)
     app.close()
     return {"events": report.events, "ok": report.ok, "seconds": elapsed, "events_per_s": report.events / elapsed,
-            "peak_rss_mb": peak_rss_mb(), "replay_peak_rss_mb": children_peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "replay_peak_rss_mb": children_peak_rss_mb(), **spent}
 
 
 def phase_queries(args: argparse.Namespace) -> dict[str, Any]:
@@ -639,6 +661,11 @@ RSS_TARGET_MB = 400
 """Issue 23: a million members ingested, rebuilt and audited within 400 MB in every phase."""
 
 
+def _processor(phase: dict[str, Any]) -> str:
+    """A two-process phase's processor time: its own and its second process's."""
+    return f"processor {phase['cpu_seconds']:.1f} + {phase['children_cpu_seconds']:.1f} s"
+
+
 def print_table(r: dict[str, Any]) -> None:
     i, f, rb, a, q = r["ingest"], r["floor"], r["rebuild"], r.get("audit"), r.get("queries")
     rows = [
@@ -656,12 +683,13 @@ def print_table(r: dict[str, Any]) -> None:
         ("ingest: booking", f"{i['events_per_s']:,.0f} events/s, {i['messages_per_s']:,.0f} msg/s, "
                             f"{i['settlements_per_s']:,.0f} settlements/s", f"{i['peak_rss_mb']:.0f}"),
         ("ingest: with read models", f"{i['events_per_s_with_projections']:,.0f} events/s ({i['seconds']:.1f} s)", ""),
-        ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s)",
+        ("rebuild read models", f"{rb['events_per_s']:,.0f} events/s ({rb['seconds']:.1f} s; {_processor(rb)})",
          f"{rb['peak_rss_mb']:.0f}" + (f" + {rb['writer_peak_rss_mb']:.0f}" if rb["writer_peak_rss_mb"] else "")),
     ]
     if a is not None:
-        rows.append(("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']}), "
-                                     f"{a['events_per_s'] / f['read_decode_events_per_s']:.0%} of read+decode",
+        rows.append(("audit replay", f"{a['events_per_s']:,.0f} events/s ({a['seconds']:.1f} s, ok={a['ok']}; "
+                                     f"{_processor(a)}), {a['events_per_s'] / f['read_decode_events_per_s']:.0%} "
+                                     "of read+decode",
                      f"{a['peak_rss_mb']:.0f}" + (f" + {a['replay_peak_rss_mb']:.0f}"
                                                   if a.get("replay_peak_rss_mb") else "")))
     if i["closes"]:
@@ -687,9 +715,9 @@ def print_table(r: dict[str, Any]) -> None:
           f"({i['settlements']:,} settlements, {i['refused']} refused)")
     for line in i["refusals"]:
         print(f"  refused: {line}")
-    print(f"{'phase':<32}{'rate':<64}{'peak RSS MiB':>12}")
+    print(f"{'phase':<32}{'rate':<88}{'peak RSS MiB':>12}")
     for name, rate, rss in rows:
-        print(f"{name:<32}{rate:<64}{rss:>12}")
+        print(f"{name:<32}{rate:<88}{rss:>12}")
     ratios = r["ratios"]
     if len(r["rounds"]) > 1:
         print("\nrounds (the table shows the last):")
