@@ -51,7 +51,7 @@ class LedgerTranscoder(JSONTranscoder):
         """What :meth:`decode` gives, from the JSON already parsed as plain data (``orjson.loads``).
 
         A read model that needs Python types (the audit's re-adjudication) reads events the
-        runner has parsed once already: typing the parsed values costs half of decoding the
+        runner has parsed once already: typing the parsed values costs less than decoding the
         bytes again (figures in docs/benchmarks.md). Each tagged object is decoded as the
         library's object hook decodes it, innermost first; ``parsed`` is left as it was.
         """
