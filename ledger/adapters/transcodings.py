@@ -58,11 +58,12 @@ class LedgerTranscoder(JSONTranscoder):
         kind = type(parsed)
         if kind is dict:
             if len(parsed) == 2 and "_type_" in parsed and "_data_" in parsed:  # a tag and its data
-                data = parsed["_data_"]
-                transcoding = self.names.get(parsed["_type_"])
-                if transcoding is None or type(data) in _NESTED:
-                    return self._decode_obj({"_type_": parsed["_type_"], "_data_": self.typed(data)})
-                return transcoding.decode(data)
+                name, data = parsed["_type_"], parsed["_data_"]
+                transcoding = self.names.get(name) if type(name) is str else None
+                if transcoding is not None and type(data) not in _NESTED:
+                    return transcoding.decode(data)
+                # Anything else as the object hook sees it: its values decoded first.
+                return self._decode_obj({k: self.typed(v) if type(v) in _NESTED else v for k, v in parsed.items()})
             return {k: self.typed(v) if type(v) in _NESTED else v for k, v in parsed.items()}
         if kind is list:
             return [self.typed(v) if type(v) in _NESTED else v for v in parsed]
