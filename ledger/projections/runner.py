@@ -74,7 +74,6 @@ class EventSource:
                  head_query: str | None = None) -> None:
         self.select = select
         self.transcoder = transcoder
-        self.decode = transcoder.decode
         self.head = head
         self.read_ahead = read_ahead
         self.head_query = head_query
@@ -123,7 +122,7 @@ class EventSource:
 
     @staticmethod
     def parse(state: bytes) -> dict[str, Any]:
-        """The stored JSON as plain data (what views read; ``decode`` gives Python types)."""
+        """The stored JSON as plain data (what views read; ``Record.typed`` gives Python types)."""
         return orjson.loads(state)
 
 

@@ -349,7 +349,7 @@ def _out_of_catalogue(app: OutpatientPooling, admdvs: str, year: int) -> dict[tu
         for n in notifications:
             if str(n.originator_id) not in live:
                 continue
-            p = source.decode(n.state)
+            p = source.transcoder.decode(n.state)
             day = p["claim"]["date"].isoformat() if isinstance(p["claim"]["date"], date) else str(p["claim"]["date"])
             if day.startswith(prefix):
                 key = (p["fixmedins_code"], day[:7])

@@ -48,7 +48,7 @@ def whatif(app: SettlementLog, reform: str, admdvs: str, year: int, *, batch: in
     # Only the settlements' events, up to the head as it stands when the what-if starts.
     for notifications in source.batches(1, source.head() or 0, TOPICS, batch):
         for n in notifications:
-            p = source.decode(n.state)
+            p = source.transcoder.decode(n.state)
             if p["admdvs"] != admdvs:
                 continue
             setl_id = str(n.originator_id)

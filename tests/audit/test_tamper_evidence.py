@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from ledger.exchange.messages import validate_message
+from ledger.projections.chain import log_chain
 from ledger.projections.journal import journal_entries
+from ledger.projections.runner import all_views
 from ledger.services import audit as audit_module
 from ledger.services.audit import audit, export_log
 from tests.audit.city import (
@@ -194,6 +196,13 @@ def test_a_tampered_policy_version_record_fails_the_readjudication(app):
     s1 = _settled_position(app, "S1")
     assert f"position {s1}: settlement S1 uses policy {version}, which the log does not hold" in problems
     assert report.checks["chain"] == [f"position {position}: event differs from what was sealed (changed or reordered)"]
+
+
+def test_every_compared_column_is_text_an_integer_or_bytes_which_both_drivers_give_alike():
+    """The comparison reads the drivers' own rows (``audit._chunks``): a live PostgreSQL store against a
+    SQLite scratch compares row for row only while no column needs SQLAlchemy to convert it."""
+    tables = [log_chain, *(t for v in all_views() if v.rebuildable for t in v.tables)]
+    assert {c.type.python_type for t in tables for c in t.columns} <= {str, int, bytes}
 
 
 @pytest.mark.parametrize("at_once", [2000, 3])
