@@ -26,7 +26,7 @@ from ledger.adapters.writer import Deferred
 from ledger.money import from_fen, to_fen
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from psycopg import Cursor
     from sqlalchemy import ColumnElement, Connection
@@ -143,6 +143,16 @@ class View(ABC):
     tables: ClassVar[tuple[Table, ...]]
     rebuildable: ClassVar[bool] = True
     """False for the log's seal (the hash chain), which a rebuild must never recompute."""
+    fields: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Per topic, the only payload fields the view reads, where it names them (see :meth:`reads`)."""
+
+    def reads(self, topic: str) -> tuple[str, ...] | None:
+        """The payload fields of a ``topic`` event this view reads; None: any of them.
+
+        When every view following an event names its fields, the event is parsed for those
+        alone (:mod:`ledger.projections.payloads`); a field left out is simply not there.
+        """
+        return self.fields.get(topic)
 
     def begin(self, conn: Connection) -> None:
         """Start a batch: forget anything buffered by a batch that did not commit."""

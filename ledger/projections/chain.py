@@ -49,6 +49,10 @@ class ChainView(View):
         self._rows: list[dict[str, Any]] = []
         self._head = GENESIS
 
+    def reads(self, topic: str) -> tuple[str, ...]:
+        """Of every event's payload, only when it was recorded (the link hashes the stored bytes)."""
+        return ("timestamp",)
+
     def begin(self, conn: Connection) -> None:  # noqa: D102
         self._rows = []
         last = conn.execute(select(log_chain.c.hash).order_by(log_chain.c.position.desc()).limit(1)).scalar()

@@ -15,7 +15,7 @@ accounts, deposits, transfers out, inheritance) are named after the same ledger 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Column, Integer, String, Table, func, select
 
@@ -33,6 +33,8 @@ from ledger.projections.base import (
 from ledger.rules.facts import REIMBURSED
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy import Connection
 
 POOLING_EXPENSE = "统筹基金待遇支出—门诊统筹"
@@ -147,6 +149,10 @@ class JournalView(View):
         "yibao:Region.DepositReturned",
     )
     tables = (journal_entries,)
+    fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "yibao:Settlement.Settled": ("kind", "psn_no", "fixmedins_code", "medins_setl_id", "result.hifp_pay",
+                                     "result.acct_pay"),
+    }
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import literal_column, select, update
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
@@ -36,6 +35,7 @@ from ledger.projections.chain import ChainView
 from ledger.projections.clearing import ClearingView
 from ledger.projections.deadlines import DeadlinesView
 from ledger.projections.journal import JournalView
+from ledger.projections.payloads import parser
 from ledger.projections.prepayments import PrepaymentsView
 from ledger.projections.roster import RosterView
 from ledger.projections.settlements import SettlementsView
@@ -120,11 +120,6 @@ class EventSource:
                 ahead = reader.submit(read, last + 1)
                 yield notifications
 
-    @staticmethod
-    def parse(state: bytes) -> dict[str, Any]:
-        """The stored JSON as plain data (what views read; ``Record.typed`` gives Python types)."""
-        return orjson.loads(state)
-
 
 class ProjectionRunner:
     """Keeps a set of views up to date with a log."""
@@ -143,6 +138,8 @@ class ProjectionRunner:
         self.seconds = 0.0
         """Time spent catching up, so a benchmark can tell booking from projecting."""
         self._ready = False
+        self._readers: dict[str, tuple[list[View], Callable[[bytes], dict[str, Any]]]] = {}
+        """Per topic, the views that follow it and how its payloads are parsed for them."""
         self._with_head = None if source.head_query is None else select(
             positions.c.name, positions.c.position, literal_column(f"({source.head_query})"))
         """The views' positions and the log's head in one statement (one round trip on PostgreSQL)."""
@@ -271,8 +268,7 @@ class ProjectionRunner:
 
     def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int],
                        writer: Writer | None) -> None:
-        parse, typing = self.source.parse, self.source.transcoder.typed
-        readers: dict[str, list[View]] = {}
+        typing, readers = self.source.transcoder.typed, self._readers
         with self._batch(writer) as conn:
             self._refresh(conn, done, writer)
             # Only the views behind take part (the log's seal, up to date, need not look for its head).
@@ -282,9 +278,10 @@ class ProjectionRunner:
             for view in behind:
                 view.begin(conn)
             for n in notifications:
-                interested = readers.get(n.topic)
-                if interested is None:
-                    interested = readers[n.topic] = [v for v in self.views if not v.topics or n.topic in v.topics]
+                reader = readers.get(n.topic)
+                if reader is None:
+                    reader = readers[n.topic] = self._reader(n.topic)
+                interested, parse = reader
                 if not interested:
                     continue
                 payload = parse(n.state)
@@ -297,6 +294,14 @@ class ProjectionRunner:
             for view in behind:
                 view.flush(conn)
             self._advance(conn, done, notifications[-1].id)
+
+    def _reader(self, topic: str) -> tuple[list[View], Callable[[bytes], dict[str, Any]]]:
+        """The views following ``topic``, and a parser of the fields they read (all, unless each names its own)."""
+        interested = [v for v in self.views if not v.topics or topic in v.topics]
+        fields = [v.reads(topic) for v in interested]
+        if not interested or None in fields:
+            return interested, parser(None)
+        return interested, parser(sorted({f for named in fields if named is not None for f in named}))
 
     def _refresh(self, conn: Connection, done: dict[str, int], writer: Writer | None) -> None:
         """Lock the positions for this batch and take them as another process may have left them.

@@ -8,7 +8,7 @@ month already prepaid therefore flows into the next month's prepayment.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Column, Index, Integer, String, Table, and_, case, exists, func, or_, select
 
@@ -27,6 +27,8 @@ from ledger.projections.base import (
 from ledger.rules.facts import REIMBURSED
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy import Connection
 
 settlements_index = Table(
@@ -89,6 +91,10 @@ class SettlementsView(View):
     name = "settlements"
     topics = (SETTLED, REVERSED, ADJUSTED, MONTH_CLOSED, MONTH_PREPAID)
     tables = (settlements_index, settlements_movements)
+    fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        SETTLED: ("medins_setl_id", "psn_no", "fixmedins_code", "admdvs", "kind", "mdtrt_id", "opens_visit",
+                  "result.refusal_code", *(f"result.{name}" for name in AMOUNTS.values())),
+    }
 
     def __init__(self) -> None:
         self._index: list[dict[str, Any]] = []
