@@ -26,10 +26,12 @@ from ledger.adapters.writer import Deferred
 from ledger.money import from_fen, to_fen
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from psycopg import Cursor
     from sqlalchemy import ColumnElement, Connection
+
+    from ledger.adapters.transcodings import LedgerTranscoder
 
 metadata = MetaData()
 
@@ -113,12 +115,12 @@ class Record:
     payload: dict[str, Any]
     day: str | None
     """The event's effective date as text, where it has one (read once: most views store it)."""
-    typing: Callable[[dict[str, Any]], dict[str, Any]]
-    """The event store's transcoder typing a parsed payload (``LedgerTranscoder.typed``)."""
+    transcoder: LedgerTranscoder
+    """The event store's transcoder: types what was parsed (``typed``), or compares it with a value (``holds``)."""
 
     def typed(self) -> dict[str, Any]:
         """The payload with Python types (Decimal, date), as the event store decodes it."""
-        return self.typing(self.payload)
+        return self.transcoder.typed(self.payload)
 
 
 def iso(value: date | datetime | str | dict[str, str]) -> str:

@@ -268,7 +268,7 @@ class ProjectionRunner:
 
     def _process_batch(self, notifications: Sequence[Notification], done: dict[str, int],
                        writer: Writer | None) -> None:
-        typing, readers = self.source.transcoder.typed, self._readers
+        transcoder, readers = self.source.transcoder, self._readers
         with self._batch(writer) as conn:
             self._refresh(conn, done, writer)
             # Only the views behind take part (the log's seal, up to date, need not look for its head).
@@ -287,7 +287,7 @@ class ProjectionRunner:
                 payload = parse(n.state)
                 day = payload.get("day")
                 record = Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state, payload,
-                                None if day is None else iso(day), typing)
+                                None if day is None else iso(day), transcoder)
                 for view in interested:
                     if n.id > done[view.name]:
                         view.process(conn, record)

@@ -204,30 +204,33 @@ class ReadjudicationView(View):
         self.checked = 0
         self.problems: list[str] = []
 
-    def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
-        p = record.typed()
+    def process(self, conn: Connection, record: Record) -> None:
+        """Replay a settlement from its claim and context, typed; its recorded result is compared as stored."""
         if record.topic == POLICY_RECORDED:
+            p = record.typed()
             try:
                 self.policies[p["content_hash"]] = Policy.from_record(p["record"])
             except LedgerError as e:
                 self._problem(f"position {record.position}: policy version {p['content_hash']}: {e}")
             return
         self.checked += 1
+        p = record.payload
         policy = self.policies.get(p["policy_version"])
         if policy is None:
             self._problem(f"position {record.position}: settlement {p['medins_setl_id']} uses policy "
                           f"{p['policy_version']}, which the log does not hold")
             return
         try:
-            replayed = result_record(adjudicate(Claim.from_record(p["claim"]), Context.from_record(p["context"]),
-                                                policy))
+            replayed = result_record(adjudicate(Claim.from_record(record.transcoder.typed(p["claim"])),
+                                                Context.from_record(record.transcoder.typed(p["context"])), policy))
         except (LedgerError, KeyError, TypeError, ValueError) as e:
             self._problem(f"position {record.position}: settlement {p['medins_setl_id']}: cannot replay: {e}")
             return
+        recorded, holds = p["result"], record.transcoder.holds
         for name, value in replayed.items():
-            if p["result"].get(name) != value:
+            if not holds(recorded.get(name), value):
                 self._problem(f"position {record.position}: settlement {p['medins_setl_id']}: {name} recorded "
-                              f"{p['result'].get(name)}, re-adjudicated {value}")
+                              f"{record.transcoder.typed(recorded.get(name))}, re-adjudicated {value}")
 
     def _problem(self, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -410,6 +410,19 @@ def _outcome(decode: Callable[[Any], Any], value: Any) -> Any:
         return decode(value)
     except (TranscodingNotRegisteredError, TypeError, ValueError, ArithmeticError) as e:
         return type(e)
+
+
+@given(TAGGABLE, TAGGABLE, st.booleans())
+@example(Decimal("1.0"), Decimal("1.00"), False)  # equal values, different texts
+@example(Decimal("12.30"), None, True)
+@example(date(2024, 3, 20), datetime(2024, 3, 20, tzinfo=UTC), False)
+def test_holds_says_what_typing_the_parsed_json_and_comparing_it_says(stored, value, same):
+    """``LedgerTranscoder.holds`` compares a tagged value's stored text first, and types only a different one."""
+    transcoder = make_transcoder()
+    value = stored if same else value
+    parsed = orjson.loads(transcoder.encode({"value": stored}))["value"]
+    assert _outcome(lambda p: transcoder.holds(p, value), parsed) == _outcome(lambda p: transcoder.typed(p) == value,
+                                                                               parsed)
 
 
 def test_typed_decodes_a_tag_whose_data_is_tagged_innermost_first():
