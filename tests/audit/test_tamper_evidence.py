@@ -96,6 +96,35 @@ def test_a_changed_settlement_result_fails_the_chain_and_the_readjudication(app)
         report.checks["readjudication"])
 
 
+def test_a_recorded_amount_rewritten_to_the_same_value_in_other_digits_still_matches_its_readjudication(app):
+    """S1's fund share 175.00 rewritten as 175.0: the same Decimal, so only the chain sees the edit."""
+    build_small_city(app)
+    position = _settled_position(app, "S1")
+
+    edit_payload(app, position, b'"hifp_pay":{"_type_":"decimal_str","_data_":"175.00"}',
+                 b'"hifp_pay":{"_type_":"decimal_str","_data_":"175.0"}')
+    report = audit(app)
+
+    assert report.checks["chain"] == [f"position {position}: event differs from what was sealed (changed or reordered)"]
+    assert report.checks["readjudication"] == []
+
+
+def test_a_claim_that_cannot_be_typed_is_named_as_a_settlement_that_cannot_be_replayed(app):
+    """S1's bill with a tag no transcoding knows: named, and the audit goes on to its end."""
+    build_small_city(app)
+    position = _settled_position(app, "S1")
+    state = stored_state(app, position)
+    payload = json.loads(state)
+    payload["claim"]["lines"][0]["cnt"] = {"_type_": "no_such_type", "_data_": "1"}
+    edit_payload(app, position, state, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+
+    report = audit(app)
+
+    [problem] = report.checks["readjudication"]
+    assert problem.startswith(f"position {position}: settlement S1: cannot replay: ")
+    assert report.settlements_replayed > 1
+
+
 def test_a_changed_adjustment_fails_the_readjudication(app):
     """S4's adjustment (refused: hospitalised) rewritten to say the fund still paid 150.00."""
     build_small_city(app)
