@@ -7,11 +7,13 @@ in about two fifths of the time (figures in docs/benchmarks.md). A view names wh
 of a topic (:meth:`ledger.projections.base.View.reads`); when every view that follows an
 event does, the event is parsed for those fields only. The result is the same plain data,
 a dict of the fields present, so the views cannot tell the difference; a view that names
-no fields for a topic (one that types the whole payload, say) gets it whole.
+no fields for a topic (the audit's re-adjudication, which replays a settlement from its bill)
+gets it whole.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import msgspec
@@ -24,8 +26,9 @@ ALWAYS = ("day",)
 """Read of every event by the runner itself (:class:`ledger.projections.base.Record`'s ``day``)."""
 
 
-def parser(fields: Iterable[str] | None) -> Callable[[bytes], dict[str, Any]]:
-    """A parser of the stored JSON: whole when ``fields`` is None, else those fields only.
+@cache
+def parser(fields: tuple[str, ...] | None) -> Callable[[bytes], dict[str, Any]]:
+    """A parser of the stored JSON: whole when ``fields`` is None, else those fields only (one per set of fields).
 
     A field is a key of the payload, or a dotted path (``result.acct_pay``) for one key of an
     object in it; naming an object's key alone (``result``) reads the object whole. A payload
