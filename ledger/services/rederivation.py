@@ -32,6 +32,7 @@ Problems are listed in the order of their positions.
 from __future__ import annotations
 
 import copy
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
@@ -105,7 +106,8 @@ class Pending(NamedTuple):
     """An institution's movement not yet prepaid, in fen.
 
     Compact, since a whole month of a large city's movements waits here for its close
-    (``docs/benchmarks.md``, ninth set).
+    (``docs/benchmarks.md``, ninth set): its day and institution code are one shared string
+    each, not one per movement (fourteenth set).
     """
 
     position: int
@@ -314,7 +316,7 @@ class PeriodRunsView(View):
         amounts = p["delta"] if sign == 0 else p["result"]
         visits = sign if p.get("opens_visit" if sign > 0 else "closes_visit") else 0
         self.pending[p["admdvs"]].append(Pending(
-            record.position, str(record.day), p["fixmedins_code"], sign, visits,
+            record.position, sys.intern(str(record.day)), sys.intern(p["fixmedins_code"]), sign, visits,
             *(to_fen(Decimal(text(amounts[name]))) * (-1 if sign < 0 else 1)
               for name in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay"))))
 
