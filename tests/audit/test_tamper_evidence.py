@@ -11,6 +11,7 @@ database (``stored_events`` keyed by ``rowid`` on SQLite, ``<app>_events`` keyed
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -38,6 +39,9 @@ from tests.audit.city import (
     swap_events,
 )
 from tests.support import institution
+
+if TYPE_CHECKING:
+    from ledger.services.audit import AuditReport
 
 ACCOUNT_USED = "yibao:Member.AccountUsed"
 INSTITUTION_REGISTERED = "yibao:Institution.Registered"
@@ -81,14 +85,18 @@ def test_a_changed_payload_fails_the_audit_and_the_chain_names_its_position(app)
     assert any(p.startswith("accounts_") for p in report.checks["read_models"])
 
 
-def test_a_changed_settlement_result_fails_the_chain_and_the_readjudication(app):
-    """S1's fund share 175.00 rewritten to 275.00: re-adjudication under its policy gives 175.00."""
+def _s1_fund_share_rewritten(app, digits: str) -> tuple[int, AuditReport]:
+    """S1's recorded fund share (175.00) rewritten as ``digits`` in the log; its position and the audit's report."""
     build_small_city(app)
     position = _settled_position(app, "S1")
-
     edit_payload(app, position, b'"hifp_pay":{"_type_":"decimal_str","_data_":"175.00"}',
-                 b'"hifp_pay":{"_type_":"decimal_str","_data_":"275.00"}')
-    report = audit(app)
+                 b'"hifp_pay":{"_type_":"decimal_str","_data_":"%s"}' % digits.encode())
+    return position, audit(app)
+
+
+def test_a_changed_settlement_result_fails_the_chain_and_the_readjudication(app):
+    """S1's fund share 175.00 rewritten to 275.00: re-adjudication under its policy gives 175.00."""
+    position, report = _s1_fund_share_rewritten(app, "275.00")
 
     assert not report.ok
     assert report.checks["chain"] == [f"position {position}: event differs from what was sealed (changed or reordered)"]
@@ -98,12 +106,7 @@ def test_a_changed_settlement_result_fails_the_chain_and_the_readjudication(app)
 
 def test_a_recorded_amount_rewritten_to_the_same_value_in_other_digits_still_matches_its_readjudication(app):
     """S1's fund share 175.00 rewritten as 175.0: the same Decimal, so only the chain sees the edit."""
-    build_small_city(app)
-    position = _settled_position(app, "S1")
-
-    edit_payload(app, position, b'"hifp_pay":{"_type_":"decimal_str","_data_":"175.00"}',
-                 b'"hifp_pay":{"_type_":"decimal_str","_data_":"175.0"}')
-    report = audit(app)
+    position, report = _s1_fund_share_rewritten(app, "175.0")
 
     assert report.checks["chain"] == [f"position {position}: event differs from what was sealed (changed or reordered)"]
     assert report.checks["readjudication"] == []
