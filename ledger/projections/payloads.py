@@ -22,10 +22,6 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-ALWAYS = ("day",)
-"""Read of every event by the runner itself (:class:`ledger.projections.base.Record`'s ``day``)."""
-
-
 @cache
 def parser(fields: tuple[str, ...] | None) -> Callable[[bytes], dict[str, Any]]:
     """A parser of the stored JSON: whole when ``fields`` is None, else those fields only (one per set of fields).
@@ -37,7 +33,7 @@ def parser(fields: tuple[str, ...] | None) -> Callable[[bytes], dict[str, Any]]:
     """
     if fields is None:
         return orjson.loads
-    wanted = _typed_dict("Fields", _tree([*ALWAYS, *fields]))
+    wanted = _typed_dict("Fields", _tree(fields))
     decode = msgspec.json.Decoder[dict[str, Any]](wanted).decode
 
     def named(state: bytes) -> dict[str, Any]:

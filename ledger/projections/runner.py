@@ -301,7 +301,8 @@ class ProjectionRunner:
         fields = [v.reads(topic) for v in interested]
         if not interested or None in fields:
             return interested, parser(None)
-        return interested, parser(tuple(sorted({f for named in fields if named is not None for f in named})))
+        # The runner reads each event's "day" itself (the record's day), whatever the views name.
+        return interested, parser(tuple(sorted({"day", *(f for named in fields if named is not None for f in named)})))
 
     def _refresh(self, conn: Connection, done: dict[str, int], writer: Writer | None) -> None:
         """Lock the positions for this batch and take them as another process may have left them.
