@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, String, Table, select
 
-from ledger.projections.base import Record, View, insert_many, iso, metadata, position_column
+from ledger.projections.base import DIVERTED, Record, View, insert_many, iso, metadata, position_column
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -53,10 +53,16 @@ class ChainView(View):
         """Of every event's payload, only when it was recorded (the link hashes the stored bytes)."""
         return ("timestamp",)
 
-    def begin(self, conn: Connection) -> None:  # noqa: D102
+    def begin(self, conn: Connection) -> None:
+        """Start from the stored head (a batch that did not commit left none of its links).
+
+        Links handed on instead of stored (the audit's, :data:`~ledger.projections.base.DIVERTED`)
+        are not there to read: the head carries over (a batch that fails ends an audit).
+        """
         self._rows = []
-        last = conn.execute(select(log_chain.c.hash).order_by(log_chain.c.position.desc()).limit(1)).scalar()
-        self._head = last or GENESIS
+        if log_chain not in DIVERTED.get():
+            last = conn.execute(select(log_chain.c.hash).order_by(log_chain.c.position.desc()).limit(1)).scalar()
+            self._head = last or GENESIS
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         self._head = link(self._head, record.position, record.originator_id, record.originator_version,

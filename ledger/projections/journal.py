@@ -179,8 +179,12 @@ class JournalView(View):
 def trial_balance(conn: Connection) -> dict[str, Any]:
     """Debits and credits per account, and the totals (which must be equal)."""
     c = journal_entries.c
-    debits = dict(conn.execute(select(c.debit, func.sum(c.amount)).group_by(c.debit)).tuples().all())
-    credits = dict(conn.execute(select(c.credit, func.sum(c.amount)).group_by(c.credit)).tuples().all())
+    return trial_balance_of(dict(conn.execute(select(c.debit, func.sum(c.amount)).group_by(c.debit)).tuples().all()),
+                            dict(conn.execute(select(c.credit, func.sum(c.amount)).group_by(c.credit)).tuples().all()))
+
+
+def trial_balance_of(debits: Mapping[str, int], credits: Mapping[str, int]) -> dict[str, Any]:
+    """The trial balance of the journal's debits and credits summed per account (fen)."""
     accounts = []
     for name in sorted(set(debits) | set(credits)):
         dr, cr = int(debits.get(name) or 0), int(credits.get(name) or 0)

@@ -51,6 +51,10 @@ class Checkpoint:
     signature: str | None = None
     """Hex of the Ed25519 signature of :func:`signed_text`."""
 
+    def passes(self, position: int, link: str) -> bool:
+        """Whether the chain's ``link`` at ``position`` is this head: at its position, or, none known, with its hash."""
+        return position == self.position if self.position else link == self.hash
+
     def signed_text(self) -> bytes:
         """What the signature covers."""
         return f"yibao-ledger chain head {self.position} {self.hash} {self.recorded_at}".encode()

@@ -26,15 +26,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import closing
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Select, select
 
 from ledger.adapters.collector import batch_collection
 from ledger.adapters.seam import log_reader
@@ -43,19 +40,20 @@ from ledger.adapters.transcodings import LedgerTranscoder, make_transcoder
 from ledger.errors import LedgerError
 from ledger.policy.parameters import Policy
 from ledger.projections.base import Record, View
-from ledger.projections.chain import GENESIS, head, link, log_chain
+from ledger.projections.chain import GENESIS, link, log_chain
 from ledger.projections.journal import trial_balance
 from ledger.projections.runner import EventSource, ProjectionRunner, all_views
 from ledger.rules.adjudication import adjudicate, result_record
 from ledger.rules.facts import Claim, Context
 from ledger.services.anchor import Checkpoint, anchor_problems
+from ledger.services.comparison import Found, Streamed, first_difference, table_query
 from ledger.services.rederivation import MAX_PROBLEMS, POLICY_RECORDED, PeriodRunsView
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-    from sqlalchemy import Connection, Engine, Table
+    from sqlalchemy import Connection, Engine
 
     from ledger.services.ports import AuditedLedger
     from ledger.services.pseudonyms import Pseudonymiser
@@ -155,8 +153,7 @@ class ExportedLog:
                 self.link = link(self.link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
                 if self.link != meta["hash"]:
                     self.broken_at = position if self.broken_at is None else min(self.broken_at, position)
-                if self.watch is not None and position == (self.watch.position or position) and (
-                        self.watch.position or self.link == self.watch.hash):
+                if self.watch is not None and self.watch.passes(position, self.link):
                     self.found = (position, self.link)
                 yield n
 
@@ -420,22 +417,30 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
             report.chain_head = log.link
             if expect is not None:
                 report.checks["anchor"] = anchor_problems(expect, log.found, log.last)
+            with scratch.connect() as conn:
+                report.journal = trial_balance(conn)
         else:
             assert app is not None
             report = AuditReport(source=app.store.url)
             runner = ProjectionRunner(source, scratch, [*all_views(), *apart.views])
-            report.events = runner.rebuild(progress=progress)
-            with app.engine.connect() as live_conn, scratch.connect() as rebuilt:
-                report.checks["chain"] = _compare_chain(live_conn, rebuilt)
-                report.checks["read_models"] = [
-                    problem for view in all_views() if view.rebuildable for table in view.tables
-                    for problem in _compare_table(table, live_conn, rebuilt)
-                ]
-                position, report.chain_head = head(rebuilt)
-                if expect is not None:
-                    report.checks["anchor"] = anchor_problems(expect, _link_at(rebuilt, expect), position)
-        with scratch.connect() as conn:
-            report.journal = trial_balance(conn)
+            with app.engine.connect() as live_conn:
+                streamed = Streamed(live_conn, expect)
+                with streamed.diverting():
+                    report.events = runner.rebuild(progress=progress)
+                found = streamed.finish()
+                with scratch.connect() as rebuilt:
+                    found.update({table: first_difference(live_conn, rebuilt, table_query(table))
+                                  for view in all_views() if view.rebuildable for table in view.tables
+                                  if table not in found})
+            report.checks["chain"] = _chain_problems(found.pop(log_chain))
+            report.checks["read_models"] = [
+                f"{table.name}: row {number} differs: live {x}, rebuilt {y}"
+                for view in all_views() if view.rebuildable for table in view.tables
+                if (difference := found[table]) is not None for x, y, number in [difference]]
+            report.chain_head = streamed.head[1]
+            report.journal = streamed.trial_balance()
+            if expect is not None:
+                report.checks["anchor"] = anchor_problems(expect, streamed.found_at_watch, streamed.head[0])
         replayed = apart.result(scratch)
     finally:
         apart.stop()
@@ -446,17 +451,8 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
     return report
 
 
-def _link_at(conn: Connection, expect: Checkpoint) -> tuple[int, str] | None:
-    """The recomputed link at the anchored position (or with the anchored hash, when only that is known)."""
-    where = (log_chain.c.position == expect.position) if expect.position else (log_chain.c.hash == expect.hash)
-    row = conn.execute(select(log_chain.c.position, log_chain.c.hash).where(where).limit(1)).first()
-    return None if row is None else (int(row[0]), str(row[1]))
-
-
-def _compare_chain(live: Connection, rebuilt: Connection) -> list[str]:
-    """The sealed chain against the one recomputed from the events."""
-    found = _first_difference(live, rebuilt, select(log_chain.c.position, log_chain.c.hash)
-                              .order_by(log_chain.c.position))
+def _chain_problems(found: Found | None) -> list[str]:
+    """The sealed chain against the one recomputed from the events: the first position that differs, and how."""
     if found is None:
         return []
     sealed, fresh, _ = found
@@ -466,58 +462,3 @@ def _compare_chain(live: Connection, rebuilt: Connection) -> list[str]:
     if sealed is None or fresh[0] < sealed[0]:
         return [f"position {fresh[0]}: in the log but not in the sealed chain (inserted)"]
     return [f"position {sealed[0]}: event differs from what was sealed (changed or reordered)"]
-
-
-def _compare_table(table: Table, live: Connection, rebuilt: Connection) -> list[str]:
-    """Row-by-row comparison of a read-model table in primary-key order."""
-    order = list(table.primary_key.columns) or list(table.columns)
-    found = _first_difference(live, rebuilt, select(table).order_by(*order))
-    if found is None:
-        return []
-    x, y, number = found
-    return [f"{table.name}: row {number} differs: live {x}, rebuilt {y}"]
-
-
-COMPARED_AT_ONCE = 2000
-"""Rows fetched from each side at a time: the comparison's memory does not grow with the tables."""
-Row = tuple[Any, ...]
-"""A row as the driver gives it."""
-
-
-def _first_difference(live: Connection, rebuilt: Connection, query: Select[Any],
-                      ) -> tuple[Row | None, Row | None, int] | None:
-    """The first rows where the two databases' answers to ``query`` differ (None: a side has none left), and its number.
-
-    The rows are compared as the drivers give them, a chunk at a time (a chunk is compared in
-    one step, as lists of tuples): the read models' columns are text, integers and bytes,
-    which both drivers give as the same Python values. SQLAlchemy's rows cost a third more of
-    a million-event audit's comparison (docs/benchmarks.md).
-    """
-    seen = 0
-    a: Sequence[Row]
-    b: Sequence[Row]
-    # Closed on return: a PostgreSQL connection holds one cursor of that name at a time.
-    with closing(_chunks(live, query)) as theirs, closing(_chunks(rebuilt, query)) as ours:
-        for a, b in zip_longest(theirs, ours, fillvalue=[]):
-            if a != b:
-                number, (x, y) = next((i, pair) for i, pair in enumerate(zip_longest(a, b)) if pair[0] != pair[1])
-                return x, y, seen + number + 1
-            seen += len(a)
-    return None
-
-
-def _chunks(conn: Connection, query: Select[Any]) -> Generator[Sequence[Row], None, None]:
-    """The rows of ``query`` from the driver's own cursor, :data:`COMPARED_AT_ONCE` at a time.
-
-    On PostgreSQL the cursor is the server's (psycopg would otherwise fetch the whole table
-    first, and an audit's memory would grow with the log).
-    """
-    driver = conn.connection.dbapi_connection
-    assert driver is not None
-    cursor = driver.cursor(name="audit_compare") if conn.dialect.name == "postgresql" else driver.cursor()
-    try:
-        cursor.execute(str(query.compile(dialect=conn.dialect)))
-        while chunk := cursor.fetchmany(COMPARED_AT_ONCE):
-            yield chunk
-    finally:
-        cursor.close()
