@@ -35,7 +35,9 @@ import copy
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import closing
 from decimal import Decimal
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
@@ -43,6 +45,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Column, Integer, LargeBinary, PrimaryKeyConstraint, String, Table, select
 
+from ledger.adapters.cursors import chunks
 from ledger.adapters.transcodings import make_transcoder
 from ledger.domain.aggregate import topics_of
 from ledger.domain.ids import institution_id
@@ -95,6 +98,8 @@ member_facts = Table(
 )
 """The members' credit facts, put aside in the audit's scratch database, read back member by member."""
 MOVEMENTS = {"yibao:Settlement.Settled": 1, "yibao:Settlement.Reversed": -1, "yibao:Settlement.Adjusted": 0}
+FACTS_AT_ONCE = 2000
+"""Members' credit facts read back from the scratch database at a time."""
 NAMED = 5
 """Members a close's problem names when several were due a credit and not given it."""
 MAX_PROBLEMS = 50
@@ -236,31 +241,33 @@ class PeriodRunsView(View):
 
     def _members(self, conn: Connection) -> None:
         """Each member's credit facts in log order, its region's closes between them (第八条)."""
-        rows = conn.execute(select(member_facts).order_by(member_facts.c.originator_id, member_facts.c.position))
+        f = member_facts.c
+        query = select(f.originator_id, f.position, f.originator_version, f.topic, f.state).order_by(f.originator_id,
+                                                                                                     f.position)
         member: Any = None
         stream, i = "", 0
         closes: list[tuple[int, str, str]] = []
-        for row in rows:
-            if row.originator_id != stream:
-                self._closes_until(member, closes, i, None)
-                stream, member = row.originator_id, None
-            event: Any = self.mapper.to_domain_event(StoredEvent(UUID(row.originator_id), row.originator_version,
-                                                                 row.topic, row.state))
-            if member is not None:
-                i = self._closes_until(member, closes, i, row.position)
-                if row.topic == CREDITED:
-                    self._credit(row.position, member, event, closes)
-                elif row.topic == ADJUSTED:
-                    self._member_check(PeriodRunsView.credit_adjusted, row.position, member, event)
-            try:
-                if member is None:
-                    member = event.mutate(None)
-                    closes = self.closes.get(member.admdvs, [])
-                    i = sum(1 for close in closes if close[0] < row.position)
-                else:
-                    event.apply(member)
-            except Exception as e:  # a stranger's event, or a stream that does not begin with its enrolment
-                self._problem(row.position, f"{row.topic}: cannot apply: {type(e).__name__}: {e}")
+        with closing(chunks(conn, query, "audit_member_facts", FACTS_AT_ONCE)) as rows:
+            for originator_id, position, version, topic, state in chain.from_iterable(rows):
+                if originator_id != stream:
+                    self._closes_until(member, closes, i, None)
+                    stream, member = originator_id, None
+                event: Any = self.mapper.to_domain_event(StoredEvent(UUID(originator_id), version, topic, state))
+                if member is not None:
+                    i = self._closes_until(member, closes, i, position)
+                    if topic == CREDITED:
+                        self._credit(position, member, event, closes)
+                    elif topic == ADJUSTED:
+                        self._member_check(PeriodRunsView.credit_adjusted, position, member, event)
+                try:
+                    if member is None:
+                        member = event.mutate(None)
+                        closes = self.closes.get(member.admdvs, [])
+                        i = sum(1 for close in closes if close[0] < position)
+                    else:
+                        event.apply(member)
+                except Exception as e:  # a stranger's event, or a stream that does not begin with its enrolment
+                    self._problem(position, f"{topic}: cannot apply: {type(e).__name__}: {e}")
         self._closes_until(member, closes, i, None)
 
     def _closes_until(self, member: Member | None, closes: list[tuple[int, str, str]], i: int,
