@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,8 +424,7 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
             assert app is not None
             report = AuditReport(source=app.store.url)
             runner = ProjectionRunner(source, scratch, [*all_views(), *apart.views])
-            with app.engine.connect() as live_conn:
-                streamed = Streamed(live_conn, expect)
+            with app.engine.connect() as live_conn, closing(Streamed(live_conn, expect)) as streamed:
                 with streamed.diverting():
                     report.events = runner.rebuild(progress=progress)
                 found = streamed.finish()

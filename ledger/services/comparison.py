@@ -3,8 +3,7 @@
 Each table is compared in its key order, row by row, as the drivers give the rows (the read
 models' columns are text, integers and bytes, which both drivers give as the same Python
 values), a chunk at a time (:func:`ledger.adapters.cursors.chunks`), so that memory does not
-grow with the tables. Only the first
-difference is kept, with its row number in key order.
+grow with the tables. Only the first difference is kept, with its row number in key order.
 
 The rebuilt rows reach a :class:`Comparison` in one of two ways:
 
@@ -33,7 +32,7 @@ from ledger.projections.chain import GENESIS, log_chain
 from ledger.projections.journal import journal_entries, trial_balance_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from sqlalchemy import Connection, Table
 
@@ -142,7 +141,7 @@ class Streamed:
             self.head = links[-1]
         self.chain.feed(links)
 
-    def _feeder(self, table: Table) -> Any:
+    def _feeder(self, table: Table) -> Callable[[Sequence[dict[str, Any]]], None]:
         comparison, row_of = self.tables[table], self._rows_of[table]
 
         def feed(rows: Sequence[dict[str, Any]]) -> None:
@@ -161,3 +160,8 @@ class Streamed:
     def finish(self) -> dict[Table, Found | None]:
         """Once the rebuild is done: each table's first difference (the chain's under ``log_chain``)."""
         return {log_chain: self.chain.finish(), **{t: c.finish() for t, c in self.tables.items()}}
+
+    def close(self) -> None:
+        """Close the live side's cursors (the rebuild failed before :meth:`finish`)."""
+        for comparison in (self.chain, *self.tables.values()):
+            comparison.close()
