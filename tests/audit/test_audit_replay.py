@@ -12,10 +12,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from ledger.adapters.store import Store
 from ledger.projections.chain import GENESIS, head, link
+from ledger.projections.journal import JournalView
 from ledger.services.audit import audit, export_log
 from tests.audit.city import (
     SMALL_CITY_JOURNAL_TOTAL,
@@ -93,6 +95,25 @@ def test_the_audit_books_nothing_and_leaves_the_live_read_models_alone(app):
 
     assert app.recorder.max_notification_id() == last
     assert (app.balance("M1"), app.cap("M1", 2024), app.prepayments("H3", 2024), app.trial_balance()) == before
+
+
+def test_an_audit_that_fails_part_way_leaves_nothing_open_and_runs_clean_again(app, monkeypatch):
+    """The live tables are read while the rebuild runs (on PostgreSQL through named cursors): a rebuild that stops
+    says why, and the next audit on the same store runs clean."""
+    build_small_city(app)
+    process = JournalView.process
+
+    def fails_at_the_first_settlement(self, conn, record):
+        if record.topic == "yibao:Settlement.Settled":
+            raise RuntimeError("the disk is full")
+        process(self, conn, record)
+
+    monkeypatch.setattr(JournalView, "process", fails_at_the_first_settlement)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        audit(app)
+    monkeypatch.setattr(JournalView, "process", process)
+
+    assert audit(app).ok
 
 
 def test_the_export_holds_every_event_verbatim_each_hash_chained_and_the_head_last(app, tmp_path):
