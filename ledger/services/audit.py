@@ -12,7 +12,8 @@ with the chain's head. ``audit`` reads the live store or such a file, on any mac
    (:mod:`ledger.services.rederivation`);
    checks that the journal's debits equal its credits;
 4. compares the recomputed chain with the sealed one (the live ``log_chain``, or the file's
-   hashes), naming the first position that differs: a changed, deleted or reordered event;
+   hashes), naming the first position that differs: a changed, deleted or reordered event, or
+   (live) a recorded time changed in the seal;
 5. for the live store, compares the rebuilt read models with the live ones, row by row;
 6. given an anchored head (``--expect-head``, :mod:`ledger.services.anchor`), checks that the
    recomputed chain passes through it, so a log cut at its end or rewritten with its seal fails.
@@ -461,4 +462,6 @@ def _chain_problems(found: Found | None) -> list[str]:
         return [f"position {sealed[0]}: sealed in the chain but missing from the log (deleted)"]
     if sealed is None or fresh[0] < sealed[0]:
         return [f"position {fresh[0]}: in the log but not in the sealed chain (inserted)"]
+    if sealed[1] == fresh[1]:
+        return [f"position {sealed[0]}: sealed as recorded at {sealed[2]}, the event says {fresh[2]}"]
     return [f"position {sealed[0]}: event differs from what was sealed (changed or reordered)"]

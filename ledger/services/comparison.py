@@ -51,8 +51,8 @@ def table_query(table: Table) -> Select[Any]:
     return select(table).order_by(*(list(table.primary_key.columns) or list(table.columns)))
 
 
-CHAIN_QUERY = select(log_chain.c.position, log_chain.c.hash).order_by(log_chain.c.position)
-"""The sealed chain as compared: each position's hash."""
+CHAIN_QUERY = select(log_chain.c.position, log_chain.c.hash, log_chain.c.recorded_at).order_by(log_chain.c.position)
+"""The sealed chain as compared: each position's hash, and when it was recorded (what ``--known-at`` reads)."""
 
 
 class Comparison:
@@ -134,11 +134,11 @@ class Streamed:
             DIVERTED.reset(token)
 
     def _links(self, rows: Sequence[dict[str, Any]]) -> None:
-        links = [(row["position"], row["hash"]) for row in rows]
+        links = [(row["position"], row["hash"], row["recorded_at"]) for row in rows]
         if self.watch is not None and self.found_at_watch is None:
-            self.found_at_watch = next((link for link in links if self.watch.passes(*link)), None)
+            self.found_at_watch = next(((p, h) for p, h, _ in links if self.watch.passes(p, h)), None)
         if links:
-            self.head = links[-1]
+            self.head = links[-1][:2]
         self.chain.feed(links)
 
     def _feeder(self, table: Table) -> Callable[[Sequence[dict[str, Any]]], None]:

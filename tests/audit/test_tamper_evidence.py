@@ -157,6 +157,22 @@ def test_a_deleted_record_fails_the_audit_and_the_chain_names_its_position(app):
     assert report.events == len(notifications(app))
 
 
+def test_a_sealed_time_changed_behind_the_ledger_is_named_by_its_position(app):
+    """The seal's recorded time is what ``--known-at TIMESTAMP`` reads: a changed one is named, its events intact."""
+    build_small_city(app)
+    [position] = positions_of(app, ACCOUNT_USED)
+    c = log_chain.c
+    with app.engine.begin() as conn:
+        recorded_at = conn.execute(select(c.recorded_at).where(c.position == position)).scalar_one()
+        conn.execute(update(log_chain).where(c.position == position).values(recorded_at="2020-01-01T00:00:00+00:00"))
+
+    report = audit(app)
+
+    assert report.checks["chain"] == [
+        f"position {position}: sealed as recorded at 2020-01-01T00:00:00+00:00, the event says {recorded_at}"]
+    assert report.checks["read_models"] == report.checks["readjudication"] == []
+
+
 def test_the_last_record_deleted_is_named_too(app):
     build_small_city(app)
     last = app.recorder.max_notification_id()
