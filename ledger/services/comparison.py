@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import closing, contextmanager
+from functools import partial
 from itertools import zip_longest
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from ledger.projections.chain import GENESIS, log_chain
 from ledger.projections.journal import journal_entries, trial_balance_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Connection, Table
 
@@ -42,8 +43,6 @@ COMPARED_AT_ONCE = 2000
 """Rows fetched from a side at a time: the comparison's memory does not grow with the tables."""
 Found = tuple[Row | None, Row | None, int]
 """The first differing rows, live and rebuilt (None: that side had no more), and the row's number."""
-STREAMED = (log_chain, journal_entries, accounts_movements)
-"""The tables compared as the rebuild makes their rows (the views make them in key order, and never read them)."""
 
 
 def table_query(table: Table) -> Select[Any]:
@@ -109,13 +108,17 @@ def first_difference(live: Connection, rebuilt: Connection, query: Select[Any]) 
 class Streamed:
     """The chain, the journal and the accounts' movements, compared with the live ones as the rebuild makes them.
 
+    The views make these tables' rows in key order and never read them back, so their rows need
+    not be stored to be compared.
+
     Also keeps what the audit would otherwise have read back from those tables: the chain's
     head, its link at an anchored head, and the journal's trial balance.
     """
 
     def __init__(self, live: Connection, watch: Checkpoint | None) -> None:
         self.chain = Comparison(live, CHAIN_QUERY, "audit_chain")
-        self.tables = {t: Comparison(live, table_query(t), f"audit_{t.name}") for t in STREAMED if t is not log_chain}
+        self.tables = {t: Comparison(live, table_query(t), f"audit_{t.name}")
+                       for t in (journal_entries, accounts_movements)}
         self._rows_of = {t: itemgetter(*(c.name for c in t.columns)) for t in self.tables}
         self.head: tuple[int, str] = (0, GENESIS)
         self.watch = watch
@@ -127,7 +130,8 @@ class Streamed:
     @contextmanager
     def diverting(self) -> Iterator[None]:
         """While the rebuild runs: the streamed tables' rows come here, not to the scratch database."""
-        token = DIVERTED.set({log_chain: self._links, **{t: self._feeder(t) for t in self.tables}})
+        token = DIVERTED.set({log_chain: self._links, journal_entries: self._entries,
+                              accounts_movements: partial(self._compare, accounts_movements)})
         try:
             yield
         finally:
@@ -141,17 +145,14 @@ class Streamed:
             self.head = links[-1][:2]
         self.chain.feed(links)
 
-    def _feeder(self, table: Table) -> Callable[[Sequence[dict[str, Any]]], None]:
-        comparison, row_of = self.tables[table], self._rows_of[table]
+    def _entries(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            self._debits[row["debit"]] += row["amount"]
+            self._credits[row["credit"]] += row["amount"]
+        self._compare(journal_entries, rows)
 
-        def feed(rows: Sequence[dict[str, Any]]) -> None:
-            if table is journal_entries:
-                for row in rows:
-                    self._debits[row["debit"]] += row["amount"]
-                    self._credits[row["credit"]] += row["amount"]
-            comparison.feed(list(map(row_of, rows)))
-
-        return feed
+    def _compare(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        self.tables[table].feed(list(map(self._rows_of[table], rows)))
 
     def trial_balance(self) -> dict[str, Any]:
         """The rebuilt journal's trial balance."""
