@@ -16,8 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from operator import itemgetter
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast, overload
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, any_, bindparam
 from sqlalchemy import cast as sql_cast
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from psycopg import Cursor
-    from sqlalchemy import ColumnElement, Connection
+    from sqlalchemy import ColumnElement, Connection, Engine
 
     from ledger.adapters.transcodings import LedgerTranscoder
 
@@ -181,18 +180,31 @@ def among(conn: Connection, column: Column[Any], values: Iterable[Any]) -> Colum
     return column.in_(list(values))
 
 
-DIVERTED: ContextVar[Mapping[Table, Callable[[Sequence[dict[str, Any]]], None]]] = ContextVar(
-    "diverted", default=MappingProxyType({}))
-"""Tables whose inserted rows go to a function instead of the database, in this context (thread).
+class Diversion(NamedTuple):
+    """Tables whose rows, inserted through a connection of ``engine``, go to a function instead."""
 
-The audit compares the rows of the tables the views make in key order and never read back as
-they are made, instead of storing them and reading them back (:mod:`ledger.services.comparison`).
-"""
+    engine: Engine
+    tables: Mapping[Table, Callable[[Sequence[dict[str, Any]]], None]]
+
+
+DIVERTED: ContextVar[Diversion | None] = ContextVar("diverted", default=None)
+"""The diversion in force in this context (thread): the audit compares the rows of the tables the
+views make in key order and never read back as its rebuild makes them, instead of storing them
+in its scratch database and reading them back (:mod:`ledger.services.comparison`). Only that
+engine's writes are diverted: the live store's, in the same thread, are not."""
+
+
+def diverted(conn: Connection, table: Table) -> Callable[[Sequence[dict[str, Any]]], None] | None:
+    """Where rows of ``table`` written through ``conn`` go instead of its database (:data:`DIVERTED`), if anywhere."""
+    diversion = DIVERTED.get()
+    if diversion is None or getattr(conn, "engine", None) is not diversion.engine:
+        return None
+    return diversion.tables.get(table)
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows (every column given in each row) in few round trips (or hand them on: :data:`DIVERTED`)."""
-    divert = DIVERTED.get().get(table)
+    divert = diverted(conn, table)
     if divert is not None:
         divert(rows)
         return

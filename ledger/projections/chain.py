@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, String, Table, select
 
-from ledger.projections.base import DIVERTED, Record, View, insert_many, iso, metadata, position_column
+from ledger.projections.base import Record, View, diverted, insert_many, iso, metadata, position_column
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -60,7 +60,7 @@ class ChainView(View):
         are not there to read: the head carries over (a batch that fails ends an audit).
         """
         self._rows = []
-        if log_chain not in DIVERTED.get():
+        if diverted(conn, log_chain) is None:
             last = conn.execute(select(log_chain.c.hash).order_by(log_chain.c.position.desc()).limit(1)).scalar()
             self._head = last or GENESIS
 

@@ -426,7 +426,7 @@ def _audit(app: AuditedLedger | None, export: str | None, scratch: Engine, scrat
             report = AuditReport(source=app.store.url)
             runner = ProjectionRunner(source, scratch, [*all_views(), *apart.views])
             with app.engine.connect() as live_conn, closing(Streamed(live_conn, expect)) as streamed:
-                with streamed.diverting():
+                with streamed.diverting(scratch):
                     report.events = runner.rebuild(progress=progress)
                 found = streamed.finish()
                 with scratch.connect() as rebuilt:

@@ -28,14 +28,14 @@ from sqlalchemy import Select, select
 
 from ledger.adapters.cursors import Row, chunks
 from ledger.projections.accounts import accounts_movements
-from ledger.projections.base import DIVERTED
+from ledger.projections.base import DIVERTED, Diversion
 from ledger.projections.chain import GENESIS, log_chain
 from ledger.projections.journal import journal_entries, trial_balance_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from sqlalchemy import Connection, Table
+    from sqlalchemy import Connection, Engine, Table
 
     from ledger.services.anchor import Checkpoint
 
@@ -128,10 +128,10 @@ class Streamed:
         self._credits: defaultdict[str, int] = defaultdict(int)
 
     @contextmanager
-    def diverting(self) -> Iterator[None]:
-        """While the rebuild runs: the streamed tables' rows come here, not to the scratch database."""
-        token = DIVERTED.set({log_chain: self._links, journal_entries: self._entries,
-                              accounts_movements: partial(self._compare, accounts_movements)})
+    def diverting(self, scratch: Engine) -> Iterator[None]:
+        """While the rebuild runs: the streamed tables' rows come here, not to the ``scratch`` database."""
+        token = DIVERTED.set(Diversion(scratch, {log_chain: self._links, journal_entries: self._entries,
+                                                 accounts_movements: partial(self._compare, accounts_movements)}))
         try:
             yield
         finally:

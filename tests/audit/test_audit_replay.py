@@ -18,11 +18,14 @@ from sqlalchemy import create_engine, text
 from ledger.adapters.store import Store
 from ledger.projections.chain import GENESIS, head, link
 from ledger.projections.journal import JournalView
+from ledger.projections.runner import ProjectionRunner
 from ledger.services.audit import audit, export_log
 from tests.audit.city import (
     SMALL_CITY_JOURNAL_TOTAL,
     SMALL_CITY_SETTLEMENTS_REPLAYED,
     D,
+    account_used,
+    booked,
     build_small_city,
     notifications,
 )
@@ -114,6 +117,26 @@ def test_an_audit_that_fails_part_way_leaves_nothing_open_and_runs_clean_again(a
     monkeypatch.setattr(JournalView, "process", process)
 
     assert audit(app).ok
+
+
+def test_the_live_store_projected_in_the_audits_own_thread_keeps_its_rows(app, monkeypatch):
+    """The audit takes the rows of its own rebuild's journal, chain and account movements as they are made; the
+    live store's, written in the same thread meanwhile, still reach the live tables."""
+    build_small_city(app)
+    before = app.trial_balance()["debit"]
+    rebuild = ProjectionRunner.rebuild
+
+    def booking_meanwhile(self, **kw):
+        read = rebuild(self, **kw)
+        booked(app, account_used("M1", "1.00", "2024-12-20", ref="R-late"))
+        app.read_models.catch_up()
+        return read
+
+    monkeypatch.setattr(ProjectionRunner, "rebuild", booking_meanwhile)
+    audit(app)
+
+    assert app.trial_balance()["debit"] == before + D("1.00")
+    assert app.history("M1")[-1]["reference"] == "R-late"
 
 
 def test_the_export_holds_every_event_verbatim_each_hash_chained_and_the_head_last(app, tmp_path):
