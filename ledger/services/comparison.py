@@ -71,6 +71,7 @@ class Comparison:
             if self._at == len(self._live):
                 self._live, self._at = next(self._chunks, []), 0
             theirs = self._live[self._at:self._at + len(rows)]
+            # As many of ours as the live chunk has left; with the live side at its end, one (which differs).
             ours, rows = rows[:len(theirs) or 1], rows[len(theirs) or 1:]
             if theirs != ours:
                 number, (x, y) = next((i, pair) for i, pair in enumerate(zip_longest(theirs, ours))
