@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from functools import lru_cache
 
 
 def month_key(day: date) -> str:
@@ -24,14 +25,19 @@ def parse_month(month: str) -> tuple[int, int]:
     return year, mon
 
 
+@lru_cache(maxsize=1024)
 def month_start(month: str) -> date:
-    """The first day of month ``YYYY-MM``."""
+    """The first day of month ``YYYY-MM``.
+
+    Kept for the months asked about: a month close asks it of the same month for every member.
+    """
     year, mon = parse_month(month)
     return date(year, mon, 1)
 
 
+@lru_cache(maxsize=1024)
 def month_end(month: str) -> date:
-    """The last day of month ``YYYY-MM``."""
+    """The last day of month ``YYYY-MM`` (kept, as :func:`month_start`)."""
     year, mon = parse_month(month)
     return date(year, mon, calendar.monthrange(year, mon)[1])
 
