@@ -455,7 +455,7 @@ class OutpatientPooling(Application[UUID]):
 
     def members_page(self, admdvs: str, on: str, after: str, limit: int) -> list[str]:
         """The ids of the next ``limit`` members of a region on a date, in id order past member id ``after``."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return roster.members_page(conn, admdvs, on, after, limit)
 
     def pages_to_credit(self, admdvs: str, on: str, after: str, month: str, size: int) -> Iterator[CreditPage]:
@@ -502,7 +502,7 @@ class OutpatientPooling(Application[UUID]):
         read = self.read_models.positions()
         through = min(read["standing"], read["accounts"])
         texts = {i: str(i) for i in ids}
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             held = standing.standings(conn, texts.values())
             credited = accounts.credited_among(conn, texts.values(), month)
         heads = stream_heads(self.recorder, ids) or {}
