@@ -537,8 +537,12 @@ class OutpatientPooling(Application[UUID]):
             helper.stop()
 
     def credits_of_month(self, admdvs: str, month: str) -> dict[str, Any]:
-        """How many of the region's accounts the log shows credited for ``month``, and the total."""
-        with self.engine.connect() as conn:
+        """How many of the region's accounts the log shows credited for ``month``, and the total.
+
+        Through the autocommitting reader: on PostgreSQL the statistics the count refreshes
+        (``accounts.credits_of_month``) are kept for the queries after it, not rolled back with it.
+        """
+        with self._read() as conn:
             return accounts.credits_of_month(conn, admdvs, month)
 
     def known_position(self, known_at: str | None) -> int | None:
