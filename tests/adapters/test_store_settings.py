@@ -92,3 +92,11 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use_and_a_bus
             assert conn.execute(text("select pg_backend_pid()")).scalar_one() != dropped
     finally:
         engine.dispose()
+
+
+def test_the_read_models_sqlite_connections_do_not_overwrite_freed_pages(tmp_path):
+    """A rebuild drops its old tables: a build of SQLite that zeroes freed pages would write them all again."""
+    engine = Store.parse(str(tmp_path / "ledger.db")).engine()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 2  # FAST
+    engine.dispose()
