@@ -208,32 +208,33 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if divert is not None:
         divert(rows)
         return
-    _write(conn, table, rows)
+    if rows:
+        pick = _columns(table)
+        _write(conn, table, [pick(row) for row in rows])
 
 
-def upsert_add(conn: Connection, table: Table, keys: Sequence[str], rows: Iterable[dict[str, Any]],
-               added: Sequence[str]) -> None:
-    """Insert rows, or add their ``added`` columns to the row with the same ``keys`` already there."""
-    _write(conn, table, list(rows), tuple(keys), tuple(added))
-
-
-def _write(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...] = (),
+def _write(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]], keys: tuple[str, ...] = (),
            added: tuple[str, ...] = ()) -> None:
-    """Write rows straight to the driver, without SQLAlchemy's per-row processing (dearer than the insert).
+    """Write rows (tuples in the table's column order) straight to the driver, without SQLAlchemy's per-row work.
 
-    SQLite, in process, takes them through ``executemany``. PostgreSQL takes plain inserts by
-    ``COPY``, and upserts as one array a column unnested by the server: psycopg's
-    ``executemany`` costs a round trip a row.
+    With ``keys``, a row whose keys are there already has its ``added`` columns added to
+    that row's instead. SQLite, in process, takes the rows through ``executemany``.
+    PostgreSQL takes plain inserts by ``COPY``, and upserts as one array a column unnested by
+    the server: psycopg's ``executemany`` costs a round trip a row.
     """
-    if not rows:
-        return
-    how, statement, pick = _plan(table, conn.dialect.name, keys, added)
+    how, statement = _plan(table, conn.dialect.name, keys, added)
     if how == "copy":
-        copy_rows(conn, statement, [pick(row) for row in rows])
+        copy_rows(conn, statement, rows)
     elif how == "unnest":
-        conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*map(pick, rows), strict=True)))
+        conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*rows, strict=True)))
     else:
-        conn.exec_driver_sql(statement, [pick(row) for row in rows])
+        conn.exec_driver_sql(statement, rows)
+
+
+@cache
+def _columns(table: Table) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values in the table's column order, from a dict of them."""
+    return itemgetter(*(c.name for c in table.columns))
 
 
 def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -251,26 +252,31 @@ def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]])
 
 
 @cache
-def _plan(table: Table, dialect: str, keys: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, str, Any]:
+def _plan(table: Table, dialect: str, keys: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, str]:
     """How a table's rows are written on ``dialect`` (``copy``, ``unnest`` or ``executemany``), made once."""
     names = tuple(c.name for c in table.columns)
     columns = f"{_q(table.name)} ({','.join(map(_q, names))})"
     conflict = "" if not keys else (
         f" ON CONFLICT ({','.join(map(_q, keys))}) DO UPDATE SET "
         + ", ".join(f"{_q(a)} = {_q(table.name)}.{_q(a)} + excluded.{_q(a)}" for a in added))
-    pick = itemgetter(*names)
     if dialect == "postgresql" and not keys:
-        return "copy", f"COPY {columns} FROM STDIN", pick
+        return "copy", f"COPY {columns} FROM STDIN"
     if dialect == "postgresql":
         types = (c.type.compile(dialect=postgresql.dialect()) for c in table.columns)
         arrays = ", ".join(f"%b::{type_}[]" for type_ in types)
-        return "unnest", f"INSERT INTO {columns} SELECT * FROM unnest({arrays}){conflict}", pick
-    return "executemany", f"INSERT INTO {columns} VALUES ({','.join('?' * len(names))}){conflict}", pick
+        return "unnest", f"INSERT INTO {columns} SELECT * FROM unnest({arrays}){conflict}"
+    return "executemany", f"INSERT INTO {columns} VALUES ({','.join('?' * len(names))}){conflict}"
 
 
 def _q(name: str) -> str:
     """A quoted name (the views' names are lower-case, so quoting never changes them)."""
     return f'"{name}"'
+
+
+@cache
+def _reordering(table: Table, names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A row of values named ``names`` (every column once) in the table's column order instead."""
+    return itemgetter(*(names.index(c.name) for c in table.columns))
 
 
 class Totals:
@@ -292,9 +298,11 @@ class Totals:
 
     def upsert(self, conn: Connection, table: Table, **fixed: Any) -> None:
         """Add the sums to ``table`` (``fixed`` fills the other columns of a new row), and start again."""
-        rows = [{**dict(zip(self.keys, key, strict=True)), **fixed, **dict(zip(self.added, sums, strict=True))}
-                for key, sums in self._sums.items()]
-        upsert_add(conn, table, self.keys, rows, self.added)
+        order = _reordering(table, (*self.keys, *self.added, *fixed))
+        values = tuple(fixed.values())
+        rows = [order((*key, *sums, *values)) for key, sums in self._sums.items()]
+        if rows:
+            _write(conn, table, rows, self.keys, self.added)
         self._sums = {}
 
     def clear(self) -> None:
