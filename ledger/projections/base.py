@@ -237,15 +237,26 @@ def _columns(table: Table) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     return itemgetter(*(c.name for c in table.columns))
 
 
-def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (recorded instead, for a rebuild's writer).
+def in_order(conn: Connection, write: Callable[..., None], *args: Any) -> None:
+    """``write(conn, *args)``: here, or, through a rebuild's :class:`Deferred`, in its writer process.
 
-    The other writes go through ``exec_driver_sql``, which a :class:`Deferred` records itself;
-    a ``COPY`` needs the driver's cursor, which only the writer has.
+    There it runs after the writes recorded before it, in the same transaction, so it sees
+    them: a view whose writes depend on what it wrote before has them worked out where those
+    are, instead of asking the writer for them and waiting. ``write`` is a module-level
+    function (the writer process is handed it by name) and ``args`` plain data.
     """
     if isinstance(conn, Deferred):
-        conn.defer(copy_rows, statement, rows)
-        return
+        conn.defer(write, *args)
+    else:
+        write(conn, *args)
+
+
+def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (a rebuild's writer runs it: it has the driver's cursor)."""
+    in_order(conn, _copy, statement, rows)
+
+
+def _copy(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
     with cast("Cursor[Any]", conn.connection.cursor()) as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
