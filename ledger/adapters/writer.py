@@ -11,9 +11,12 @@ their writes in order. The writer runs each batch's writes in one transaction wi
 views' positions, as the runner does in one process, so a rebuild stopped part-way is left
 exactly as one would be without the writer. A view that reads its own tables mid-batch
 (:meth:`ledger.projections.caps.CapsView._looked_up`) has the writer run the read, after the writes
-before it and in the same transaction, so it sees them. At most one batch is being written
-while the next is processed: the runner waits for a batch to be committed before it sends
-the next, so a failure in the writer stops the rebuild at the next batch.
+before it and in the same transaction, so it sees them, and waits for the answer; a view whose
+writes depend on what it wrote before (:func:`ledger.projections.standing.learn`) has the
+writer work them out instead, and does not wait. One transaction is being written at a time:
+meanwhile the runner goes on, keeping the next batches' writes (up to :data:`HELD_BATCHES`)
+and sending them as one transaction once it is committed, so a failure in the writer stops
+the rebuild at the next one sent.
 
 The writer is a fresh interpreter that imports only this module and what the writes need
 (:data:`BOOT`), not the caller's main module as ``multiprocessing``'s spawn would: it is ready
@@ -94,10 +97,11 @@ class Deferred:
 
 
 HELD_BATCHES = 8
-"""At most this many batches are kept while the writer starts.
+"""At most this many batches are kept while the writer starts, or writes the transaction before.
 
-Three or four are, in practice; what they cost in memory does not grow with the log
-(figures in docs/benchmarks.md).
+Two to four are, in practice, once it has started (the writer takes about as long over a
+batch as the runner); what they cost in memory does not grow with the log (figures in
+docs/benchmarks.md).
 """
 
 
@@ -115,21 +119,22 @@ class Writer:
         """Whether the writer has said it is connected and reading."""
         self._held: list[Op] = []
         self._held_batches = 0
-        """Batches' writes kept while the writer starts, to be sent with the next batch as one."""
+        """Batches' writes kept while the writer starts or writes, to be sent as one transaction."""
         self._in_flight = False
         """Whether a batch was sent and its commit not yet acknowledged (never more than one)."""
 
     def commit(self, ops: list[Op]) -> None:
-        """Send a batch's writes, to be committed together, once the batch before is committed.
+        """Send a batch's writes, to be committed together, once the transaction before is committed.
 
         While the writer is still starting up (an interpreter and its imports take longer than
-        the runner's first batches) the writes are kept, up to
-        :data:`HELD_BATCHES` batches, and sent with the first batch after it is ready, in one
-        transaction: still whole batches, with their positions.
+        the runner's first batches), or writing the transaction before, the writes are kept, up
+        to :data:`HELD_BATCHES` batches, and sent together when it is free, in one transaction:
+        still whole batches, with their positions.
         """
         self._held.extend(ops)
         self._held_batches += 1
-        if self._started(wait=self._held_batches >= HELD_BATCHES):
+        full = self._held_batches >= HELD_BATCHES
+        if self._started(wait=full) and self._free(wait=full):
             self._commit_held()
 
     def query(self, ops: list[Op], statement: str, parameters: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -162,6 +167,12 @@ class Writer:
             self._reply()  # its "ready"
             self._ready = True
         return self._ready
+
+    def _free(self, *, wait: bool) -> bool:
+        """Whether no batch is being written (``wait`` for the one that is); raise if it was not committed."""
+        if self._in_flight and (wait or self._pipe.poll()):
+            self._settle()
+        return not self._in_flight
 
     def _send_held(self, kind: str, *rest: Any) -> None:
         """Once the batch before is committed, send the writes held so far (and ``rest``)."""
