@@ -122,7 +122,7 @@ class Writer:
         self._held_batches = 0
         """Batches' writes kept while the writer starts or writes, to be sent as one transaction."""
         self._in_flight = False
-        """Whether a batch was sent and its commit not yet acknowledged (never more than one)."""
+        """Whether a transaction was sent and its commit not yet acknowledged (never more than one)."""
 
     def commit(self, ops: list[Op]) -> None:
         """Send a batch's writes, to be committed together, once the transaction before is committed.
@@ -170,13 +170,13 @@ class Writer:
         return self._ready
 
     def _free(self, *, wait: bool) -> bool:
-        """Whether no batch is being written (``wait`` for the one that is); raise if it was not committed."""
+        """Whether no transaction is being written (``wait`` for the one that is); raise if it was not committed."""
         if self._in_flight and (wait or self._pipe.poll()):
             self._settle()
         return not self._in_flight
 
     def _send_held(self, kind: str, *rest: Any) -> None:
-        """Once the batch before is committed, send the writes held so far (and ``rest``)."""
+        """Once the transaction before is committed, send the writes held so far (and ``rest``)."""
         self._settle()
         ops, self._held, self._held_batches = self._held, [], 0
         self._send(kind, ops, *rest)
@@ -187,7 +187,7 @@ class Writer:
         self._in_flight = True
 
     def _settle(self) -> None:
-        """Wait for the batch in flight to be committed (raise if it was not)."""
+        """Wait for the transaction in flight to be committed (raise if it was not)."""
         if self._in_flight:
             self._in_flight = False
             self._reply()
