@@ -255,8 +255,8 @@ class Store:
                 "cache_size=-8192",
                 "wal_autocheckpoint=16384",
                 # Debian builds SQLite to overwrite freed pages with zeros: a rebuild's dropping of
-                # the old tables then wrote every one of their pages again (1.3 s at a million
-                # events). What the views held is in the log still; FAST clears within pages only.
+                # the old tables then wrote every one of their pages again (docs/benchmarks.md).
+                # What the views held is in the log still; FAST clears within pages only.
                 "secure_delete=FAST",
             )
         return postgresql_engine(self.sqlalchemy_url())

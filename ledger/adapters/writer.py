@@ -100,9 +100,8 @@ HELD_BATCHES = 4
 """At most this many batches are kept while the writer starts, or writes the transaction before.
 
 Two or three are, in practice, once it has started (the writer takes about as long over a
-batch as the runner). A batch held costs each process about 5 MiB at a million events (eight held
-made the rebuild's two processes 350 MiB together, four 275); what they cost does not grow
-with the log (figures in docs/benchmarks.md).
+batch as the runner). Each held batch costs both processes memory, more held saved no time,
+and what they cost does not grow with the log (figures in docs/benchmarks.md).
 """
 
 

@@ -165,10 +165,10 @@ def credits_of_month(conn: Connection, admdvs: str, month: str) -> dict[str, Any
     """The monthly credits booked for ``month`` to the region's members: how many, and the total.
 
     A month close reports these, so a close resumed after a crash reports what a clean run would.
-    On PostgreSQL the movements' statistics are refreshed first (a sample: tens of milliseconds
-    at a million members): the close has just added a row per member that the planner's
-    figures from before it do not know of, and from those it would probe the roster a member
-    at a time instead of joining the two by hash (at a million members 1.9 s against 0.6 s).
+    On PostgreSQL the movements' statistics are refreshed first (``ANALYZE`` reads a sample):
+    the close has just added a row per member that the planner's figures from before it do not
+    know of, and from those it would probe the roster a member at a time instead of joining the
+    two by hash (figures in docs/benchmarks.md).
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {accounts_movements.name}")

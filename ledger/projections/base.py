@@ -224,7 +224,7 @@ def _write(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]], keys
     """
     how, statement = _plan(table, conn.dialect.name, keys, added)
     if how == "copy":
-        copy_rows(conn, statement, rows)
+        in_order(conn, _copy, statement, rows)
     elif how == "unnest":
         conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*rows, strict=True)))
     else:
@@ -251,12 +251,8 @@ def in_order(conn: Connection, write: Callable[..., None], *args: Any) -> None:
         write(conn, *args)
 
 
-def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (a rebuild's writer runs it: it has the driver's cursor)."""
-    in_order(conn, _copy, statement, rows)
-
-
 def _copy(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's ``COPY … FROM STDIN`` of ``rows`` (in a rebuild, by the writer: it needs the driver's cursor)."""
     with cast("Cursor[Any]", conn.connection.cursor()) as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
