@@ -128,4 +128,4 @@ def test_on_sqlite_the_writer_checkpoints_its_log_less_often_than_the_read_model
     with app.engine.connect() as conn:
         ours = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
     assert rows == [(CHECKPOINT_PAGES,)]
-    assert CHECKPOINT_PAGES > ours
+    assert ours < CHECKPOINT_PAGES
