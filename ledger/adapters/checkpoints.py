@@ -7,9 +7,8 @@ booking waits for it. During an ingest a second connection, on a thread, checkpo
 few hundredths of a second instead, while the ingest goes on with its Python work (``sqlite3``
 lets go of the GIL while SQLite runs). A commit that still passes the threshold finds the
 pages already copied: the booking's commits take about half as long, for the same CPU time
-(docs/benchmarks.md). A rebuild does not use it: its writer checkpoints at fewer, longer
-intervals instead (:data:`ledger.adapters.writer.CHECKPOINT_PAGES`), and the thread saved it
-nothing, at a million events or ten.
+(docs/benchmarks.md). A rebuild does not use it: its connections checkpoint at 16,384 pages
+already, and the thread saved it almost nothing.
 
 Durability is unchanged: every commit is still synced to the log before it returns, and a
 checkpoint only moves committed pages, in a way SQLite keeps safe against a crash. A

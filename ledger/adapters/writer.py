@@ -105,17 +105,6 @@ and what they cost does not grow with the log (figures in docs/benchmarks.md).
 """
 
 
-CHECKPOINT_PAGES = 65_536
-"""On SQLite, the writer copies its write-ahead log back into the database file every this many pages.
-
-Four times the read models' own setting (:meth:`ledger.adapters.store.Store.engine`): a rebuild
-changes the same pages of the tables kept by member (balances, usage, standings) in every
-transaction, and a checkpoint copies each page once however often the log holds it. At ten
-million events the commits took a third less time (figures in docs/benchmarks.md). The writer
-checkpoints what is left as it stops, so the next writer does not inherit a long log.
-"""
-
-
 class Writer:
     """The writer process, and the runner's end of the pipe to it."""
 
@@ -249,10 +238,7 @@ def serve(store: Store, pipe: PipeEnd) -> None:
     """
     engine = store.engine()
     stopped = False
-    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
-        if sqlite:
-            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         pipe.send(("ready",))
         while True:
             try:
@@ -261,8 +247,6 @@ def serve(store: Store, pipe: PipeEnd) -> None:
                 break
             if message[0] == "stop":
                 stopped = True
-                if sqlite:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
                 break
             try:
                 for write, args in message[1]:

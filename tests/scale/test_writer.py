@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.adapters.store import Store
-from ledger.adapters.writer import CHECKPOINT_PAGES, HELD_BATCHES, Writer, WriterError
+from ledger.adapters.writer import HELD_BATCHES, Writer, WriterError
 from ledger.projections.base import Record, View, positions
 from ledger.projections.roster import RosterView, roster_members
 from ledger.projections.runner import EventSource, ProjectionRunner
@@ -113,19 +113,3 @@ def test_a_writer_that_cannot_start_stops_the_rebuild_with_a_writer_error(tmp_pa
             writer.close()  # waits for the writer to be ready, which it never is
     finally:
         writer.close(failed=True)
-
-
-def test_on_sqlite_the_writer_checkpoints_its_log_less_often_than_the_read_models_connections(app):
-    """A rebuild rewrites the same pages in every transaction: fewer checkpoints copy each fewer times."""
-    if app.store.kind != "sqlite":
-        pytest.skip("a SQLite setting")
-    writer = Writer(app.store)
-    try:
-        _, rows = writer.query([], "PRAGMA wal_autocheckpoint", None)
-        writer.close()
-    finally:
-        writer.close(failed=True)
-    with app.engine.connect() as conn:
-        ours = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-    assert rows == [(CHECKPOINT_PAGES,)]
-    assert ours < CHECKPOINT_PAGES
