@@ -37,7 +37,7 @@ def test_the_benchmark_measures_every_phase_on_the_same_events(store, tmp_path):
     # 1101 and 5206 over HTTP, to the service and to the bare stack with the same requests
     assert {"balance", "cap", "1101", "5206", "bare 1101", "bare 5206"} <= set(figures["queries"])
     assert set(figures["ratios"]) == {"ingest_vs_floor_append", "ingest_vs_floor_append_our_streams",
-                                      "rebuild_vs_floor_read_decode"}
+                                      "rebuild_vs_floor_read_decode", "audit_vs_floor_read_decode"}
     assert all(ratio > 0 for ratio in figures["ratios"].values())
     # a month close of --close-members members on a store of its own, against its own floor
     assert figures["close_members"]["close"]["credits"] == 50
