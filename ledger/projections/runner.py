@@ -323,7 +323,7 @@ class ProjectionRunner:
         done.update(dict.fromkeys(behind, last))
 
     @batch_collection()
-    def rebuild(self, *, progress: bool = False) -> int:
+    def rebuild(self, *, progress: bool = False, indexes: bool = True) -> int:
         """Empty the rebuildable views and read the whole log into them again.
 
         The tables' secondary indexes are made once the rows are in: building an index over a
@@ -331,13 +331,15 @@ class ProjectionRunner:
         ``rebuild_reads`` stays: the views' own updates look rows up by it. A view may also
         make one of the others itself, part-way, if an old event needs it: so the last step
         makes those still missing. A rebuild stopped part-way is left without the others until
-        :meth:`setup` makes them, at the next start.) With a :attr:`store` and a log of more than
-        one batch, the rows are written by a second process (:mod:`ledger.adapters.writer`).
+        :meth:`setup` makes them, at the next start.) Without ``indexes``, the others are left out
+        for good: the audit's scratch tables are read once, in key order, then thrown away. With
+        a :attr:`store` and a log of more than one batch, the rows are written by a second process
+        (:mod:`ledger.adapters.writer`).
         """
         self.setup()
         rebuilt = [v for v in self.views if v.rebuildable]
         tables = [t for v in rebuilt for t in v.tables]
-        indexes = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
+        dropped = [i for t in tables for i in t.indexes if not i.info.get("rebuild_reads")]
         with self._exclusive(), self._writer() as writer:  # started first: it starts up while the old tables go
             with self.engine.begin() as conn:
                 # One transaction: a rebuild killed here leaves the old views or the emptied ones, never
@@ -347,11 +349,12 @@ class ProjectionRunner:
                              .values(position=0))
                 metadata.drop_all(conn, tables=tables)
                 metadata.create_all(conn, tables=tables)
-                for index in indexes:
+                for index in dropped:
                     index.drop(conn)
             read = self._timed_catch_up(progress, None, writer)
-        with self.engine.begin() as conn:
-            _make_missing_indexes(conn, tables)
+        if indexes:
+            with self.engine.begin() as conn:
+                _make_missing_indexes(conn, tables)
         return read
 
     @contextmanager
