@@ -32,14 +32,14 @@ Problems are listed in the order of their positions.
 from __future__ import annotations
 
 import copy
-import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import closing
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
@@ -107,22 +107,42 @@ MAX_PROBLEMS = 50
 Check = Callable[["PeriodRunsView", int, Any, Any], None]
 
 
-class Pending(NamedTuple):
-    """An institution's movement not yet prepaid, in fen.
+class Unprepaid:
+    """A region's movements not yet prepaid, in fen, one array of machine integers per column.
 
-    Compact, since a whole month of a large city's movements waits here for its close
-    (``docs/benchmarks.md``, ninth set): its day and institution code are one shared string
-    each, not one per movement (fourteenth set).
+    A whole month of a large city's movements waits here for its close, about 180,000 at ten
+    million events: 64 bytes each here, where a tuple of Python integers took about 230
+    (docs/benchmarks.md, twentieth set). A movement's day and institution code are indexes
+    into the view's tables of the days and codes seen.
     """
 
-    position: int
-    day: str
-    code: str
-    counted: int
-    visits: int
-    medfee: int
-    fund: int
-    acct: int
+    COLUMNS = ("position", "day", "code", "counted", "visits", "medfee", "fund", "acct")
+
+    def __init__(self) -> None:
+        self.columns = tuple(array("q") for _ in self.COLUMNS)
+
+    def add(self, *values: int) -> None:
+        """One movement: its position, its day's and code's indexes, then the counts and amounts of :attr:`COLUMNS`."""
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+
+    def take(self, days: list[str], codes: list[str], through_day: str, through_position: int) -> list[Actual]:
+        """Each institution's movements dated through ``through_day`` and booked through ``through_position``.
+
+        They are prepaid now and leave; the others wait for a later close.
+        """
+        sums: dict[str, list[int]] = {}
+        left = Unprepaid()
+        for row in zip(*self.columns, strict=True):
+            if days[row[1]] <= through_day and row[0] <= through_position:
+                total = sums.setdefault(codes[row[2]], [0, 0, 0, 0, 0])
+                for k, value in enumerate(row[3:]):
+                    total[k] += value
+            else:
+                left.add(*row)
+        self.columns = left.columns
+        return [Actual(code, counted, visits, from_fen(medfee), from_fen(fund), from_fen(acct))
+                for code, (counted, visits, medfee, fund, acct) in sorted(sums.items())]
 
 
 class PeriodRunsView(View):
@@ -141,8 +161,12 @@ class PeriodRunsView(View):
         self.aggregates: dict[Any, Any] = {}
         """The regions and institutions by id, as their events left them."""
         self.policies: dict[str, Policy] = {}
-        self.pending: dict[str, list[Pending]] = defaultdict(list)
+        self.pending: dict[str, Unprepaid] = defaultdict(Unprepaid)
         """Per region, the institutions' movements not yet prepaid."""
+        self.days: dict[str, int] = {}
+        """Each day a movement had, numbered in the order first seen (:class:`Unprepaid` holds the numbers)."""
+        self.codes: dict[str, int] = {}
+        """Each institution code a movement had, numbered likewise."""
         self.credits: dict[tuple[str, str], tuple[int, Decimal]] = {}
         """Per region and month, how many credits were booked before its close and their total."""
         self.closes: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
@@ -322,10 +346,11 @@ class PeriodRunsView(View):
         sign = MOVEMENTS[record.topic]
         amounts = p["delta"] if sign == 0 else p["result"]
         visits = sign if p.get("opens_visit" if sign > 0 else "closes_visit") else 0
-        self.pending[p["admdvs"]].append(Pending(
-            record.position, sys.intern(str(record.day)), sys.intern(p["fixmedins_code"]), sign, visits,
-            *(to_fen(Decimal(text(amounts[name]))) * (-1 if sign < 0 else 1)
-              for name in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay"))))
+        day = self.days.setdefault(str(record.day), len(self.days))
+        code = self.codes.setdefault(p["fixmedins_code"], len(self.codes))
+        self.pending[p["admdvs"]].add(record.position, day, code, sign, visits, *(
+            to_fen(Decimal(text(amounts[name]))) * (-1 if sign < 0 else 1)
+            for name in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")))
 
     # ------------------------------------------------------------------ the checks, one per period event
 
@@ -362,7 +387,8 @@ class PeriodRunsView(View):
         reader = self._reader(event.policy_version)
         where = f"{event.admdvs} {event.month}"
         self.recorded[(event.admdvs, event.month)] = event.credits
-        actuals = self._take_pending(event.admdvs, month_end(event.month).isoformat(), event.through_position)
+        actuals = self.pending[event.admdvs].take(list(self.days), list(self.codes),
+                                                  month_end(event.month).isoformat(), event.through_position)
         if event.scheme == KAIFENG:
             prepaid = prepay_kaifeng_3_2(actuals, region.budgets.get(event.month[:4], ZERO), reader)
         else:
@@ -371,20 +397,6 @@ class PeriodRunsView(View):
         if expected != event.payments:
             self._problem(position, f"{where}: prepayments recorded {_codes(event.payments)}, "
                                     f"re-derived {_codes(expected)}")
-
-    def _take_pending(self, admdvs: str, through_day: str, through_position: int) -> list[Actual]:
-        """Each institution's movements dated through the month and booked through the close, now prepaid."""
-        taken: dict[str, list[Pending]] = defaultdict(list)
-        left = []
-        for m in self.pending[admdvs]:
-            if m.day <= through_day and m.position <= through_position:
-                taken[m.code].append(m)
-            else:
-                left.append(m)
-        self.pending[admdvs] = left
-        return [Actual(code, sum(m.counted for m in ms), sum(m.visits for m in ms), from_fen(sum(m.medfee for m in ms)),
-                       from_fen(sum(m.fund for m in ms)), from_fen(sum(m.acct for m in ms)))
-                for code, ms in sorted(taken.items())]
 
     def year_closed(self, position: int, region: Region, event: Any) -> None:
         """A year's clearing: prepaid and withheld from the months, the final amounts, what is due, the deposits."""

@@ -177,3 +177,23 @@ def test_past_the_listed_problems_the_earliest_in_the_log_are_kept(monkeypatch):
     for position, text in ((30, "c"), (40, "d"), (10, "a"), (50, "e"), (20, "b")):
         view._problem(position, text)
     assert sorted(view.found) == [(10, "a"), (20, "b")]
+
+
+def test_a_close_prepays_the_movements_dated_in_its_month_and_booked_before_it_kaifeng_3_2():
+    """Of four movements, the close through 2024-01-31 at position 30 takes the two dated and booked by then.
+
+    H3's bill of 100.00 (fund 80.00) less a reversal of 20.00 (fund 16.00): 80.00 and 64.00,
+    the bill and visit counted once and taken back once; H2's February visit and H3's January
+    visit booked after the close wait for a later one.
+    """
+    days, codes = ["2024-01-05", "2024-01-20", "2024-02-01"], ["H3", "H2"]
+    waiting = rederivation.Unprepaid()
+    waiting.add(10, 0, 0, 1, 1, 10000, 8000, 0)
+    waiting.add(20, 1, 0, -1, -1, -2000, -1600, 0)
+    waiting.add(25, 2, 1, 1, 1, 5000, 4000, 500)
+    waiting.add(31, 1, 0, 1, 1, 3000, 2400, 0)
+    taken = waiting.take(days, codes, "2024-01-31", 30)
+    assert [(a.fixmedins_code, a.count, a.visits, str(a.medfee), str(a.fund), str(a.acct)) for a in taken] == [
+        ("H3", 0, 0, "80.00", "64.00", "0.00")]
+    assert [list(column) for column in waiting.columns] == [
+        [25, 31], [2, 1], [1, 0], [1, 1], [1, 1], [5000, 3000], [4000, 2400], [500, 0]]
