@@ -111,7 +111,7 @@ class Unprepaid:
     """A region's movements not yet prepaid, in fen, one array of machine integers per column.
 
     A whole month of a large city's movements waits here for its close, about 180,000 at ten
-    million events: 64 bytes each here, where a tuple of Python integers took about 230
+    million events: 62 bytes each here, where a tuple of Python integers took 253
     (docs/benchmarks.md, twentieth set). A movement's day and institution code are indexes
     into the view's tables of the days and codes seen.
     """
