@@ -239,6 +239,7 @@ class OutpatientPooling(Application[UUID]):
         refused: dict[int, LedgerError] = {}
         candidates = {i for msg in messages for i in new_ids(msg)}
         members = {member_id(psn_no) for msg in messages if (psn_no := getattr(msg, "psn_no", None))}
+        prescriptions = {prescription_id(msg.rx_no) for msg in messages if isinstance(msg, m.PurchaseSettled)}
 
         def stamped(i: int) -> AbstractContextManager[None]:
             return submitted_by(submitters[i]) if submitters else nullcontext()
@@ -254,6 +255,8 @@ class OutpatientPooling(Application[UUID]):
             s = self.services()
             s.uow.prefetch(candidates)
             s.uow.load(Member, members)
+            # A purchase's prescription, issued days before, has often left the cache (a fifth of the members').
+            s.uow.load(Prescription, prescriptions)
             outcomes: list[Outcome] = []
             for i, msg in enumerate(messages):
                 if i in refused:

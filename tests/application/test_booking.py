@@ -6,11 +6,12 @@ from decimal import Decimal
 
 from ledger.domain.ids import member_id
 from ledger.domain.members import Member
+from ledger.domain.prescriptions import Prescription
 from ledger.errors import ConflictError, UnknownError
 from ledger.exchange.messages import validate_message
 from ledger.services.application import BOOKED, PRESENT
 from ledger.services.bootstrap import bootstrap
-from tests.support import book, institution, item, member, visit
+from tests.support import book, institution, item, member, pharmacy, prescription, purchase, visit
 
 
 def test_a_visit_is_booked_once_and_a_resubmission_is_present(app):
@@ -78,3 +79,27 @@ def test_a_batch_reads_its_members_ahead_together_and_logs_what_a_batch_reading_
     assert _log_of_last_batch(app, head) == expected
     charged = [i for i, _, topic in expected if topic == "yibao:Member.SettlementCharged"]
     assert charged == [member_id("M3"), member_id("M1"), member_id("M2")]
+
+
+def test_a_batch_of_purchases_reads_their_prescriptions_ahead_together(app, monkeypatch):
+    """Prescriptions the cache no longer holds are read in one go for the batch, and each purchase is settled."""
+    setup = [institution("H3"), pharmacy("P1"), member("M1"), member("M2"),
+             visit("S1", "M1", "H3", "2024-03-20", item("50.00"), mdtrt="V1"),
+             visit("S2", "M2", "H3", "2024-03-20", item("50.00"), mdtrt="V2"),
+             prescription("RX1", "M1", "H3", "2024-03-20", "V1", [("XC10", "30", 7)]),
+             prescription("RX2", "M2", "H3", "2024-03-20", "V2", [("XC10", "30", 7)])]
+    book(app, *setup)
+    app.cache.clear()
+    single = []
+    load = app.aggregates.load
+
+    def load_one(cls, aggregate_id):
+        single.append(cls)
+        return load(cls, aggregate_id)
+
+    monkeypatch.setattr(app.aggregates, "load", load_one)
+    batch = [validate_message(purchase(f"PS{n}", f"RX{n}", f"M{n}", "P1", "2024-03-22",
+                                       item("3.20", cnt="10", code="XC10", sn="1"))) for n in (2, 1)]
+    assert app.book(batch) == [BOOKED, BOOKED]
+    assert Prescription not in single
+    assert app.get_settlement("PS1").result["medfee_sumamt"] == Decimal("32.00")
