@@ -43,6 +43,19 @@ def _log_of_last_batch(app, head):
             for e in app.recorder.select_notifications(head + 1, 1000)]
 
 
+def _single_loads(app, monkeypatch):
+    """The kinds of the aggregates ``app`` reads one at a time from now on, in order."""
+    single = []
+    load = app.aggregates.load
+
+    def load_one(cls, aggregate_id):
+        single.append(cls)
+        return load(cls, aggregate_id)
+
+    monkeypatch.setattr(app.aggregates, "load", load_one)
+    return single
+
+
 def test_a_batch_reads_its_members_ahead_together_and_logs_what_a_batch_reading_them_one_by_one_does(
         app, tmp_path, monkeypatch):
     """A batch settling for members the cache does not hold reads them in one go, not one query each.
@@ -65,14 +78,7 @@ def test_a_batch_reads_its_members_ahead_together_and_logs_what_a_batch_reading_
 
     book(app, *setup)
     app.cache.clear()
-    single = []
-    load = app.aggregates.load
-
-    def load_one(cls, aggregate_id):
-        single.append(cls)
-        return load(cls, aggregate_id)
-
-    monkeypatch.setattr(app.aggregates, "load", load_one)
+    single = _single_loads(app, monkeypatch)
     head = app.recorder.max_notification_id()
     assert app.book([*batch]) == [BOOKED] * 3
     assert Member not in single
@@ -90,14 +96,7 @@ def test_a_batch_of_purchases_reads_their_prescriptions_ahead_together(app, monk
              prescription("RX2", "M2", "H3", "2024-03-20", "V2", [("XC10", "30", 7)])]
     book(app, *setup)
     app.cache.clear()
-    single = []
-    load = app.aggregates.load
-
-    def load_one(cls, aggregate_id):
-        single.append(cls)
-        return load(cls, aggregate_id)
-
-    monkeypatch.setattr(app.aggregates, "load", load_one)
+    single = _single_loads(app, monkeypatch)
     batch = [validate_message(purchase(f"PS{n}", f"RX{n}", f"M{n}", "P1", "2024-03-22",
                                        item("3.20", cnt="10", code="XC10", sn="1"))) for n in (2, 1)]
     assert app.book(batch) == [BOOKED, BOOKED]
