@@ -482,8 +482,9 @@ def settle(db: str) -> float:
 
     Within a minute of the rebuild autovacuum comes to the tables it wrote, and queries asked
     meanwhile measured its reads beside their own (nineteenth set: 1101's p99 6.13 ms, the
-    same store at rest 3.09 ms). A server's maintenance does this once after a bulk load; the
-    p99 printed is then the service's on a store at rest. SQLite has no background work.
+    same store at rest 3.09 ms). A server's maintenance does this once after a bulk load. It
+    does not make the p99 steady: 4.25 and then 5.66 ms at 1M in the twentieth set, with this
+    wait in both. SQLite has no background work.
     """
     if not db.startswith("postgres"):
         return 0.0
