@@ -168,14 +168,25 @@ def discard(base: str, db: str) -> None:
         path.unlink()
 
 
+@contextmanager
+def _autocommitting(url: str) -> Iterator[Any]:
+    """A connection to the PostgreSQL database at ``url`` outside a transaction, as CREATE DATABASE and VACUUM need."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(Store.parse(url).sqlalchemy_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def _server_command(base: str, sql: str) -> None:
     """Run a statement that cannot run in a transaction (CREATE or DROP DATABASE) on the server of ``base``."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    engine = create_engine(Store.parse(base).sqlalchemy_url(), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
+    with _autocommitting(base) as conn:
         conn.execute(text(sql))
-    engine.dispose()
 
 
 # ----------------------------------------------------------------------------- phases
@@ -488,16 +499,14 @@ def settle(db: str) -> float:
     """
     if not db.startswith("postgres"):
         return 0.0
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     started = time.perf_counter()
-    engine = create_engine(Store.parse(db).sqlalchemy_url(), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
+    with _autocommitting(db) as conn:
         conn.execute(text("VACUUM (ANALYZE)"))
         while conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' "
                                "AND datname = current_database()")):
             time.sleep(1)
-    engine.dispose()
     return time.perf_counter() - started
 
 
@@ -741,13 +750,13 @@ def print_table(r: dict[str, Any]) -> None:
                      f"({c['floor']['append_events_per_s']:,.0f}/s)",
                      f"{c['close']['peak_rss_mb']:.0f}"))
     if q is not None:
+        if q.get("settle_seconds"):
+            rows.append(("vacuum before the queries", f"{q['settle_seconds']:.1f} s", ""))
         rows += [(f"{name} {'query' if name in ('balance', 'cap') else 'over HTTP'}",
                   f"p50 {q[name]['p50_ms']:.2f} ms, p99 {q[name]['p99_ms']:.2f} ms"
                   + (f" (bare stack {q[bare]['p50_ms']:.2f} / {q[bare]['p99_ms']:.2f})" if bare in q else ""),
                   f"{q['peak_rss_mb']:.0f}" if name == "balance" else "")
                  for name, bare in (("balance", ""), ("cap", ""), ("1101", "bare 1101"), ("5206", "bare 5206"))]
-        if q.get("settle_seconds"):
-            rows.insert(-4, ("vacuum before the queries", f"{q['settle_seconds']:.1f} s", ""))
     peaks = [sum(float(part) for part in rss.split(" + ")) for _, _, rss in rows if rss]  # a phase's processes together
     print(f"\n{r['store']}: {i['events']:,} events from {i['messages']:,} messages "
           f"({i['settlements']:,} settlements, {i['refused']} refused)")

@@ -71,7 +71,8 @@ class AggregateCache:
     """Recently saved aggregates of the kinds read again and again, least recently used dropped first.
 
     Members, institutions, regions and policy versions are read by message after message, and
-    a prescription by the purchases that follow it, usually soon; each kind has its own
+    a prescription by the purchases that follow it, days later (past the cache for most of a
+    large city's purchases, which a batch therefore reads together); each kind has its own
     bound, so a run of prescriptions never pushes members out. A settlement or a visit is read
     again seldom (a reversal, a second bill) and is not kept.
 
