@@ -453,14 +453,14 @@ def test_load_many_on_postgresql_looks_each_stream_up_whatever_the_tables_statis
         book(app, *(member(f"M{n}") for n in range(200)))
         recorder = app.recorder
         assert isinstance(recorder, PostgresApplicationRecorder)
-        statement = STREAMS_AFTER.format(Identifier(recorder.datastore.schema),
-                                         Identifier(recorder.events_table_name))
+        explain = SQL("EXPLAIN " + STREAMS_AFTER).format(Identifier(recorder.datastore.schema),
+                                                         Identifier(recorder.events_table_name))
         ids = [member_id(f"M{n}") for n in range(0, 200, 2)]
         with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
             for analysed in (False, True):
                 if analysed:
                     cursor.execute(SQL("ANALYZE {}").format(Identifier(recorder.events_table_name)))
-                cursor.execute(SQL("EXPLAIN ") + statement, (ids, [0] * len(ids)))
+                cursor.execute(explain, (ids, [0] * len(ids)))
                 plan = "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
                 assert "Nested Loop" in plan, plan
                 assert "Merge Join" not in plan and "Hash Join" not in plan, plan
