@@ -14,8 +14,8 @@ so that a library upgrade that breaks one fails there, by name:
 - **Asking which ids exist** (:func:`existing_ids`): one query on the events table the core
   recorders write, instead of one question per id.
 - **Reading the log in bulk** (:func:`log_reader`): plain rows from the same table, instead of
-  a ``Notification`` object per event; and its head in the read models' own query
-  (:func:`head_query`).
+  a ``Notification`` object per event (on PostgreSQL in binary, as the aggregates' reads
+  below); and its head in the read models' own query (:func:`head_query`).
 - **Loading many aggregates at once** (:meth:`Aggregates.load_many`, :func:`select_streams`):
   the latest snapshots and the later events of a batch of streams in a query per chunk, instead
   of two queries per aggregate; and one aggregate in one query (:func:`select_stream`).
