@@ -43,6 +43,7 @@ from psycopg import Rollback
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from ledger.adapters import statistics
 from ledger.adapters.arrays import array_literal
 from ledger.domain.aggregate import LedgerAggregate
 
@@ -257,6 +258,8 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
                 _check_quiet(quiet, [(row[0], UUID(row[1]), *row[2:]) for row in cursor.fetchall()])
     elif isinstance(recorder, PostgresAggregateRecorder) and not recorder.datastore.enable_db_functions and shared:
         _insert_postgres(recorder, tables, heads or {}, quiet)
+        if isinstance(recorder, PostgresApplicationRecorder) and stored:
+            statistics.appended(recorder, len(stored))
     else:
         for rows in tables:
             rows.recorder.insert_events(rows.stored)

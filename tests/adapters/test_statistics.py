@@ -1,0 +1,80 @@
+"""The appending process keeps PostgreSQL's statistics of the log (``ledger.adapters.statistics``)."""
+
+from __future__ import annotations
+
+import time
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from sqlalchemy import create_engine, text
+
+from ledger.adapters import statistics
+from ledger.exchange.messages import validate_message
+from ledger.services.bootstrap import bootstrap
+from tests.support import member
+
+
+def _analysed(recorder: PostgresApplicationRecorder) -> tuple[int, bool]:
+    """The rows the log held when last analysed (-1: never), and whether its streams have statistics."""
+    with recorder.datastore.get_connection() as conn:
+        rows = conn.execute("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = %s",
+                            (recorder.events_table_name,)).fetchone()
+        found = conn.execute("SELECT count(*) AS n FROM pg_stats WHERE tablename = %s AND attname = 'originator_id'",
+                             (recorder.events_table_name,)).fetchone()
+    assert rows is not None and found is not None
+    return rows["n"], found["n"] == 1
+
+
+def _wait_for_counted(store, rows: int) -> None:
+    engine = create_engine(store.sqlalchemy_url())
+    try:
+        deadline = time.monotonic() + 10
+        with engine.connect() as conn:
+            while conn.scalar(text("SELECT n_mod_since_analyze FROM pg_stat_user_tables "
+                                   "WHERE relname = 'yibao_events'")) != rows and time.monotonic() < deadline:
+                conn.rollback()
+                time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+def test_the_log_is_analysed_once_it_reaches_the_threshold_and_again_once_grown_by_half(postgres_store, monkeypatch):
+    monkeypatch.setattr(statistics, "ANALYZE_FROM", 20)
+    app = bootstrap(postgres_store)
+    try:
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+
+        def enrol(first: int, count: int) -> None:
+            app.book([validate_message(member(f"M{n}")) for n in range(first, first + count)], catch_up=False)
+
+        enrol(0, 19)
+        assert _analysed(recorder) == (-1, False)  # 19 events: not yet
+        enrol(19, 1)
+        assert _analysed(recorder) == (20, True)
+        enrol(20, 19)  # 39: due again at 20 more (the threshold is more than half of 20)
+        assert _analysed(recorder)[0] == 20
+        enrol(39, 1)
+        assert _analysed(recorder)[0] == 40
+        enrol(40, 20)
+        assert _analysed(recorder)[0] == 60  # grown by half of 40: due at 60
+    finally:
+        app.close()
+
+
+def test_a_process_that_comes_to_a_log_counts_what_was_appended_since_its_last_analyse(postgres_store, monkeypatch):
+    """A second process (or a restart) asks the server how far the log is from being due."""
+    monkeypatch.setattr(statistics, "ANALYZE_FROM", 20)
+    first = bootstrap(postgres_store)
+    try:
+        first.book([validate_message(member(f"M{n}")) for n in range(15)], catch_up=False)
+    finally:
+        first.close()
+    _wait_for_counted(postgres_store, 15)  # a closed session's counts reach the server's statistics as it ends
+    second = bootstrap(postgres_store)
+    try:
+        recorder = second.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        second.book([validate_message(member(f"N{n}")) for n in range(5)], catch_up=False)
+        assert _analysed(recorder) == (20, True)
+    finally:
+        second.close()
