@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from sqlalchemy import create_engine, text
@@ -37,44 +40,43 @@ def _wait_for_counted(store, rows: int) -> None:
         engine.dispose()
 
 
-def test_the_log_is_analysed_once_it_reaches_the_threshold_and_again_once_grown_by_half(postgres_store, monkeypatch):
-    monkeypatch.setattr(statistics, "ANALYZE_FROM", 20)
-    app = bootstrap(postgres_store)
+@contextmanager
+def _ledger(store) -> Iterator[tuple[Any, PostgresApplicationRecorder]]:
+    """A process's application on ``store``, and its log's recorder."""
+    app = bootstrap(store)
     try:
-        recorder = app.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)
-
-        def enrol(first: int, count: int) -> None:
-            app.book([validate_message(member(f"M{n}")) for n in range(first, first + count)], catch_up=False)
-
-        enrol(0, 19)
-        assert _analysed(recorder) == (-1, False)  # 19 events: not yet
-        enrol(19, 1)
-        assert _analysed(recorder) == (20, True)
-        enrol(20, 19)  # 39: due again at 20 more (the threshold is more than half of 20)
-        assert _analysed(recorder)[0] == 20
-        enrol(39, 1)
-        assert _analysed(recorder)[0] == 40
-        enrol(40, 20)
-        assert _analysed(recorder)[0] == 60  # grown by half of 40: due at 60
+        assert isinstance(app.recorder, PostgresApplicationRecorder)
+        yield app, app.recorder
     finally:
         app.close()
+
+
+def _enrol(app, prefix: str, first: int, count: int) -> None:
+    """Enrol ``count`` members in one batch: one event each."""
+    app.book([validate_message(member(f"{prefix}{n}")) for n in range(first, first + count)], catch_up=False)
+
+
+def test_the_log_is_analysed_once_it_reaches_the_threshold_and_again_once_grown_by_half(postgres_store, monkeypatch):
+    monkeypatch.setattr(statistics, "ANALYZE_FROM", 20)
+    with _ledger(postgres_store) as (app, recorder):
+        _enrol(app, "M", 0, 19)
+        assert _analysed(recorder) == (-1, False)  # 19 events: not yet
+        _enrol(app, "M", 19, 1)
+        assert _analysed(recorder) == (20, True)
+        _enrol(app, "M", 20, 19)  # 39: due again at 20 more (the threshold is more than half of 20)
+        assert _analysed(recorder)[0] == 20
+        _enrol(app, "M", 39, 1)
+        assert _analysed(recorder)[0] == 40
+        _enrol(app, "M", 40, 20)
+        assert _analysed(recorder)[0] == 60  # grown by half of 40: due at 60
 
 
 def test_a_process_that_comes_to_a_log_counts_what_was_appended_since_its_last_analyse(postgres_store, monkeypatch):
     """A second process (or a restart) asks the server how far the log is from being due."""
     monkeypatch.setattr(statistics, "ANALYZE_FROM", 20)
-    first = bootstrap(postgres_store)
-    try:
-        first.book([validate_message(member(f"M{n}")) for n in range(15)], catch_up=False)
-    finally:
-        first.close()
+    with _ledger(postgres_store) as (first, _):
+        _enrol(first, "M", 0, 15)
     _wait_for_counted(postgres_store, 15)  # a closed session's counts reach the server's statistics as it ends
-    second = bootstrap(postgres_store)
-    try:
-        recorder = second.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)
-        second.book([validate_message(member(f"N{n}")) for n in range(5)], catch_up=False)
+    with _ledger(postgres_store) as (second, recorder):
+        _enrol(second, "N", 0, 5)
         assert _analysed(recorder) == (20, True)
-    finally:
-        second.close()
