@@ -14,6 +14,7 @@ million events: the sample is a fixed number of rows).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -37,6 +38,7 @@ _SIZES = SQL("SELECT greatest(c.reltuples, 0)::bigint, coalesce(s.n_mod_since_an
              "WHERE n.nspname = %s AND c.relname = %s")
 """The rows the log held when last analysed (0 if never), and how many were written since."""
 
+log = logging.getLogger("ledger.statistics")
 _due: WeakKeyDictionary[PostgresApplicationRecorder, int] = WeakKeyDictionary()
 """Rows each log may still take before it is analysed again."""
 _lock = threading.Lock()
@@ -63,7 +65,8 @@ def _first_due(recorder: PostgresApplicationRecorder) -> int:
     try:
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             analysed, since = _sizes(cursor, recorder)
-    except psycopg.Error:
+    except psycopg.Error as e:
+        log.warning("the log's statistics could not be read: %s", e)
         return 0
     return _next(analysed) - since
 
@@ -75,7 +78,8 @@ def _analyse(recorder: PostgresApplicationRecorder) -> int:
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(SQL("ANALYZE {} ({})").format(name, SQL(", ").join(map(Identifier, COLUMNS))))
             return _next(_sizes(cursor, recorder)[0])
-    except psycopg.Error:
+    except psycopg.Error as e:
+        log.warning("the log could not be analysed (tried again after %d more rows): %s", ANALYZE_FROM, e)
         return ANALYZE_FROM
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from sqlalchemy import create_engine, text
 
@@ -27,13 +28,14 @@ def _analysed(recorder: PostgresApplicationRecorder) -> tuple[int, bool]:
     return rows["n"], found["n"] == 1
 
 
-def _wait_for_counted(store, rows: int) -> None:
+def _wait_for_counted(store, table: str, rows: int) -> None:
+    """Until the server's statistics count ``rows`` written to ``table`` since its last ANALYZE (at most 10 s)."""
     engine = create_engine(store.sqlalchemy_url())
     try:
         deadline = time.monotonic() + 10
         with engine.connect() as conn:
-            while conn.scalar(text("SELECT n_mod_since_analyze FROM pg_stat_user_tables "
-                                   "WHERE relname = 'yibao_events'")) != rows and time.monotonic() < deadline:
+            while conn.scalar(text("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = :table"),
+                              {"table": table}) != rows and time.monotonic() < deadline:
                 conn.rollback()
                 time.sleep(0.05)
     finally:
@@ -74,9 +76,34 @@ def test_the_log_is_analysed_once_it_reaches_the_threshold_and_again_once_grown_
 def test_a_process_that_comes_to_a_log_counts_what_was_appended_since_its_last_analyse(postgres_store, monkeypatch):
     """A second process (or a restart) asks the server how far the log is from being due."""
     monkeypatch.setattr(statistics, "ANALYZE_FROM", 20)
-    with _ledger(postgres_store) as (first, _):
+    with _ledger(postgres_store) as (first, recorder):
         _enrol(first, "M", 0, 15)
-    _wait_for_counted(postgres_store, 15)  # a closed session's counts reach the server's statistics as it ends
+    # A closed session's counts reach the server's statistics as it ends.
+    _wait_for_counted(postgres_store, recorder.events_table_name, 15)
     with _ledger(postgres_store) as (second, recorder):
         _enrol(second, "N", 0, 5)
         assert _analysed(recorder) == (20, True)
+
+
+def test_a_log_that_cannot_be_analysed_is_left_as_it_is_and_tried_again_later(caplog):
+    """A failure to read or refresh the statistics never fails the append that was committed before it."""
+
+    class Unreachable:
+        schema, events_table_name = "public", "yibao_events"
+
+        @contextmanager
+        def get_connection(self) -> Iterator[Any]:
+            raise psycopg.OperationalError("the server went away")
+            yield
+
+    class Recorder:
+        datastore = Unreachable()
+        events_table_name = "yibao_events"
+
+    recorder: Any = Recorder()
+    statistics.appended(recorder, 5)
+    assert [r.message.split(":")[0] for r in caplog.records] == [
+        "the log's statistics could not be read", "the log could not be analysed (tried again after 10000 more rows)"]
+    caplog.clear()
+    statistics.appended(recorder, statistics.ANALYZE_FROM - 1)
+    assert caplog.records == []  # not yet due again
