@@ -232,7 +232,9 @@ def insert_events(recorder: AggregateRecorder, stored: Sequence[StoredEvent], al
     half of what the bare library takes to append one. This sends the same rows as four arrays
     in binary, in the recorder's transaction: for the log, its lock on the table (so positions
     are given in commit order) and its notification; for the log and the snapshots alike, a
-    duplicate version refused as ``IntegrityError`` (and the whole transaction with it).
+    duplicate version refused as ``IntegrityError`` (and the whole transaction with it). Once
+    they are committed, the log's rows are counted towards its next ``ANALYZE``
+    (:mod:`ledger.adapters.statistics`).
     """
     tables = [Rows(recorder, stored), *([also] if also is not None and also.stored else [])]
     home = getattr(recorder, "datastore", None)
