@@ -153,7 +153,7 @@ class Store:
                 raise StoreError(msg, code) from None
             return {r[0] for r in rows}
         try:
-            with self._connect() as conn:
+            with self.connect() as conn:
                 rows = conn.execute("SELECT table_name FROM information_schema.tables "
                                     "WHERE table_schema = current_schema()").fetchall()
         except psycopg.Error as e:
@@ -161,7 +161,8 @@ class Store:
             raise StoreError(msg, RefusalCode.STORE_UNAVAILABLE) from None
         return {r[0] for r in rows}
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def connect(self) -> psycopg.Connection[Any]:
+        """A PostgreSQL connection outside any transaction (each statement commits), for the store's own upkeep."""
         return psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password or None,
                                dbname=self.dbname, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
 
@@ -199,7 +200,7 @@ class Store:
         if self.kind != "postgresql":
             yield
             return
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
             try:
                 yield
