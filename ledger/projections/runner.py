@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import inspect, literal_column, select, update
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
@@ -148,6 +148,7 @@ class ProjectionRunner:
         """Create the tables (once) and a position for each view."""
         if self._ready:
             return
+        self._empty_reshaped()
         tables = [positions, *(t for v in self.views for t in v.tables)]
         for attempt in range(len(tables) + 1):
             try:
@@ -166,6 +167,26 @@ class ProjectionRunner:
             if missing:
                 conn.execute(positions.insert(), missing)
         self._ready = True
+
+    def _empty_reshaped(self) -> None:
+        """Drop the tables of each view a new version reshaped, and set its position back to the log's start.
+
+        ``create_all`` only makes missing tables: a store made by an earlier version keeps a
+        view's old tables (a column gone, a table added since). Such a view reads the whole log
+        again at the next catch-up, as in a rebuild of that view alone; the others keep theirs.
+        """
+        inspector = inspect(self.engine)
+        existing = set(inspector.get_table_names())
+        columns = {name: {c["name"] for c in found}
+                   for (_schema, name), found in inspector.get_multi_columns().items()} if existing else {}
+        reshaped = [v for v in self.views if v.rebuildable and _reshaped(v.tables, columns)]
+        if not reshaped:
+            return
+        with self.engine.begin() as conn:
+            if positions.name in existing:
+                conn.execute(update(positions).where(positions.c.name.in_([v.name for v in reshaped]))
+                             .values(position=0))
+            metadata.drop_all(conn, tables=[t for v in reshaped for t in v.tables if t.name in existing])
 
     def positions(self) -> dict[str, int]:
         """How far each view has read."""
@@ -375,6 +396,12 @@ class ProjectionRunner:
             writer.close(failed=True)
             raise
         writer.close()
+
+
+def _reshaped(tables: Sequence[Table], columns: dict[str, set[str]]) -> bool:
+    """Whether a view's tables in the database (``columns``) differ from ``tables``; False if it has none yet."""
+    present = [t for t in tables if t.name in columns]
+    return bool(present) and (len(present) < len(tables) or any(columns[t.name] != set(t.c.keys()) for t in present))
 
 
 def locked_positions(conn: Connection) -> dict[str, int]:

@@ -1,9 +1,12 @@
 """Settlements and every money movement they cause at an institution (3201 reconciliation).
 
 Each settlement, reversal and adjustment is a movement dated on its effective date. When a
-region closes a month, the movements not yet prepaid, dated up to the month's end and
-recorded by the position the close counted, are marked as that month's: a correction to a
-month already prepaid therefore flows into the next month's prepayment.
+region's month is prepaid, the movements not yet prepaid, dated up to the month's end and
+recorded by the position the close counted, become that month's: a correction to a month
+already prepaid therefore flows into the next month's prepayment. The prepayment is kept as
+one row of what it covered (``settlements_prepaid``), not written onto each movement: marking
+every movement rewrote a month's rows, 1.6–1.8 s a close on PostgreSQL at ten million events
+and a tenth of a rebuild's time there (docs/benchmarks.md, twenty-third set).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy import Column, Index, Integer, String, Table, and_, case, exists
 
 from ledger.periods import month_end, month_start
 from ledger.projections.base import (
+    POSITION,
     Record,
     View,
     date_column,
@@ -29,7 +33,7 @@ from ledger.rules.facts import REIMBURSED
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from sqlalchemy import Connection
+    from sqlalchemy import ColumnElement, Connection
 
 settlements_index = Table(
     "settlements_index",
@@ -67,12 +71,22 @@ settlements_movements = Table(
     money_column("fund"),
     money_column("acct"),
     money_column("cash"),
-    Column("prepay_month", String(7), nullable=True),
-    # What the month close and the region's totals ask for, and the 3201 reconciliation. A
-    # rebuild keeps the first: each month close it replays marks the month's movements by it.
-    Index("settlements_movements_pending", "admdvs", "prepay_month", "day", info={"rebuild_reads": True}),
+    # What the month close and the region's totals ask for, and the 3201 reconciliation.
+    Index("settlements_movements_region", "admdvs", "day"),
     Index("settlements_movements_institution", "fixmedins_code", "day"),
 )
+
+settlements_prepaid = Table(
+    "settlements_prepaid",
+    metadata,
+    position_column(primary_key=True),
+    Column("admdvs", String(16), nullable=False),
+    Column("month", String(7), nullable=False),
+    date_column("through_day"),
+    Column("through_position", POSITION, nullable=False),
+    date_column("counted_from", nullable=True),
+)
+"""Each month prepaid: the movements of its region it covered (see :func:`prepaid`) and are no one else's."""
 
 SETTLED = "yibao:Settlement.Settled"
 REVERSED = "yibao:Settlement.Reversed"
@@ -90,7 +104,7 @@ class SettlementsView(View):
 
     name = "settlements"
     topics = (SETTLED, REVERSED, ADJUSTED, MONTH_CLOSED, MONTH_PREPAID)
-    tables = (settlements_index, settlements_movements)
+    tables = (settlements_index, settlements_movements, settlements_prepaid)
     fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
         SETTLED: ("medins_setl_id", "psn_no", "fixmedins_code", "admdvs", "kind", "mdtrt_id", "opens_visit",
                   "result.refusal_code", *(f"result.{name}" for name in AMOUNTS.values())),
@@ -100,20 +114,19 @@ class SettlementsView(View):
         self._index: list[dict[str, Any]] = []
         self._moves: list[dict[str, Any]] = []
         self._reversed: list[str] = []
+        self._prepaid: list[dict[str, Any]] = []
 
     def begin(self, conn: Connection) -> None:  # noqa: D102
-        self._index, self._moves, self._reversed = [], [], []
+        self._index, self._moves, self._reversed, self._prepaid = [], [], [], []
 
     def process(self, conn: Connection, record: Record) -> None:  # noqa: D102
         p = record.payload
         if record.topic in (MONTH_CLOSED, MONTH_PREPAID):
             if p.get("pending"):
                 return  # nothing prepaid yet: the movements wait for the month's MonthPrepaid
-            self.flush(conn)
-            conn.execute(settlements_movements.update().where(
-                *_unprepaid(p["admdvs"], month_end(p["month"]).isoformat(), p["through_position"],
-                            p.get("counted_from"))
-            ).values(prepay_month=p["month"]))
+            self._prepaid.append({"position": record.position, "admdvs": p["admdvs"], "month": p["month"],
+                                  "through_day": month_end(p["month"]).isoformat(),
+                                  "through_position": p["through_position"], "counted_from": p.get("counted_from")})
             return
         sid = record.originator_id
         if record.topic == SETTLED:
@@ -133,15 +146,16 @@ class SettlementsView(View):
             return  # paid to the member, not the institution: nothing for its prepayment or reconciliation
         self._moves.append({"position": record.position, "setl_id": sid, "fixmedins_code": p["fixmedins_code"],
                             "admdvs": p["admdvs"], "day": record.day, "kind": record.topic.rsplit(".", 1)[1].lower(),
-                            "count": count, "visits": visits, "prepay_month": None, **amounts})
+                            "count": count, "visits": visits, **amounts})
 
     def flush(self, conn: Connection) -> None:  # noqa: D102
         insert_many(conn, settlements_index, self._index)
         insert_many(conn, settlements_movements, self._moves)
+        insert_many(conn, settlements_prepaid, self._prepaid)
         for i in range(0, len(self._reversed), 1000):  # a thousand ids a statement, well within any driver's limit
             conn.execute(settlements_index.update().where(settlements_index.c.setl_id.in_(self._reversed[i:i + 1000]))
                          .values(status="reversed"))
-        self._index, self._moves, self._reversed = [], [], []
+        self._index, self._moves, self._reversed, self._prepaid = [], [], [], []
 
 
 def _totals(conn: Connection, group: Any, *conditions: Any) -> list[dict[str, Any]]:
@@ -156,31 +170,65 @@ def _totals(conn: Connection, group: Any, *conditions: Any) -> list[dict[str, An
              "reversed": int(r[8])} for r in rows]
 
 
-def _unprepaid(admdvs: str, through_day: str, through_position: int, counted_from: str | None) -> list[Any]:
-    """A month's movements: not yet prepaid, dated to the month's end, known at its close.
+def _counted(counted_from: str | None) -> list[Any]:
+    """Only the movements of settlements whose service is dated from ``counted_from`` (the scheme's first day).
 
-    With ``counted_from`` (the scheme's first day), only the movements of settlements whose
-    service is dated from it: a reversal or adjustment of an earlier bill is not the scheme's either.
+    A reversal or adjustment of an earlier bill is not the scheme's either.
     """
     m, i = settlements_movements.c, settlements_index.c
-    conditions = [m.admdvs == admdvs, m.prepay_month.is_(None), m.day <= through_day, m.position <= through_position]
-    if counted_from is not None:
-        conditions.append(exists().where(i.setl_id == m.setl_id, i.day >= counted_from))
-    return conditions
+    return [] if counted_from is None else [exists().where(i.setl_id == m.setl_id, i.day >= counted_from)]
+
+
+def _prepaid() -> ColumnElement[bool]:
+    """Whether a movement is prepaid: a month of its region covered it, dated by then and known at its close."""
+    m, i, k = settlements_movements.c, settlements_index.c, settlements_prepaid.c
+    return exists().where(k.admdvs == m.admdvs, m.day <= k.through_day, m.position <= k.through_position,
+                          or_(k.counted_from.is_(None), exists().where(i.setl_id == m.setl_id,
+                                                                       i.day >= k.counted_from)))
 
 
 def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_position: int,
                     counted_from: str | None = None, after: tuple[str, int] | None = None) -> list[dict[str, Any]]:
     """Per institution, what its movements not yet prepaid charged the funds (bills, visits, medfee, fund, acct).
 
-    ``after`` leaves out an earlier month's movements (its last day and position), for a
-    month prepaid together with an earlier one before either is marked.
+    The movements are those dated to ``through_day`` and known at ``through_position``. ``after``
+    leaves out an earlier month's movements (its last day and position), for a month prepaid
+    together with an earlier one before either is recorded.
+
+    The region's last prepaid month covered every movement dated by its end and known at its
+    close, unless its scheme's first day left the movement out. So only two stretches are
+    read: the movements recorded since that close, and those recorded before it but dated
+    after its month (checked against every prepaid month). When this month counts from an
+    earlier first day than that month's, or from none, everything is checked.
     """
-    m = settlements_movements.c
-    conditions = _unprepaid(admdvs, through_day, through_position, counted_from)
+    m, k = settlements_movements.c, settlements_prepaid.c
+    wanted = [m.admdvs == admdvs, m.day <= through_day, m.position <= through_position, *_counted(counted_from)]
     if after is not None:
-        conditions.append(or_(m.day > after[0], m.position > after[1]))
-    return _totals(conn, m.fixmedins_code, *conditions)
+        wanted.append(or_(m.day > after[0], m.position > after[1]))
+    last = conn.execute(select(k.through_day, k.through_position, k.counted_from).where(k.admdvs == admdvs)
+                        .order_by(k.through_position.desc()).limit(1)).first()
+    if last is None:
+        return _added(_totals(conn, m.fixmedins_code, *wanted))
+    day, position, first_day = last
+    if first_day is not None and (counted_from is None or counted_from < first_day):
+        return _added(_totals(conn, m.fixmedins_code, *wanted, ~_prepaid()))
+    since = _totals(conn, m.fixmedins_code, *wanted, m.position > position)
+    dated_later = _totals(conn, m.fixmedins_code, *wanted, m.position <= position, m.day > day, ~_prepaid())
+    return _added(since, dated_later)
+
+
+def _added(*parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Totals of disjoint sets of movements added up per key, in code point order whatever the collation."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in (row for part in parts for row in part):
+        if row["key"] in out:
+            total = out[row["key"]]
+            for name, value in row.items():
+                if name != "key":
+                    total[name] += value
+        else:
+            out[row["key"]] = dict(row)
+    return [out[key] for key in sorted(out)]
 
 
 def reconcile(conn: Connection, fixmedins_code: str, month: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from tests.accounts.helpers import (
     use,
     xinyang_region,
 )
+from tests.payments.flows import kaifeng_first_quarter
 from tests.support import item, member, visit
 
 PEOPLE = ("M1", "M2", "M3", "R1", "T1", "X1")
@@ -227,8 +228,8 @@ def test_a_rebuild_makes_the_indexes_last_and_a_start_makes_any_a_stopped_rebuil
 
     # A rebuild killed before its last step leaves the tables without them; the next start makes them.
     with app.engine.begin() as conn:
-        conn.execute(text('DROP INDEX "settlements_movements_pending"'))
-    assert "settlements_movements_pending" not in _indexes(app)
+        conn.execute(text('DROP INDEX "settlements_movements_region"'))
+    assert "settlements_movements_region" not in _indexes(app)
     again = bootstrap(store)
     try:
         again.read_models.catch_up()
@@ -255,3 +256,29 @@ def test_the_log_read_in_windows_gives_the_followed_events_in_order_whatever_the
             start = rows[-1].id + 1
         assert got == wanted, limit
     assert [r.id for r in select(3, head, head - 2, ())] == [n.id for n in everything[2:-2]]
+
+
+def _rows(app, *tables: str) -> list[list[tuple]]:
+    with app.engine.connect() as conn:
+        return [[tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY position"))] for t in tables]
+
+
+def test_a_view_an_upgrade_reshaped_reads_the_log_again_at_the_next_start(app, store):
+    """A store made before ``settlements_prepaid`` (each movement marked in a column instead) is re-projected."""
+    kaifeng_first_quarter(app)
+    tables = ("settlements_index", "settlements_movements", "settlements_prepaid")
+    before = _rows(app, *tables)
+    assert before[2], "the quarter's closes prepaid months"
+    with app.engine.begin() as conn:  # the earlier version's shape
+        conn.execute(text("DROP TABLE settlements_prepaid"))
+        conn.execute(text("ALTER TABLE settlements_movements ADD COLUMN prepay_month VARCHAR(7)"))
+
+    again = bootstrap(store)
+    try:
+        assert again.read_models.positions()["settlements"] == 0
+        assert "prepay_month" not in {c["name"] for c in inspect(again.engine).get_columns("settlements_movements")}
+        again.read_models.catch_up()
+        assert _rows(again, *tables) == before
+        assert set(again.read_models.positions().values()) == {again.recorder.max_notification_id()}
+    finally:
+        again.close()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from ledger.projections.journal import (
     ACCOUNT_BANK,
@@ -36,7 +36,7 @@ from ledger.projections.journal import (
     POOLING_BANK,
     POOLING_EXPENSE,
 )
-from ledger.projections.settlements import settlements_movements
+from ledger.projections.settlements import settlements_movements, settlements_prepaid
 from ledger.services.application import BOOKED
 from tests.payments.flows import (
     KAIFENG,
@@ -133,9 +133,12 @@ def test_3_2_a_late_settlement_and_a_reversal_of_a_prepaid_month_flow_into_the_n
         ("2024-03", 1, "300.00", "125.00", "31.46", "29.89", "1.57", "113.51", "5.97"),
         ("2024-04", 0, "100.00", "50.00", "55.00", "47.50", "2.50", "161.01", "8.47"),
     ]
-    m = settlements_movements.c
+    # Both movements are April's: the first month prepaid whose close covered them.
+    m, k = settlements_movements.c, settlements_prepaid.c
     with app.engine.connect() as conn:
-        query = select(m.kind, m.prepay_month).where(m.fixmedins_code == "H1", m.day >= "2024-03-28")
+        covered = and_(k.admdvs == m.admdvs, m.day <= k.through_day, m.position <= k.through_position)
+        query = (select(m.kind, func.min(k.month)).join(settlements_prepaid, covered)
+                 .where(m.fixmedins_code == "H1", m.day >= "2024-03-28").group_by(m.position, m.kind))
         marked = dict(conn.execute(query).all())
     assert marked == {"settled": "2024-04", "reversed": "2024-04"}
     assert_journal_balanced(app)
