@@ -84,11 +84,16 @@ json_option = click.option("--json", "as_json", is_flag=True, is_eager=True, cal
 """The ``--json`` flag of every command that prints JSON: a failure is then ``{"error", "code"}`` on stderr."""
 
 
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 def _say(message: str, code: RefusalCode, article: str = "", status: int = 1) -> NoReturn:
     """The one line a failure prints: ``ledger: message [code, article]``, or after ``--json`` a JSON object."""
     if _json_errors.get():
         out = {"error": message, "code": str(code)} | ({"article": article} if article else {})
-        click.echo(json.dumps(out, ensure_ascii=False), err=True)
+        # JSON leaves U+0085, U+2028 and U+2029 as they are, and each of them breaks a line for many readers.
+        line = json.dumps(out, ensure_ascii=False).translate(_LINE_BREAKS)
+        click.echo(line, err=True)
     else:
         shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)  # one line, whatever was typed
         click.echo(f"ledger: {shown} [{', '.join(x for x in (code, article) if x)}]", err=True)

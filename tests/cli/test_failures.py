@@ -308,3 +308,16 @@ def test_a_reader_that_goes_away_is_not_a_traceback():
     shell = f"{shlex.quote(sys.executable)} -c {shlex.quote(program)} | head -1; exit ${{PIPESTATUS[0]}}"
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (1, "x" * 80 + "\n", "")
+
+
+@pytest.mark.parametrize("typed", ["\x85", "\u2028", "a\u2029b"])
+def test_a_json_error_is_one_line_whatever_was_typed(sqlite_store, typed):
+    """JSON leaves these line breaks of Unicode unescaped; the error line escapes them (found by the CLI fuzz test)."""
+    run = make_runner(sqlite_store.url)
+    assert run("init").exit_code == 0
+
+    result = run("settlement", typed, "--json")
+
+    assert result.exit_code == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert json.loads(result.stderr) == {"error": f"key: unknown settlement {typed}", "code": "unknown_settlement"}
