@@ -182,9 +182,9 @@ def _counted(counted_from: str | None) -> list[Any]:
 def _prepaid() -> ColumnElement[bool]:
     """Whether a movement is prepaid: a month of its region covered it, dated by then and known at its close."""
     m, i, k = settlements_movements.c, settlements_index.c, settlements_prepaid.c
+    counted = exists().where(i.setl_id == m.setl_id, i.day >= k.counted_from).correlate_except(settlements_index)
     return exists().where(k.admdvs == m.admdvs, m.day <= k.through_day, m.position <= k.through_position,
-                          or_(k.counted_from.is_(None), exists().where(i.setl_id == m.setl_id,
-                                                                       i.day >= k.counted_from)))
+                          or_(k.counted_from.is_(None), counted))
 
 
 def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_position: int,
@@ -202,18 +202,21 @@ def pending_actuals(conn: Connection, admdvs: str, through_day: str, through_pos
     earlier first day than that month's, or from none, everything is checked.
     """
     m, k = settlements_movements.c, settlements_prepaid.c
-    wanted = [m.admdvs == admdvs, m.day <= through_day, m.position <= through_position, *_counted(counted_from)]
+    region = m.admdvs == admdvs
+    wanted = [m.day <= through_day, m.position <= through_position, *_counted(counted_from)]
     if after is not None:
         wanted.append(or_(m.day > after[0], m.position > after[1]))
     last = conn.execute(select(k.through_day, k.through_position, k.counted_from).where(k.admdvs == admdvs)
                         .order_by(k.through_position.desc()).limit(1)).first()
     if last is None:
-        return _added(_totals(conn, m.fixmedins_code, *wanted))
+        return _added(_totals(conn, m.fixmedins_code, region, *wanted))
     day, position, first_day = last
     if first_day is not None and (counted_from is None or counted_from < first_day):
-        return _added(_totals(conn, m.fixmedins_code, *wanted, ~_prepaid()))
-    since = _totals(conn, m.fixmedins_code, *wanted, m.position > position)
-    dated_later = _totals(conn, m.fixmedins_code, *wanted, m.position <= position, m.day > day, ~_prepaid())
+        return _added(_totals(conn, m.fixmedins_code, region, *wanted, ~_prepaid()))
+    # The region compared as an expression, so that no index serves it: SQLite, without
+    # statistics, would read the region's whole history by its index, not the positions since.
+    since = _totals(conn, m.fixmedins_code, m.admdvs.concat("") == admdvs, *wanted, m.position > position)
+    dated_later = _totals(conn, m.fixmedins_code, region, *wanted, m.position <= position, m.day > day, ~_prepaid())
     return _added(since, dated_later)
 
 
