@@ -86,7 +86,7 @@ settlements_prepaid = Table(
     Column("through_position", POSITION, nullable=False),
     date_column("counted_from", nullable=True),
 )
-"""Each month prepaid: the movements of its region it covered (see :func:`prepaid`) and are no one else's."""
+"""Each month prepaid: the movements of its region it covered (see :func:`_prepaid`) and are no one else's."""
 
 SETTLED = "yibao:Settlement.Settled"
 REVERSED = "yibao:Settlement.Reversed"
