@@ -43,14 +43,14 @@ class Maintained:
     """One table's upkeep (on SQLite, the database file's): how long it took, and its pages after."""
 
     table: str
-    seconds: float
+    milliseconds: int
     pages: int
     all_visible: int | None
     """Pages whose every row every transaction sees, where index-only scans skip the table (PostgreSQL only)."""
 
     def as_record(self) -> dict[str, object]:
         """JSON-ready form for ``--json`` output."""
-        return {"table": self.table, "seconds": round(self.seconds, 3), "pages": self.pages,
+        return {"table": self.table, "milliseconds": self.milliseconds, "pages": self.pages,
                 "all_visible": self.all_visible}
 
 
@@ -67,19 +67,23 @@ def _postgresql(store: Store) -> list[Maintained]:
     done = []
     with store.connect() as conn:  # autocommit: VACUUM cannot run in a transaction
         for (table,) in conn.execute(_TABLES).fetchall():
-            started = time.perf_counter()
+            started = time.perf_counter_ns()
             conn.execute(SQL("VACUUM (ANALYZE) {}").format(Identifier(table)))
-            seconds = time.perf_counter() - started
+            taken = _milliseconds_since(started)
             row = conn.execute(_PAGES, (table,)).fetchone()
             pages, visible = row if row is not None else (0, 0)
-            done.append(Maintained(table, seconds, int(pages), int(visible)))
+            done.append(Maintained(table, taken, int(pages), int(visible)))
     return done
 
 
 def _sqlite(store: Store) -> list[Maintained]:
-    started = time.perf_counter()
+    started = time.perf_counter_ns()
     with closing(sqlite3.connect(store.path, timeout=30)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA optimize")
         (pages,) = conn.execute("PRAGMA page_count").fetchone()
-    return [Maintained(Path(store.path).name, time.perf_counter() - started, int(pages), None)]
+    return [Maintained(Path(store.path).name, _milliseconds_since(started), int(pages), None)]
+
+
+def _milliseconds_since(started_ns: int) -> int:
+    return (time.perf_counter_ns() - started_ns) // 1_000_000

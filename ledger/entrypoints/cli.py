@@ -548,7 +548,7 @@ def maintain(ctx: click.Context, as_json: bool) -> None:
         return
     for m in done:
         visible = "" if m.all_visible is None else f", {m.all_visible:,} all-visible"
-        click.echo(f"{m.table}: {m.seconds:.1f} s, {m.pages:,} pages{visible}")
+        click.echo(f"{m.table}: {m.milliseconds / 1000:.1f} s, {m.pages:,} pages{visible}")
 
 
 @main.command()

@@ -175,18 +175,16 @@ class ProjectionRunner:
         view's old tables (a column gone, a table added since). Such a view reads the whole log
         again at the next catch-up, as in a rebuild of that view alone; the others keep theirs.
         """
-        inspector = inspect(self.engine)
-        existing = set(inspector.get_table_names())
         columns = {name: {c["name"] for c in found}
-                   for (_schema, name), found in inspector.get_multi_columns().items()} if existing else {}
+                   for (_schema, name), found in inspect(self.engine).get_multi_columns().items()}
         reshaped = [v for v in self.views if v.rebuildable and _reshaped(v.tables, columns)]
         if not reshaped:
             return
         with self.engine.begin() as conn:
-            if positions.name in existing:
+            if positions.name in columns:
                 conn.execute(update(positions).where(positions.c.name.in_([v.name for v in reshaped]))
                              .values(position=0))
-            metadata.drop_all(conn, tables=[t for v in reshaped for t in v.tables if t.name in existing])
+            metadata.drop_all(conn, tables=[t for v in reshaped for t in v.tables if t.name in columns])
 
     def positions(self) -> dict[str, int]:
         """How far each view has read."""
