@@ -49,9 +49,14 @@ caps_movements = Table(
     money_column("deductible"),
     Column("visits", Integer, nullable=False),
 )
-by_member = Index("ix_caps_movements_member_id", caps_movements.c.member_id)
-"""For the cap queries. A rebuild makes it last; only a reversal stored before it carried its
-bill's date needs it earlier (:meth:`CapsView._looked_up`), and makes it then."""
+by_member = Index("ix_caps_movements_member_id", *(caps_movements.c[name] for name in (
+    "member_id", "year", "day", "pooled", "deductible", "visits")))
+"""For the cap queries (5206 and ``ledger cap``), which it answers alone: a member's movements
+of a year are neighbouring entries of the index, where the rows lie wherever the log put them,
+a page each to read from disk on a store not cached (docs/benchmarks.md, twenty-fifth set).
+A rebuild makes it last; only a reversal stored before it carried its bill's date needs it
+earlier (:meth:`CapsView._looked_up`), and makes it then. A store made before it covered the
+query keeps the narrower index of the same name until its next rebuild."""
 
 P = "yibao:Member."
 MOVEMENTS = {
