@@ -287,8 +287,11 @@ class Pattern:
     def __init__(self, prefix: Path) -> None:
         self.prefix = prefix
 
+    def path(self, part: str) -> Path:
+        return Path(f"{self.prefix}.{part}")
+
     def open(self, part: str, mode: str) -> Any:
-        return open(f"{self.prefix}.{part}", mode)
+        return open(self.path(part), mode)
 
     def transactions(self) -> array[int]:
         counts: array[int] = array("I")
@@ -308,7 +311,7 @@ class Pattern:
 
     def sample_sizes(self, most: int) -> list[int]:
         """Every n-th event's size, at most about ``most`` of them."""
-        step = max(1, os.path.getsize(f"{self.prefix}.sizes") // 4 // most)
+        step = max(1, os.path.getsize(self.path("sizes")) // 4 // most)
         sample: list[int] = []
         with self.open("sizes", "rb") as f:
             while chunk := f.read(4 * step * 10_000):  # a whole number of steps: the stride carries on
@@ -328,10 +331,10 @@ class StreamNumbers:
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path)
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                              "CREATE TABLE streams (id BLOB PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+                              "CREATE TABLE streams (id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
         self.count = 0
 
-    def of(self, ids: list[bytes]) -> dict[bytes, int]:
+    def of(self, ids: list[str]) -> dict[str, int]:
         """The numbers of ``ids`` (of one page of the log), those seen first here numbered in order."""
         wanted = list(dict.fromkeys(ids))
         known = dict(self.db.execute(f"SELECT id, n FROM streams WHERE id IN ({','.join('?' * len(wanted))})",
@@ -349,14 +352,14 @@ def _write_pattern(app: OutpatientPooling, transactions: list[int], pattern: Pat
     """Read the log back into ``pattern``'s stream and size files; the streams, streams per
     transaction summed, and the mean event size.
     """
-    numbers = StreamNumbers(Path(f"{pattern.prefix}.numbers"))
+    numbers = StreamNumbers(pattern.path("numbers"))
     touched = total_size = events = 0
     counts = iter(transactions)
     left, in_tx = next(counts, 0), set()
     with pattern.open("streams", "wb") as streams, pattern.open("sizes", "wb") as sizes:
         start = 1
         while notifications := app.recorder.select_notifications(start, 5000):
-            ids = [uuid.UUID(str(n.originator_id)).bytes for n in notifications]
+            ids = [str(n.originator_id) for n in notifications]
             numbered = numbers.of(ids)
             run_streams: array[int] = array("I", (numbered[i] for i in ids))
             run_sizes: array[int] = array("I", (len(n.state) for n in notifications))
