@@ -756,7 +756,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     forget_unanswered(store, engine)
     engine.dispose()
     uvicorn.run("ledger.entrypoints.http:create_app", factory=True, host=host, port=port, workers=workers,
-                timeout_graceful_shutdown=30)
+                timeout_graceful_shutdown=30, access_log=False)
 
 
 # ------------------------------------------------------------------ anchored heads and personal data

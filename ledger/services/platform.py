@@ -80,6 +80,9 @@ UNCLAIM = delete(answers).where(*CLAIMED, answers.c.response == IN_FLIGHT)
 ANSWERED = select(answers.c.body_hash, answers.c.response).where(
     answers.c.paasid == bindparam("paasid"), answers.c.msgid == bindparam("msgid"))
 """The statements every request runs, built once."""
+QUERIES = frozenset({"9001", "1101", "2206", "3201", "5203", "5206"})
+"""Transactions that change nothing but their answer: run first, their answer then kept under the
+``msgid`` (``Platform._query``); the others claim the ``msgid`` before they run (``Platform._once``)."""
 CLAIM_WAIT = timedelta(seconds=60)
 """How long a request waits for the answer to a msgid another request (another worker) is answering."""
 CLAIM_POLL = timedelta(milliseconds=5)
@@ -201,8 +204,9 @@ class Platform:
                 "infno", f"unknown transaction {infno} (known: {', '.join(sorted(self.transactions))})",
                 code=RefusalCode.UNKNOWN_INFNO))
         run, roles = known
+        respond = self._query if infno in QUERIES else self._once
         with self._places:
-            return self._once(signed, envelope, body_hash(raw), received, run, roles)
+            return respond(signed, envelope, body_hash(raw), received, run, roles)
 
     def refuse(self, signed: Signed, error: LedgerError) -> bytes:
         """Refuse a signed request that names no transaction; its nonce is spent all the same."""
@@ -230,12 +234,33 @@ class Platform:
                     "body_hash": digest, "response": IN_FLIGHT}).first() is not None
             if claimed:
                 try:
-                    return self._answer_once(call, digest, received, run, roles)
+                    return self._keep_answer(call, received, run, roles)
                 except BaseException:  # no answer to give: a retry runs it again
                     with call.transaction() as conn:
                         conn.execute(UNCLAIM, {"claimant": call.principal.paasid, "claimed": envelope.msgid})
                     raise
             return self._earlier(call, digest, received)
+        finally:
+            call.release()
+
+    def _query(self, signed: Signed, envelope: t.RequestEnvelope, digest: str, received: str,
+               run: Callable[[Call], dict[str, Any]], roles: frozenset[str]) -> bytes:
+        """The first answer to this ``msgid`` of a transaction that changes nothing: run, then kept.
+
+        Its nonce is recorded and its answer kept under the ``msgid`` after it runs, each
+        statement committed as it runs (on PostgreSQL a round trip fewer than claiming first and
+        answering after). Of the same ``msgid`` sent twice at once both may run; the answer kept
+        first is the one both send.
+        """
+        call = Call(signed.principal, envelope, self.books, self.writing)
+        try:
+            response = self._respond(call, received, run, roles)
+            with call.transaction(one_statement_each=True) as conn:
+                self.credentials.admit(signed, conn)
+                kept = conn.execute(CLAIM, {
+                    "paasid": signed.principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
+                    "body_hash": digest, "response": response}).first() is not None
+            return response if kept else self._earlier(call, digest, received)
         finally:
             call.release()
 
@@ -267,8 +292,9 @@ class Platform:
                     "later", code=RefusalCode.MSGID_IN_FLIGHT))
             time.sleep(CLAIM_POLL.total_seconds())
 
-    def _answer_once(self, call: Call, digest: str, received: str, run: Callable[[Call], dict[str, Any]],
-                     roles: frozenset[str]) -> bytes:
+    def _respond(self, call: Call, received: str, run: Callable[[Call], dict[str, Any]],
+                 roles: frozenset[str]) -> bytes:
+        """The answer's bytes: what the transaction gives the caller, or why it refuses."""
         principal, envelope = call.principal, call.envelope
         try:
             if principal.role not in roles:
@@ -280,12 +306,19 @@ class Platform:
             output, error = run(call), None
         except LedgerError as e:
             output, error = None, e
-        response = self.answer(received, output, error=error)
-        writes = call.writes if error is None else []
-        with call.transaction(one_statement_each=not writes) as conn:
-            for write in writes:
+        if error is not None:
+            call.writes.clear()  # a refused call changes nothing
+        return self.answer(received, output, error=error)
+
+    def _keep_answer(self, call: Call, received: str, run: Callable[[Call], dict[str, Any]],
+                     roles: frozenset[str]) -> bytes:
+        """Run a claimed call; its changes to the service tables and its answer committed together."""
+        response = self._respond(call, received, run, roles)
+        with call.transaction(one_statement_each=not call.writes) as conn:
+            for write in call.writes:
                 write(conn)
-            conn.execute(ANSWER, {"claimant": principal.paasid, "claimed": envelope.msgid, "response": response})
+            conn.execute(ANSWER, {"claimant": call.principal.paasid, "claimed": call.envelope.msgid,
+                                  "response": response})
         return response
 
     @staticmethod

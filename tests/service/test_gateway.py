@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from ledger.adapters.service_tables import IN_FLIGHT, answers
 from ledger.services import platform
 from ledger.services.credentials import Credentials
-from tests.service.helpers import line, register, settle_input
+from tests.service.helpers import cumulative, line, register, settle_input
 
 pytestmark = pytest.mark.usefixtures("city")
 
@@ -143,6 +143,28 @@ def test_the_same_msgid_sent_four_times_at_once_is_answered_once_byte_for_byte(s
     setl_id = json.loads(answers[0])["output"]["setlinfo"]["setl_id"]
     ledger = service.app.state.ledger
     assert len(ledger.submissions(ledger.get_settlement(setl_id))) == 1
+
+
+def test_a_query_retried_under_its_msgid_gets_its_first_answer_though_the_figures_moved(service):
+    """A query runs before its answer is kept; a retry gets the kept bytes, not the figures of now."""
+    h3 = service.caller("H3")
+    envelope = h3.envelope("5206", {"data": {"psn_no": "M1", "cum_ym": "202403"}})
+    first = h3.post(json.dumps(envelope)).content
+    mdtrt_id = register(h3)
+    h3.ok("2204", {"feedetail": [line(mdtrt_id, "1", "400.00")]})
+    h3.ok("2207", settle_input(mdtrt_id, "400.00"))
+    assert cumulative(h3, "202403") != {c["cum_type_code"]: c["cum"] for c in json.loads(first)["output"]["cuminfo"]}
+    assert h3.post(json.dumps(envelope)).content == first
+    envelope["input"]["data"]["cum_ym"] = "202404"
+    assert "[msgid_reused]" in refusal(h3.post(json.dumps(envelope)))
+
+
+def test_a_query_sent_four_times_at_once_is_answered_with_one_answer_byte_for_byte(service):
+    h3 = service.caller("H3")
+    body = json.dumps(h3.envelope("1101", {"data": {"psn_no": "M1"}}))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: h3.post(body).content, range(4)))
+    assert len(set(answers)) == 1 and json.loads(answers[0])["infcode"] == 0
 
 
 def test_a_msgid_whose_first_request_never_answers_is_refused_in_flight_after_the_wait(service, monkeypatch):
