@@ -344,7 +344,10 @@ class StreamNumbers:
         self.count += len(new)
         return {**known, **dict(new)}
 
-    def close(self) -> None:
+    def __enter__(self) -> StreamNumbers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self.db.close()
 
 
@@ -352,11 +355,11 @@ def _write_pattern(app: OutpatientPooling, transactions: list[int], pattern: Pat
     """Read the log back into ``pattern``'s stream and size files; the streams, streams per
     transaction summed, and the mean event size.
     """
-    numbers = StreamNumbers(pattern.path("numbers"))
     touched = total_size = events = 0
     counts = iter(transactions)
     left, in_tx = next(counts, 0), set()
-    with pattern.open("streams", "wb") as streams, pattern.open("sizes", "wb") as sizes:
+    with (StreamNumbers(pattern.path("numbers")) as numbers, pattern.open("streams", "wb") as streams,
+          pattern.open("sizes", "wb") as sizes):
         start = 1
         while notifications := app.recorder.select_notifications(start, 5000):
             ids = [str(n.originator_id) for n in notifications]
@@ -374,7 +377,6 @@ def _write_pattern(app: OutpatientPooling, transactions: list[int], pattern: Pat
             run_streams.tofile(streams)
             run_sizes.tofile(sizes)
             start = notifications[-1].id + 1
-    numbers.close()
     return numbers.count, touched, total_size / max(1, events)
 
 

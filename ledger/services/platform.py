@@ -229,9 +229,7 @@ class Platform:
         try:
             with call.transaction(one_statement_each=True) as conn:
                 self.credentials.admit(signed, conn)
-                claimed = conn.execute(CLAIM, {
-                    "paasid": signed.principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
-                    "body_hash": digest, "response": IN_FLIGHT}).first() is not None
+                claimed = self._claim(conn, call, digest, IN_FLIGHT)
             if claimed:
                 try:
                     return self._keep_answer(call, received, run, roles)
@@ -254,15 +252,20 @@ class Platform:
         """
         call = Call(signed.principal, envelope, self.books, self.writing)
         try:
-            response = self._respond(call, received, run, roles)
+            response, _ = self._respond(call, received, run, roles)
             with call.transaction(one_statement_each=True) as conn:
                 self.credentials.admit(signed, conn)
-                kept = conn.execute(CLAIM, {
-                    "paasid": signed.principal.paasid, "msgid": envelope.msgid, "infno": envelope.infno,
-                    "body_hash": digest, "response": response}).first() is not None
+                kept = self._claim(conn, call, digest, response)
             return response if kept else self._earlier(call, digest, received)
         finally:
             call.release()
+
+    @staticmethod
+    def _claim(conn: Connection, call: Call, digest: str, response: bytes) -> bool:
+        """Whether the call's ``msgid`` is now the call's, with ``response`` (``IN_FLIGHT`` until answered)."""
+        return conn.execute(CLAIM, {
+            "paasid": call.principal.paasid, "msgid": call.envelope.msgid, "infno": call.envelope.infno,
+            "body_hash": digest, "response": response}).first() is not None
 
     def _earlier(self, call: Call, digest: str, received: str) -> bytes:
         """The answer given to the call's ``msgid`` before, once the request answering it is done.
@@ -293,8 +296,8 @@ class Platform:
             time.sleep(CLAIM_POLL.total_seconds())
 
     def _respond(self, call: Call, received: str, run: Callable[[Call], dict[str, Any]],
-                 roles: frozenset[str]) -> bytes:
-        """The answer's bytes: what the transaction gives the caller, or why it refuses."""
+                 roles: frozenset[str]) -> tuple[bytes, bool]:
+        """The answer's bytes (what the transaction gives the caller, or why it refuses), and whether it ran."""
         principal, envelope = call.principal, call.envelope
         try:
             if principal.role not in roles:
@@ -306,16 +309,15 @@ class Platform:
             output, error = run(call), None
         except LedgerError as e:
             output, error = None, e
-        if error is not None:
-            call.writes.clear()  # a refused call changes nothing
-        return self.answer(received, output, error=error)
+        return self.answer(received, output, error=error), error is None
 
     def _keep_answer(self, call: Call, received: str, run: Callable[[Call], dict[str, Any]],
                      roles: frozenset[str]) -> bytes:
         """Run a claimed call; its changes to the service tables and its answer committed together."""
-        response = self._respond(call, received, run, roles)
-        with call.transaction(one_statement_each=not call.writes) as conn:
-            for write in call.writes:
+        response, ran = self._respond(call, received, run, roles)
+        writes = call.writes if ran else []  # a refused call changes nothing
+        with call.transaction(one_statement_each=not writes) as conn:
+            for write in writes:
                 write(conn)
             conn.execute(ANSWER, {"claimant": call.principal.paasid, "claimed": call.envelope.msgid,
                                   "response": response})
